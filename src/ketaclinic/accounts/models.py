@@ -1,0 +1,88 @@
+"""Users log in by email; each has exactly one role and (except superusers) one clinic."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from ketaclinic.clinics.models import Clinic, Location
+
+
+class Role(models.TextChoices):
+    PATIENT = "patient", "Patient"
+    FRONT_DESK = "front_desk", "Front desk"
+    NURSE = "nurse", "Nurse"
+    PHYSICIAN = "physician", "Physician"
+    CLINIC_ADMIN = "clinic_admin", "Clinic admin"
+
+
+STAFF_ROLES = frozenset({Role.FRONT_DESK, Role.NURSE, Role.PHYSICIAN, Role.CLINIC_ADMIN})
+CLINICAL_ROLES = frozenset({Role.NURSE, Role.PHYSICIAN, Role.CLINIC_ADMIN})
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        if not email:
+            raise ValueError("email: an email address is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=200, blank=True)
+    role = models.CharField(max_length=20, choices=Role.choices, blank=True)
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="users"
+    )
+    # Where a staff member works; patients have none.
+    locations = models.ManyToManyField(Location, blank=True, related_name="staff")
+    is_active = models.BooleanField(default=True)
+    # Django admin access (operators only); clinic roles never need it.
+    is_staff = models.BooleanField(default=False)
+    # Demo accounts log in only while the server runs in demo mode.
+    is_demo = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects: ClassVar[UserManager] = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    class Meta:
+        constraints = [
+            # A clinic role without a clinic would see nothing or, worse, everything.
+            models.CheckConstraint(
+                condition=Q(role="") | Q(clinic__isnull=False),
+                name="user_role_needs_clinic",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    @property
+    def is_clinic_staff(self) -> bool:
+        return self.role in STAFF_ROLES and self.clinic_id is not None
+
+    @property
+    def is_patient(self) -> bool:
+        return self.role == Role.PATIENT and self.clinic_id is not None
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.email

@@ -1,0 +1,26 @@
+from typing import Any
+
+from django.contrib import admin
+from django.urls import include, path
+
+from ketaclinic.api.api import api
+
+
+def _api_urls() -> tuple[list[Any], str, str]:
+    # The API decides access per operation (ninja ``auth``), answering 401 rather than redirecting
+    # to the log-in page, so the site-wide log-in middleware steps aside for it.
+    patterns, app_name, namespace = api.urls
+    for pattern in patterns:
+        callback = getattr(pattern, "callback", None)
+        if callback is not None:
+            callback.login_required = False
+    return patterns, app_name, namespace
+
+
+urlpatterns = [
+    path("", include("ketaclinic.web.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("api/v1/", _api_urls()),
+    # Django's admin is for operators (superusers), never for clinic roles.
+    path("operator/", admin.site.urls),
+]

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from ketaclinic.accounts.models import Role
+
+# (label, url name) per role. Only pages that exist and that the role may open appear here;
+# the authorization matrix test checks each link against the role.
+NAVIGATION: dict[str, list[tuple[str, str]]] = {
+    Role.PATIENT: [("Home", "home"), ("My details", "my_record")],
+    Role.FRONT_DESK: [("Home", "home"), ("Patients", "staff_patients")],
+    Role.NURSE: [("Home", "home"), ("Patients", "staff_patients")],
+    Role.PHYSICIAN: [("Home", "home"), ("Patients", "staff_patients")],
+    Role.CLINIC_ADMIN: [
+        ("Home", "home"),
+        ("Patients", "staff_patients"),
+        ("Clinic", "clinic_overview"),
+        ("Audit trail", "audit_events"),
+    ],
+}
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    role = getattr(user, "role", "") if user is not None and user.is_authenticated else ""
+    items = [(label, reverse(name)) for label, name in NAVIGATION.get(role, [])]
+    current = request.path
+    return {
+        "nav_items": [
+            {
+                "label": label,
+                "url": url,
+                "current": current == url or (url != reverse("home") and current.startswith(url)),
+            }
+            for label, url in items
+        ],
+        "user_role_label": Role(role).label if role else "",
+    }

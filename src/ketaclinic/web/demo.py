@@ -1,0 +1,149 @@
+"""The demo clinic: two locations, chairs, one person per staff role and about 20 patients.
+
+Loaded by ``ketaclinic demo``; idempotent (existing rows are kept, missing ones added). Every demo
+account has ``is_demo`` set and logs in only while KETACLINIC_MODE is demo or test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from allauth.account.models import EmailAddress
+from django.db import transaction
+
+from ketaclinic.accounts.models import Role, User
+from ketaclinic.clinics.models import Chair, Clinic, Location
+from ketaclinic.patients.models import Patient
+
+DEMO_PASSWORD = "ketaclinic-demo"  # noqa: S105  (published on purpose: demo mode only)
+DEMO_DOMAIN = "demo.ketaclinic.test"
+CLINIC_SLUG = "lakeshore"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    email: str
+    role: Role
+    name: str
+    locations: tuple[str, ...]
+
+
+LOCATIONS = (
+    # name, address, city, state, time zone, phone, chairs
+    ("Cleveland", "2049 E 9th St", "Cleveland", "OH", "America/New_York", "(216) 555-0142", 6),
+    ("Charlotte", "615 S Tryon St", "Charlotte", "NC", "America/New_York", "(704) 555-0187", 4),
+)
+
+STAFF = (
+    DemoLogin(
+        f"frontdesk@{DEMO_DOMAIN}", Role.FRONT_DESK, "Dana Whitfield", ("Cleveland", "Charlotte")
+    ),
+    DemoLogin(f"nurse@{DEMO_DOMAIN}", Role.NURSE, "Marcus Reyes, RN", ("Cleveland",)),
+    DemoLogin(f"nurse.charlotte@{DEMO_DOMAIN}", Role.NURSE, "Priya Natarajan, RN", ("Charlotte",)),
+    DemoLogin(
+        f"physician@{DEMO_DOMAIN}", Role.PHYSICIAN, "Dr. Helen Okafor", ("Cleveland", "Charlotte")
+    ),
+    DemoLogin(
+        f"admin@{DEMO_DOMAIN}", Role.CLINIC_ADMIN, "Grace Lindqvist", ("Cleveland", "Charlotte")
+    ),
+)
+
+# Two patients have portal log-ins; the rest were registered by the front desk (phone bookings).
+PATIENT_LOGINS = {
+    "Alice": f"alice@{DEMO_DOMAIN}",
+    "Bob": f"bob@{DEMO_DOMAIN}",
+}
+
+# given, family, born, sex, home location, referring physician. Varied ages, sexes and sites;
+# the histories (conditions, therapies, infusions, diaries) are added by each feature's seeding.
+PATIENTS = (
+    ("Alice", "Moreno", dt.date(1971, 3, 14), "female", "Cleveland", "Dr. Samuel Byrne"),
+    ("Bob", "Kowalski", dt.date(1958, 11, 2), "male", "Cleveland", "Dr. Ana Ruiz"),
+    ("Carmen", "Delgado", dt.date(1966, 6, 21), "female", "Charlotte", "Dr. Ana Ruiz"),
+    ("Derek", "Osei", dt.date(1983, 1, 9), "male", "Charlotte", ""),
+    ("Eleanor", "Pratt", dt.date(1949, 8, 30), "female", "Cleveland", "Dr. Samuel Byrne"),
+    ("Farid", "Haddad", dt.date(1977, 4, 17), "male", "Cleveland", "Dr. Lena Schultz"),
+    ("Gwen", "Tanaka", dt.date(1990, 12, 5), "female", "Charlotte", ""),
+    ("Hector", "Alvarez", dt.date(1962, 2, 26), "male", "Charlotte", "Dr. Ana Ruiz"),
+    ("Ines", "Carvalho", dt.date(1985, 9, 12), "female", "Cleveland", "Dr. Lena Schultz"),
+    ("James", "Whitaker", dt.date(1954, 5, 3), "male", "Cleveland", "Dr. Samuel Byrne"),
+    ("Keisha", "Brown", dt.date(1979, 7, 28), "female", "Charlotte", ""),
+    ("Liam", "O'Connor", dt.date(1995, 3, 1), "male", "Cleveland", "Dr. Lena Schultz"),
+    ("Mei", "Chen", dt.date(1968, 10, 19), "female", "Charlotte", "Dr. Ana Ruiz"),
+    ("Nikolai", "Petrov", dt.date(1973, 1, 23), "male", "Cleveland", ""),
+    ("Olivia", "Grant", dt.date(1988, 4, 8), "female", "Cleveland", "Dr. Samuel Byrne"),
+    ("Pedro", "Santos", dt.date(1960, 6, 15), "male", "Charlotte", "Dr. Ana Ruiz"),
+    ("Quinn", "Harper", dt.date(2001, 11, 27), "female", "Charlotte", ""),
+    ("Rashid", "Khan", dt.date(1951, 8, 4), "male", "Cleveland", "Dr. Lena Schultz"),
+    ("Sofia", "Rossi", dt.date(1993, 2, 11), "female", "Cleveland", ""),
+    ("Tomas", "Novak", dt.date(1964, 9, 30), "male", "Charlotte", "Dr. Ana Ruiz"),
+)
+
+
+def demo_logins() -> list[tuple[str, str, str]]:
+    """(role label, email, password) for the start-up banner and the README."""
+    rows = [(s.role.label, s.email, DEMO_PASSWORD) for s in STAFF]
+    rows += [(f"Patient ({name})", email, DEMO_PASSWORD) for name, email in PATIENT_LOGINS.items()]
+    return rows
+
+
+def _user(email: str, *, role: Role, name: str, clinic: Clinic) -> User:
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        user = User.objects.create_user(
+            email, DEMO_PASSWORD, role=role, full_name=name, clinic=clinic, is_demo=True
+        )
+    EmailAddress.objects.get_or_create(
+        user=user, email=email, defaults={"verified": True, "primary": True}
+    )
+    return user
+
+
+@transaction.atomic
+def load_demo() -> Clinic:
+    clinic, _ = Clinic.objects.get_or_create(
+        slug=CLINIC_SLUG, defaults={"name": "Lakeshore Neuropathic Pain Clinic"}
+    )
+    locations: dict[str, Location] = {}
+    for name, address, city, region, tz, phone, n_chairs in LOCATIONS:
+        location, _ = Location.objects.get_or_create(
+            clinic=clinic,
+            name=name,
+            defaults={
+                "address": address,
+                "city": city,
+                "region": region,
+                "time_zone": tz,
+                "phone": phone,
+            },
+        )
+        locations[name] = location
+        for number in range(1, n_chairs + 1):
+            Chair.objects.get_or_create(location=location, name=f"Chair {number}")
+    for member in STAFF:
+        user = _user(member.email, role=member.role, name=member.name, clinic=clinic)
+        user.locations.add(*(locations[n] for n in member.locations))
+    for index, (given, family, born, sex, home, referrer) in enumerate(PATIENTS, start=1):
+        patient = Patient.objects.filter(clinic=clinic, mrn=f"D{index:06d}").first()
+        if patient is None:
+            email = PATIENT_LOGINS.get(given, f"{given.lower()}.{family.lower()}@example.com")
+            email = email.replace("'", "")
+            patient = Patient.objects.create(
+                clinic=clinic,
+                mrn=f"D{index:06d}",
+                given_name=given,
+                family_name=family,
+                date_of_birth=born,
+                sex=sex,
+                email=email,
+                phone=f"(555) 010-{index:04d}",
+                home_location=locations[home],
+                referring_physician=referrer,
+            )
+        if given in PATIENT_LOGINS and patient.user_id is None:
+            patient.user = _user(
+                PATIENT_LOGINS[given], role=Role.PATIENT, name=f"{given} {family}", clinic=clinic
+            )
+            patient.save(update_fields=["user"])
+    return clinic

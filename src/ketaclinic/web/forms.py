@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from ketaclinic.clinics.models import Location
+from ketaclinic.patients.models import Patient, Sex
+
+
+class PatientForm(forms.Form):
+    given_name = forms.CharField(max_length=100)
+    family_name = forms.CharField(max_length=100)
+    date_of_birth = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    sex = forms.ChoiceField(choices=Sex.choices, label="Sex assigned at birth")
+    email = forms.EmailField(required=False)
+    phone = forms.CharField(max_length=40, required=False)
+    home_location = forms.ModelChoiceField(queryset=Location.objects.none(), required=False)
+    referring_physician = forms.CharField(max_length=200, required=False)
+    referring_physician_email = forms.EmailField(required=False)
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, clinic_id: int | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["home_location"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = (
+            Location.objects.filter(clinic_id=clinic_id)
+            if clinic_id is not None
+            else Location.objects.none()
+        )
+
+    @staticmethod
+    def initial_for(patient: Patient) -> dict[str, Any]:
+        return {
+            "given_name": patient.given_name,
+            "family_name": patient.family_name,
+            "date_of_birth": patient.date_of_birth,
+            "sex": patient.sex,
+            "email": patient.email,
+            "phone": patient.phone,
+            "home_location": patient.home_location_id,
+            "referring_physician": patient.referring_physician,
+            "referring_physician_email": patient.referring_physician_email,
+            "version": patient.version,
+        }
+
+    def clean_date_of_birth(self) -> Any:
+        value = self.cleaned_data["date_of_birth"]
+        if value > timezone.localdate():
+            raise forms.ValidationError("Date of birth cannot be in the future.")
+        if value.year < 1900:
+            raise forms.ValidationError("Enter a date of birth after 1900.")
+        return value
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(required=False)
+    object_type = forms.CharField(required=False, max_length=60)
+    actor = forms.CharField(required=False, max_length=200, label="Staff email")
+    record_number = forms.CharField(required=False, max_length=20)
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from ketaclinic.audit.models import Action
+
+        super().__init__(*args, **kwargs)
+        field = self.fields["action"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "Any action"), *Action.choices]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The end date is before the start date.")
+        return data
