@@ -171,6 +171,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 # whitenoise warns on every request when the directory is missing (before collectstatic runs).
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES: dict[str, dict[str, Any]] = {
