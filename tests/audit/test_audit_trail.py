@@ -135,9 +135,12 @@ def test_postgresql_refuses_a_raw_update_or_delete(world: World) -> None:
         "UPDATE audit_auditevent SET action = 'delete' WHERE id = %s",
         "DELETE FROM audit_auditevent WHERE id = %s",
     ):
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(statement, [event.pk])
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement, [event.pk])
     assert AuditEvent.objects.get(pk=event.pk).action == "read"
 
 

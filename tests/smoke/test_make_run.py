@@ -61,7 +61,7 @@ def test_the_server_answers_and_the_worker_runs_a_queued_task(tmp_path: Path) ->
         ["demo"],
     ):
         _run(args, env)
-    server = subprocess.Popen(  # noqa: S603
+    server = subprocess.Popen(
         [sys.executable, "-m", "ketaclinic.manage", "serve", "--port", str(port), "--workers", "1"],
         env=env,
         stdout=subprocess.PIPE,
@@ -73,13 +73,13 @@ def test_the_server_answers_and_the_worker_runs_a_queued_task(tmp_path: Path) ->
 
         def home_answers() -> bool:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
                     return r.status == 200
             except OSError:
                 return False
 
         _wait_for(home_answers, 60, "the home page")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/ketaclinic/app.css") as r:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/ketaclinic/app.css") as r:
             assert r.status == 200  # whitenoise serves the collected static files
 
         _run(

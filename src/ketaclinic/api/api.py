@@ -27,6 +27,10 @@ api = NinjaAPI(
 )
 
 
+# Per client address (REMOTE_ADDR, see NINJA_NUM_PROXIES); counters live in the shared cache.
+score_throttle = AnonRateThrottle(settings.API_SCORE_RATE)
+
+
 class ScoreRequest(Schema):
     answers: dict[str, Any]
 
@@ -70,7 +74,7 @@ def request_invalid(request: HttpRequest, exc: NinjaValidationError) -> HttpResp
     "/instruments/{code}/score",
     auth=None,
     response={200: ScoreOut, 404: ErrorOut, 422: ErrorOut},
-    throttle=[AnonRateThrottle(settings.API_SCORE_RATE)],
+    throttle=[score_throttle],
     tags=["instruments"],
     summary="Score a screening or outcome instrument",
     description="Public: holds no patient data. The result is a screening score, not a diagnosis.",

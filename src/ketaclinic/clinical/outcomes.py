@@ -1,0 +1,286 @@
+"""Treatment response and its durability, from 0-10 pain scores.
+
+Response classes follow IMMPACT (Dworkin RH et al. Interpreting the clinical importance of
+treatment outcomes in chronic pain clinical trials: IMMPACT recommendations. J Pain
+2008;9(2):105-121; Farrar JT et al. Pain 2001;94:149-158; clinical-sources.md 6.1): a reduction of
+30% or more is moderately important, 50% or more substantial, 10-20% minimal. Durability and
+relapse follow CLINICAL.md "Outcomes" and the exact rule in DESIGN.md (clinical core contract):
+relief has faded when the 7-day window mean climbs back above 70% of baseline for 3 consecutive
+days after a response. The window, minimum days, run length and fraction are clinic-tunable
+keyword parameters with the contract's values as defaults.
+
+Exact arithmetic. Thresholds such as "30% reduction" sit exactly on values patients report: a
+baseline of 6 and a follow-up of 4.2 is a 30% reduction, but in binary floating point
+``(6 - 4.2) / 6`` is 0.29999999999999993, which would be classed one level lower. Every score is
+therefore read as the decimal it prints as (its shortest ``repr``, i.e. what was typed or stored)
+and all comparisons, means and window means are computed with exact fractions. Integers are exact
+already.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Final, Literal
+
+from ketaclinic.clinical._validate import (
+    date_problem,
+    number_problem,
+    require_date,
+    require_int,
+    require_number,
+    type_name,
+)
+
+__all__ = [
+    "RESPONSE_CLASSES",
+    "SOURCE",
+    "Durability",
+    "ResponseClass",
+    "baseline_from_entries",
+    "classify_response",
+    "durability",
+]
+
+ResponseClass = Literal["substantial", "moderate", "minimal", "none", "worse"]
+
+RESPONSE_CLASSES: Final[tuple[ResponseClass, ...]] = (
+    "substantial",
+    "moderate",
+    "minimal",
+    "none",
+    "worse",
+)
+"""From best to worst."""
+
+SOURCE: Final = (
+    "Dworkin RH et al. Interpreting the clinical importance of treatment outcomes in chronic pain "
+    "clinical trials: IMMPACT recommendations. J Pain 2008;9(2):105-121. clinical-sources.md 6.1; "
+    "relapse and durability rule: CLINICAL.md 'Outcomes', DESIGN.md clinical core contract."
+)
+
+# Lower bounds of each class, as exact fractions of the baseline (IMMPACT; DESIGN.md contract).
+_SUBSTANTIAL: Final = Fraction(1, 2)
+_MODERATE: Final = Fraction(3, 10)
+_MINIMAL: Final = Fraction(1, 10)
+
+_PAIN_MIN: Final = 0
+_PAIN_MAX: Final = 10
+
+
+def _exact(value: int | float) -> Fraction:
+    """``value`` as the decimal it prints as (e.g. 4.2 -> 21/5, not 4.2000000000000002)."""
+    # float.__repr__ rather than repr(): a float subclass such as numpy.float64 may print as
+    # "np.float64(4.2)", which Fraction cannot parse.
+    return Fraction(value) if isinstance(value, int) else Fraction(float.__repr__(value))
+
+
+def _baseline(value: object, field: str = "baseline") -> Fraction:
+    # A baseline of 0 leaves nothing to reduce (and r would divide by zero), so it is refused.
+    number = require_number(value, field, minimum=_PAIN_MIN, maximum=_PAIN_MAX, min_exclusive=True)
+    return _exact(number)
+
+
+def classify_response(baseline: float, followup: float) -> ResponseClass:
+    """The IMMPACT class of the change from ``baseline`` to ``followup`` (0-10 NRS).
+
+    With r = (baseline - followup) / baseline: r >= 0.5 "substantial", 0.3 <= r < 0.5 "moderate",
+    0.1 <= r < 0.3 "minimal", 0 <= r < 0.1 "none", r < 0 "worse". ``baseline`` must be in (0, 10]
+    and ``followup`` in [0, 10]; booleans, NaN and infinities are refused with a ``ValueError``
+    naming the field. Computed exactly (see the module docstring), so a 30% reduction such as
+    6 -> 4.2 is "moderate".
+    """
+    base = _baseline(baseline)
+    follow = _exact(require_number(followup, "followup", minimum=_PAIN_MIN, maximum=_PAIN_MAX))
+    r = (base - follow) / base
+    if r >= _SUBSTANTIAL:
+        return "substantial"
+    if r >= _MODERATE:
+        return "moderate"
+    if r >= _MINIMAL:
+        return "minimal"
+    if r >= 0:
+        return "none"
+    return "worse"
+
+
+@dataclass(frozen=True)
+class Durability:
+    """How long the relief of a series lasted.
+
+    ``responded``: some window mean on or after the end of the series reached the response level.
+    ``response_date``/``relapse_date``: the first such day, and the first day of the relapse run.
+    ``days_of_relief``: days from the end of the series to the relapse, or to the last diary entry
+    when there was no relapse (then ``censored`` is True: the relief outlasted the data). Without
+    a response both are None/False: there is no relief to time, and such a series belongs with
+    the non-responders, not with the censored observations of a survival curve.
+    """
+
+    responded: bool
+    response_date: dt.date | None
+    relapse_date: dt.date | None
+    days_of_relief: int | None
+    censored: bool
+
+
+_NO_RESPONSE: Final = Durability(
+    responded=False, response_date=None, relapse_date=None, days_of_relief=None, censored=False
+)
+
+
+def _daily_means(entries: object) -> dict[dt.date, Fraction]:
+    """Validate ``entries`` and average several entries on one day into that day's value."""
+    # A str is a Sequence too; refusing it (and one-shot iterators) keeps the error at the input.
+    if not isinstance(entries, Sequence) or isinstance(entries, str | bytes):
+        raise ValueError(
+            f"entries must be a sequence of (date, value) pairs, not {type_name(entries)}"
+        )
+    by_day: dict[dt.date, list[Fraction]] = {}
+    for index, entry in enumerate(entries):
+        name = f"entries[{index}]"
+        if not isinstance(entry, tuple | list) or len(entry) != 2:
+            raise ValueError(
+                f"{name} must be a (date, value) pair, not {type_name(entry)} {entry!r}"
+            )
+        day, value = entry
+        problem = date_problem(day)
+        if problem is not None:
+            raise ValueError(f"{name} date {problem}")
+        problem = number_problem(value, minimum=_PAIN_MIN, maximum=_PAIN_MAX)
+        if problem is not None:
+            raise ValueError(f"{name} value {problem}")
+        by_day.setdefault(day, []).append(_exact(value))
+    return {day: sum(values, Fraction(0)) / len(values) for day, values in by_day.items()}
+
+
+def _check_window(window_days: object, min_days: object, min_days_field: str) -> tuple[int, int]:
+    window = require_int(window_days, "window_days", minimum=1, maximum=366)
+    minimum = require_int(min_days, min_days_field, minimum=1, maximum=window)
+    return window, minimum
+
+
+def _window_mean(
+    daily: dict[dt.date, Fraction], day: dt.date, window_days: int, min_days: int
+) -> Fraction | None:
+    """Mean of the daily values from ``day - (window_days - 1)`` to ``day``, or None when fewer
+    than ``min_days`` of those days have a value."""
+    values = [
+        daily[d] for offset in range(window_days) if (d := day - dt.timedelta(days=offset)) in daily
+    ]
+    if len(values) < min_days:
+        return None
+    return sum(values, Fraction(0)) / len(values)
+
+
+def durability(
+    *,
+    baseline: float,
+    entries: Sequence[tuple[dt.date, float]],
+    series_end: dt.date,
+    relapse_fraction: float = 0.7,
+    window_days: int = 7,
+    min_days_in_window: int = 4,
+    relapse_run_days: int = 3,
+) -> Durability:
+    """Response and relapse after an infusion series, from diary entries (date, 0-10 NRS).
+
+    The rule (DESIGN.md, with the defaults shown):
+
+    - only entries dated on or after ``series_end`` count; several entries on one day count as
+      their mean;
+    - the window mean on day d is the mean of the daily values from d-6 to d
+      (``window_days`` = 7), defined only when at least 4 of those days have a value
+      (``min_days_in_window`` = 4);
+    - days run from ``series_end`` to the last entry's date; ``response_date`` is the first day
+      whose window mean is at most 0.7 x baseline (``relapse_fraction`` = 0.7);
+    - ``relapse_date`` is the first day of the first run, after the response, of 3 consecutive
+      days (``relapse_run_days`` = 3) whose window means are all defined and above 0.7 x baseline;
+    - ``days_of_relief`` is (relapse_date - series_end) in days, or (last entry - series_end) with
+      ``censored`` True when there is no relapse; None (and ``censored`` False) without a response.
+
+    No entries on or after ``series_end`` means no response. ``baseline`` must be in (0, 10];
+    entries must be ``(datetime.date, number in [0, 10])`` pairs (a ``datetime`` or a ``bool`` is
+    refused); invalid input raises ``ValueError`` naming the field.
+    """
+    base = _baseline(baseline)
+    end = require_date(series_end, "series_end")
+    fraction = _exact(
+        require_number(
+            relapse_fraction, "relapse_fraction", minimum=0, maximum=1, min_exclusive=True
+        )
+    )
+    window, min_days = _check_window(window_days, min_days_in_window, "min_days_in_window")
+    run_days = require_int(relapse_run_days, "relapse_run_days", minimum=1, maximum=366)
+
+    daily = {day: value for day, value in _daily_means(entries).items() if day >= end}
+    if not daily:
+        return _NO_RESPONSE
+    last = max(daily)
+    threshold = fraction * base
+    days = [end + dt.timedelta(days=n) for n in range((last - end).days + 1)]
+    means = [_window_mean(daily, day, window, min_days) for day in days]
+
+    response_index = next(
+        (i for i, mean in enumerate(means) if mean is not None and mean <= threshold), None
+    )
+    if response_index is None:
+        return _NO_RESPONSE
+
+    relapse_date = None
+    run_length = 0
+    for i in range(response_index + 1, len(days)):
+        mean = means[i]
+        # An undefined window breaks a run just as a window at or below the threshold does.
+        run_length = run_length + 1 if mean is not None and mean > threshold else 0
+        if run_length == run_days:
+            relapse_date = days[i - run_days + 1]
+            break
+
+    response_date = days[response_index]
+    if relapse_date is None:
+        return Durability(
+            responded=True,
+            response_date=response_date,
+            relapse_date=None,
+            days_of_relief=(last - end).days,
+            censored=True,
+        )
+    return Durability(
+        responded=True,
+        response_date=response_date,
+        relapse_date=relapse_date,
+        days_of_relief=(relapse_date - end).days,
+        censored=False,
+    )
+
+
+def baseline_from_entries(
+    entries: Sequence[tuple[dt.date, float]],
+    first_infusion: dt.date,
+    *,
+    window_days: int = 7,
+    min_days: int = 1,
+) -> float | None:
+    """Baseline pain: the mean daily NRS over the ``window_days`` days before ``first_infusion``.
+
+    CLINICAL.md "Outcomes": baseline = mean daily NRS over the 7 days before the first infusion, or
+    the intake NRS when no diary exists. Days are first_infusion - 7 to first_infusion - 1 (the
+    infusion day itself is excluded: pain that morning may already be affected by the session).
+    Several entries on one day count as their mean, and each day counts once. Returns None when
+    fewer than ``min_days`` days have an entry (default 1: any diary day in the week is used); the
+    caller then falls back to the intake NRS. A result of 0 is returned as is, though it cannot
+    serve as a baseline for ``classify_response``.
+    """
+    start = require_date(first_infusion, "first_infusion")
+    window, minimum = _check_window(window_days, min_days, "min_days")
+    daily = _daily_means(entries)
+    values = [
+        daily[d]
+        for offset in range(1, window + 1)
+        if (d := start - dt.timedelta(days=offset)) in daily
+    ]
+    if len(values) < minimum:
+        return None
+    return float(sum(values, Fraction(0)) / len(values))
