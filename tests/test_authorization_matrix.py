@@ -7,6 +7,7 @@ anonymous visitors of private pages are sent to the log-in page.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,25 +15,25 @@ from typing import Any
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from tests.authz import (
+    ADMIN_PAGE,
+    ANY_SIGNED_IN,
+    AUTH_FORM,
+    AUTH_PUBLIC,
+    AUTH_SIGNED_IN,
+    DENY,
+    GONE,
+    LOGIN,
+    OK,
+    OUR_PATIENT_REGISTRAR,
+    OUR_PATIENT_STAFF,
+    PATIENT_PAGE,
+    PUBLIC,
+    REDIRECT,
+    REGISTRAR_PAGE,
+    STAFF_PAGE,
+)
 from tests.conftest import PERSONAS, World
-
-OK, LOGIN, DENY, REDIRECT, GONE = 200, "login", 404, 302, 405
-
-# Private pages: anonymous -> log-in page. Order of columns is PERSONAS.
-#               anon   alice  bob    desk   nurse  phys   admin  other_phys
-STAFF_PAGE = (LOGIN, DENY, DENY, OK, OK, OK, OK, OK)
-REGISTRAR_PAGE = (LOGIN, DENY, DENY, OK, DENY, OK, OK, OK)
-ADMIN_PAGE = (LOGIN, DENY, DENY, DENY, DENY, DENY, OK, DENY)
-PATIENT_PAGE = (LOGIN, OK, OK, DENY, DENY, DENY, DENY, DENY)
-ANY_SIGNED_IN = (LOGIN, OK, OK, OK, OK, OK, OK, OK)
-PUBLIC = (OK,) * 8
-# A record of our clinic: other clinics' staff get a 404 like any stranger.
-OUR_PATIENT_STAFF = (LOGIN, DENY, DENY, OK, OK, OK, OK, DENY)
-OUR_PATIENT_REGISTRAR = (LOGIN, DENY, DENY, OK, DENY, OK, OK, DENY)
-# allauth's own pages: public forms for visitors; signed-in users are sent on.
-AUTH_FORM = (OK, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT)
-AUTH_PUBLIC = PUBLIC
-AUTH_SIGNED_IN = (LOGIN, OK, OK, OK, OK, OK, OK, OK)
 
 
 def _alice(world: World) -> dict[str, Any]:
@@ -79,6 +80,11 @@ MATRIX: dict[str, Entry] = {
     "api:score_instrument": ((GONE,) * 8, lambda w: {"code": "nrs"}),
     "api:api-root": ((DENY,) * 8, None),
 }
+
+# Each app may keep its rows beside its tests (tests/<app>/matrix_entries.py, ENTRIES) using the
+# column tuples above; they are merged here so one table still covers every route.
+for _module in ("tests.screening.matrix_entries", "tests.scheduling.matrix_entries"):
+    MATRIX.update(importlib.import_module(_module).ENTRIES)
 
 # Extra cases: the same page asked for a record outside the persona's scope.
 SCOPE_CASES: dict[str, Entry] = {

@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "ketaclinic.clinics",
     "ketaclinic.patients",
     "ketaclinic.audit",
+    "ketaclinic.screening",
+    "ketaclinic.scheduling",
     "ketaclinic.web",
     "ketaclinic.api",
 ]

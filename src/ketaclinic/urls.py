@@ -19,6 +19,8 @@ def _api_urls() -> tuple[list[Any], str, str]:
 
 urlpatterns = [
     path("", include("ketaclinic.web.urls")),
+    path("", include("ketaclinic.screening.urls")),
+    path("", include("ketaclinic.scheduling.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", _api_urls()),
     # Django's admin is for operators (superusers), never for clinic roles.

@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class ScreeningConfig(AppConfig):
+    name = "ketaclinic.screening"

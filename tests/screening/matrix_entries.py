@@ -1,0 +1,5 @@
+"""Authorization-matrix rows for this app's routes (merged by tests/test_authorization_matrix.py)."""
+
+from typing import Any
+
+ENTRIES: dict[str, Any] = {}
