@@ -1,4 +1,4 @@
-"""Authorization-matrix rows for this app's routes (merged by tests/test_authorization_matrix.py)."""
+"""Authorization-matrix rows for this app (merged by tests/test_authorization_matrix.py)."""
 
 from typing import Any
 
