@@ -1,0 +1,76 @@
+"""Writes of self-checks: one transaction each.
+
+``selfcheck_submit`` stores an anonymous result and writes no audit event: the row names no one
+(see models.py), so there is no patient whose record was read or changed. ``selfcheck_attach``
+turns it into patient data and is audited in the same transaction as the link.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from django.db import transaction
+from django.utils import timezone
+
+from ketaclinic.audit.models import Action
+from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.patients.access import patients_visible_to
+from ketaclinic.patients.models import Patient
+from ketaclinic.screening.models import SelfCheck
+from ketaclinic.screening.questions import evaluate
+
+
+def selfcheck_submit(*, answers: Mapping[str, Mapping[str, object]]) -> SelfCheck:
+    """Score a complete set of answers and store the result.
+
+    Raises ``ValueError`` naming the first bad field (``"<step>.<field>: ..."``); nothing is
+    stored then.
+    """
+    outcome = evaluate(answers)
+    selfcheck = SelfCheck(
+        answers=outcome.answers,
+        scores={code: dataclasses.asdict(s) for code, s in outcome.scores.items()},
+        chronic=outcome.chronic,
+        duration_months=outcome.duration_months,
+        red_flags=list(outcome.red_flags),
+    )
+    selfcheck.full_clean()
+    with transaction.atomic():
+        selfcheck.save()
+    return selfcheck
+
+
+def selfcheck_attach(*, actor: Actor, selfcheck: SelfCheck, patient: Patient) -> SelfCheck:
+    """Link a self-check to a patient's record, audited.
+
+    Attaching it again to the same patient changes nothing and writes no event. Refused with a
+    ``ValueError`` naming the field, and nothing changed, when it already belongs to another
+    patient or when the acting user may not see this patient.
+    """
+    user = actor.user
+    if user is not None and not patients_visible_to(user).filter(pk=patient.pk).exists():
+        raise ValueError("patient: this patient's record is not one you may change")
+    with transaction.atomic():
+        # Lock the row so two attaches cannot both see it unattached.
+        locked = SelfCheck.objects.select_for_update().get(pk=selfcheck.pk)
+        if locked.patient_id is not None:
+            if locked.patient_id == patient.pk:
+                return locked
+            raise ValueError("patient: this self-check is already attached to another patient")
+        locked.patient = patient
+        locked.attached_at = timezone.now()
+        locked.full_clean()
+        locked.save(update_fields=["patient", "attached_at"])
+        audit_record(
+            actor=actor,
+            action=Action.UPDATE,
+            object_type="selfcheck",
+            object_id=locked.public_id,
+            patient=patient,
+            # What happened, not a copy of the answers.
+            detail={"fields": ["patient"]},
+        )
+    selfcheck.patient = locked.patient
+    selfcheck.attached_at = locked.attached_at
+    return locked
