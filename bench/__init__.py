@@ -1,0 +1,1 @@
+"""Benchmarks, and the synthetic data they use; results go to docs/benchmarks.md."""
