@@ -283,3 +283,9 @@ def test_a_signed_in_user_can_take_the_self_check_too(client_for: Any) -> None:
     client = client_for("physician")
     walk(client, positive_data())
     assert client.get("/self-check/result/").status_code == 200
+
+
+def test_the_booking_button_points_at_the_booking_page() -> None:
+    from django.urls import reverse
+
+    assert reverse("scheduling:book") == BOOKING_START_PATH

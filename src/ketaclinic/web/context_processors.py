@@ -10,14 +10,32 @@ from ketaclinic.accounts.models import Role
 # (label, url name) per role. Only pages that exist and that the role may open appear here;
 # the authorization matrix test checks each link against the role.
 NAVIGATION: dict[str, list[tuple[str, str]]] = {
-    Role.PATIENT: [("Home", "home"), ("My details", "my_record")],
-    Role.FRONT_DESK: [("Home", "home"), ("Patients", "staff_patients")],
-    Role.NURSE: [("Home", "home"), ("Patients", "staff_patients")],
-    Role.PHYSICIAN: [("Home", "home"), ("Patients", "staff_patients")],
+    Role.PATIENT: [
+        ("Home", "home"),
+        ("My appointments", "scheduling:my_appointments"),
+        ("My details", "my_record"),
+    ],
+    Role.FRONT_DESK: [
+        ("Home", "home"),
+        ("Patients", "staff_patients"),
+        ("New bookings", "scheduling:desk_bookings"),
+    ],
+    Role.NURSE: [
+        ("Home", "home"),
+        ("Patients", "staff_patients"),
+        ("New bookings", "scheduling:desk_bookings"),
+    ],
+    Role.PHYSICIAN: [
+        ("Home", "home"),
+        ("Patients", "staff_patients"),
+        ("New bookings", "scheduling:desk_bookings"),
+    ],
     Role.CLINIC_ADMIN: [
         ("Home", "home"),
         ("Patients", "staff_patients"),
+        ("New bookings", "scheduling:desk_bookings"),
         ("Clinic", "clinic_overview"),
+        ("Availability", "scheduling:admin_availability"),
         ("Audit trail", "audit_events"),
     ],
 }

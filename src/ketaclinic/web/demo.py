@@ -146,4 +146,84 @@ def load_demo() -> Clinic:
                 PATIENT_LOGINS[given], role=Role.PATIENT, name=f"{given} {family}", clinic=clinic
             )
             patient.save(update_fields=["user"])
+    _load_schedule(clinic, locations)
     return clinic
+
+
+# Appointment types (kind, name, minutes, buffer, role, chair, online) and the physician's
+# weekly hours: Cleveland on Monday, Wednesday and Friday, Charlotte on Tuesday and Thursday.
+APPOINTMENT_TYPES = (
+    ("consultation", "New patient consultation", 45, 15, Role.PHYSICIAN, False, True),
+    ("follow_up", "Follow-up visit", 20, 10, Role.PHYSICIAN, False, False),
+    ("infusion", "Ketamine infusion", 120, 30, Role.NURSE, True, False),
+)
+PHYSICIAN_HOURS = {"Cleveland": (0, 2, 4), "Charlotte": (1, 3)}
+
+
+def _load_schedule(clinic: Clinic, locations: dict[str, Location]) -> None:
+    from django.utils import timezone
+
+    from ketaclinic.scheduling.models import (
+        Appointment,
+        AppointmentType,
+        BookingPolicy,
+        WeeklyAvailability,
+    )
+    from ketaclinic.scheduling.slots import free_slots
+
+    BookingPolicy.objects.get_or_create(clinic=clinic)
+    types = {}
+    for kind, name, minutes, buffer, role, chair, online in APPOINTMENT_TYPES:
+        types[kind], _ = AppointmentType.objects.get_or_create(
+            clinic=clinic,
+            name=name,
+            defaults={
+                "kind": kind,
+                "duration_min": minutes,
+                "buffer_min": buffer,
+                "provider_role": role,
+                "needs_chair": chair,
+                "bookable_online": online,
+            },
+        )
+    for name, location in locations.items():
+        if not location.email:
+            location.email = f"{name.lower()}@{DEMO_DOMAIN}"
+            location.save(update_fields=["email"])
+    physician = User.objects.get(email=f"physician@{DEMO_DOMAIN}")
+    for name, weekdays in PHYSICIAN_HOURS.items():
+        for weekday in weekdays:
+            for start, end in ((dt.time(9), dt.time(12)), (dt.time(13), dt.time(17))):
+                WeeklyAvailability.objects.get_or_create(
+                    provider=physician,
+                    location=locations[name],
+                    weekday=weekday,
+                    start_time=start,
+                    defaults={"end_time": end},
+                )
+    # A few upcoming consultations, once (a demo reloaded later keeps the ones it has).
+    if Appointment.objects.filter(clinic=clinic).exists():
+        return
+    today = timezone.localdate()
+    patients = list(Patient.objects.filter(clinic=clinic, mrn__startswith="D").order_by("mrn"))
+    for index, patient in enumerate(patients[2:6]):
+        location = patient.home_location or locations["Cleveland"]
+        slots = free_slots(
+            location=location,
+            appointment_type=types["consultation"],
+            day_from=today + dt.timedelta(days=3 + index),
+            day_to=today + dt.timedelta(days=10 + index),
+        )
+        if slots:
+            slot = slots[index % len(slots)]
+            Appointment.objects.create(
+                clinic=clinic,
+                location=location,
+                provider_id=slot.provider_id,
+                patient=patient,
+                type=types["consultation"],
+                start=slot.start,
+                end=slot.end,
+                block_end=slot.block_end,
+                booked_online=False,
+            )

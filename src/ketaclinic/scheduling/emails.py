@@ -1,0 +1,164 @@
+"""Emails and the iCalendar invite. Called on commit by services and by tasks, never inside a
+transaction that could still roll back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from email.mime.text import MIMEText
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.template.loader import render_to_string
+from django.utils import timezone
+from icalendar import Calendar, Event, vCalAddress  # type: ignore[import-untyped]
+
+from ketaclinic.scheduling.models import Appointment, WaitlistOffer
+
+PRODID = "-//ketaclinic//scheduling//EN"
+
+
+def ics_uid(appointment: Appointment) -> str:
+    # Stable for the life of the appointment so calendars update the same event.
+    return f"appointment-{appointment.public_id}@ketaclinic"
+
+
+def appointment_ics(appointment: Appointment, *, method: str) -> bytes:
+    """METHOD:REQUEST (new or moved, SEQUENCE raised on each move) or METHOD:CANCEL."""
+    tz = zoneinfo.ZoneInfo(appointment.location.time_zone)
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("method", method)
+    event = Event()
+    event.add("uid", ics_uid(appointment))
+    event.add("sequence", appointment.sequence)
+    event.add("dtstamp", timezone.now().astimezone(dt.UTC))
+    event.add("dtstart", appointment.start.astimezone(tz))
+    event.add("dtend", appointment.end.astimezone(tz))
+    event.add("summary", f"{appointment.type.name} · {appointment.location.clinic.name}")
+    location = appointment.location
+    event.add(
+        "location", ", ".join(p for p in (location.name, location.address, location.city) if p)
+    )
+    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    organizer = vCalAddress(f"mailto:{_from_address()}")
+    organizer.params["cn"] = appointment.location.clinic.name
+    event.add("organizer", organizer)
+    if appointment.patient.email:
+        attendee = vCalAddress(f"mailto:{appointment.patient.email}")
+        attendee.params["role"] = "REQ-PARTICIPANT"
+        event.add("attendee", attendee)
+    cal.add_component(event)
+    # VTIMEZONE for the location's zone, so DTSTART;TZID=America/New_York resolves everywhere.
+    cal.add_missing_timezones()
+    return bytes(cal.to_ical())
+
+
+def _from_address() -> str:
+    value = str(settings.DEFAULT_FROM_EMAIL)
+    return value.split("<")[-1].rstrip(">").strip()
+
+
+def _url(path: str) -> str:
+    return f"{settings.SITE_URL}{path}"
+
+
+def _local(appointment: Appointment) -> dt.datetime:
+    return appointment.start.astimezone(zoneinfo.ZoneInfo(appointment.location.time_zone))
+
+
+def _send(
+    *,
+    to: str,
+    subject: str,
+    template: str,
+    context: dict[str, object],
+    ics: bytes | None = None,
+    method: str = "REQUEST",
+) -> None:
+    if not to:
+        return
+    body = render_to_string(template, context)
+    message = EmailMessage(subject=subject, body=body, to=[to])
+    if ics is not None:
+        part = MIMEText(ics.decode("utf-8"), "calendar", "utf-8")
+        part.set_param("method", method)
+        part.add_header("Content-Disposition", "attachment", filename="appointment.ics")
+        message.attach(part)
+    message.send()
+
+
+def send_confirmation(
+    appointment: Appointment, *, reschedule_token: str, cancel_token: str, moved: bool
+) -> None:
+    from django.urls import reverse
+
+    context = {
+        "appointment": appointment,
+        "local_start": _local(appointment),
+        "moved": moved,
+        "reschedule_url": _url(reverse("scheduling:link_reschedule", args=[reschedule_token])),
+        "cancel_url": _url(reverse("scheduling:link_cancel", args=[cancel_token])),
+    }
+    subject = "Your appointment has moved" if moved else "Your appointment is booked"
+    _send(
+        to=appointment.patient.email,
+        subject=f"[ketaclinic] {subject}",
+        template="scheduling/email/confirmation.txt",
+        context=context,
+        ics=appointment_ics(appointment, method="REQUEST"),
+    )
+
+
+def send_cancellation(appointment: Appointment) -> None:
+    _send(
+        to=appointment.patient.email,
+        subject="[ketaclinic] Your appointment is cancelled",
+        template="scheduling/email/cancellation.txt",
+        context={"appointment": appointment, "local_start": _local(appointment)},
+        ics=appointment_ics(appointment, method="CANCEL"),
+        method="CANCEL",
+    )
+
+
+def send_location_notice(appointment: Appointment, *, what: str) -> None:
+    from django.urls import reverse
+
+    _send(
+        to=appointment.location.email,
+        subject=f"[ketaclinic] {what}: {appointment.type.name} at {appointment.location.name}",
+        template="scheduling/email/location_notice.txt",
+        context={
+            "appointment": appointment,
+            "local_start": _local(appointment),
+            "what": what,
+            "desk_url": _url(reverse("scheduling:desk_bookings")),
+        },
+    )
+
+
+def send_reminder(appointment: Appointment, *, kind: str) -> None:
+    _send(
+        to=appointment.patient.email,
+        subject="[ketaclinic] Reminder: your appointment",
+        template="scheduling/email/reminder.txt",
+        context={"appointment": appointment, "local_start": _local(appointment), "kind": kind},
+    )
+
+
+def send_waitlist_offer(offer: WaitlistOffer, *, token: str) -> None:
+    from django.urls import reverse
+
+    tz = zoneinfo.ZoneInfo(offer.location.time_zone)
+    _send(
+        to=offer.entry.patient.email,
+        subject="[ketaclinic] An earlier appointment is free",
+        template="scheduling/email/waitlist_offer.txt",
+        context={
+            "offer": offer,
+            "local_start": offer.start.astimezone(tz),
+            "local_expires": offer.expires_at.astimezone(tz),
+            "accept_url": _url(reverse("scheduling:link_waitlist", args=[token])),
+        },
+    )

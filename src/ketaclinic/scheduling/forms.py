@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from ketaclinic.accounts.models import STAFF_ROLES, User
+from ketaclinic.clinics.models import Location
+from ketaclinic.patients.models import Sex
+from ketaclinic.scheduling.models import (
+    AppointmentType,
+    AvailabilityException,
+    BookingPolicy,
+    WeeklyAvailability,
+)
+
+
+class PatientDetailsForm(forms.Form):
+    """What the clinic needs to register a new patient from the booking flow."""
+
+    given_name = forms.CharField(max_length=100)
+    family_name = forms.CharField(max_length=100)
+    date_of_birth = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    sex = forms.ChoiceField(choices=Sex.choices, label="Sex assigned at birth")
+    phone = forms.CharField(max_length=40)
+
+    def clean_date_of_birth(self) -> Any:
+        value = self.cleaned_data["date_of_birth"]
+        if value > timezone.localdate() or value.year < 1900:
+            raise forms.ValidationError("Enter your real date of birth.")
+        return value
+
+
+class _ClinicScoped:
+    def scope(self, form: forms.ModelForm[Any], clinic_id: int | None) -> None:
+        if "provider" in form.fields:
+            field = form.fields["provider"]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = User.objects.filter(
+                clinic_id=clinic_id or 0, role__in=STAFF_ROLES, is_active=True
+            )
+        if "location" in form.fields:
+            field = form.fields["location"]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = Location.objects.filter(clinic_id=clinic_id or 0)
+
+
+class AppointmentTypeForm(forms.ModelForm[AppointmentType]):
+    class Meta:
+        model = AppointmentType
+        fields = [
+            "kind",
+            "name",
+            "duration_min",
+            "buffer_min",
+            "provider_role",
+            "needs_chair",
+            "bookable_online",
+            "is_active",
+        ]
+
+
+class WeeklyAvailabilityForm(forms.ModelForm[WeeklyAvailability], _ClinicScoped):
+    class Meta:
+        model = WeeklyAvailability
+        fields = ["provider", "location", "weekday", "start_time", "end_time"]
+        widgets = {
+            "start_time": forms.TimeInput(attrs={"type": "time"}),
+            "end_time": forms.TimeInput(attrs={"type": "time"}),
+        }
+
+    def __init__(self, *args: Any, clinic_id: int | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.scope(self, clinic_id)
+
+
+class AvailabilityExceptionForm(forms.ModelForm[AvailabilityException], _ClinicScoped):
+    class Meta:
+        model = AvailabilityException
+        fields = ["provider", "location", "kind", "start", "end", "note"]
+        widgets = {
+            "start": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+            "end": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        }
+
+    def __init__(self, *args: Any, clinic_id: int | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.scope(self, clinic_id)
+
+
+class BookingPolicyForm(forms.ModelForm[BookingPolicy]):
+    class Meta:
+        model = BookingPolicy
+        fields = ["lead_time_hours", "horizon_days", "cancel_cutoff_hours", "waitlist_hold_minutes"]
