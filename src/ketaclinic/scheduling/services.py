@@ -17,7 +17,7 @@ from typing import Any, ParamSpec
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from ketaclinic.accounts.models import STAFF_ROLES, User
@@ -762,50 +762,48 @@ def _check_provider(actor: Actor, provider: User, location: Location | None) -> 
         raise ValidationError({"location": "Choose one of this clinic's locations."})
 
 
-def availability_add(*, actor: Actor, instance: WeeklyAvailability) -> WeeklyAvailability:
+def _admin_add(actor: Actor, instance: Any, object_type: str) -> None:
+    """Save one clinic-admin scheduling row (availability, exception) with its audit event."""
+    assert actor.user is not None
+    assert actor.user.clinic_id is not None
     _check_provider(actor, instance.provider, instance.location)
     instance.full_clean()
     with transaction.atomic():
         instance.save()
-        _admin_audit(
-            actor, Action.CREATE, "weekly_availability", instance.pk, instance.location.clinic_id
-        )
+        _admin_audit(actor, Action.CREATE, object_type, instance.pk, actor.user.clinic_id)
+
+
+def _admin_remove(actor: Actor, rows: QuerySet[Any], pk: int, object_type: str, what: str) -> None:
+    """Delete one row of the actor's clinic (``rows`` is already clinic-scoped), audited."""
+    assert actor.user is not None
+    assert actor.user.clinic_id is not None
+    with transaction.atomic():
+        deleted, _ = rows.filter(pk=pk).delete()
+        if not deleted:
+            raise SchedulingError(f"That {what} no longer exists.")
+        _admin_audit(actor, Action.DELETE, object_type, pk, actor.user.clinic_id)
+
+
+def availability_add(*, actor: Actor, instance: WeeklyAvailability) -> WeeklyAvailability:
+    _admin_add(actor, instance, "weekly_availability")
     return instance
 
 
 def availability_remove(*, actor: Actor, pk: int) -> None:
     assert actor.user is not None
-    with transaction.atomic():
-        deleted, _ = WeeklyAvailability.objects.filter(
-            pk=pk, location__clinic_id=actor.user.clinic_id or 0
-        ).delete()
-        if not deleted:
-            raise SchedulingError("That availability no longer exists.")
-        _admin_audit(actor, Action.DELETE, "weekly_availability", pk, actor.user.clinic_id or 0)
+    rows = WeeklyAvailability.objects.filter(location__clinic_id=actor.user.clinic_id or 0)
+    _admin_remove(actor, rows, pk, "weekly_availability", "availability")
 
 
 def exception_add(*, actor: Actor, instance: AvailabilityException) -> AvailabilityException:
-    _check_provider(actor, instance.provider, instance.location)
-    instance.full_clean()
-    with transaction.atomic():
-        instance.save()
-        assert actor.user is not None
-        assert actor.user.clinic_id is not None
-        _admin_audit(
-            actor, Action.CREATE, "availability_exception", instance.pk, actor.user.clinic_id
-        )
+    _admin_add(actor, instance, "availability_exception")
     return instance
 
 
 def exception_remove(*, actor: Actor, pk: int) -> None:
     assert actor.user is not None
-    with transaction.atomic():
-        deleted, _ = AvailabilityException.objects.filter(
-            pk=pk, provider__clinic_id=actor.user.clinic_id or 0
-        ).delete()
-        if not deleted:
-            raise SchedulingError("That exception no longer exists.")
-        _admin_audit(actor, Action.DELETE, "availability_exception", pk, actor.user.clinic_id or 0)
+    rows = AvailabilityException.objects.filter(provider__clinic_id=actor.user.clinic_id or 0)
+    _admin_remove(actor, rows, pk, "availability_exception", "exception")
 
 
 def booking_policy_update(*, actor: Actor, changes: dict[str, int]) -> BookingPolicy:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -592,67 +594,68 @@ def admin_types(request: HttpRequest) -> HttpResponse:
     )
 
 
-@roles_required(Role.CLINIC_ADMIN)
-@require_http_methods(["GET", "POST"])
-def admin_availability(request: HttpRequest) -> HttpResponse:
-    user = signed_in_user(request)
+def _admin_rows_page(
+    request: HttpRequest,
+    *,
+    form_class: Any,
+    add: Callable[..., Any],
+    remove: Callable[..., None],
+    rows: QuerySet[Any],
+    template: str,
+    url_name: str,
+) -> HttpResponse:
+    """A clinic-admin list of rows with an add form and a remove button per row."""
     actor = Actor.from_request(request)
     if request.method == "POST" and request.POST.get("remove", "").isdigit():
         try:
-            services.availability_remove(actor=actor, pk=int(request.POST["remove"]))
+            remove(actor=actor, pk=int(request.POST["remove"]))
         except services.SchedulingError as exc:
             messages.error(request, str(exc))
-        return redirect("scheduling:admin_availability")
-    form = WeeklyAvailabilityForm(request.POST or None, clinic_id=_clinic_id(user))
+        return redirect(url_name)
+    form = form_class(request.POST or None, clinic_id=_clinic_id(signed_in_user(request)))
     if request.method == "POST" and form.is_valid():
         try:
-            services.availability_add(actor=actor, instance=form.instance)
+            add(actor=actor, instance=form.instance)
         except ValidationError as exc:
             _errors(form, exc)
         else:
             messages.success(request, "Added.")
-            return redirect("scheduling:admin_availability")
-    rows = WeeklyAvailability.objects.filter(location__clinic_id=_clinic_id(user)).select_related(
-        "provider", "location"
-    )
+            return redirect(url_name)
     status = 422 if request.method == "POST" else 200
-    return render(
+    return render(request, template, {"rows": list(rows), "form": form}, status=status)
+
+
+@roles_required(Role.CLINIC_ADMIN)
+@require_http_methods(["GET", "POST"])
+def admin_availability(request: HttpRequest) -> HttpResponse:
+    clinic_id = _clinic_id(signed_in_user(request))
+    return _admin_rows_page(
         request,
-        "scheduling/admin_availability.html",
-        {"rows": list(rows), "form": form},
-        status=status,
+        form_class=WeeklyAvailabilityForm,
+        add=services.availability_add,
+        remove=services.availability_remove,
+        rows=WeeklyAvailability.objects.filter(location__clinic_id=clinic_id).select_related(
+            "provider", "location"
+        ),
+        template="scheduling/admin_availability.html",
+        url_name="scheduling:admin_availability",
     )
 
 
 @roles_required(Role.CLINIC_ADMIN)
 @require_http_methods(["GET", "POST"])
 def admin_exceptions(request: HttpRequest) -> HttpResponse:
-    user = signed_in_user(request)
-    actor = Actor.from_request(request)
-    if request.method == "POST" and request.POST.get("remove", "").isdigit():
-        try:
-            services.exception_remove(actor=actor, pk=int(request.POST["remove"]))
-        except services.SchedulingError as exc:
-            messages.error(request, str(exc))
-        return redirect("scheduling:admin_exceptions")
-    form = AvailabilityExceptionForm(request.POST or None, clinic_id=_clinic_id(user))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.exception_add(actor=actor, instance=form.instance)
-        except ValidationError as exc:
-            _errors(form, exc)
-        else:
-            messages.success(request, "Added.")
-            return redirect("scheduling:admin_exceptions")
-    rows = AvailabilityException.objects.filter(
-        provider__clinic_id=_clinic_id(user), end__gte=timezone.now()
-    ).select_related("provider", "location")
-    status = 422 if request.method == "POST" else 200
-    return render(
+    clinic_id = _clinic_id(signed_in_user(request))
+    return _admin_rows_page(
         request,
-        "scheduling/admin_exceptions.html",
-        {"rows": list(rows), "form": form},
-        status=status,
+        form_class=AvailabilityExceptionForm,
+        add=services.exception_add,
+        remove=services.exception_remove,
+        rows=AvailabilityException.objects.filter(
+            provider__clinic_id=clinic_id, end__gte=timezone.now()
+        ).select_related("provider", "location"),
+        template="scheduling/admin_exceptions.html",
+        url_name="scheduling:admin_exceptions",
     )
 
 
