@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -152,15 +153,30 @@ def test_a_malformed_boolean_names_the_variable() -> None:
     assert "DEBUG: expected true or false" in result.stderr
 
 
-def test_sqlite_runs_in_wal_mode_with_immediate_transactions(world: World) -> None:
-    from django.db import connection
+def test_sqlite_runs_in_wal_mode_with_immediate_transactions(
+    tmp_path: Path, django_db_blocker: Any
+) -> None:
+    # Built from the settings' own parser on a real file: the test database may be in memory
+    # (or PostgreSQL), where journal_mode cannot be WAL.
+    from django.db.backends.sqlite3.base import DatabaseWrapper
 
-    if connection.vendor != "sqlite":
-        assert connection.vendor == "postgresql"
-        return
-    assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA journal_mode")
-        mode = cursor.fetchone()[0]
-    # The test database lives in memory, where SQLite reports "memory"; files use WAL.
-    assert mode in {"wal", "memory"}
+    from ketaclinic.settings import _database
+
+    config = _database(f"sqlite:///{tmp_path / 'wal.sqlite3'}")
+    assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    wrapper = DatabaseWrapper(
+        {
+            **config,
+            "TIME_ZONE": None,
+            "AUTOCOMMIT": True,
+            "CONN_MAX_AGE": 0,
+            "CONN_HEALTH_CHECKS": False,
+            "TEST": {},
+        }
+    )
+    try:
+        with django_db_blocker.unblock(), wrapper.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            assert cursor.fetchone()[0] == "wal"
+    finally:
+        wrapper.close()

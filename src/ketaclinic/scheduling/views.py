@@ -296,33 +296,47 @@ def _int(value: str | None) -> int | None:
         return -1
 
 
+def _reschedule_posted(request: HttpRequest, appointment: Appointment, **extra: Any) -> bool:
+    """Move the appointment to the posted slot; on a refusal, say why and return False.
+
+    Shared by the portal and the emailed link; a ``LinkError`` is left to the link view.
+    """
+    parsed = _posted_slot(request)
+    if parsed is None:
+        messages.error(request, "Please choose one of the times shown.")
+        return False
+    try:
+        services.appointment_reschedule(
+            actor=Actor.from_request(request),
+            appointment=appointment,
+            provider_id=parsed[0],
+            start=parsed[1],
+            **extra,
+        )
+    except services.SchedulingError as exc:
+        _refusal(request, exc, appointment.location)
+        return False
+    return True
+
+
+def _reschedule_page(request: HttpRequest, appointment: Appointment, **extra: Any) -> HttpResponse:
+    context = _slot_page_context(
+        request, appointment.location, appointment.type, ignore_appointment_id=appointment.pk
+    )
+    context.update({"appointment": appointment, "local_start": _local(appointment), **extra})
+    return render(request, "scheduling/reschedule.html", context)
+
+
 @roles_required(Role.PATIENT)
 @require_http_methods(["GET", "POST"])
 def my_appointment_reschedule(request: HttpRequest, public_id: str) -> HttpResponse:
     appointment = access_appointment(signed_in_user(request), public_id, for_write=True)
-    if request.method == "POST":
-        parsed = _posted_slot(request)
-        if parsed is None:
-            messages.error(request, "Please choose one of the times shown.")
-        else:
-            try:
-                services.appointment_reschedule(
-                    actor=Actor.from_request(request),
-                    appointment=appointment,
-                    provider_id=parsed[0],
-                    start=parsed[1],
-                    expected_version=_int(request.POST.get("version")),
-                )
-            except services.SchedulingError as exc:
-                _refusal(request, exc, appointment.location)
-            else:
-                messages.success(request, "Your appointment has moved. We emailed the new time.")
-                return redirect("scheduling:my_appointments")
-    context = _slot_page_context(
-        request, appointment.location, appointment.type, ignore_appointment_id=appointment.pk
-    )
-    context.update({"appointment": appointment, "local_start": _local(appointment)})
-    return render(request, "scheduling/reschedule.html", context)
+    if request.method == "POST" and _reschedule_posted(
+        request, appointment, expected_version=_int(request.POST.get("version"))
+    ):
+        messages.success(request, "Your appointment has moved. We emailed the new time.")
+        return redirect("scheduling:my_appointments")
+    return _reschedule_page(request, appointment)
 
 
 @roles_required(Role.PATIENT)
@@ -391,38 +405,20 @@ def link_reschedule(request: HttpRequest, token: str) -> HttpResponse:
         return link
     appointment = link.appointment
     if request.method == "POST":
-        parsed = _posted_slot(request)
-        if parsed is None:
-            messages.error(request, "Please choose one of the times shown.")
-        else:
-            try:
-                services.appointment_reschedule(
-                    actor=Actor.from_request(request),
-                    appointment=appointment,
-                    provider_id=parsed[0],
-                    start=parsed[1],
-                    link=link,
-                )
-            except LinkError as exc:
-                return render(
-                    request, "scheduling/link_error.html", {"message": str(exc)}, status=400
-                )
-            except services.SchedulingError as exc:
-                _refusal(request, exc, appointment.location)
-            else:
-                return render(
-                    request,
-                    "scheduling/link_done.html",
-                    {
-                        "message": "Your appointment has moved. We emailed you the new time "
-                        "and a calendar update."
-                    },
-                )
-    context = _slot_page_context(
-        request, appointment.location, appointment.type, ignore_appointment_id=appointment.pk
-    )
-    context.update({"appointment": appointment, "local_start": _local(appointment), "token": token})
-    return render(request, "scheduling/reschedule.html", context)
+        try:
+            moved = _reschedule_posted(request, appointment, link=link)
+        except LinkError as exc:
+            return render(request, "scheduling/link_error.html", {"message": str(exc)}, status=400)
+        if moved:
+            return render(
+                request,
+                "scheduling/link_done.html",
+                {
+                    "message": "Your appointment has moved. We emailed you the new time "
+                    "and a calendar update."
+                },
+            )
+    return _reschedule_page(request, appointment, token=token)
 
 
 @login_not_required
