@@ -10,6 +10,7 @@ from allauth.account.models import EmailAddress
 
 from ketaclinic.accounts.models import Role, User
 from ketaclinic.clinics.models import Chair, Clinic, Location
+from ketaclinic.clinics.services import clinic_defaults_install
 from ketaclinic.patients.models import Patient
 
 PASSWORD = "correct-horse-battery"
@@ -18,7 +19,9 @@ _seq = itertools.count(1)
 
 def make_clinic(name: str = "North Shore Pain Clinic") -> Clinic:
     n = next(_seq)
-    return Clinic.objects.create(name=name, slug=f"clinic-{n}")
+    clinic = Clinic.objects.create(name=name, slug=f"clinic-{n}")
+    clinic_defaults_install(clinic=clinic)
+    return clinic
 
 
 def make_location(

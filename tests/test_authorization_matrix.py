@@ -83,7 +83,13 @@ MATRIX: dict[str, Entry] = {
 
 # Each app may keep its rows beside its tests (tests/<app>/matrix_entries.py, ENTRIES) using the
 # column tuples above; they are merged here so one table still covers every route.
-for _module in ("tests.screening.matrix_entries", "tests.scheduling.matrix_entries"):
+for _module in (
+    "tests.screening.matrix_entries",
+    "tests.scheduling.matrix_entries",
+    "tests.assessments.matrix_entries",
+    "tests.plans.matrix_entries",
+    "tests.clinics.matrix_entries",
+):
     MATRIX.update(importlib.import_module(_module).ENTRIES)
 
 # Extra cases: the same page asked for a record outside the persona's scope.

@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "ketaclinic.audit",
     "ketaclinic.screening",
     "ketaclinic.scheduling",
+    "ketaclinic.assessments",
+    "ketaclinic.plans",
     "ketaclinic.web",
     "ketaclinic.api",
 ]

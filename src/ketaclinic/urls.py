@@ -21,6 +21,9 @@ urlpatterns = [
     path("", include("ketaclinic.web.urls")),
     path("", include("ketaclinic.screening.urls")),
     path("", include("ketaclinic.scheduling.urls")),
+    path("", include("ketaclinic.assessments.urls")),
+    path("", include("ketaclinic.plans.urls")),
+    path("", include("ketaclinic.clinics.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", _api_urls()),
     # Django's admin is for operators (superusers), never for clinic roles.

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Prefetch, Q
 
 from ketaclinic.accounts.models import STAFF_ROLES, Role, User
-from ketaclinic.clinics.models import Chair, Clinic, Location
+from ketaclinic.clinics.models import Chair, Clinic, ClinicPolicy, Location, ProtocolTemplate
 
 
 @dataclass(frozen=True)
@@ -49,3 +49,19 @@ def staff_locations(*, user: User) -> list[Location]:
     if user.role != Role.CLINIC_ADMIN:
         qs = qs.filter(staff=user)
     return list(qs)
+
+
+def clinic_policy_current(*, clinic_id: int) -> ClinicPolicy:
+    """The clinic's newest policy version.
+
+    A clinic created without ``clinic_defaults_install`` has no row yet; it gets an unsaved
+    version 0 holding CLINICAL.md's defaults, so a check never runs without thresholds.
+    """
+    policy = ClinicPolicy.objects.filter(clinic_id=clinic_id).order_by("-version").first()
+    if policy is None:
+        policy = ClinicPolicy(clinic_id=clinic_id, version=0)
+    return policy
+
+
+def protocol_templates_active(*, clinic_id: int) -> list[ProtocolTemplate]:
+    return list(ProtocolTemplate.objects.filter(clinic_id=clinic_id, is_active=True))

@@ -14,6 +14,7 @@ from django.db import transaction
 
 from ketaclinic.accounts.models import Role, User
 from ketaclinic.clinics.models import Chair, Clinic, Location
+from ketaclinic.clinics.services import clinic_defaults_install
 from ketaclinic.patients.models import Patient
 
 DEMO_PASSWORD = "ketaclinic-demo"  # noqa: S105  (published on purpose: demo mode only)
@@ -105,6 +106,7 @@ def load_demo() -> Clinic:
     clinic, _ = Clinic.objects.get_or_create(
         slug=CLINIC_SLUG, defaults={"name": "Lakeshore Neuropathic Pain Clinic"}
     )
+    clinic_defaults_install(clinic=clinic)
     locations: dict[str, Location] = {}
     for name, address, city, region, tz, phone, n_chairs in LOCATIONS:
         location, _ = Location.objects.get_or_create(
