@@ -89,6 +89,8 @@ for _module in (
     "tests.assessments.matrix_entries",
     "tests.plans.matrix_entries",
     "tests.clinics.matrix_entries",
+    "tests.infusions.matrix_entries",
+    "tests.outcomes.matrix_entries",
 ):
     MATRIX.update(importlib.import_module(_module).ENTRIES)
 

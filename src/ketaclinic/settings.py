@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "ketaclinic.scheduling",
     "ketaclinic.assessments",
     "ketaclinic.plans",
+    "ketaclinic.infusions",
+    "ketaclinic.outcomes",
     "ketaclinic.web",
     "ketaclinic.api",
 ]

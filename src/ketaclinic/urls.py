@@ -24,6 +24,8 @@ urlpatterns = [
     path("", include("ketaclinic.assessments.urls")),
     path("", include("ketaclinic.plans.urls")),
     path("", include("ketaclinic.clinics.urls")),
+    path("", include("ketaclinic.infusions.urls")),
+    path("", include("ketaclinic.outcomes.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", _api_urls()),
     # Django's admin is for operators (superusers), never for clinic roles.
