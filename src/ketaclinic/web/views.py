@@ -17,6 +17,7 @@ from ketaclinic.audit.services import Actor
 from ketaclinic.clinics.selectors import clinic_overview, staff_locations
 from ketaclinic.patients import selectors as patient_selectors
 from ketaclinic.patients import services as patient_services
+from ketaclinic.web.chart import patient_chart
 from ketaclinic.web.forms import AuditFilterForm, PatientForm
 
 STAFF = (Role.FRONT_DESK, Role.NURSE, Role.PHYSICIAN, Role.CLINIC_ADMIN)
@@ -74,12 +75,17 @@ def staff_patients(request: HttpRequest) -> HttpResponse:
 @roles_required(*STAFF)
 @require_GET
 def staff_patient_detail(request: HttpRequest, public_id: str) -> HttpResponse:
-    patient = patient_selectors.patient_detail(
-        actor=Actor.from_request(request), public_id=public_id
-    )
-    can_edit = signed_in_user(request).role in REGISTRARS
+    chart = patient_chart(actor=Actor.from_request(request), public_id=public_id)
+    role = signed_in_user(request).role
     return render(
-        request, "web/staff_patient_detail.html", {"patient": patient, "can_edit": can_edit}
+        request,
+        "web/staff_patient_detail.html",
+        {
+            "patient": chart.patient,
+            "chart": chart,
+            "can_edit": role in REGISTRARS,
+            "is_physician": role == Role.PHYSICIAN,
+        },
     )
 
 

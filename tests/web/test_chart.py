@@ -1,0 +1,94 @@
+"""The patient chart: one timeline, bounded queries, clinical rows hidden from the front desk."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from ketaclinic.audit.models import AuditEvent
+from ketaclinic.scheduling.models import Appointment
+from ketaclinic.screening.models import SelfCheck
+from tests.conftest import World
+from tests.scheduling.helpers import setup_schedule
+
+pytestmark = pytest.mark.django_db
+
+
+def _history(world: World, *, n: int) -> None:
+    sched = setup_schedule(world)
+    start = timezone.now().replace(microsecond=0) - dt.timedelta(days=n + 1)
+    for i in range(n):
+        begin = start + dt.timedelta(days=i)
+        Appointment.objects.create(
+            clinic=world.clinic,
+            location=world.cleveland,
+            provider=world.physician,
+            patient=world.alice_patient,
+            type=sched.consultation,
+            start=begin,
+            end=begin + dt.timedelta(minutes=30),
+            block_end=begin + dt.timedelta(minutes=45),
+        )
+        SelfCheck.objects.create(
+            answers={},
+            scores={"dn4-interview": {"positive": True}, "id-pain": {"positive": False}},
+            chronic=True,
+            duration_months=12,
+            patient=world.alice_patient,
+            attached_at=begin,
+        )
+
+
+def _chart(client_for: Any, world: World, persona: str) -> Any:
+    return client_for(persona).get(f"/staff/patients/{world.alice_patient.public_id}/")
+
+
+def test_the_chart_shows_visits_and_self_checks_newest_first(client_for: Any, world: World) -> None:
+    _history(world, n=2)
+    response = _chart(client_for, world, "physician")
+    assert response.status_code == 200
+    entries = response.context["chart"].entries
+    assert [e.kind for e in entries].count("visit") == 2
+    assert [e.kind for e in entries].count("selfcheck") == 2
+    assert [e.when for e in entries] == sorted((e.when for e in entries), reverse=True)
+    assert "Positive screens: dn4-interview" in response.content.decode()
+
+
+def test_the_front_desk_sees_visits_but_no_self_checks(client_for: Any, world: World) -> None:
+    _history(world, n=2)
+    response = _chart(client_for, world, "front_desk")
+    kinds = {e.kind for e in response.context["chart"].entries}
+    assert kinds == {"visit"}
+    assert "Clinical notes are not shown" in response.content.decode()
+
+
+def test_each_chart_view_leaves_one_audit_event(client_for: Any, world: World) -> None:
+    _history(world, n=1)
+    before = AuditEvent.objects.filter(object_type="patient_chart").count()
+    _chart(client_for, world, "nurse")
+    events = AuditEvent.objects.filter(object_type="patient_chart")
+    assert events.count() == before + 1
+    event = events.latest("id")
+    assert event.patient_id == world.alice_patient.pk
+    assert event.actor_id == world.nurse.pk
+
+
+@pytest.mark.parametrize("n", [1, 40])
+def test_the_chart_costs_the_same_queries_whatever_the_history(
+    client_for: Any, world: World, django_assert_num_queries: Any, n: int
+) -> None:
+    _history(world, n=n)
+    client = client_for("physician")
+    client.get(f"/staff/patients/{world.alice_patient.public_id}/")  # warm the session
+    with django_assert_num_queries(CHART_QUERIES):
+        response = client.get(f"/staff/patients/{world.alice_patient.public_id}/")
+    assert len(response.context["chart"].entries) == 2 * n
+
+
+# Session and user (2), savepoint and release around the audited read (2), the patient (1),
+# each source (appointments 1, self-checks 1), the audit insert (1), the clinic name in the
+# page header (1).
+CHART_QUERIES = 9
