@@ -51,6 +51,13 @@ if MODE == "production" and not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
+# Privacy retention: anonymous self-checks never attached to a patient, and used or expired email
+# links, are deleted by daily jobs after this many days.
+SELFCHECK_RETENTION_DAYS = env_int("SELFCHECK_RETENTION_DAYS", 30)
+ACTION_LINK_RETENTION_DAYS = env_int("ACTION_LINK_RETENTION_DAYS", 30)
+# Anonymous self-check submissions stored per client address ("count/s|m|h|d").
+SELFCHECK_SUBMIT_RATE = env_str("SELFCHECK_SUBMIT_RATE", "20/h")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

@@ -60,3 +60,19 @@ def positive_data() -> dict[str, dict[str, Any]]:
     return post_data(
         yes=("burning", "electric_shocks", "pins_and_needles", "numbness", "rub_self_test")
     )
+
+
+def answers(**overrides: Any) -> dict[str, dict[str, object]]:
+    """Validated answers, as ``selfcheck_submit`` takes them (booleans, not form strings)."""
+    stored: dict[str, dict[str, object]] = {
+        "feel": dict.fromkeys(FEEL, False) | {"burning": True, "numbness": True},
+        "duration": {"duration": "over_12"},
+        "where": {"regions": ["feet"]},
+        "triggers": {"triggers": ["touch"]},
+        "conditions": {"conditions": ["diabetes"]},
+        "treatments": {"treatments": ["pregabalin"]},
+        "self-tests": dict.fromkeys(SELF_TESTS, False),
+        "warning-signs": dict.fromkeys(FLAGS, False),
+    }
+    stored.update(overrides)
+    return stored

@@ -7,57 +7,18 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from ketaclinic.screening import questions as q
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.screening.helpers import FEEL, FLAGS, SELF_TESTS
+from tests.screening.browser_steps import (
+    answer_yes_no,
+    expect_step,
+    fill_to_the_end,
+    next_,
+    no_sideways_scroll,
+    tick,
+)
+from tests.screening.helpers import FEEL
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def answer_yes_no(page: Page, keys: list[str], yes: tuple[str, ...] = ()) -> None:
-    # Click the big labels, as a thumb would, not the small radio buttons inside them.
-    for key in keys:
-        index = 1 if key in yes else 0
-        page.locator(f'label[for="id_{key}_{index}"]').click()
-
-
-def tick(page: Page, name: str, *values: str) -> None:
-    for value in values:
-        page.locator(f'input[name="{name}"][value="{value}"]').locator("xpath=..").click()
-
-
-def expect_step(page: Page, number: int) -> None:
-    expect(page.get_by_test_id("progress")).to_have_text(f"Step {number} of {len(q.STEPS)}")
-    expect(page.get_by_role("heading", level=1)).to_have_text(q.STEPS[number - 1].title)
-
-
-def no_sideways_scroll(page: Page) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth > window.innerWidth") is False
-
-
-def next_(page: Page) -> None:
-    page.get_by_role("button", name="Next").click()
-
-
-def fill_to_the_end(page: Page, *, flags: tuple[str, ...] = ()) -> None:
-    """From step 4 on: triggers, conditions, treatments, self-tests, warning signs."""
-    expect_step(page, 4)
-    tick(page, "triggers", "touch", "cold")
-    next_(page)
-    expect_step(page, 5)
-    tick(page, "conditions", "diabetes")
-    next_(page)
-    expect_step(page, 6)
-    tick(page, "treatments", "gabapentin", "physical_therapy")
-    next_(page)
-    expect_step(page, 7)
-    expect(page.get_by_text("How to do the two tests")).to_be_visible()
-    answer_yes_no(page, SELF_TESTS, yes=("rub_self_test",))
-    next_(page)
-    expect_step(page, 8)
-    answer_yes_no(page, FLAGS, yes=flags)
-    page.get_by_role("button", name="See my result").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Your self-check result")
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ketaclinic.clinical.instruments import REGISTRY, score
@@ -71,6 +71,8 @@ def test_every_symptom_concept_is_asked_exactly_once() -> None:
     }
 
 
+# Drawing ~20 booleans is instant; "too slow" here only ever meant a machine busy with other work.
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(st.fixed_dictionaries({key: st.booleans() for key in FEEL + SELF_TESTS}))
 def test_scores_match_the_clinical_core_for_any_answers(concepts: dict[str, bool]) -> None:
     outcome = evaluate(stored_answers(concepts))

@@ -20,24 +20,9 @@ from ketaclinic.screening.selectors import (
 )
 from ketaclinic.screening.services import selfcheck_attach, selfcheck_submit
 from tests.conftest import World
-from tests.screening.helpers import FEEL, FLAGS, SELF_TESTS, positive_data, walk
+from tests.screening.helpers import answers, positive_data, walk
 
 pytestmark = pytest.mark.django_db
-
-
-def answers(**overrides: Any) -> dict[str, dict[str, object]]:
-    stored: dict[str, dict[str, object]] = {
-        "feel": dict.fromkeys(FEEL, False) | {"burning": True, "numbness": True},
-        "duration": {"duration": "over_12"},
-        "where": {"regions": ["feet"]},
-        "triggers": {"triggers": ["touch"]},
-        "conditions": {"conditions": ["diabetes"]},
-        "treatments": {"treatments": ["pregabalin"]},
-        "self-tests": dict.fromkeys(SELF_TESTS, False),
-        "warning-signs": dict.fromkeys(FLAGS, False),
-    }
-    stored.update(overrides)
-    return stored
 
 
 def snapshot(selfcheck: SelfCheck) -> tuple[Any, Any]:

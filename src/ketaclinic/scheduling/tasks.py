@@ -1,16 +1,27 @@
-"""Background jobs of the schedule, run by ``ketaclinic db_worker``."""
+"""Background jobs of the schedule, run by ``ketaclinic db_worker``.
+
+The worker has no clock of its own: every job is enqueued with ``run_after``. One-off jobs
+(reminders, waitlist holds) are enqueued by the service that needs them; periodic jobs (the
+purges) enqueue their own next run each time they start, and ``periodic_enqueue`` is idempotent,
+so starting a chain twice, or running two workers, never leaves more than one run waiting.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django_tasks import task
+from django_tasks import TaskResultStatus, task
+from django_tasks.base import Task
+from django_tasks_db import DatabaseBackend
+from django_tasks_db.models import DBTaskResult
 
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
-from ketaclinic.scheduling import emails
+from ketaclinic.scheduling import emails, links
 from ketaclinic.scheduling.models import Appointment, AppointmentStatus, SentReminder
 
 
@@ -58,3 +69,50 @@ def waitlist_offer_expire(offer_id: int) -> str:
 
     offer = expire(offer_id=offer_id)
     return f"offered to next ({offer.pk})" if offer is not None else "nothing to do"
+
+
+# --- periodic jobs ----------------------------------------------------------------------------
+
+PURGE_EVERY = dt.timedelta(days=1)
+DEFAULT_LINK_RETENTION_DAYS = 30
+
+
+def periodic_enqueue(job: Task[[], Any], *, every: dt.timedelta) -> bool:
+    """Enqueue the next run of a periodic job ``every`` from now, unless one is already waiting.
+
+    Returns whether a run was enqueued. A run that has started is RUNNING, not READY, so a job
+    calling this for itself schedules its successor. With a backend other than the database the
+    check is skipped: the periodic jobs are idempotent, so an extra run is harmless.
+    """
+    backend = job.get_backend()
+    if isinstance(backend, DatabaseBackend):
+        waiting = DBTaskResult.objects.filter(
+            backend_name=backend.alias,
+            task_path=job.module_path,
+            status=TaskResultStatus.READY,
+        ).exists()
+        if waiting:
+            return False
+    job.using(run_after=timezone.now() + every).enqueue()
+    return True
+
+
+def link_retention_days() -> int:
+    return int(getattr(settings, "ACTION_LINK_RETENTION_DAYS", DEFAULT_LINK_RETENTION_DAYS))
+
+
+@task()
+def action_link_purge() -> str:
+    """Delete emailed links used or expired more than the retention period ago; daily.
+
+    Idempotent: a second run finds nothing left to delete. The next run is enqueued first, so a
+    failure here does not end the schedule.
+    """
+    periodic_enqueue(action_link_purge, every=PURGE_EVERY)
+    deleted = links.links_purge(older_than=dt.timedelta(days=link_retention_days()))
+    return f"deleted {deleted}"
+
+
+def action_link_purge_schedule() -> bool:
+    """Start the daily link purge if it is not already waiting (safe to call at any time)."""
+    return periodic_enqueue(action_link_purge, every=PURGE_EVERY)

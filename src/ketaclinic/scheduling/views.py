@@ -212,19 +212,14 @@ def book_confirm(request: HttpRequest) -> HttpResponse:
 
 
 def _attach_selfcheck(request: HttpRequest, user: User) -> None:
-    """Integration point with the self-check (screening app): attach its answers, if any."""
-    try:
-        from ketaclinic.screening import selectors as screening_selectors
-        from ketaclinic.screening import services as screening_services
-    except ImportError:
-        return
-    get = getattr(screening_selectors, "selfcheck_from_session", None)
-    attach = getattr(screening_services, "selfcheck_attach", None)
-    if get is None or attach is None:
-        return
-    selfcheck = get(request)
-    if selfcheck is not None:
-        attach(actor=Actor.from_request(request), selfcheck=selfcheck, patient=user.patient)
+    """Attach the visitor's self-check (screening app), if this session holds one.
+
+    A new patient's is usually attached already, at sign-up; this covers a patient who took the
+    self-check and then signed in instead.
+    """
+    from ketaclinic.screening.handoff import attach_from_session
+
+    attach_from_session(request, actor=Actor.from_request(request), patient=user.patient)
 
 
 @login_not_required

@@ -3,11 +3,13 @@
 ``selfcheck_submit`` stores an anonymous result and writes no audit event: the row names no one
 (see models.py), so there is no patient whose record was read or changed. ``selfcheck_attach``
 turns it into patient data and is audited in the same transaction as the link.
+``selfchecks_purge`` deletes anonymous results nobody attached within the retention period.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Mapping
 
 from django.db import transaction
@@ -38,7 +40,17 @@ def selfcheck_submit(*, answers: Mapping[str, Mapping[str, object]]) -> SelfChec
     selfcheck.full_clean()
     with transaction.atomic():
         selfcheck.save()
+        # Every anonymous result is a row the purge must remove one day, so storing one makes
+        # sure the purge is scheduled (nothing is enqueued if a run is already waiting). Robust:
+        # a failure there is logged and never costs the visitor their result.
+        transaction.on_commit(_purge_schedule, robust=True)
     return selfcheck
+
+
+def _purge_schedule() -> None:
+    from ketaclinic.screening.tasks import selfcheck_purge_schedule
+
+    selfcheck_purge_schedule()
 
 
 def selfcheck_attach(*, actor: Actor, selfcheck: SelfCheck, patient: Patient) -> SelfCheck:
@@ -74,3 +86,35 @@ def selfcheck_attach(*, actor: Actor, selfcheck: SelfCheck, patient: Patient) ->
     selfcheck.patient = locked.patient
     selfcheck.attached_at = locked.attached_at
     return locked
+
+
+PURGE_BATCH = 500
+
+
+def selfchecks_purge(*, older_than: dt.timedelta, now: dt.datetime | None = None) -> int:
+    """Delete anonymous self-checks created more than ``older_than`` ago; returns how many.
+
+    Only rows never attached to a patient: an attached self-check is part of the medical record
+    and is kept with it. Idempotent, in short batches. Each batch writes one audit event with the
+    count (the rows name no one, so there is no patient on the event).
+    """
+    cutoff = (now or timezone.now()) - older_than
+    stale = SelfCheck.objects.filter(patient__isnull=True, created_at__lt=cutoff)
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(stale.values_list("pk", flat=True)[:PURGE_BATCH])
+            if not ids:
+                return total
+            # Re-check "still anonymous" in the delete itself: a visitor may attach one of
+            # these between the select and the delete.
+            deleted, _ = stale.filter(pk__in=ids).delete()
+            if not deleted:  # another purge took this batch first
+                continue
+            audit_record(
+                actor=Actor(user=None),
+                action=Action.DELETE,
+                object_type="selfcheck_purge",
+                detail={"deleted": deleted, "cutoff": cutoff.isoformat()},
+            )
+        total += deleted

@@ -7,6 +7,7 @@ public id kept under ``SESSION_RESULT``. Neither ever appears in a URL.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
@@ -25,6 +26,7 @@ from ketaclinic.screening.selectors import (
     selfcheck_from_session,
 )
 from ketaclinic.screening.services import selfcheck_submit
+from ketaclinic.screening.throttle import submit_wait
 
 # Where "Book a consultation" leads. The booking app serves it; swap for reverse() once it exists.
 BOOKING_START_PATH = "/book/"
@@ -147,6 +149,9 @@ def selfcheck_step(request: HttpRequest, step: str) -> HttpResponse:
 
 
 def _finish(request: HttpRequest, answers: dict[str, dict[str, Any]]) -> HttpResponse:
+    wait = submit_wait(request)
+    if wait:
+        return _throttled(request, answers, wait)
     try:
         selfcheck = selfcheck_submit(answers=answers)
     except ValueError:
@@ -156,6 +161,30 @@ def _finish(request: HttpRequest, answers: dict[str, dict[str, Any]]) -> HttpRes
         return redirect(_step_url(0))
     request.session[SESSION_RESULT] = str(selfcheck.public_id)
     return redirect("selfcheck_result")
+
+
+def _throttled(request: HttpRequest, answers: dict[str, dict[str, Any]], wait: int) -> HttpResponse:
+    """429: nothing stored; the answers stay in the session for a later try.
+
+    Warning signs are still answered here, from the answers alone: a person who needs urgent
+    care must not be told only to wait.
+    """
+    try:
+        flags = q.evaluate(answers).red_flags
+    except ValueError:
+        flags = ()
+    response = render(
+        request,
+        "screening/throttled.html",
+        {
+            "minutes": max(1, math.ceil(wait / 60)),
+            "red_flags": [q.RED_FLAG_NAMES[key] for key in flags],
+            "learn_pages": LEARN_PAGES,
+        },
+        status=429,
+    )
+    response["Retry-After"] = str(wait)
+    return response
 
 
 def _result_context(selfcheck: SelfCheck) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from ketaclinic.scheduling.tasks import action_link_purge_schedule
+from ketaclinic.screening.tasks import selfcheck_purge_schedule
 from ketaclinic.web.demo import demo_logins
 
 
@@ -41,6 +43,10 @@ class Command(BaseCommand):
             "10",
         ]
         worker_cmd = [python, "-m", "ketaclinic.manage", "db_worker"]
+        # The worker has no clock of its own: periodic jobs re-enqueue themselves, so make sure
+        # each has its first run waiting before the worker starts.
+        selfcheck_purge_schedule()
+        action_link_purge_schedule()
         processes = [
             subprocess.Popen(web_cmd),  # noqa: S603  (fixed argv, no shell)
             subprocess.Popen(worker_cmd),  # noqa: S603

@@ -1,0 +1,37 @@
+"""Background jobs of the self-check, run by ``ketaclinic db_worker``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django_tasks import task
+
+from ketaclinic.scheduling.tasks import PURGE_EVERY, periodic_enqueue
+from ketaclinic.screening.services import selfchecks_purge
+
+DEFAULT_RETENTION_DAYS = 30
+"""Days an anonymous self-check is kept for its visitor to book with (setting
+``SELFCHECK_RETENTION_DAYS``). Long enough to come back after thinking it over; after that the
+answers, which name no one, serve no one."""
+
+
+def retention_days() -> int:
+    return int(getattr(settings, "SELFCHECK_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
+
+
+@task()
+def selfcheck_purge() -> str:
+    """Delete anonymous self-checks older than the retention period; daily.
+
+    Idempotent: a second run finds nothing left to delete. The next run is enqueued first, so a
+    failure here does not end the schedule.
+    """
+    periodic_enqueue(selfcheck_purge, every=PURGE_EVERY)
+    deleted = selfchecks_purge(older_than=dt.timedelta(days=retention_days()))
+    return f"deleted {deleted}"
+
+
+def selfcheck_purge_schedule() -> bool:
+    """Start the daily purge if it is not already waiting (safe to call at any time)."""
+    return periodic_enqueue(selfcheck_purge, every=PURGE_EVERY)
