@@ -4,4 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-ENTRIES: dict[str, Any] = {}
+from django.db import transaction
+
+from ketaclinic.outcomes.links import diary_link_issue
+from tests.authz import DENY, LOGIN, OK, PATIENT_PAGE
+from tests.conftest import World
+from tests.outcomes.helpers import today
+
+# The diary of a patient of our clinic: clinical staff only; the front desk, patients and other
+# clinics get a 404.
+#                      anon   alice  bob    desk   nurse  phys   admin  other_phys
+CLINICAL_DIARY = (LOGIN, DENY, DENY, DENY, OK, OK, OK, DENY)
+# Alice's emailed link opens without a log-in, and for Alice; anyone signed in as someone else
+# is refused with a clear 400 page (nothing can be recorded into another person's diary).
+ALICE_LINK = (OK, OK, 400, 400, 400, 400, 400, 400)
+
+
+def _alice(world: World) -> dict[str, Any]:
+    return {"public_id": world.alice_patient.public_id}
+
+
+def _alice_link(world: World) -> dict[str, Any]:
+    with transaction.atomic():
+        token = diary_link_issue(patient=world.alice_patient, instrument="nrs", entry_date=today())
+    return {"token": token}
+
+
+ENTRIES: dict[str, Any] = {
+    "outcomes:my_diary": (PATIENT_PAGE, None),
+    "outcomes:my_diary_record": (PATIENT_PAGE, lambda w: {"instrument": "nrs"}),
+    "outcomes:my_diary_reminders": (PATIENT_PAGE, None),
+    "outcomes:diary_link": (ALICE_LINK, _alice_link),
+    "outcomes:staff_patient_diary": (CLINICAL_DIARY, _alice),
+}

@@ -11,7 +11,10 @@ from django.utils import timezone
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.scheduling.models import Appointment
 from ketaclinic.screening.models import SelfCheck
+from tests.assessments import helpers as assessment_helpers
 from tests.conftest import World
+from tests.outcomes import helpers as outcome_helpers
+from tests.plans import helpers as plan_helpers
 from tests.scheduling.helpers import setup_schedule
 
 pytestmark = pytest.mark.django_db
@@ -76,19 +79,59 @@ def test_each_chart_view_leaves_one_audit_event(client_for: Any, world: World) -
     assert event.actor_id == world.nurse.pk
 
 
-@pytest.mark.parametrize("n", [1, 40])
+def _clinical_history(world: World, *, n: int) -> None:
+    """``n`` signed consultations and a signed plan, and ``n`` months of daily pain scores."""
+    for _ in range(n):
+        assessment_helpers.signed(world)
+    plan_helpers.signed(world)
+    today = timezone.localdate()
+    days = {today - dt.timedelta(days=i): i % 11 for i in range(30 * n)}
+    outcome_helpers.registered_since(world.alice_patient, days=30 * n + 1)
+    outcome_helpers.nrs_entries(world.alice_patient, days)
+
+
+def test_the_chart_shows_consultations_decisions_plans_and_diary_months(
+    client_for: Any, world: World
+) -> None:
+    _clinical_history(world, n=1)
+    response = _chart(client_for, world, "physician")
+    kinds = [e.kind for e in response.context["chart"].entries]
+    assert kinds.count("exam") == 1
+    assert kinds.count("decision") == 1
+    assert kinds.count("plan") == 1
+    assert kinds.count("diary") in (1, 2)  # 30 days span one or two calendar months
+    body = response.content.decode()
+    assert "Plan 1 (signed)" in body
+    assert "mean pain" in body
+
+
+def test_the_front_desk_sees_no_clinical_rows_and_no_clinical_links(
+    client_for: Any, world: World
+) -> None:
+    _clinical_history(world, n=1)
+    response = _chart(client_for, world, "front_desk")
+    assert response.context["chart"].entries == []
+    body = response.content.decode()
+    assert "Start consultation" not in body
+    assert "/plans/" not in body
+
+
+@pytest.mark.parametrize("n", [1, 12])
 def test_the_chart_costs_the_same_queries_whatever_the_history(
     client_for: Any, world: World, django_assert_num_queries: Any, n: int
 ) -> None:
     _history(world, n=n)
+    _clinical_history(world, n=n)
     client = client_for("physician")
     client.get(f"/staff/patients/{world.alice_patient.public_id}/")  # warm the session
     with django_assert_num_queries(CHART_QUERIES):
         response = client.get(f"/staff/patients/{world.alice_patient.public_id}/")
-    assert len(response.context["chart"].entries) == 2 * n
+    kinds = [e.kind for e in response.context["chart"].entries]
+    assert kinds.count("exam") == n
+    assert kinds.count("visit") == n
 
 
 # Session and user (2), savepoint and release around the audited read (2), the patient (1),
-# each source (appointments 1, self-checks 1), the audit insert (1), the clinic name in the
-# page header (1).
-CHART_QUERIES = 9
+# each source (appointments, self-checks, consultations with decisions, plans with protocols,
+# diary months: 5), the audit insert (1), the clinic name in the page header (1).
+CHART_QUERIES = 12

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -86,3 +87,59 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def display_name(self) -> str:
         return self.full_name or self.email
+
+
+class StaffInvitation(models.Model):
+    """A clinic admin's invitation for one person to join the clinic's staff with one role.
+
+    The emailed link carries only a signed random nonce. It works once (``accepted_at`` is
+    claimed by a conditional UPDATE in the accepting transaction), until ``expires_at``, and not
+    after the admin revoked it.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=Role.choices)
+    locations = models.ManyToManyField(Location, blank=True, related_name="+")
+    nonce = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_user = models.OneToOneField(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="invitation"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # Patients come through the booking flow, never by invitation.
+            models.CheckConstraint(
+                condition=Q(role__in=sorted(r.value for r in STAFF_ROLES)),
+                name="staff_invitation_staff_role",
+            ),
+            models.CheckConstraint(
+                condition=Q(accepted_at__isnull=True) | Q(revoked_at__isnull=True),
+                name="staff_invitation_not_accepted_and_revoked",
+            ),
+            # One open invitation per address and clinic: a second would leave two live links.
+            models.UniqueConstraint(
+                fields=["clinic", "email"],
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="staff_invitation_one_open_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.get_role_display()})"
+
+    def is_expired(self, now: dt.datetime | None = None) -> bool:
+        return self.expires_at <= (now or timezone.now())
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and not self.is_expired()

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch, Q
 
-from ketaclinic.accounts.models import STAFF_ROLES, Role, User
+from ketaclinic.accounts.models import STAFF_ROLES, Role, StaffInvitation, User
 from ketaclinic.clinics.models import Chair, Clinic, ClinicPolicy, Location, ProtocolTemplate
 
 
@@ -63,5 +63,159 @@ def clinic_policy_current(*, clinic_id: int) -> ClinicPolicy:
     return policy
 
 
+def clinic_policy_for_page(*, clinic_id: int) -> ClinicPolicy:
+    """The current version with its author, for the settings pages (one query)."""
+    policy = (
+        ClinicPolicy.objects.filter(clinic_id=clinic_id)
+        .select_related("created_by")
+        .order_by("-version")
+        .first()
+    )
+    return policy if policy is not None else clinic_policy_current(clinic_id=clinic_id)
+
+
 def protocol_templates_active(*, clinic_id: int) -> list[ProtocolTemplate]:
     return list(ProtocolTemplate.objects.filter(clinic_id=clinic_id, is_active=True))
+
+
+# --- clinic admin settings pages --------------------------------------------------------------
+
+
+def locations_for_admin(*, clinic_id: int) -> list[Location]:
+    """Every location with all its chairs, active or not, in two queries."""
+    return list(
+        Location.objects.filter(clinic_id=clinic_id).prefetch_related(
+            Prefetch("chairs", queryset=Chair.objects.order_by("-is_active", "name"))
+        )
+    )
+
+
+def location_chairs(*, location: Location) -> list[Chair]:
+    return list(Chair.objects.filter(location=location).order_by("-is_active", "name"))
+
+
+@dataclass(frozen=True)
+class TemplateRow:
+    template: ProtocolTemplate
+    # Why the template no longer fits the current dose limits (they may have been tightened
+    # after it was written), or None.
+    limit_problem: str | None
+
+
+def protocol_templates_for_admin(*, clinic_id: int) -> list[TemplateRow]:
+    """Every template, active first, each checked against today's limits: two queries."""
+    from ketaclinic.clinics.services import template_limit_problem
+
+    limits = clinic_policy_current(clinic_id=clinic_id).dose_limits()
+    templates = ProtocolTemplate.objects.filter(clinic_id=clinic_id).order_by("-is_active", "name")
+    return [TemplateRow(t, template_limit_problem(t, limits)) for t in templates]
+
+
+@dataclass(frozen=True)
+class PolicyRow:
+    name: str
+    label: str
+    unit: str
+    value: object
+    default: object
+    help: str
+
+    @property
+    def differs_from_default(self) -> bool:
+        return self.value != self.default
+
+
+@dataclass(frozen=True)
+class PolicySection:
+    title: str
+    intro: str
+    rows: list[PolicyRow]
+
+
+def clinic_policy_sections(policy: ClinicPolicy) -> list[PolicySection]:
+    """The policy's values grouped as on the settings page, each beside CLINICAL.md's default."""
+    from ketaclinic.clinics.policy_fields import POLICY_GROUPS, show
+
+    return [
+        PolicySection(
+            title=group.title,
+            intro=group.intro,
+            rows=[
+                PolicyRow(
+                    name=f.name,
+                    label=f.label,
+                    unit=f.unit,
+                    value=show(getattr(policy, f.name)),
+                    default=show(f.default),
+                    help=f.help,
+                )
+                for f in group.fields
+            ],
+        )
+        for group in POLICY_GROUPS
+    ]
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    label: str
+    unit: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    policy: ClinicPolicy
+    changes: list[PolicyChange]
+
+
+def clinic_policy_history(*, clinic_id: int) -> list[PolicyVersion]:
+    """Every version, newest first, with what changed from the version before it: one query."""
+    from ketaclinic.clinics.policy_fields import POLICY_FIELDS, show
+
+    versions = list(
+        ClinicPolicy.objects.filter(clinic_id=clinic_id)
+        .select_related("created_by")
+        .order_by("version")
+    )
+    history: list[PolicyVersion] = []
+    previous: ClinicPolicy | None = None
+    for policy in versions:
+        changes = []
+        if previous is not None:
+            for name in ClinicPolicy.THRESHOLD_FIELDS:
+                old, new = getattr(previous, name), getattr(policy, name)
+                if old != new:
+                    spec = POLICY_FIELDS[name]
+                    changes.append(PolicyChange(spec.label, spec.unit, show(old), show(new)))
+        history.append(PolicyVersion(policy, changes))
+        previous = policy
+    history.reverse()
+    return history
+
+
+@dataclass(frozen=True)
+class StaffPage:
+    staff: list[User]
+    # Open invitations, expired ones included (marked on the page) so the admin sees why
+    # someone never joined.
+    invitations: list[StaffInvitation]
+
+
+def staff_for_admin(*, clinic_id: int) -> StaffPage:
+    """Staff (active first) and open invitations, each with their locations: four queries."""
+    staff = list(
+        User.objects.filter(clinic_id=clinic_id, role__in=STAFF_ROLES)
+        .prefetch_related("locations")
+        .order_by("-is_active", "role", "full_name", "email")
+    )
+    invitations = list(
+        StaffInvitation.objects.filter(
+            clinic_id=clinic_id, accepted_at__isnull=True, revoked_at__isnull=True
+        )
+        .select_related("invited_by")
+        .prefetch_related("locations")
+        .order_by("email")
+    )
+    return StaffPage(staff=staff, invitations=invitations)

@@ -1,11 +1,38 @@
-"""Writes to a clinic's set-up: safety-policy versions and protocol templates."""
+"""Writes to a clinic's set-up: locations, chairs, protocol templates and safety-policy versions.
+
+Each write is one transaction with its audit event. Set-up holds no patient data, so the audit
+detail records the old and new values themselves (who changed the dose limit from what to what
+is the point of the trail). Bad input raises ``ValidationError`` keyed by the field, before
+anything is written.
+"""
 
 from __future__ import annotations
 
-from django.db import transaction
+import math
+from collections.abc import Mapping
+from typing import Any
 
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from ketaclinic.audit.models import Action
+from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.clinical.dosing import DoseLimitExceeded, DoseLimits, infusion_plan
+from ketaclinic.clinical.eligibility import EligibilityPolicy
+from ketaclinic.clinical.monitoring import MonitoringPolicy
 from ketaclinic.clinical.protocols import PROTOCOL_TEMPLATES
-from ketaclinic.clinics.models import Clinic, ClinicPolicy, ProtocolTemplate
+from ketaclinic.clinics.access import (
+    access_chair,
+    access_location,
+    access_protocol_template,
+    admin_clinic,
+    admin_user,
+)
+from ketaclinic.clinics.models import Chair, Clinic, ClinicPolicy, Location, ProtocolTemplate
+from ketaclinic.clinics.policy_fields import ORDERED_PAIRS, POLICY_FIELDS, show
+from ketaclinic.clinics.selectors import clinic_policy_current
+from ketaclinic.lib.forms import StaleObjectError
 
 
 @transaction.atomic
@@ -33,3 +60,494 @@ def clinic_defaults_install(*, clinic: Clinic) -> None:
             )
             template.full_clean()
             template.save()
+
+
+# --- shared helpers ---------------------------------------------------------------------------
+
+
+def _refuse_unknown(values: Mapping[str, object], allowed: tuple[str, ...]) -> None:
+    # A programming error, not bad input: forms only send the fields they know.
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise ValueError(f"{unknown[0]}: this field cannot be changed here")
+
+
+def _apply(instance: Any, values: Mapping[str, object]) -> dict[str, dict[str, object]]:
+    """Set the values; return {field: {"old", "new"}} for those that changed."""
+    changes: dict[str, dict[str, object]] = {}
+    for name, value in values.items():
+        old = getattr(instance, name)
+        if old != value:
+            setattr(instance, name, value)
+            changes[name] = {"old": old, "new": value}
+    return changes
+
+
+def _strip(values: Mapping[str, object]) -> dict[str, object]:
+    return {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
+
+
+# --- locations and chairs ---------------------------------------------------------------------
+
+LOCATION_FIELDS = ("name", "address", "city", "region", "time_zone", "phone", "email")
+
+
+def _location_name_free(location: Location) -> None:
+    taken = Location.objects.filter(clinic_id=location.clinic_id, name__iexact=location.name)
+    if location.pk is not None:
+        taken = taken.exclude(pk=location.pk)
+    if taken.exists():
+        raise ValidationError({"name": "This clinic already has a location with this name."})
+
+
+@transaction.atomic
+def location_create(*, actor: Actor, values: Mapping[str, object]) -> Location:
+    _refuse_unknown(values, LOCATION_FIELDS)
+    location = Location(clinic_id=admin_clinic(actor), **_strip(values))
+    location.email = location.email.lower()
+    _location_name_free(location)
+    location.full_clean()
+    location.save()
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="location",
+        object_id=location.pk,
+        detail={"new": {name: getattr(location, name) for name in LOCATION_FIELDS}},
+    )
+    return location
+
+
+@transaction.atomic
+def location_update(*, actor: Actor, location_id: int, values: Mapping[str, object]) -> Location:
+    _refuse_unknown(values, LOCATION_FIELDS)
+    location = access_location(actor, location_id, for_update=True)
+    cleaned = _strip(values)
+    if isinstance(cleaned.get("email"), str):
+        cleaned["email"] = str(cleaned["email"]).lower()
+    changes = _apply(location, cleaned)
+    if not changes:
+        return location
+    _location_name_free(location)
+    location.full_clean()
+    location.save()
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="location",
+        object_id=location.pk,
+        detail={"changes": changes},
+    )
+    return location
+
+
+def _chair_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Give the chair a name, e.g. Chair 3."})
+    return name
+
+
+def _chair_name_free(chair: Chair) -> None:
+    taken = Chair.objects.filter(location_id=chair.location_id, name__iexact=chair.name)
+    if chair.pk is not None:
+        taken = taken.exclude(pk=chair.pk)
+    if taken.exists():
+        raise ValidationError({"name": "This location already has a chair with this name."})
+
+
+@transaction.atomic
+def chair_create(*, actor: Actor, location_id: int, name: str) -> Chair:
+    location = access_location(actor, location_id)
+    chair = Chair(location=location, name=_chair_name(name))
+    _chair_name_free(chair)
+    chair.full_clean()
+    chair.save()
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="chair",
+        object_id=chair.pk,
+        detail={"location": location.pk, "new": {"name": chair.name, "is_active": True}},
+    )
+    return chair
+
+
+@transaction.atomic
+def chair_rename(*, actor: Actor, chair_id: int, name: str) -> Chair:
+    chair = access_chair(actor, chair_id, for_update=True)
+    changes = _apply(chair, {"name": _chair_name(name)})
+    if not changes:
+        return chair
+    _chair_name_free(chair)
+    chair.full_clean()
+    chair.save()
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="chair",
+        object_id=chair.pk,
+        detail={"location": chair.location_id, "changes": changes},
+    )
+    return chair
+
+
+@transaction.atomic
+def chair_set_active(*, actor: Actor, chair_id: int, is_active: bool) -> Chair:
+    """Deactivate or reactivate a chair. Chairs are never deleted: sessions refer to them, and
+    deactivating is the step an admin can undo."""
+    chair = access_chair(actor, chair_id, for_update=True)
+    changes = _apply(chair, {"is_active": is_active})
+    if not changes:
+        return chair
+    chair.save(update_fields=["is_active"])
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="chair",
+        object_id=chair.pk,
+        detail={"location": chair.location_id, "changes": changes},
+    )
+    return chair
+
+
+# --- protocol templates -----------------------------------------------------------------------
+
+TEMPLATE_FIELDS = (
+    "name",
+    "dose_mg_per_kg",
+    "fixed_dose_mg",
+    "duration_min",
+    "rate_cap_mg_per_h",
+    "dosing_basis",
+    "concentration_mg_per_ml",
+    "sessions_count",
+    "pattern",
+    "source",
+)
+
+# A template is checked against the clinic's dose limits for this adult: the limits bind per
+# patient at plan time; here they catch a template no ordinary adult could be given.
+REFERENCE_WEIGHT_KG = 70.0
+# The strongest vial on hand (clinical.dosing.CONCENTRATIONS_MG_PER_ML); a bag is weaker.
+MAX_CONCENTRATION_MG_PER_ML = 100.0
+
+DOSE_LIMIT_LABELS = {
+    "max_rate_mg_per_kg_h": ("maximum infusion rate", "mg/kg/h"),
+    "max_session_mg_per_kg": ("maximum dose per session", "mg/kg"),
+    "max_session_mg": ("maximum total per session", "mg"),
+}
+
+
+def _positive_or_none(
+    errors: dict[str, list[str]], name: str, value: object, *, maximum: float | None = None
+) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        errors.setdefault(name, []).append("Enter a number.")
+    elif value <= 0:
+        errors.setdefault(name, []).append("Must be greater than 0.")
+    elif maximum is not None and value > maximum:
+        errors.setdefault(name, []).append(f"Must be at most {show(maximum)}.")
+
+
+def template_limit_problem(template: ProtocolTemplate, limits: DoseLimits) -> str | None:
+    """Why the template cannot be given to a 70 kg adult under ``limits``, or None."""
+    per_kg = template.dose_mg_per_kg
+    if per_kg is None:
+        assert template.fixed_dose_mg is not None
+        per_kg = template.fixed_dose_mg / REFERENCE_WEIGHT_KG
+    try:
+        infusion_plan(
+            dose_mg_per_kg=per_kg,
+            duration_min=template.duration_min,
+            dosing_weight_kg=REFERENCE_WEIGHT_KG,
+            concentration_mg_per_ml=template.concentration_mg_per_ml,
+            limits=limits,
+        )
+    except DoseLimitExceeded as exc:
+        return "; ".join(
+            f"for a {show(REFERENCE_WEIGHT_KG)} kg adult this gives {value:.3g} "
+            f"{DOSE_LIMIT_LABELS[name][1]}, over the clinic's {DOSE_LIMIT_LABELS[name][0]} "
+            f"of {show(maximum)} {DOSE_LIMIT_LABELS[name][1]}"
+            for name, value, maximum in exc.exceeded
+        )
+    return None
+
+
+def _template_check(template: ProtocolTemplate, limits: DoseLimits) -> None:
+    """Every problem with the template, keyed by field; dose limits checked last, once the
+    numbers themselves make sense."""
+    errors: dict[str, list[str]] = {}
+    if (template.dose_mg_per_kg is None) == (template.fixed_dose_mg is None):
+        message = "Give exactly one dose: either mg/kg or a fixed dose in mg, not both."
+        errors["dose_mg_per_kg"] = [message]
+    _positive_or_none(errors, "dose_mg_per_kg", template.dose_mg_per_kg)
+    _positive_or_none(errors, "fixed_dose_mg", template.fixed_dose_mg)
+    _positive_or_none(errors, "rate_cap_mg_per_h", template.rate_cap_mg_per_h)
+    _positive_or_none(
+        errors,
+        "concentration_mg_per_ml",
+        template.concentration_mg_per_ml,
+        maximum=MAX_CONCENTRATION_MG_PER_ML,
+    )
+    for name, low, high, unit in (
+        ("duration_min", 5, 720, "minutes"),
+        ("sessions_count", 1, 30, "sessions"),
+    ):
+        value = getattr(template, name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            errors[name] = ["Enter a whole number."]
+        elif not low <= value <= high:
+            errors[name] = [f"Between {low} and {high} {unit}."]
+    try:
+        template.full_clean(validate_constraints=False)
+    except ValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            # Our own message for a field already says what is wrong with it.
+            errors.setdefault(name, messages)
+    if errors:
+        raise ValidationError(errors)
+    taken = ProtocolTemplate.objects.filter(
+        clinic_id=template.clinic_id, name__iexact=template.name
+    )
+    if template.pk is not None:
+        taken = taken.exclude(pk=template.pk)
+    if taken.exists():
+        raise ValidationError({"name": "This clinic already has a template with this name."})
+    problem = template_limit_problem(template, limits)
+    if problem is not None:
+        field = "dose_mg_per_kg" if template.dose_mg_per_kg is not None else "fixed_dose_mg"
+        raise ValidationError({field: f"Over the clinic's dose limits: {problem}."})
+
+
+def _template_values(template: ProtocolTemplate) -> dict[str, object]:
+    return {name: getattr(template, name) for name in TEMPLATE_FIELDS}
+
+
+def _current_limits(clinic_id: int) -> DoseLimits:
+    return clinic_policy_current(clinic_id=clinic_id).dose_limits()
+
+
+@transaction.atomic
+def protocol_template_create(*, actor: Actor, values: Mapping[str, object]) -> ProtocolTemplate:
+    _refuse_unknown(values, TEMPLATE_FIELDS)
+    clinic_id = admin_clinic(actor)
+    template = ProtocolTemplate(clinic_id=clinic_id, **_strip(values))
+    _template_check(template, _current_limits(clinic_id))
+    template.save()
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="protocol_template",
+        object_id=template.pk,
+        detail={"version": template.version, "new": _template_values(template)},
+    )
+    return template
+
+
+def _template_locked(actor: Actor, template_id: int, expected_version: int) -> ProtocolTemplate:
+    template = access_protocol_template(actor, template_id, for_update=True)
+    if template.version != expected_version:
+        raise StaleObjectError("protocol template")
+    return template
+
+
+def _template_save(
+    actor: Actor, template: ProtocolTemplate, changes: dict[str, dict[str, object]]
+) -> ProtocolTemplate:
+    old_version = template.version
+    # F() so two writers that somehow both passed the check still cannot both land on one number.
+    template.version = F("version") + 1
+    template.save()
+    template.refresh_from_db()
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="protocol_template",
+        object_id=template.pk,
+        detail={"from_version": old_version, "version": template.version, "changes": changes},
+    )
+    return template
+
+
+@transaction.atomic
+def protocol_template_update(
+    *, actor: Actor, template_id: int, expected_version: int, values: Mapping[str, object]
+) -> ProtocolTemplate:
+    """Edit a template; refused (nothing saved) if it moved on since the form was loaded.
+
+    Plans copied their values when they were made, so an edit never changes an existing plan.
+    """
+    _refuse_unknown(values, TEMPLATE_FIELDS)
+    template = _template_locked(actor, template_id, expected_version)
+    changes = _apply(template, _strip(values))
+    if not changes:
+        return template
+    _template_check(template, _current_limits(template.clinic_id))
+    return _template_save(actor, template, changes)
+
+
+@transaction.atomic
+def protocol_template_set_active(
+    *, actor: Actor, template_id: int, expected_version: int, is_active: bool
+) -> ProtocolTemplate:
+    """Deactivate (no new plans may use it) or reactivate a template; never deleted, since plans
+    name the template they came from. Reactivating checks it against today's limits."""
+    template = _template_locked(actor, template_id, expected_version)
+    changes = _apply(template, {"is_active": is_active})
+    if not changes:
+        return template
+    if is_active:
+        problem = template_limit_problem(template, _current_limits(template.clinic_id))
+        if problem is not None:
+            raise ValidationError(
+                {
+                    NON_FIELD_ERRORS: (
+                        f"This template no longer fits the clinic's dose limits ({problem}). "
+                        "Edit its dose before reactivating it."
+                    )
+                }
+            )
+    return _template_save(actor, template, changes)
+
+
+# --- safety policy ----------------------------------------------------------------------------
+
+
+def _policy_number(name: str, value: object) -> tuple[int | float | None, str | None]:
+    spec = POLICY_FIELDS[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None, "Enter a number."
+    if isinstance(value, float) and not math.isfinite(value):
+        return None, "Enter a number."
+    if spec.integer:
+        if isinstance(value, float):
+            if not value.is_integer():
+                return None, "Enter a whole number."
+            value = int(value)
+    else:
+        value = float(value)
+    if not spec.minimum <= value <= spec.maximum:
+        return None, (
+            f"Must be between {show(spec.minimum)} and {show(spec.maximum)} {spec.unit}; "
+            f"got {show(value)}."
+        )
+    return value, None
+
+
+def _clinical_check(errors: dict[str, list[str]], values: dict[str, object]) -> None:
+    """Let the clinical core refuse what it refuses, and keep its message under the field it
+    names (its messages start with the field name)."""
+    for cls in (EligibilityPolicy, DoseLimits, MonitoringPolicy):
+        names = list(cls.__dataclass_fields__)
+        try:
+            cls(**{name: values[name] for name in names})  # type: ignore[arg-type]
+        except ValueError as exc:
+            message = str(exc)
+            field = next((n for n in names if message.startswith(n)), NON_FIELD_ERRORS)
+            errors.setdefault(field, []).append(message)
+
+
+def clinic_policy_values_check(values: Mapping[str, object]) -> dict[str, object]:
+    """The complete set of thresholds, checked and converted (ints stay ints); ValidationError
+    listing every bad field otherwise."""
+    errors: dict[str, list[str]] = {}
+    checked: dict[str, object] = {}
+    for name in ClinicPolicy.THRESHOLD_FIELDS:
+        if name not in values:
+            errors.setdefault(name, []).append("This setting is required.")
+            continue
+        value, problem = _policy_number(name, values[name])
+        if problem is not None:
+            errors.setdefault(name, []).append(problem)
+        else:
+            checked[name] = value
+    if errors:
+        raise ValidationError(errors)
+    for lower, upper, blamed in ORDERED_PAIRS:
+        low, high = checked[lower], checked[upper]
+        assert isinstance(low, int | float)
+        assert isinstance(high, int | float)
+        if low > high:
+            errors.setdefault(blamed, []).append(
+                f"{POLICY_FIELDS[lower].label} ({show(low)}) must not be above "
+                f"{POLICY_FIELDS[upper].label.lower()} ({show(high)})."
+            )
+    _clinical_check(errors, checked)
+    if errors:
+        raise ValidationError(errors)
+    return checked
+
+
+@transaction.atomic
+def clinic_policy_update(
+    *,
+    actor: Actor,
+    clinic: Clinic,
+    values: Mapping[str, object],
+    based_on_version: int,
+    note: str,
+) -> ClinicPolicy:
+    """Write the clinic's next safety-policy version; earlier versions are never edited.
+
+    ``values`` may hold some or all thresholds; the rest carry over. Refused, with nothing
+    written, when the form was based on an older version, when a value is out of range, or when
+    nothing changed.
+    """
+    _refuse_unknown(values, ClinicPolicy.THRESHOLD_FIELDS)
+    admin_clinic(actor, clinic)
+    note = note.strip()
+    if not note:
+        raise ValidationError({"note": "Say what changed and why, in a short note."})
+    # Lock the clinic row so two admins saving at once queue up here; the unique (clinic,
+    # version) constraint is the backstop where the database has no row locks (SQLite).
+    Clinic.objects.select_for_update().filter(pk=clinic.pk).first()
+    current = clinic_policy_current(clinic_id=clinic.pk)
+    if current.version != based_on_version:
+        raise StaleObjectError("set of safety settings")
+    merged: dict[str, object] = {
+        name: getattr(current, name) for name in ClinicPolicy.THRESHOLD_FIELDS
+    }
+    merged.update(values)
+    checked = clinic_policy_values_check(merged)
+    old = {
+        n: getattr(current, n)
+        for n in ClinicPolicy.THRESHOLD_FIELDS
+        if checked[n] != getattr(current, n)
+    }
+    if not old:
+        raise ValidationError(
+            "No setting was changed, so no new version was saved.", code="unchanged"
+        )
+    policy = ClinicPolicy(
+        clinic=clinic,
+        version=current.version + 1,
+        created_by=admin_user(actor),
+        change_note=note,
+        **checked,
+    )
+    # The version number is this function's to choose; a clash with another row is a race,
+    # reported as a stale form below rather than as a field error.
+    policy.full_clean(exclude=["version"])
+    try:
+        with transaction.atomic():
+            policy.save()
+    except IntegrityError:
+        raise StaleObjectError("set of safety settings") from None
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="clinic_policy",
+        object_id=policy.pk,
+        clinic=clinic,
+        detail={
+            "version": policy.version,
+            "based_on_version": current.version,
+            "note": note,
+            "old": old,
+            "new": {name: checked[name] for name in old},
+        },
+    )
+    return policy

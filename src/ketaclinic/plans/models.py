@@ -14,8 +14,19 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from ketaclinic.clinical.medications import MEDICATIONS, NON_DRUG_COMPONENTS
 from ketaclinic.clinics.models import Clinic, DosingBasis, ProtocolTemplate, SeriesPattern
 from ketaclinic.patients.models import Patient
+
+# Free text for a medicine outside the NeuPSIG catalogue (e.g. carbamazepine for trigeminal
+# neuralgia, clinical-sources.md 5.1).
+OTHER_MEDICATION = "other_medication"
+COMPONENT_CHOICES: list[tuple[str, str]] = [
+    *((item.code, item.name) for item in MEDICATIONS.values()),
+    (OTHER_MEDICATION, "Other medicine"),
+    *((item.code, item.label) for item in NON_DRUG_COMPONENTS.values()),
+]
+MEDICATION_CODES = frozenset({*MEDICATIONS, OTHER_MEDICATION})
 
 
 class PlanStatus(models.TextChoices):
@@ -55,10 +66,47 @@ class Plan(models.Model):
                 condition=Q(status="draft") | Q(signed_by__isnull=False, signed_at__isnull=False),
                 name="plan_signed_has_signer",
             ),
+            # One draft at a time, and one signed (current) plan: a revision is a new draft that
+            # supersedes the signed plan when it is signed itself.
+            models.UniqueConstraint(
+                fields=["patient"], condition=Q(status="draft"), name="plan_one_draft_per_patient"
+            ),
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=Q(status="signed"),
+                name="plan_one_signed_per_patient",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Plan {self.number}"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == PlanStatus.DRAFT
+
+
+class PlanComponent(models.Model):
+    """One part of the plan (a medicine or a non-drug treatment) with the physician's details."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="components")
+    code = models.CharField(max_length=40, choices=COMPONENT_CHOICES)
+    details = models.TextField(max_length=2000)
+
+    class Meta:
+        # By id only: ordering by "plan" would join the plan and the patient for their orderings.
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "code"], name="plan_component_unique"),
+            models.CheckConstraint(condition=~Q(details=""), name="plan_component_has_details"),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_code_display()
+
+    @property
+    def is_medication(self) -> bool:
+        return self.code in MEDICATION_CODES
 
 
 class KetamineProtocol(models.Model):
@@ -79,6 +127,8 @@ class KetamineProtocol(models.Model):
     fixed_dose_mg = models.FloatField(null=True, blank=True)
     duration_min = models.PositiveIntegerField()
     rate_cap_mg_per_h = models.FloatField(null=True, blank=True)
+    # The template's version when its values were copied (templates are edited in place).
+    template_version = models.PositiveIntegerField(null=True, blank=True)
     concentration_mg_per_ml = models.FloatField()
     sessions_count = models.PositiveSmallIntegerField()
     pattern = models.CharField(max_length=20, choices=SeriesPattern.choices)
@@ -89,6 +139,13 @@ class KetamineProtocol(models.Model):
     rate_mg_per_h = models.FloatField()
     rate_ml_per_h = models.FloatField()
     volume_ml = models.FloatField()
+    # Per kg of dosing weight, as given (after any rate cap); from clinical.dosing.InfusionPlan.
+    rate_mg_per_kg_h = models.FloatField(null=True, blank=True)
+    given_mg_per_kg = models.FloatField(null=True, blank=True)
+    # True when the template's rate cap lowered the rate (and so the dose) below mg/kg x weight;
+    # uncapped_total_mg is the dose the cap avoided, shown beside it.
+    rate_capped = models.BooleanField(default=False)
+    uncapped_total_mg = models.FloatField(null=True, blank=True)
     # The clinic policy the dose was checked against (ClinicPolicy.snapshot()).
     policy_version = models.PositiveIntegerField()
     policy_values = models.JSONField(default=dict)
@@ -98,6 +155,13 @@ class KetamineProtocol(models.Model):
             models.CheckConstraint(
                 condition=Q(total_mg__gt=0) & Q(rate_mg_per_h__gt=0) & Q(duration_min__gt=0),
                 name="ketamine_protocol_positive",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(dose_mg_per_kg__isnull=False, fixed_dose_mg__isnull=True)
+                    | Q(dose_mg_per_kg__isnull=True, fixed_dose_mg__isnull=False)
+                ),
+                name="ketamine_protocol_one_dose_form",
             ),
         ]
 

@@ -12,13 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Avg, Count, Max
+from django.db.models.functions import TruncMonth
 from django.urls import reverse
+from django.utils import timezone
 
 from ketaclinic.accounts.models import CLINICAL_ROLES
+from ketaclinic.assessments.selectors import consultations_of
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.outcomes.models import DiaryEntry, Instrument
 from ketaclinic.patients.access import access_patient
 from ketaclinic.patients.models import Patient
+from ketaclinic.plans.models import Plan
+from ketaclinic.plans.selectors import protocol_of
 from ketaclinic.scheduling.models import Appointment
 from ketaclinic.screening.models import SelfCheck
 
@@ -84,9 +91,89 @@ def _appointments(patient: Patient) -> list[TimelineEntry]:
     return rows
 
 
+def _consultations(patient: Patient) -> list[TimelineEntry]:
+    rows = []
+    for consultation in consultations_of(patient=patient):
+        url = reverse(
+            "assessments:consultation_detail", kwargs={"public_id": consultation.public_id}
+        )
+        grade = (
+            consultation.get_neuropathic_grade_display() if consultation.neuropathic_grade else ""
+        )
+        rows.append(
+            TimelineEntry(
+                when=consultation.created_at,
+                kind="exam",
+                label="Consultation",
+                title=f"Consultation and exam ({consultation.get_status_display().lower()})",
+                detail=f"NeuPSIG grade: {grade}" if grade else "",
+                url=url,
+            )
+        )
+        decision = getattr(consultation, "decision", None)
+        if decision is not None and decision.signed_at is not None:
+            outcome = decision.get_final_outcome_display()
+            overridden = decision.final_outcome != decision.outcome
+            rows.append(
+                TimelineEntry(
+                    when=decision.signed_at,
+                    kind="decision",
+                    label="Eligibility decision",
+                    title=f"{outcome}{' (override)' if overridden else ''}",
+                    detail=f"Rules said {decision.get_outcome_display().lower()}",
+                    url=url,
+                )
+            )
+    return rows
+
+
+def _plans(patient: Patient) -> list[TimelineEntry]:
+    rows = []
+    for plan in Plan.objects.filter(patient=patient).select_related("protocol"):
+        protocol = protocol_of(plan)
+        rows.append(
+            TimelineEntry(
+                when=plan.signed_at or plan.created_at,
+                kind="plan",
+                label="Plan",
+                title=f"Plan {plan.number} ({plan.get_status_display().lower()})",
+                detail=str(protocol) if protocol is not None else "No ketamine protocol",
+                url=reverse("plans:plan_detail", kwargs={"plan_id": plan.public_id}),
+            )
+        )
+    return rows
+
+
+def _diary(patient: Patient) -> list[TimelineEntry]:
+    # One row per month of daily pain scores, aggregated by the database: years of diary must
+    # not make the chart long or slow.
+    months = (
+        DiaryEntry.objects.filter(patient=patient, instrument=Instrument.NRS)
+        .annotate(month=TruncMonth("entry_date"))
+        .values("month")
+        .annotate(n=Count("id"), mean=Avg("score"), last=Max("entry_date"))
+        .order_by("month")
+    )
+    url = reverse("outcomes:staff_patient_diary", kwargs={"public_id": patient.public_id})
+    rows = []
+    for month in months:
+        last = month["last"]
+        rows.append(
+            TimelineEntry(
+                when=timezone.make_aware(dt.datetime.combine(last, dt.time(23, 59))),
+                kind="diary",
+                label="Pain diary",
+                title=f"{month['month']:%B %Y}: mean pain {month['mean']:.1f} / 10",
+                detail=f"{month['n']} daily entr{'y' if month['n'] == 1 else 'ies'}",
+                url=url,
+            )
+        )
+    return rows
+
+
 # Sources anyone on the staff may see, and those that need clinical access.
 DEMOGRAPHIC_SOURCES: list[Source] = [_appointments]
-CLINICAL_SOURCES: list[Source] = [_selfchecks]
+CLINICAL_SOURCES: list[Source] = [_selfchecks, _consultations, _plans, _diary]
 
 
 def patient_chart(*, actor: Actor, public_id: str) -> Chart:

@@ -13,6 +13,8 @@ NAVIGATION: dict[str, list[tuple[str, str]]] = {
     Role.PATIENT: [
         ("Home", "home"),
         ("My appointments", "scheduling:my_appointments"),
+        ("My pain diary", "outcomes:my_diary"),
+        ("My care plan", "plans:my_plan"),
         ("My details", "my_record"),
     ],
     Role.FRONT_DESK: [
@@ -35,6 +37,7 @@ NAVIGATION: dict[str, list[tuple[str, str]]] = {
         ("Patients", "staff_patients"),
         ("New bookings", "scheduling:desk_bookings"),
         ("Clinic", "clinic_overview"),
+        ("Settings", "clinics:settings"),
         ("Availability", "scheduling:admin_availability"),
         ("Audit trail", "audit_events"),
     ],
@@ -46,14 +49,16 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     role = getattr(user, "role", "") if user is not None and user.is_authenticated else ""
     items = [(label, reverse(name)) for label, name in NAVIGATION.get(role, [])]
     current = request.path
+    # The current item is the one whose address is the longest prefix of the page's, so that
+    # /me/diary/ marks "My pain diary" and not "My details" (/me/).
+    home = reverse("home")
+    matches = [
+        url for _, url in items if current == url or (url != home and current.startswith(url))
+    ]
+    current_url = max(matches, key=len) if matches else None
     return {
         "nav_items": [
-            {
-                "label": label,
-                "url": url,
-                "current": current == url or (url != reverse("home") and current.startswith(url)),
-            }
-            for label, url in items
+            {"label": label, "url": url, "current": url == current_url} for label, url in items
         ],
         "user_role_label": Role(role).label if role else "",
     }

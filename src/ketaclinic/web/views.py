@@ -17,6 +17,7 @@ from ketaclinic.audit.services import Actor
 from ketaclinic.clinics.selectors import clinic_overview, staff_locations
 from ketaclinic.patients import selectors as patient_selectors
 from ketaclinic.patients import services as patient_services
+from ketaclinic.scheduling.access import SCHEDULERS
 from ketaclinic.web.chart import patient_chart
 from ketaclinic.web.forms import AuditFilterForm, PatientForm
 
@@ -84,6 +85,7 @@ def staff_patient_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "patient": chart.patient,
             "chart": chart,
             "can_edit": role in REGISTRARS,
+            "can_book": role in SCHEDULERS,
             "is_physician": role == Role.PHYSICIAN,
         },
     )

@@ -1,0 +1,301 @@
+"""Forms parse and present; the services validate ranges and codes (one message per field)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from ketaclinic.assessments.models import Consultation, DecisionOutcome, TherapyOutcome
+from ketaclinic.assessments.services import ExamInput, GradeInput, HistoryInput
+from ketaclinic.assessments.vocab import BODY_REGIONS, PAIN_DESCRIPTORS, SENSORY_SIGNS
+from ketaclinic.clinical.codes import cause_codes
+from ketaclinic.clinical.eligibility import CONDITIONS, THERAPIES
+from ketaclinic.clinical.instruments import REGISTRY
+from ketaclinic.scheduling.models import Appointment
+
+NEEDED = "Needed for the eligibility decision."
+_DECIMAL = {"inputmode": "decimal"}
+_NUMERIC = {"inputmode": "numeric"}
+YES_NO = [("", "Not asked"), ("yes", "Yes"), ("no", "No")]
+
+
+class VersionedForm(forms.Form):
+    # Optimistic locking: the version the page was drawn from goes back with the form.
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+def _checkboxes(choices: Any, label: str) -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        choices=choices, required=False, label=label, widget=forms.CheckboxSelectMultiple
+    )
+
+
+class StartForm(forms.Form):
+    exam_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    appointment = forms.ChoiceField(required=False, label="Appointment")
+
+    def __init__(self, *args: Any, appointments: list[Appointment], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["appointment"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "No appointment")] + [
+            (str(a.public_id), f"{a.start:%Y-%m-%d %H:%M} · {a.type}") for a in appointments
+        ]
+
+
+class HistoryForm(VersionedForm):
+    # FloatField without min/max here: the service's message names the field and its range.
+    pain_duration_months = forms.FloatField(
+        required=False,
+        label="Pain duration (months)",
+        help_text=NEEDED,
+        widget=forms.NumberInput(attrs={**_DECIMAL, "step": "any"}),
+    )
+    pain_nrs = forms.IntegerField(
+        required=False,
+        label="Pain now (0-10)",
+        widget=forms.NumberInput(attrs=_NUMERIC),
+    )
+    pain_regions = _checkboxes(list(BODY_REGIONS.items()), "Where is the pain?")
+    pain_descriptors = _checkboxes(list(PAIN_DESCRIPTORS.items()), "How does it feel?")
+    causes = forms.MultipleChoiceField(
+        required=False,
+        label="Causes and diagnoses (SNOMED CT, ICD-10-CM)",
+        # Grouped by code system so a phone's picker shows "code · name" in two short lists.
+        choices=[
+            (name, [(c.key, f"{c.code} · {c.display}") for c in cause_codes() if c.system == key])
+            for key, name in (("snomed", "SNOMED CT"), ("icd10cm", "ICD-10-CM"))
+        ],
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+    )
+    conditions = _checkboxes(
+        [(code, c.label) for code, c in CONDITIONS.items()], "Conditions and contraindications"
+    )
+    history_notes = forms.CharField(
+        required=False, label="Notes", widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # One select per therapy: how it went, or not tried.
+        for code, therapy in THERAPIES.items():
+            self.fields[f"therapy_{code}"] = forms.ChoiceField(
+                required=False,
+                label=therapy.label,
+                choices=[("", "Not tried"), *TherapyOutcome.choices],
+            )
+
+    def therapy_fields(self) -> list[forms.BoundField]:
+        return [self[f"therapy_{code}"] for code in THERAPIES]
+
+    @staticmethod
+    def initial_for(
+        consultation: Consultation, causes: list[str], treatments: dict[str, str]
+    ) -> dict[str, Any]:
+        initial: dict[str, Any] = {
+            "version": consultation.version,
+            "pain_duration_months": consultation.pain_duration_months,
+            "pain_nrs": consultation.pain_nrs,
+            "pain_regions": consultation.pain_regions,
+            "pain_descriptors": consultation.pain_descriptors,
+            "causes": causes,
+            "conditions": consultation.conditions,
+            "history_notes": consultation.history_notes,
+        }
+        for code, outcome in treatments.items():
+            initial[f"therapy_{code}"] = outcome
+        return initial
+
+    def to_input(self) -> HistoryInput:
+        data = self.cleaned_data
+        return HistoryInput(
+            pain_duration_months=data["pain_duration_months"],
+            pain_nrs=data["pain_nrs"],
+            pain_regions=data["pain_regions"],
+            pain_descriptors=data["pain_descriptors"],
+            causes=data["causes"],
+            prior_treatments={
+                code: data[f"therapy_{code}"] for code in THERAPIES if data[f"therapy_{code}"]
+            },
+            conditions=data["conditions"],
+            history_notes=data["history_notes"],
+        )
+
+
+DN4_ITEMS = REGISTRY["dn4"].items
+
+
+class ExamForm(VersionedForm):
+    systolic_bp = forms.IntegerField(
+        required=False,
+        label="Systolic BP (mmHg)",
+        help_text=NEEDED,
+        widget=forms.NumberInput(attrs=_NUMERIC),
+    )
+    diastolic_bp = forms.IntegerField(
+        required=False,
+        label="Diastolic BP (mmHg)",
+        help_text=NEEDED,
+        widget=forms.NumberInput(attrs=_NUMERIC),
+    )
+    heart_rate = forms.IntegerField(
+        required=False,
+        label="Heart rate (/min)",
+        help_text=NEEDED,
+        widget=forms.NumberInput(attrs=_NUMERIC),
+    )
+    spo2 = forms.IntegerField(
+        required=False, label="SpO2 (%)", help_text=NEEDED, widget=forms.NumberInput(attrs=_NUMERIC)
+    )
+    respiratory_rate = forms.IntegerField(
+        required=False, label="Respiratory rate (/min)", widget=forms.NumberInput(attrs=_NUMERIC)
+    )
+    temperature_c = forms.FloatField(
+        required=False,
+        label="Temperature (°C)",
+        widget=forms.NumberInput(attrs={**_DECIMAL, "step": "any"}),
+    )
+    weight_kg = forms.FloatField(
+        required=False,
+        label="Weight (kg)",
+        help_text=NEEDED,
+        widget=forms.NumberInput(attrs={**_DECIMAL, "step": "any"}),
+    )
+    height_cm = forms.FloatField(
+        required=False,
+        label="Height (cm)",
+        widget=forms.NumberInput(attrs={**_DECIMAL, "step": "any"}),
+    )
+    sensory_signs = _checkboxes(list(SENSORY_SIGNS.items()), "Sensory signs")
+    exam_notes = forms.CharField(
+        required=False, label="Exam notes", widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for item in DN4_ITEMS:
+            self.fields[f"dn4_{item.key}"] = forms.ChoiceField(
+                required=False,
+                label=item.wording,
+                choices=YES_NO,
+                widget=forms.RadioSelect,
+            )
+
+    def dn4_fields(self) -> list[tuple[str, list[forms.BoundField]]]:
+        interview = set(REGISTRY["dn4-interview"].item_keys)
+        return [
+            (
+                "Interview",
+                [self[f"dn4_{i.key}"] for i in DN4_ITEMS if i.key in interview],
+            ),
+            (
+                "Examination",
+                [self[f"dn4_{i.key}"] for i in DN4_ITEMS if i.key not in interview],
+            ),
+        ]
+
+    @staticmethod
+    def initial_for(consultation: Consultation) -> dict[str, Any]:
+        initial: dict[str, Any] = {
+            name: getattr(consultation, name)
+            for name in (
+                "version",
+                "systolic_bp",
+                "diastolic_bp",
+                "heart_rate",
+                "spo2",
+                "respiratory_rate",
+                "temperature_c",
+                "weight_kg",
+                "height_cm",
+                "sensory_signs",
+                "exam_notes",
+            )
+        }
+        for key, value in consultation.dn4_answers.items():
+            initial[f"dn4_{key}"] = "yes" if value else "no"
+        return initial
+
+    def to_input(self) -> ExamInput:
+        data = self.cleaned_data
+        answered = {i.key: data[f"dn4_{i.key}"] for i in DN4_ITEMS if data[f"dn4_{i.key}"]}
+        # Nothing answered means the DN4 was not done; a partial DN4 goes to the scorer, which
+        # names every unanswered item.
+        dn4 = {key: value == "yes" for key, value in answered.items()} if answered else None
+        return ExamInput(
+            systolic_bp=data["systolic_bp"],
+            diastolic_bp=data["diastolic_bp"],
+            heart_rate=data["heart_rate"],
+            spo2=data["spo2"],
+            respiratory_rate=data["respiratory_rate"],
+            temperature_c=data["temperature_c"],
+            weight_kg=data["weight_kg"],
+            height_cm=data["height_cm"],
+            sensory_signs=data["sensory_signs"],
+            exam_notes=data["exam_notes"],
+            dn4=dn4,
+        )
+
+
+class GradeForm(VersionedForm):
+    history = forms.BooleanField(
+        required=False,
+        label="History suggests a relevant lesion or disease of the nervous system",
+    )
+    plausible_distribution = forms.BooleanField(
+        required=False, label="Pain distribution is neuroanatomically plausible"
+    )
+    sensory_signs = forms.BooleanField(
+        required=False,
+        label="Sensory signs in the same distribution on examination",
+    )
+    confirmatory_test = forms.BooleanField(
+        required=False,
+        label="A diagnostic test confirms a lesion or disease of the somatosensory system",
+    )
+    confirmatory_test_note = forms.CharField(
+        required=False, max_length=300, label="Which test (e.g. nerve conduction, skin biopsy)"
+    )
+
+    @staticmethod
+    def initial_for(consultation: Consultation) -> dict[str, Any]:
+        return {
+            "version": consultation.version,
+            "history": bool(consultation.grade_history),
+            "plausible_distribution": bool(consultation.grade_plausible_distribution),
+            "sensory_signs": bool(consultation.grade_sensory_signs),
+            "confirmatory_test": bool(consultation.grade_confirmatory_test),
+            "confirmatory_test_note": consultation.confirmatory_test_note,
+        }
+
+    def to_input(self) -> GradeInput:
+        data = self.cleaned_data
+        return GradeInput(
+            history=data["history"],
+            plausible_distribution=data["plausible_distribution"],
+            sensory_signs=data["sensory_signs"],
+            confirmatory_test=data["confirmatory_test"],
+            confirmatory_test_note=data["confirmatory_test_note"],
+        )
+
+
+class SignForm(VersionedForm):
+    ACTIONS = [("sign", "Sign"), ("override", "Override"), ("reevaluate", "Re-evaluate")]
+    action = forms.ChoiceField(choices=ACTIONS, widget=forms.HiddenInput)
+    outcome = forms.ChoiceField(
+        required=False,
+        label="Override to",
+        choices=[("", "Choose an outcome"), *DecisionOutcome.choices],
+    )
+    reason = forms.CharField(
+        required=False,
+        label="Reason for the override",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class AddendumForm(forms.Form):
+    text = forms.CharField(
+        label="Addendum", widget=forms.Textarea(attrs={"rows": 4}), max_length=5000
+    )

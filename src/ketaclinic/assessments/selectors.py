@@ -1,0 +1,277 @@
+"""Reads of consultations and eligibility decisions: bounded queries, page reads audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404
+
+from ketaclinic.assessments.access import READERS, access_consultation
+from ketaclinic.assessments.models import (
+    Addendum,
+    Cause,
+    Consultation,
+    DecisionStatus,
+    EligibilityDecision,
+    Observation,
+    PriorTreatment,
+)
+from ketaclinic.assessments.services import missing_facts
+from ketaclinic.assessments.vocab import BODY_REGIONS, PAIN_DESCRIPTORS, SENSORY_SIGNS
+from ketaclinic.audit.models import Action
+from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.clinical.eligibility import CONDITIONS, THERAPIES
+from ketaclinic.clinical.grading import SOURCE as GRADE_SOURCE
+from ketaclinic.clinical.instruments import REGISTRY
+from ketaclinic.clinics.selectors import clinic_policy_current
+from ketaclinic.patients.access import access_patient
+from ketaclinic.patients.models import Patient
+
+
+def latest_body_measurements(*, patient: Patient) -> tuple[float, float] | None:
+    """(weight_kg, height_cm) from the patient's newest consultation exam that recorded both.
+
+    An internal read for other services (the plan's dosing weight), not a page: the caller's own
+    page read is what gets audited. Drafts count: today's exam is the best weight there is.
+    """
+    row = (
+        Consultation.objects.filter(
+            patient=patient, weight_kg__isnull=False, height_cm__isnull=False
+        )
+        .order_by("-exam_date", "-id")
+        .values_list("weight_kg", "height_cm")
+        .first()
+    )
+    if row is None:
+        return None
+    weight, height = row
+    # Both filtered non-null above.
+    assert weight is not None
+    assert height is not None
+    return (weight, height)
+
+
+def latest_decision(*, patient: Patient) -> EligibilityDecision | None:
+    """The patient's newest signed (or overridden) eligibility decision, or None.
+
+    Unsigned drafts are left out: a draft is re-evaluated on every edit and decides nothing until
+    a physician signs it. ``final_outcome`` is the outcome in force.
+    """
+    return (
+        EligibilityDecision.objects.filter(patient=patient)
+        .exclude(status=DecisionStatus.DRAFT)
+        .select_related("consultation", "signed_by")
+        .order_by("-consultation__exam_date", "-signed_at", "-id")
+        .first()
+    )
+
+
+def consultations_of(*, patient: Patient) -> list[Consultation]:
+    """The patient's consultations, newest first, each with its decision: one query.
+
+    For the patient chart's timeline, whose own read is audited by its caller.
+    """
+    return list(
+        Consultation.objects.filter(patient=patient)
+        .select_related("decision", "created_by", "signed_by")
+        .order_by("-exam_date", "-id")
+    )
+
+
+THRESHOLD_LABELS = {
+    "min_age_years": "Minimum age (years)",
+    "crisis_systolic_bp": "Blood-pressure crisis, systolic (mmHg)",
+    "crisis_diastolic_bp": "Blood-pressure crisis, diastolic (mmHg)",
+    "elevated_systolic_bp": "Elevated blood pressure, systolic (mmHg)",
+    "elevated_diastolic_bp": "Elevated blood pressure, diastolic (mmHg)",
+    "max_heart_rate": "Maximum heart rate (/min)",
+    "min_spo2": "Minimum SpO2 (%)",
+    "chronic_pain_months": "Chronic after (months)",
+    "first_line_classes_required": "First-line classes tried and failed, required",
+}
+
+FACT_LABELS = {
+    "age_years": "Age on the exam date (years)",
+    "pain_duration_months": "Pain duration (months)",
+    "systolic_bp": "Systolic BP (mmHg)",
+    "diastolic_bp": "Diastolic BP (mmHg)",
+    "heart_rate": "Heart rate (/min)",
+    "spo2": "SpO2 (%)",
+    "weight_kg": "Weight (kg)",
+}
+
+
+@dataclass(frozen=True)
+class Dn4Row:
+    key: str
+    wording: str
+    part: str
+    answer: bool | None
+
+
+@dataclass(frozen=True)
+class ConsultationPage:
+    consultation: Consultation
+    patient: Patient
+    causes: list[Cause]
+    prior_treatments: list[PriorTreatment]
+    observations: list[Observation]
+    addenda: list[Addendum]
+    decision: EligibilityDecision | None
+    missing_facts: list[str]
+    dn4_rows: list[Dn4Row]
+    current_policy_version: int
+
+    @property
+    def regions(self) -> list[str]:
+        return [BODY_REGIONS[c] for c in self.consultation.pain_regions if c in BODY_REGIONS]
+
+    @property
+    def descriptors(self) -> list[str]:
+        return [
+            PAIN_DESCRIPTORS[c] for c in self.consultation.pain_descriptors if c in PAIN_DESCRIPTORS
+        ]
+
+    @property
+    def sensory_signs(self) -> list[str]:
+        return [SENSORY_SIGNS[c] for c in self.consultation.sensory_signs if c in SENSORY_SIGNS]
+
+    @property
+    def conditions(self) -> list[tuple[str, str]]:
+        """(label, outcome it triggers) for each recorded condition."""
+        return [
+            (CONDITIONS[c].label, CONDITIONS[c].outcome)
+            for c in self.consultation.conditions
+            if c in CONDITIONS
+        ]
+
+    @property
+    def thresholds(self) -> list[tuple[str, object]]:
+        """The eligibility thresholds the decision used, labelled."""
+        if self.decision is None:
+            return []
+        used = self.decision.policy_values.get("eligibility", {})
+        return [(label, used[key]) for key, label in THRESHOLD_LABELS.items() if key in used]
+
+    @property
+    def facts(self) -> list[tuple[str, object]]:
+        if self.decision is None:
+            return []
+        facts = self.decision.facts
+        rows: list[tuple[str, object]] = [
+            (label, facts[key]) for key, label in FACT_LABELS.items() if key in facts
+        ]
+        rows.append(
+            (
+                "Conditions",
+                ", ".join(
+                    CONDITIONS[c].label for c in facts.get("conditions", []) if c in CONDITIONS
+                )
+                or "none",
+            )
+        )
+        rows.append(
+            (
+                "Prior therapies",
+                ", ".join(
+                    f"{THERAPIES[t].label}: {o}"
+                    for t, o in facts.get("prior_therapies", {}).items()
+                    if t in THERAPIES
+                )
+                or "none",
+            )
+        )
+        return rows
+
+    @property
+    def dn4_source(self) -> str:
+        return REGISTRY["dn4"].source
+
+    @property
+    def grade_source(self) -> str:
+        return GRADE_SOURCE
+
+    @property
+    def policy_changed(self) -> bool:
+        return (
+            self.decision is not None
+            and not self.decision.is_signed
+            and self.decision.policy_version != self.current_policy_version
+        )
+
+
+def dn4_rows(answers: dict[str, bool]) -> list[Dn4Row]:
+    instrument = REGISTRY["dn4"]
+    interview = set(REGISTRY["dn4-interview"].item_keys)
+    return [
+        Dn4Row(
+            key=item.key,
+            wording=item.wording,
+            part="interview" if item.key in interview else "examination",
+            answer=answers.get(item.key),
+        )
+        for item in instrument.items
+    ]
+
+
+def _page_related(qs: QuerySet[Consultation]) -> QuerySet[Consultation]:
+    return qs.select_related("decision__signed_by").prefetch_related(
+        "causes",
+        "prior_treatments",
+        "observations",
+        Prefetch("addenda", queryset=Addendum.objects.select_related("author")),
+    )
+
+
+def consultation_page(*, actor: Actor, public_id: str) -> ConsultationPage:
+    """Everything the consultation page shows, in a fixed number of queries; the read is
+    audited."""
+    assert actor.user is not None
+    with transaction.atomic():
+        consultation = access_consultation(
+            actor.user, public_id, for_write=False, related=_page_related
+        )
+        decision = getattr(consultation, "decision", None)
+        page = ConsultationPage(
+            consultation=consultation,
+            patient=consultation.patient,
+            causes=list(consultation.causes.all()),
+            prior_treatments=list(consultation.prior_treatments.all()),
+            observations=list(consultation.observations.all()),
+            addenda=list(consultation.addenda.all()),
+            decision=decision,
+            missing_facts=missing_facts(consultation),
+            dn4_rows=dn4_rows(consultation.dn4_answers),
+            current_policy_version=clinic_policy_current(clinic_id=consultation.clinic_id).version,
+        )
+        audit_record(
+            actor=actor,
+            action=Action.READ,
+            object_type="consultation",
+            object_id=consultation.public_id,
+            patient=consultation.patient,
+        )
+    return page
+
+
+def patient_consultations(
+    *, actor: Actor, patient_public_id: str
+) -> tuple[Patient, list[Consultation]]:
+    """A patient's consultations for clinical staff; the list read is audited."""
+    assert actor.user is not None
+    if actor.user.role not in READERS:
+        raise Http404("No such patient")
+    with transaction.atomic():
+        patient = access_patient(actor.user, patient_public_id, for_write=False, clinical=True)
+        rows = consultations_of(patient=patient)
+        audit_record(
+            actor=actor,
+            action=Action.READ,
+            object_type="consultation_list",
+            object_id=patient.public_id,
+            patient=patient,
+            detail={"results": len(rows)},
+        )
+    return patient, rows

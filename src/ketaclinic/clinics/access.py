@@ -1,0 +1,65 @@
+"""Who may change a clinic's set-up, and the fetch-and-authorize helpers for its parts.
+
+Only a clinic admin of the same clinic; anyone else gets a 404, as if the row did not exist
+(the same rule as ``patients.access``). Services call these too, so a write is refused even if a
+view forgot its role gate.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from django.db.models import Model, QuerySet
+from django.http import Http404
+
+from ketaclinic.accounts.models import Role, User
+from ketaclinic.audit.services import Actor
+from ketaclinic.clinics.models import Chair, Clinic, Location, ProtocolTemplate
+
+M = TypeVar("M", bound=Model)
+
+
+def admin_user(actor: Actor) -> User:
+    """The acting clinic admin, or 404."""
+    user = actor.user
+    if (
+        user is None
+        or not user.is_active
+        or user.role != Role.CLINIC_ADMIN
+        or user.clinic_id is None
+    ):
+        raise Http404("Page not found")
+    return user
+
+
+def admin_clinic(actor: Actor, clinic: Clinic | None = None) -> int:
+    """The clinic id the actor administers; 404 if it is not ``clinic``."""
+    user = admin_user(actor)
+    assert user.clinic_id is not None
+    if clinic is not None and clinic.pk != user.clinic_id:
+        raise Http404("Page not found")
+    return user.clinic_id
+
+
+def _get(qs: QuerySet[M], pk: int) -> M:
+    found = qs.filter(pk=pk).first()
+    if found is None:
+        raise Http404("Page not found")
+    return found
+
+
+def access_location(actor: Actor, location_id: int, *, for_update: bool = False) -> Location:
+    qs = Location.objects.filter(clinic_id=admin_clinic(actor))
+    return _get(qs.select_for_update() if for_update else qs, location_id)
+
+
+def access_chair(actor: Actor, chair_id: int, *, for_update: bool = False) -> Chair:
+    qs = Chair.objects.filter(location__clinic_id=admin_clinic(actor)).select_related("location")
+    return _get(qs.select_for_update(of=("self",)) if for_update else qs, chair_id)
+
+
+def access_protocol_template(
+    actor: Actor, template_id: int, *, for_update: bool = False
+) -> ProtocolTemplate:
+    qs = ProtocolTemplate.objects.filter(clinic_id=admin_clinic(actor))
+    return _get(qs.select_for_update() if for_update else qs, template_id)

@@ -1,0 +1,184 @@
+"""Forms for the clinic admin's settings pages. They parse; the services decide."""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import cache
+from typing import Any
+
+from django import forms
+
+from ketaclinic.accounts.models import STAFF_ROLES, Role
+from ketaclinic.clinics.models import ClinicPolicy, Location, ProtocolTemplate
+from ketaclinic.clinics.policy_fields import POLICY_GROUPS, show
+from ketaclinic.clinics.services import LOCATION_FIELDS, TEMPLATE_FIELDS
+
+STAFF_ROLE_CHOICES = [(r.value, r.label) for r in Role if r in STAFF_ROLES]
+
+
+@cache
+def time_zone_names() -> list[str]:
+    """Canonical Region/City names for the time-zone field's suggestions (the legacy aliases
+    such as "US/Eastern" still validate, they are just not offered)."""
+    return sorted(
+        name
+        for name in zoneinfo.available_timezones()
+        if "/" in name and name.split("/")[0] not in {"Etc", "SystemV", "US", "posix", "right"}
+    )
+
+
+class LocationForm(forms.ModelForm[Location]):
+    class Meta:
+        model = Location
+        fields = list(LOCATION_FIELDS)
+        labels = {"region": "State"}
+        help_texts = {
+            "time_zone": "IANA name, e.g. America/New_York. Appointment times show in this zone.",
+        }
+        widgets = {
+            "time_zone": forms.TextInput(attrs={"list": "time-zones", "autocomplete": "off"}),
+            "phone": forms.TextInput(attrs={"type": "tel"}),
+        }
+
+
+class ChairForm(forms.Form):
+    name = forms.CharField(max_length=60, label="Chair name")
+
+
+class ProtocolTemplateForm(forms.Form):
+    """A plain form over the model's fields: the model's constraints are the service's to check,
+    against the clinic's limits and with each message under its field."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields.update(
+            forms.fields_for_model(
+                ProtocolTemplate,
+                fields=list(TEMPLATE_FIELDS),
+                help_texts={
+                    "dose_mg_per_kg": (
+                        "Per kg of dosing weight. Fill in this or the fixed dose, not both."
+                    ),
+                    "fixed_dose_mg": (
+                        "The same amount for every patient. Leave empty for a mg/kg dose."
+                    ),
+                    "rate_cap_mg_per_h": "Optional: the hourly rate never goes above this.",
+                    "concentration_mg_per_ml": "Ketamine base on hand: 10, 50 or 100 mg/mL vials.",
+                    "source": (
+                        "Where the protocol comes from (study, guideline), shown to physicians."
+                    ),
+                },
+                widgets={"source": forms.Textarea(attrs={"rows": 3})},
+            )
+        )
+
+    @staticmethod
+    def initial_for(template: ProtocolTemplate) -> dict[str, Any]:
+        initial = forms.model_to_dict(template, fields=list(TEMPLATE_FIELDS))
+        initial["version"] = template.version
+        return initial
+
+
+class _LocationChoices(forms.ModelMultipleChoiceField[Location]):
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.name)
+
+
+def _locations_field(clinic_id: int) -> forms.ModelMultipleChoiceField[Location]:
+    return _LocationChoices(
+        queryset=Location.objects.filter(clinic_id=clinic_id),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Where this person works. Clinic admins see every location.",
+    )
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField()
+    role = forms.ChoiceField(choices=STAFF_ROLE_CHOICES)
+
+    def __init__(self, *args: Any, clinic_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["locations"] = _locations_field(clinic_id)
+
+
+class StaffMemberForm(forms.Form):
+    role = forms.ChoiceField(choices=STAFF_ROLE_CHOICES)
+
+    def __init__(self, *args: Any, clinic_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["locations"] = _locations_field(clinic_id)
+
+
+class JoinForm(forms.Form):
+    full_name = forms.CharField(max_length=200, label="Your name")
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        label="Choose a password",
+        strip=False,
+    )
+    password2 = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        label="The password again",
+        strip=False,
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password") and data.get("password2") != data["password"]:
+            self.add_error("password2", "The two passwords differ.")
+        return data
+
+
+class ClinicPolicyForm(forms.Form):
+    """Every threshold, grouped as on the settings page, plus the note and the version it was
+    based on (a form saved over a newer version is refused)."""
+
+    based_on_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    note = forms.CharField(
+        max_length=300,
+        label="What changed and why",
+        help_text="Kept with this version in the history, e.g. 'Medical director: lower max dose'.",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args: Any, policy: ClinicPolicy, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "based_on_version": policy.version,
+                **{name: getattr(policy, name) for name in ClinicPolicy.THRESHOLD_FIELDS},
+            },
+        )
+        super().__init__(*args, **kwargs)
+        for group in POLICY_GROUPS:
+            for spec in group.fields:
+                hint = f"CLINICAL.md default: {show(spec.default)} {spec.unit}."
+                if spec.help:
+                    hint = f"{hint} {spec.help}"
+                common: dict[str, Any] = {
+                    "label": f"{spec.label} ({spec.unit})",
+                    "help_text": hint,
+                    "min_value": spec.minimum,
+                    "max_value": spec.maximum,
+                }
+                field: forms.Field
+                if spec.integer:
+                    common["min_value"], common["max_value"] = int(spec.minimum), int(spec.maximum)
+                    field = forms.IntegerField(**common)
+                else:
+                    field = forms.FloatField(
+                        **common, widget=forms.NumberInput(attrs={"step": "any"})
+                    )
+                self.fields[spec.name] = field
+
+    def sections(self) -> list[tuple[str, str, list[forms.BoundField]]]:
+        return [
+            (group.title, group.intro, [self[spec.name] for spec in group.fields])
+            for group in POLICY_GROUPS
+        ]
+
+    def values(self) -> dict[str, object]:
+        return {name: self.cleaned_data[name] for name in ClinicPolicy.THRESHOLD_FIELDS}

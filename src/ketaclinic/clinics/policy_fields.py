@@ -1,0 +1,263 @@
+"""What each safety setting means: its group, label, unit and plausible range.
+
+One table drives the settings page, the edit form and the service's range checks, so a label,
+unit or bound is written once. Defaults are not repeated here: they are the model fields'
+defaults, which come from the clinical dataclasses (CLINICAL.md).
+
+The ranges are plausibility bounds, not policy: they catch typing slips (an extra zero, mmHg
+typed into a percentage field) and settings that would disable a check, while leaving every
+value a clinic could reasonably choose. Two bounds follow CLINICAL.md where it states a floor:
+no patient under 18, and vitals at least every 15 minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from django.db import models
+
+from ketaclinic.clinics.models import ClinicPolicy
+
+
+@dataclass(frozen=True)
+class PolicyField:
+    name: str
+    label: str
+    unit: str
+    minimum: float
+    maximum: float
+    integer: bool = True
+    help: str = ""
+
+    @property
+    def default(self) -> int | float:
+        field = ClinicPolicy._meta.get_field(self.name)
+        assert isinstance(field, models.Field)
+        value = field.get_default()
+        assert isinstance(value, int | float)
+        return value
+
+
+@dataclass(frozen=True)
+class PolicyGroup:
+    key: str
+    title: str
+    intro: str
+    fields: tuple[PolicyField, ...]
+
+
+MMHG = "mmHg"
+PER_MIN = "beats/min"
+
+POLICY_GROUPS: Final[tuple[PolicyGroup, ...]] = (
+    PolicyGroup(
+        key="eligibility",
+        title="Eligibility",
+        intro=(
+            "Thresholds the eligibility decision applies at the consultation. A crisis reading "
+            "makes the patient ineligible; an elevated one asks for review."
+        ),
+        fields=(
+            PolicyField(
+                "min_age_years",
+                "Minimum age",
+                "years",
+                18,
+                100,
+                help="CLINICAL.md: age under 18 is a hard stop.",
+            ),
+            PolicyField("crisis_systolic_bp", "Crisis systolic blood pressure", MMHG, 120, 260),
+            PolicyField("crisis_diastolic_bp", "Crisis diastolic blood pressure", MMHG, 70, 160),
+            PolicyField(
+                "elevated_systolic_bp",
+                "Elevated systolic blood pressure (review)",
+                MMHG,
+                100,
+                260,
+                help="Not above the crisis systolic pressure.",
+            ),
+            PolicyField(
+                "elevated_diastolic_bp",
+                "Elevated diastolic blood pressure (review)",
+                MMHG,
+                60,
+                160,
+                help="Not above the crisis diastolic pressure.",
+            ),
+            PolicyField("max_heart_rate", "Heart rate above which to review", PER_MIN, 60, 200),
+            PolicyField("min_spo2", "SpO2 below which to review", "%", 80, 100),
+            PolicyField(
+                "chronic_pain_months",
+                "Pain counts as chronic after",
+                "months",
+                0,
+                24,
+                integer=False,
+                help="Chronic means longer than this (IASP / ICD-11: 3 months).",
+            ),
+            PolicyField(
+                "first_line_classes_required",
+                "First-line drug classes tried before ketamine",
+                "classes (of 3)",
+                0,
+                3,
+                help="Gabapentinoid, SNRI, TCA: failed or not tolerated.",
+            ),
+        ),
+    ),
+    PolicyGroup(
+        key="dose",
+        title="Dose limits",
+        intro=(
+            "Hard limits for one infusion session. No plan, template or rate change may go past "
+            "them, and there is no override."
+        ),
+        fields=(
+            PolicyField(
+                "max_rate_mg_per_kg_h", "Maximum infusion rate", "mg/kg/h", 0.01, 5, integer=False
+            ),
+            PolicyField(
+                "max_session_mg_per_kg",
+                "Maximum dose per session",
+                "mg/kg",
+                0.01,
+                10,
+                integer=False,
+            ),
+            PolicyField(
+                "max_session_mg", "Maximum total per session", "mg", 1, 1000, integer=False
+            ),
+        ),
+    ),
+    PolicyGroup(
+        key="precheck",
+        title="Before the infusion",
+        intro="The infusion is deferred when a reading before the start reaches these values.",
+        fields=(
+            PolicyField(
+                "precheck_max_systolic_bp",
+                "Defer at systolic blood pressure of",
+                MMHG,
+                100,
+                260,
+                help="Not above the alert systolic pressure.",
+            ),
+            PolicyField(
+                "precheck_max_diastolic_bp",
+                "Defer at diastolic blood pressure of",
+                MMHG,
+                60,
+                160,
+                help="Not above the alert diastolic pressure.",
+            ),
+            PolicyField(
+                "precheck_max_heart_rate",
+                "Defer at a resting heart rate above",
+                PER_MIN,
+                60,
+                200,
+                help="Not above the alert heart rate.",
+            ),
+            PolicyField(
+                "precheck_min_spo2",
+                "Defer at SpO2 on room air below",
+                "%",
+                80,
+                100,
+                help="Not below the alert SpO2.",
+            ),
+        ),
+    ),
+    PolicyGroup(
+        key="alerts",
+        title="Alerts during the infusion",
+        intro="The nurse is alerted to pause or slow the infusion at these readings.",
+        fields=(
+            PolicyField("alert_systolic_bp", "Systolic blood pressure above", MMHG, 100, 260),
+            PolicyField("alert_diastolic_bp", "Diastolic blood pressure above", MMHG, 60, 160),
+            PolicyField(
+                "alert_bp_rise_percent", "Blood pressure rise over baseline above", "%", 5, 100
+            ),
+            PolicyField("alert_heart_rate", "Heart rate above", PER_MIN, 60, 220),
+            PolicyField("alert_spo2", "SpO2 below (sustained)", "%", 80, 100),
+            PolicyField("alert_respiratory_rate", "Respiratory rate below", "breaths/min", 4, 20),
+            PolicyField(
+                "alert_rass",
+                "Sedation at RASS of or below",
+                "RASS level (-5 to +4)",
+                -5,
+                0,
+            ),
+            PolicyField(
+                "alert_moaas",
+                "Sedation at MOAA/S of or below",
+                "MOAA/S level (0 to 5)",
+                0,
+                4,
+            ),
+            PolicyField(
+                "vitals_interval_min",
+                "Vitals at least every",
+                "min",
+                5,
+                15,
+                help="CLINICAL.md: at least every 15 minutes.",
+            ),
+        ),
+    ),
+    PolicyGroup(
+        key="discharge",
+        title="Discharge and chair time",
+        intro="When a patient may leave, and how long the chair stays booked after an infusion.",
+        fields=(
+            PolicyField(
+                "discharge_min_aldrete",
+                "Modified Aldrete score of at least",
+                "points (of 10)",
+                8,
+                10,
+            ),
+            PolicyField(
+                "discharge_min_observation_min",
+                "Observation after the infusion ends, at least",
+                "min",
+                15,
+                480,
+            ),
+            PolicyField(
+                "recovery_min",
+                "Chair time kept after each infusion",
+                "min",
+                0,
+                480,
+                help="Used when booking a series; not less than the observation time.",
+            ),
+        ),
+    ),
+)
+
+POLICY_FIELDS: Final[Mapping[str, PolicyField]] = MappingProxyType(
+    {f.name: f for group in POLICY_GROUPS for f in group.fields}
+)
+
+# (lower, upper, field blamed): lower <= upper must hold. The error goes on the field a person is
+# most likely to have mistyped: the one whose help text states the rule.
+ORDERED_PAIRS: Final[tuple[tuple[str, str, str], ...]] = (
+    ("elevated_systolic_bp", "crisis_systolic_bp", "elevated_systolic_bp"),
+    ("elevated_diastolic_bp", "crisis_diastolic_bp", "elevated_diastolic_bp"),
+    ("precheck_max_systolic_bp", "alert_systolic_bp", "precheck_max_systolic_bp"),
+    ("precheck_max_diastolic_bp", "alert_diastolic_bp", "precheck_max_diastolic_bp"),
+    ("precheck_max_heart_rate", "alert_heart_rate", "precheck_max_heart_rate"),
+    ("alert_spo2", "precheck_min_spo2", "precheck_min_spo2"),
+    ("discharge_min_observation_min", "recovery_min", "recovery_min"),
+)
+
+
+def show(value: object) -> str:
+    """A threshold for display: 3.0 months reads as 3, 0.5 mg/kg stays 0.5."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

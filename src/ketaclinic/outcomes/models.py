@@ -1,0 +1,156 @@
+"""The pain diary between visits: entries, reminder schedules, sent reminders and emailed links.
+
+Invariants live in the database: one entry per patient, instrument and day (a second entry the
+same day replaces the first, see ``services.diary_entry_record``), every score inside its
+instrument's range, the NRS stored with its LOINC code, one sent reminder per patient, instrument
+and local day (the claim that stops a second email), and a link that names exactly one entry.
+Scores are computed by ``ketaclinic.clinical.instruments`` only; the columns store its result.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from ketaclinic.clinics.models import Clinic
+from ketaclinic.patients.models import Patient
+
+NRS_LOINC = "72514-3"
+
+
+class Instrument(models.TextChoices):
+    NRS = "nrs", "Daily pain (0-10)"
+    PEG = "peg", "Weekly pain and function (PEG)"
+    PGIC = "pgic", "Change since treatment began (PGIC)"
+
+
+class EntrySource(models.TextChoices):
+    PORTAL = "portal", "Patient portal"
+    LINK = "link", "Emailed link"
+
+
+class DiaryEntry(models.Model):
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="diary_entries")
+    instrument = models.CharField(max_length=8, choices=Instrument.choices)
+    # The patient's own calendar day (their location's time zone), not a UTC instant: "my pain
+    # today" belongs to the day the patient lived, whatever the server's clock says.
+    entry_date = models.DateField()
+    # The answers as given (item key -> value) and the total ``clinical.instruments.score`` gave.
+    answers = models.JSONField(default=dict)
+    score = models.FloatField()
+    # LOINC code of the observation (72514-3 for the NRS); blank where the code table has none.
+    loinc = models.CharField(max_length=16, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    source = models.CharField(max_length=8, choices=EntrySource.choices)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Optimistic locking: a correction made from a stale page is refused.
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["patient", "entry_date", "instrument"]
+        verbose_name_plural = "diary entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "instrument", "entry_date"], name="diary_entry_one_per_day"
+            ),
+            models.CheckConstraint(
+                condition=Q(instrument__in=["nrs", "peg", "pgic"]), name="diary_entry_instrument"
+            ),
+            models.CheckConstraint(
+                condition=(Q(instrument__in=["nrs", "peg"]) & Q(score__gte=0, score__lte=10))
+                | (Q(instrument="pgic") & Q(score__gte=1, score__lte=7)),
+                name="diary_entry_score_range",
+            ),
+            models.CheckConstraint(
+                condition=~Q(instrument="nrs") | Q(loinc=NRS_LOINC), name="diary_entry_nrs_loinc"
+            ),
+        ]
+        indexes = [
+            # The chart and durability read one patient's series in date order.
+            models.Index(fields=["patient", "instrument", "entry_date"]),
+            # Clinic analytics scan one clinic's NRS by date.
+            models.Index(fields=["clinic", "instrument", "entry_date"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_instrument_display()} {self.entry_date}"
+
+
+class ReminderSchedule(models.Model):
+    """When a patient is reminded to fill in the diary.
+
+    ``time_of_day`` is wall-clock time in the patient's location time zone, so 7 pm stays 7 pm
+    across daylight-saving changes. ``next_due_at`` is the UTC instant of the next reminder,
+    kept by the services so the worker finds due schedules with one indexed query.
+    """
+
+    patient = models.OneToOneField(
+        Patient, on_delete=models.CASCADE, related_name="diary_reminders"
+    )
+    enabled = models.BooleanField(default=True)
+    time_of_day = models.TimeField()
+    daily_nrs = models.BooleanField("daily pain score", default=True)
+    weekly_peg = models.BooleanField("weekly PEG", default=True)
+    peg_weekday = models.PositiveSmallIntegerField(default=6)  # 0 Monday ... 6 Sunday
+    # Paused up to and including this day (the patient's own calendar).
+    paused_until = models.DateField(null=True, blank=True)
+    next_due_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(peg_weekday__lte=6), name="reminder_schedule_weekday"
+            ),
+        ]
+        indexes = [models.Index(fields=["enabled", "next_due_at"])]
+
+    def __str__(self) -> str:
+        return f"Diary reminders at {self.time_of_day:%H:%M}"
+
+
+class SentDiaryReminder(models.Model):
+    """Claimed (and committed) before the email goes out: the unique constraint is what stops a
+    second email for the same day, even with two workers or a job that runs twice."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    instrument = models.CharField(max_length=8, choices=Instrument.choices)
+    local_date = models.DateField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "instrument", "local_date"], name="diary_reminder_sent_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Diary reminder {self.instrument} {self.local_date}"
+
+
+class DiaryLink(models.Model):
+    """A single-use emailed link that records exactly one entry: this patient, this instrument,
+    this day. The URL carries only a signed random nonce; the row says what it may record."""
+
+    nonce = models.CharField(max_length=64, unique=True)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    instrument = models.CharField(max_length=8, choices=Instrument.choices)
+    entry_date = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"]), models.Index(fields=["used_at"])]
+
+    def __str__(self) -> str:
+        return f"Diary link {self.instrument} {self.entry_date}"

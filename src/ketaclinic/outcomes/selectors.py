@@ -1,0 +1,280 @@
+"""Reads of the pain diary for the patient's and the clinician's pages.
+
+A chart page costs a fixed number of queries whatever the length of the diary: the entries (one
+query), the infusion appointments (one), the intake NRS (one), the reminder schedule (one), the
+time zone (none, or one without a home location) and the audit event. Every read of diary data
+writes an audit event in the same transaction.
+
+Clinical arithmetic (baseline, response class, durability) comes from
+``ketaclinic.clinical.outcomes`` only; this module gathers the inputs and lays out the results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from ketaclinic.audit.models import Action
+from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.clinical import outcomes as clinical_outcomes
+from ketaclinic.outcomes import timing
+from ketaclinic.outcomes.models import DiaryEntry, Instrument, ReminderSchedule
+from ketaclinic.patients.models import Patient
+from ketaclinic.scheduling.models import Appointment, AppointmentKind, AppointmentStatus
+
+# Consecutive infusions no further apart than this form one series when the appointments carry
+# no series of their own (bookings made one by one).
+SERIES_GAP_DAYS = 14
+# The follow-up pain of a series: the mean daily NRS over the 7 days after its last session,
+# defined when at least 4 of those days have an entry (the durability rule's window, DESIGN.md).
+FOLLOWUP_DAYS = 7
+FOLLOWUP_MIN_DAYS = 4
+RECENT_ENTRIES = 14
+
+_SKIPPED = (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW)
+
+
+@dataclass(frozen=True)
+class SeriesSpan:
+    """One induction series as days in the patient's time zone.
+
+    ``start``/``end``: the first and last sessions that have taken place (today or earlier);
+    ``sessions``: their days; ``ongoing``: more sessions of this series are still to come, so its
+    response cannot be judged yet.
+    """
+
+    start: dt.date
+    end: dt.date
+    sessions: tuple[dt.date, ...] = ()
+    ongoing: bool = False
+
+
+def _spans(groups: list[list[dt.date]], today: dt.date) -> list[SeriesSpan]:
+    spans = []
+    for days in groups:
+        past = tuple(sorted(d for d in days if d <= today))
+        if past:
+            ongoing = len(past) < len(days)
+            spans.append(SeriesSpan(start=past[0], end=past[-1], sessions=past, ongoing=ongoing))
+    return sorted(spans, key=lambda s: s.start)
+
+
+def infusion_series_for_patient(
+    patient: Patient, *, today: dt.date | None = None
+) -> list[SeriesSpan]:
+    """The patient's infusion series, oldest first (one query).
+
+    Infusion appointments (``type.kind == "infusion"``) that were not cancelled or missed. Those
+    booked as an ``InductionSeries`` are grouped by it; the others (booked one by one, or before
+    series existed) by the gap rule: consecutive sessions at most ``SERIES_GAP_DAYS`` apart are
+    one series. Days are the location's calendar days.
+    """
+    rows = (
+        Appointment.objects.filter(patient=patient, type__kind=AppointmentKind.INFUSION)
+        .exclude(status__in=_SKIPPED)
+        .order_by("start", "pk")
+        .values_list("start", "series_id", "location__time_zone")
+    )
+    by_series: dict[int, list[dt.date]] = {}
+    loose: list[dt.date] = []
+    for start, series_id, zone_name in rows:
+        day = start.astimezone(zoneinfo.ZoneInfo(zone_name)).date()
+        if series_id is not None:
+            by_series.setdefault(series_id, []).append(day)
+        else:
+            loose.append(day)
+    loose_groups: list[list[dt.date]] = []
+    for day in sorted(loose):
+        if loose_groups and (day - loose_groups[-1][-1]).days <= SERIES_GAP_DAYS:
+            loose_groups[-1].append(day)
+        else:
+            loose_groups.append([day])
+    if today is None:
+        today = timing.local_today(timing.patient_zone(patient))
+    return _spans([*by_series.values(), *loose_groups], today)
+
+
+@dataclass(frozen=True)
+class SeriesOutcome:
+    number: int
+    span: SeriesSpan
+    followup: float | None
+    response: str | None
+    durability: clinical_outcomes.Durability | None
+
+
+@dataclass
+class DiaryView:
+    patient: Patient
+    zone: zoneinfo.ZoneInfo
+    today: dt.date
+    nrs: list[tuple[dt.date, float]]
+    peg: list[tuple[dt.date, float]]
+    pgic: list[tuple[dt.date, float]]
+    recent: list[DiaryEntry]
+    series: list[SeriesSpan]
+    baseline: float | None
+    baseline_source: str  # "diary", "intake" or "" when there is none
+    outcomes: list[SeriesOutcome] = field(default_factory=list)
+    schedule: ReminderSchedule | None = None
+    pgic_due: SeriesSpan | None = None
+    today_nrs: DiaryEntry | None = None
+
+    @property
+    def threshold(self) -> float | None:
+        """The relapse level (70% of baseline, DESIGN.md contract) for the chart."""
+        return None if self.baseline is None else 0.7 * self.baseline
+
+
+def _intake_nrs(patient: Patient, before: dt.date | None) -> float | None:
+    """The NRS recorded at the consultation (the latest on or before the first infusion)."""
+    from ketaclinic.assessments.models import Consultation
+
+    qs = Consultation.objects.filter(patient=patient, pain_nrs__isnull=False)
+    if before is not None:
+        qs = qs.filter(exam_date__lte=before)
+    value = qs.order_by("-exam_date", "-pk").values_list("pain_nrs", flat=True).first()
+    return None if value is None else float(value)
+
+
+def series_outcomes(
+    *,
+    nrs: list[tuple[dt.date, float]],
+    series: list[SeriesSpan],
+    baseline: float | None,
+) -> list[SeriesOutcome]:
+    """Response class and durability of each series (``clinical.outcomes``).
+
+    Each series is judged on the entries before the next series starts, so a later series'
+    relief is never credited to an earlier one; its durability is then censored at the last
+    entry before the next series.
+    """
+    results = []
+    for index, span in enumerate(series):
+        if span.ongoing or baseline is None or baseline <= 0:
+            results.append(SeriesOutcome(index + 1, span, None, None, None))
+            continue
+        next_start = series[index + 1].start if index + 1 < len(series) else None
+        window = [(d, v) for d, v in nrs if next_start is None or d < next_start]
+        # baseline_from_entries averages the days before a given day: asked for the day 8 days
+        # after the series end, it gives the mean of days end+1 .. end+7, the follow-up week.
+        followup = clinical_outcomes.baseline_from_entries(
+            window,
+            span.end + dt.timedelta(days=FOLLOWUP_DAYS + 1),
+            window_days=FOLLOWUP_DAYS,
+            min_days=FOLLOWUP_MIN_DAYS,
+        )
+        response = (
+            clinical_outcomes.classify_response(baseline, followup)
+            if followup is not None
+            else None
+        )
+        lasting = clinical_outcomes.durability(
+            baseline=baseline, entries=window, series_end=span.end
+        )
+        results.append(SeriesOutcome(index + 1, span, followup, response, lasting))
+    return results
+
+
+def _load(patient: Patient, *, now: dt.datetime | None) -> DiaryView:
+    zone = timing.patient_zone(patient)
+    today = timing.local_today(zone, now)
+    entries = list(
+        DiaryEntry.objects.filter(patient=patient)
+        .only("instrument", "entry_date", "score", "note", "answers", "version", "source")
+        .order_by("entry_date", "instrument")
+    )
+    by_kind: dict[str, list[tuple[dt.date, float]]] = {k: [] for k in Instrument.values}
+    for entry in entries:
+        by_kind[entry.instrument].append((entry.entry_date, entry.score))
+    series = infusion_series_for_patient(patient, today=today)
+    first = series[0].start if series else None
+    baseline: float | None = None
+    source = ""
+    intake = _intake_nrs(patient, first)
+    if first is not None:
+        baseline = clinical_outcomes.baseline_from_entries(by_kind[Instrument.NRS], first)
+        source = "diary" if baseline is not None else ""
+        if baseline is None and intake is not None:
+            baseline, source = intake, "intake"
+    view = DiaryView(
+        patient=patient,
+        zone=zone,
+        today=today,
+        nrs=by_kind[Instrument.NRS],
+        peg=by_kind[Instrument.PEG],
+        pgic=by_kind[Instrument.PGIC],
+        recent=list(reversed(entries[-RECENT_ENTRIES:])),
+        series=series,
+        baseline=baseline,
+        baseline_source=source,
+        schedule=ReminderSchedule.objects.filter(patient=patient).first(),
+        today_nrs=next(
+            (e for e in reversed(entries) if e.instrument == "nrs" and e.entry_date == today),
+            None,
+        ),
+    )
+    view.outcomes = series_outcomes(nrs=view.nrs, series=series, baseline=baseline)
+    finished = [s for s in series if not s.ongoing]
+    if finished and not any(d >= finished[-1].end for d, _ in view.pgic):
+        view.pgic_due = finished[-1]
+    return view
+
+
+def diary_view(
+    *, actor: Actor, patient: Patient, audience: str, now: dt.datetime | None = None
+) -> DiaryView:
+    """Everything the diary page shows (``audience``: "patient" or "clinician"); one audit event.
+
+    The caller has authorized ``actor`` for ``patient`` (``access_patient``).
+    """
+    with transaction.atomic():
+        view = _load(patient, now=now)
+        audit_record(
+            actor=actor,
+            action=Action.READ,
+            object_type="diary",
+            object_id=patient.public_id,
+            patient=patient,
+            detail={
+                "audience": audience,
+                "entries": len(view.nrs) + len(view.peg) + len(view.pgic),
+            },
+        )
+    return view
+
+
+def diary_entry_for_day(
+    *, actor: Actor, patient: Patient, instrument: str, day: dt.date
+) -> DiaryEntry | None:
+    """The patient's entry for one instrument and day, to prefill a correction; audited."""
+    with transaction.atomic():
+        entry = DiaryEntry.objects.filter(
+            patient=patient, instrument=instrument, entry_date=day
+        ).first()
+        audit_record(
+            actor=actor,
+            action=Action.READ,
+            object_type="diary_entry",
+            object_id=entry.pk if entry is not None else "",
+            patient=patient,
+            detail={"instrument": instrument, "date": day.isoformat(), "found": entry is not None},
+        )
+    return entry
+
+
+def reminder_schedule_for(*, actor: Actor, patient: Patient) -> ReminderSchedule | None:
+    """The patient's reminder settings for the settings page; audited like any diary read."""
+    with transaction.atomic():
+        schedule = ReminderSchedule.objects.filter(patient=patient).first()
+        audit_record(
+            actor=actor,
+            action=Action.READ,
+            object_type="diary_reminder_schedule",
+            object_id=schedule.pk if schedule is not None else "",
+            patient=patient,
+        )
+    return schedule

@@ -1,0 +1,437 @@
+"""Writes of the pain diary: one transaction each, audited in it; reminder emails go out only
+after the claim that makes them at-most-once has committed.
+
+One entry per patient, instrument and day. A second entry for the same day replaces the first
+(its answers, score and note; ``version`` goes up and the audit trail records the update): the
+daily NRS asks "your pain today", so a second answer the same evening is the patient's correction,
+not a second observation, and averaging the two would keep a value the patient withdrew. The
+durability rule would average same-day entries anyway; storing one keeps the chart and the rule
+reading the same number. A correction from a stale page (the form's ``version``) is refused.
+
+Scores come from ``ketaclinic.clinical.instruments.score`` only; its field-named errors become
+the form's field errors. Refusals raise ``ValidationError`` (or ``LinkError``) and change nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ketaclinic.audit.models import Action
+from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.clinical import codes, instruments
+from ketaclinic.lib.forms import StaleObjectError
+from ketaclinic.outcomes import emails, timing
+from ketaclinic.outcomes.links import diary_link_consume, diary_link_issue
+from ketaclinic.outcomes.models import (
+    NRS_LOINC,
+    DiaryEntry,
+    DiaryLink,
+    EntrySource,
+    Instrument,
+    ReminderSchedule,
+    SentDiaryReminder,
+)
+from ketaclinic.outcomes.selectors import infusion_series_for_patient
+from ketaclinic.patients.models import Patient
+
+log = logging.getLogger(__name__)
+
+NOTE_MAX = 500
+# A reminder found more than this late (the worker was down) is skipped rather than sent at an
+# odd hour; the schedule moves on to the next day.
+REMINDER_GRACE = dt.timedelta(hours=6)
+REMINDER_BATCH = 200
+# The PGIC ("since the start of treatment, my overall status is") is asked once per series, with
+# the first reminder at least this many days after its last session: the end of the follow-up
+# week the response class is judged on (selectors.FOLLOWUP_DAYS).
+PGIC_AFTER_DAYS = 7
+# Every schedule handled moves past ``now`` (or off), so the loop ends long before this; the cap
+# only guards against a bug turning the worker into a busy loop.
+MAX_BATCHES = 1000
+
+
+def _loinc_for(instrument: str) -> str:
+    if instrument == Instrument.NRS:
+        # From the project's code table, so a typo here fails loudly rather than storing a code
+        # nobody can interpret.
+        code = codes.lookup(codes.LOINC.key, NRS_LOINC, field="loinc").code
+        return code
+    return ""
+
+
+def _check_date(patient: Patient, entry_date: object, *, now: dt.datetime) -> dt.date:
+    if not isinstance(entry_date, dt.date) or isinstance(entry_date, dt.datetime):
+        raise ValidationError({"entry_date": "Enter the day this entry is for."})
+    zone = timing.patient_zone(patient)
+    today = timing.local_today(zone, now)
+    if entry_date > today:
+        raise ValidationError(
+            {
+                "entry_date": f"{entry_date:%d %B %Y} is in the future: the diary records days "
+                "that have happened."
+            }
+        )
+    registered = timing.local_date_of(patient.created_at, zone)
+    if entry_date < registered:
+        raise ValidationError(
+            {
+                "entry_date": f"{entry_date:%d %B %Y} is before you joined the clinic "
+                f"({registered:%d %B %Y}); the diary starts on that day."
+            }
+        )
+    return entry_date
+
+
+def _score(instrument: str, answers: Mapping[str, object]) -> instruments.Score:
+    if instrument not in Instrument.values:
+        raise ValidationError({"instrument": "Unknown diary entry."})
+    try:
+        return instruments.score(instrument, answers)
+    except instruments.InvalidAnswers as exc:
+        raise ValidationError(dict(exc.errors)) from None
+
+
+def diary_entry_record(
+    *,
+    actor: Actor,
+    patient: Patient,
+    instrument: str,
+    entry_date: dt.date,
+    answers: Mapping[str, object],
+    note: str = "",
+    expected_version: int | None = None,
+    link: DiaryLink | None = None,
+    now: dt.datetime | None = None,
+) -> DiaryEntry:
+    """Record (or replace) the patient's entry for one instrument and day.
+
+    ``expected_version``: the version of the entry the form showed (0 when it showed none); a
+    mismatch means it changed since, and the save is refused. ``link``: the emailed link this
+    entry comes through; it must name this patient, instrument and day, and is claimed in the
+    same transaction, so a refused entry leaves it usable and a used one records nothing.
+    """
+    now = now or timezone.now()
+    note = (note or "").strip()
+    if link is not None and (
+        link.patient_id != patient.pk
+        or link.instrument != instrument
+        or link.entry_date != entry_date
+    ):
+        # Views take all three from the link row; reaching this means a caller mixed them up.
+        raise ValidationError({"link": "This link records a different entry. Nothing was saved."})
+    entry_date = _check_date(patient, entry_date, now=now)
+    result = _score(instrument, answers)
+    if len(note) > NOTE_MAX:
+        raise ValidationError(
+            {"note": f"Keep the note to {NOTE_MAX} characters (it has {len(note)})."}
+        )
+    values = {
+        "answers": dict(answers),
+        "score": result.total,
+        "loinc": _loinc_for(instrument),
+        "note": note,
+        "source": EntrySource.LINK if link is not None else EntrySource.PORTAL,
+        "recorded_by": actor.user,
+    }
+    try:
+        with transaction.atomic():
+            if link is not None:
+                diary_link_consume(link, now=now)
+            existing = (
+                DiaryEntry.objects.select_for_update()
+                .filter(patient=patient, instrument=instrument, entry_date=entry_date)
+                .first()
+            )
+            shown = existing.version if existing is not None else 0
+            if expected_version is not None and expected_version != shown:
+                raise StaleObjectError("diary entry")
+            if existing is None:
+                entry = DiaryEntry(
+                    clinic_id=patient.clinic_id,
+                    patient=patient,
+                    instrument=instrument,
+                    entry_date=entry_date,
+                    **values,
+                )
+                entry.full_clean(validate_constraints=False)
+                entry.save()
+                action = Action.CREATE
+                changed = sorted(["answers", "score", "note"] if note else ["answers", "score"])
+            else:
+                changed = sorted(
+                    name
+                    for name in ("answers", "score", "note")
+                    if getattr(existing, name) != values[name]
+                )
+                for name, value in values.items():
+                    setattr(existing, name, value)
+                # The row is locked (select_for_update above), so a plain increment is safe.
+                existing.version += 1
+                existing.full_clean(validate_constraints=False)
+                existing.save()
+                entry = existing
+                action = Action.UPDATE
+            audit_record(
+                actor=actor,
+                action=action,
+                object_type="diary_entry",
+                object_id=entry.pk,
+                patient=patient,
+                # Which fields, never their values (architecture.md "Privacy in URLs and logs").
+                detail={
+                    "instrument": instrument,
+                    "date": entry_date.isoformat(),
+                    "fields": changed,
+                    "via_link": link is not None,
+                },
+            )
+    except IntegrityError:
+        # Two first entries for the same day at the same instant: the unique constraint let one
+        # through. The other is refused like a stale page (nothing of it was saved).
+        raise StaleObjectError("diary entry") from None
+    return entry
+
+
+# --- reminder schedule ------------------------------------------------------------------------
+
+
+def _next_due(
+    schedule: ReminderSchedule, *, patient: Patient, after: dt.datetime
+) -> dt.datetime | None:
+    return timing.next_reminder_at(
+        enabled=schedule.enabled,
+        time_of_day=schedule.time_of_day,
+        daily_nrs=schedule.daily_nrs,
+        weekly_peg=schedule.weekly_peg,
+        peg_weekday=schedule.peg_weekday,
+        paused_until=schedule.paused_until,
+        zone=timing.patient_zone(patient),
+        after=after,
+    )
+
+
+def _start_dispatch() -> None:
+    from ketaclinic.outcomes.tasks import diary_reminders_schedule
+
+    diary_reminders_schedule()
+
+
+def reminder_schedule_save(
+    *,
+    actor: Actor,
+    patient: Patient,
+    enabled: bool,
+    time_of_day: dt.time,
+    daily_nrs: bool,
+    weekly_peg: bool,
+    peg_weekday: int,
+    paused_until: dt.date | None = None,
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> ReminderSchedule:
+    """Create or change the patient's reminder schedule (0 as ``expected_version`` means the form
+    showed none). Turning reminders on needs an email address to send them to."""
+    now = now or timezone.now()
+    if enabled and not patient.email:
+        raise ValidationError(
+            {
+                "enabled": "We have no email address for you, so we cannot send reminders. "
+                "Ask the clinic to add one."
+            }
+        )
+    if enabled and not (daily_nrs or weekly_peg):
+        raise ValidationError(
+            {
+                "daily_nrs": "Choose the daily pain score, the weekly PEG, or both, or turn "
+                "reminders off."
+            }
+        )
+    if paused_until is not None and paused_until < timing.local_today(
+        timing.patient_zone(patient), now
+    ):
+        raise ValidationError({"paused_until": "Choose today or a later day to pause until."})
+    values: dict[str, Any] = {
+        "enabled": enabled,
+        "time_of_day": time_of_day,
+        "daily_nrs": daily_nrs,
+        "weekly_peg": weekly_peg,
+        "peg_weekday": peg_weekday,
+        "paused_until": paused_until,
+    }
+    with transaction.atomic():
+        current = ReminderSchedule.objects.select_for_update().filter(patient=patient).first()
+        shown = current.version if current is not None else 0
+        if expected_version is not None and expected_version != shown:
+            raise StaleObjectError("reminder schedule")
+        schedule = current or ReminderSchedule(patient=patient)
+        changed = sorted(k for k, v in values.items() if getattr(schedule, k, None) != v)
+        for name, value in values.items():
+            setattr(schedule, name, value)
+        schedule.next_due_at = _next_due(schedule, patient=patient, after=now)
+        if current is not None:
+            schedule.version = current.version + 1
+        schedule.full_clean()
+        schedule.save()
+        audit_record(
+            actor=actor,
+            action=Action.UPDATE if current is not None else Action.CREATE,
+            object_type="diary_reminder_schedule",
+            object_id=schedule.pk,
+            patient=patient,
+            detail={"fields": changed},
+        )
+        if schedule.next_due_at is not None:
+            transaction.on_commit(_start_dispatch, robust=True)
+    return schedule
+
+
+def reminder_schedule_pause(
+    *,
+    actor: Actor,
+    patient: Patient,
+    until: dt.date | None,
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> ReminderSchedule:
+    """Pause reminders up to and including ``until``, or resume them (``until=None``)."""
+    now = now or timezone.now()
+    if until is not None and until < timing.local_today(timing.patient_zone(patient), now):
+        raise ValidationError({"paused_until": "Choose today or a later day to pause until."})
+    with transaction.atomic():
+        schedule = ReminderSchedule.objects.select_for_update().filter(patient=patient).first()
+        if schedule is None:
+            raise ValidationError({"paused_until": "You have no reminders to pause."})
+        if expected_version is not None and expected_version != schedule.version:
+            raise StaleObjectError("reminder schedule")
+        schedule.paused_until = until
+        schedule.next_due_at = _next_due(schedule, patient=patient, after=now)
+        schedule.version += 1
+        schedule.full_clean()
+        schedule.save()
+        audit_record(
+            actor=actor,
+            action=Action.UPDATE,
+            object_type="diary_reminder_schedule",
+            object_id=schedule.pk,
+            patient=patient,
+            detail={"fields": ["paused_until"], "paused": until is not None},
+        )
+        if schedule.next_due_at is not None:
+            transaction.on_commit(_start_dispatch, robust=True)
+    return schedule
+
+
+# --- sending reminders (the task worker) --------------------------------------------------------
+
+
+def _pgic_due(patient: Patient, day: dt.date) -> bool:
+    """Whether the reminder on ``day`` also asks the PGIC: the patient's latest series has ended
+    at least ``PGIC_AFTER_DAYS`` before, and since its end there is neither a PGIC entry nor a
+    PGIC reminder (so it is asked once per series, on the first reminder day after the wait)."""
+    series = infusion_series_for_patient(patient, today=day)
+    if not series or series[-1].ongoing:
+        return False
+    end = series[-1].end
+    if day < end + dt.timedelta(days=PGIC_AFTER_DAYS):
+        return False
+    answered = DiaryEntry.objects.filter(
+        patient=patient, instrument=Instrument.PGIC, entry_date__gte=end
+    ).exists()
+    asked = SentDiaryReminder.objects.filter(
+        patient=patient, instrument=Instrument.PGIC, local_date__gt=end
+    ).exists()
+    return not (answered or asked)
+
+
+def _claim(schedule: ReminderSchedule, *, now: dt.datetime) -> tuple[list[tuple[str, str]], Any]:
+    """Claim today's reminders of one due schedule and move it on; returns (claimed, day).
+
+    Each (patient, instrument, day) is claimed by inserting a SentDiaryReminder row: the unique
+    constraint lets exactly one worker past, whichever runs first; the others find the row taken
+    (IntegrityError inside a savepoint) and send nothing. The claim commits before the email goes
+    out, so a crash in between loses that reminder rather than sending it twice (at-most-once,
+    as for appointment reminders).
+    """
+    patient = schedule.patient
+    zone = timing.patient_zone(patient)
+    due_at = schedule.next_due_at
+    assert due_at is not None
+    day = timing.local_date_of(due_at, zone)
+    kinds = timing.due_instruments(
+        daily_nrs=schedule.daily_nrs,
+        weekly_peg=schedule.weekly_peg,
+        peg_weekday=schedule.peg_weekday,
+        day=day,
+    )
+    send = (
+        schedule.enabled
+        and bool(patient.email)
+        and now - due_at <= REMINDER_GRACE
+        and not (schedule.paused_until is not None and day <= schedule.paused_until)
+    )
+    if send and _pgic_due(patient, day):
+        kinds.append(Instrument.PGIC.value)
+    claimed: list[tuple[str, str]] = []
+    with transaction.atomic():
+        if send:
+            for kind in kinds:
+                try:
+                    with transaction.atomic():
+                        SentDiaryReminder.objects.create(
+                            patient=patient, instrument=kind, local_date=day
+                        )
+                except IntegrityError:
+                    continue
+                token = diary_link_issue(patient=patient, instrument=kind, entry_date=day, now=now)
+                claimed.append((kind, token))
+        # Conditional on the instant read, so two workers advance it once between them.
+        ReminderSchedule.objects.filter(pk=schedule.pk, next_due_at=due_at).update(
+            next_due_at=_next_due(schedule, patient=patient, after=max(now, due_at))
+        )
+        if claimed:
+            audit_record(
+                actor=Actor(user=None),
+                action=Action.CREATE,
+                object_type="diary_reminder",
+                object_id=schedule.pk,
+                patient=patient,
+                detail={"instruments": [k for k, _ in claimed], "date": day.isoformat()},
+            )
+    return claimed, day
+
+
+def diary_reminders_send(*, now: dt.datetime | None = None) -> int:
+    """Send every reminder that is due; returns how many emails went out.
+
+    Safe to run at any time and from several workers at once (see ``_claim``). Works in batches
+    until no schedule is due: every schedule handled moves its ``next_due_at`` past ``now`` (or
+    to None), so it drops out of the next batch.
+    """
+    now = now or timezone.now()
+    sent = 0
+    for _ in range(MAX_BATCHES):
+        batch = list(
+            ReminderSchedule.objects.select_related("patient__home_location", "patient__clinic")
+            .filter(enabled=True, next_due_at__lte=now)
+            .order_by("next_due_at", "pk")[:REMINDER_BATCH]
+        )
+        if not batch:
+            break
+        for schedule in batch:
+            claimed, day = _claim(schedule, now=now)
+            if not claimed:
+                continue
+            try:
+                emails.send_diary_reminder(schedule.patient, day=day, tokens=claimed)
+            except Exception:  # a failed send must not stop the other patients' reminders
+                log.exception("diary reminder email failed for schedule %s", schedule.pk)
+                continue
+            sent += 1
+    return sent

@@ -1,0 +1,50 @@
+"""Background jobs of the pain diary, run by ``ketaclinic db_worker``.
+
+Periodic work follows ``ketaclinic.scheduling.tasks``: each run enqueues its successor first
+(``periodic_enqueue``, idempotent, so starting a chain twice or running two workers never leaves
+more than one run waiting), and the chain is started on commit by whatever needs it: saving a
+reminder schedule starts the reminder dispatcher, issuing a link starts the link purge.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django_tasks import task
+
+from ketaclinic.outcomes import links, services
+from ketaclinic.scheduling.tasks import PURGE_EVERY, periodic_enqueue
+
+# Reminders go out within this long after their time of day.
+DISPATCH_EVERY = dt.timedelta(minutes=5)
+DEFAULT_LINK_RETENTION_DAYS = 30
+
+
+@task()
+def diary_reminders_dispatch() -> str:
+    """Send the diary reminders that are due (at most once each; see services._claim)."""
+    periodic_enqueue(diary_reminders_dispatch, every=DISPATCH_EVERY)
+    return f"sent {services.diary_reminders_send()}"
+
+
+def diary_reminders_schedule() -> bool:
+    """Start the reminder dispatcher if it is not already waiting (safe to call at any time)."""
+    return periodic_enqueue(diary_reminders_dispatch, every=DISPATCH_EVERY)
+
+
+def link_retention_days() -> int:
+    return int(getattr(settings, "DIARY_LINK_RETENTION_DAYS", DEFAULT_LINK_RETENTION_DAYS))
+
+
+@task()
+def diary_link_purge() -> str:
+    """Delete diary links used or expired more than the retention period ago; daily."""
+    periodic_enqueue(diary_link_purge, every=PURGE_EVERY)
+    deleted = links.diary_links_purge(older_than=dt.timedelta(days=link_retention_days()))
+    return f"deleted {deleted}"
+
+
+def diary_link_purge_schedule() -> bool:
+    """Start the daily link purge if it is not already waiting (safe to call at any time)."""
+    return periodic_enqueue(diary_link_purge, every=PURGE_EVERY)

@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django import forms
+
+from ketaclinic.clinical import dosing, pk
+from ketaclinic.clinical.medications import LINES, MEDICATIONS, NON_DRUG_COMPONENTS, Line
+from ketaclinic.clinics.models import DosingBasis, ProtocolTemplate
+from ketaclinic.plans.models import OTHER_MEDICATION, KetamineProtocol, Plan
+
+
+def _details_field(label: str, help_text: str = "") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=2000,
+        help_text=help_text,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class PlanForm(forms.Form):
+    """Goals, review date and one details box per component (empty: not part of the plan)."""
+
+    goals = forms.CharField(
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What the patient and you are aiming for, in words the patient would use.",
+    )
+    review_date = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="When to review the plan together; it must be in the future.",
+    )
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for item in MEDICATIONS.values():
+            self.fields[f"c_{item.code}"] = _details_field(
+                item.name, f"Guideline: {item.daily_dose}. {item.conditions}."
+            )
+        self.fields[f"c_{OTHER_MEDICATION}"] = _details_field(
+            "Other medicines",
+            "E.g. carbamazepine for trigeminal neuralgia (clinical-sources.md 5.1).",
+        )
+        for component in NON_DRUG_COMPONENTS.values():
+            self.fields[f"c_{component.code}"] = _details_field(component.label)
+
+    @staticmethod
+    def initial_for(plan: Plan) -> dict[str, Any]:
+        initial: dict[str, Any] = {
+            "goals": plan.goals,
+            "review_date": plan.review_date,
+            "version": plan.version,
+        }
+        for component in plan.components.all():
+            initial[f"c_{component.code}"] = component.details
+        return initial
+
+    def components(self) -> dict[str, str]:
+        return {
+            name.removeprefix("c_"): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith("c_")
+        }
+
+    # Grouping for the template: medicines by line with their guidance, then the rest.
+    def medication_lines(self) -> Iterator[tuple[Line, list[tuple[forms.BoundField, Any]]]]:
+        for line in LINES:
+            yield (
+                line,
+                [(self[f"c_{m.code}"], m) for m in MEDICATIONS.values() if m.line == line.number],
+            )
+
+    def other_medication(self) -> forms.BoundField:
+        return self[f"c_{OTHER_MEDICATION}"]
+
+    def non_drug(self) -> list[tuple[forms.BoundField, Any]]:
+        return [(self[f"c_{n.code}"], n) for n in NON_DRUG_COMPONENTS.values()]
+
+
+class ProtocolForm(forms.Form):
+    """The physician's choices for the protocol; the template supplies the rest."""
+
+    template = forms.TypedChoiceField(coerce=int, widget=forms.HiddenInput)
+    dosing_basis = forms.ChoiceField(
+        choices=DosingBasis.choices,
+        label="Dosing weight",
+        help_text="Ideal (Devine) and adjusted weights use height and sex.",
+    )
+    dose_mg_per_kg = forms.FloatField(
+        required=False, label="Dose (mg/kg per session)", widget=forms.NumberInput({"step": "any"})
+    )
+    fixed_dose_mg = forms.FloatField(
+        required=False,
+        label="Fixed dose (mg per session)",
+        widget=forms.NumberInput({"step": "any"}),
+    )
+    duration_min = forms.IntegerField(label="Infusion duration (minutes)")
+    concentration_mg_per_ml = forms.TypedChoiceField(
+        choices=[(c, f"{c:g} mg/mL") for c in dosing.CONCENTRATIONS_MG_PER_ML],
+        coerce=float,
+        label="Concentration on hand",
+        help_text="Vial strength as ketamine base.",
+    )
+    weight_kg = forms.FloatField(label="Weight (kg)", widget=forms.NumberInput({"step": "any"}))
+    height_cm = forms.FloatField(label="Height (cm)", widget=forms.NumberInput({"step": "any"}))
+    pk_model = forms.ChoiceField(
+        choices=[(name, m.label) for name, m in pk.MODELS.items()],
+        label="Model for the predicted curve",
+        initial=pk.DEFAULT_MODEL,
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(
+        self, *args: Any, templates: list[ProtocolTemplate], template: ProtocolTemplate, **kw: Any
+    ) -> None:
+        super().__init__(*args, **kw)
+        self.chosen_template = template
+        field = self.fields["template"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [(t.pk, t.name) for t in templates]
+        # A template prescribes one dose form: offer only that one.
+        if template.fixed_dose_mg is not None:
+            del self.fields["dose_mg_per_kg"]
+            self.fields["fixed_dose_mg"].required = True
+        else:
+            del self.fields["fixed_dose_mg"]
+            self.fields["dose_mg_per_kg"].required = True
+
+    @staticmethod
+    def initial_for(
+        *,
+        template: ProtocolTemplate,
+        protocol: KetamineProtocol | None,
+        measurements: tuple[float, float] | None,
+        version: int,
+    ) -> dict[str, Any]:
+        """The saved protocol's values if it used this template, else the template's."""
+        initial: dict[str, Any] = {"template": template.pk, "version": version}
+        if protocol is not None and protocol.template_id == template.pk:
+            for name in (
+                "dosing_basis",
+                "dose_mg_per_kg",
+                "fixed_dose_mg",
+                "duration_min",
+                "concentration_mg_per_ml",
+                "weight_kg",
+                "height_cm",
+                "pk_model",
+            ):
+                initial[name] = getattr(protocol, name)
+            return initial
+        initial.update(
+            dosing_basis=template.dosing_basis,
+            dose_mg_per_kg=template.dose_mg_per_kg,
+            fixed_dose_mg=template.fixed_dose_mg,
+            duration_min=template.duration_min,
+            pk_model=pk.DEFAULT_MODEL,
+        )
+        if template.concentration_mg_per_ml in dosing.CONCENTRATIONS_MG_PER_ML:
+            initial["concentration_mg_per_ml"] = template.concentration_mg_per_ml
+        if measurements is not None:
+            initial["weight_kg"], initial["height_cm"] = measurements
+        elif protocol is not None:
+            initial["weight_kg"], initial["height_cm"] = protocol.weight_kg, protocol.height_cm
+        return initial
+
+
+class VersionForm(forms.Form):
+    """Sign and revise post only the version the page showed."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput)

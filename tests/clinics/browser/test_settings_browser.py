@@ -1,0 +1,92 @@
+"""A clinic admin works the settings on a phone and a desktop: changes a dose limit with a note,
+sees it in the history, invites a nurse who joins from the emailed link."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.core import mail
+from playwright.sync_api import Page, expect
+
+from ketaclinic.accounts.models import User
+from ketaclinic.clinics.selectors import clinic_policy_current
+from tests import factories
+from tests.browser.conftest import DESKTOP, PHONE
+from tests.conftest import World
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SETTINGS_PAGES = [
+    "/clinic/settings/",
+    "/clinic/settings/safety/",
+    "/clinic/settings/safety/edit/",
+    "/clinic/settings/safety/history/",
+    "/clinic/locations/",
+    "/clinic/staff/",
+    "/clinic/staff/invite/",
+    "/clinic/protocols/",
+    "/clinic/protocols/new/",
+]
+
+
+def _sign_in(page: Page, base: str, email: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    expect(page.get_by_test_id("who")).to_be_visible()
+
+
+def _no_sideways_scroll(page: Page) -> None:
+    overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+    assert overflow is False, page.url
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_an_admin_changes_a_dose_limit_and_invites_a_nurse(
+    live_server: Any, page: Page, world: World, viewport: dict[str, int]
+) -> None:
+    page.set_viewport_size(viewport)
+    _sign_in(page, live_server.url, "admin@example.test")
+    for path in SETTINGS_PAGES:
+        page.goto(f"{live_server.url}{path}")
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        _no_sideways_scroll(page)
+
+    page.goto(f"{live_server.url}/clinic/settings/safety/")
+    page.get_by_role("link", name="Change settings").click()
+    page.get_by_label("Maximum total per session (mg)").fill("150")
+    page.get_by_label("What changed and why").fill("Medical director: lower cap")
+    page.get_by_role("button", name="Save as a new version").click()
+    expect(page.get_by_text("Saved as version 2.")).to_be_visible()
+    expect(page.locator("[data-setting=max_session_mg] strong")).to_have_text("150 mg")
+    page.get_by_role("link", name="History of changes").click()
+    expect(page.locator("[data-version='2']")).to_contain_text("Medical director: lower cap")
+    expect(page.locator("[data-version='2'] tbody tr")).to_have_text(
+        re.compile(r"Maximum total per session\s*200 mg\s*150 mg")
+    )
+    assert clinic_policy_current(clinic_id=world.clinic.pk).max_session_mg == 150.0
+
+    page.goto(f"{live_server.url}/clinic/staff/invite/")
+    page.get_by_label("Email").fill("nora@example.test")
+    page.get_by_label("Role").select_option("nurse")
+    page.get_by_label("Cleveland").check()
+    page.get_by_role("button", name="Send invitation").click()
+    expect(page.get_by_text("Invitation emailed to nora@example.test.")).to_be_visible()
+    (message,) = [m for m in mail.outbox if m.to == ["nora@example.test"]]
+    link = re.search(r"http://\S+(/clinic/staff/join/\S+/)", message.body)
+    assert link is not None
+
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(f"{live_server.url}{link.group(1)}")
+    _no_sideways_scroll(page)
+    page.get_by_label("Your name").fill("Nora Nurse")
+    page.get_by_label("Choose a password").fill("a-long-and-unusual-passphrase")
+    page.get_by_label("The password again").fill("a-long-and-unusual-passphrase")
+    page.get_by_role("button", name="Create my account").click()
+    expect(page.get_by_test_id("who")).to_contain_text("Nora Nurse")
+    nora = User.objects.get(email="nora@example.test")
+    assert (nora.role, nora.clinic_id) == ("nurse", world.clinic.pk)
+    assert list(nora.locations.all()) == [world.cleveland]

@@ -1,0 +1,137 @@
+"""Diary fixtures: infusion sessions, diary entries written straight to the table (fast, for
+charts and query counts), and snapshots that let refusal tests assert nothing changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterable
+
+from django.utils import timezone
+
+from ketaclinic.audit.models import AuditEvent
+from ketaclinic.outcomes.models import NRS_LOINC, DiaryEntry, DiaryLink, ReminderSchedule
+from ketaclinic.patients.models import Patient
+from ketaclinic.scheduling.models import (
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+    AppointmentType,
+    InductionSeries,
+)
+from tests.conftest import World
+
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
+
+
+def today() -> dt.date:
+    return timezone.now().astimezone(NEW_YORK).date()
+
+
+def registered_since(patient: Patient, days: int) -> None:
+    """Pretend the patient joined ``days`` ago, so there is room for a diary history."""
+    Patient.objects.filter(pk=patient.pk).update(
+        created_at=timezone.now() - dt.timedelta(days=days)
+    )
+    patient.refresh_from_db()
+
+
+def infusion_type(world: World) -> AppointmentType:
+    found, _ = AppointmentType.objects.get_or_create(
+        clinic=world.clinic,
+        name="Ketamine infusion",
+        defaults={
+            "kind": AppointmentKind.INFUSION,
+            "duration_min": 40,
+            "buffer_min": 30,
+            "provider_role": "nurse",
+            "needs_chair": True,
+        },
+    )
+    return found
+
+
+def infusions(
+    world: World,
+    patient: Patient,
+    days: Iterable[dt.date],
+    *,
+    status: str = AppointmentStatus.COMPLETED,
+    series: InductionSeries | None = None,
+) -> list[Appointment]:
+    kind = infusion_type(world)
+    rows = []
+    for day in days:
+        start = dt.datetime.combine(day, dt.time(10, 0), tzinfo=NEW_YORK)
+        rows.append(
+            Appointment.objects.create(
+                clinic=world.clinic,
+                location=world.cleveland,
+                provider=world.nurse,
+                patient=patient,
+                type=kind,
+                start=start,
+                end=start + dt.timedelta(minutes=40),
+                block_end=start + dt.timedelta(minutes=70),
+                status=status,
+                series=series,
+            )
+        )
+    return rows
+
+
+def induction_series(world: World, patient: Patient) -> InductionSeries:
+    from ketaclinic.plans.models import Plan
+
+    plan = Plan.objects.create(
+        clinic=world.clinic,
+        patient=patient,
+        number=Plan.objects.count() + 1,
+        created_by=world.physician,
+    )
+    return InductionSeries.objects.create(
+        clinic=world.clinic,
+        patient=patient,
+        location=world.cleveland,
+        plan=plan,
+        pattern="weekdays",
+        sessions_count=5,
+        duration_min=40,
+        recovery_min=30,
+        policy_version=1,
+        created_by=world.physician,
+    )
+
+
+def nrs_entries(patient: Patient, values: dict[dt.date, int]) -> None:
+    DiaryEntry.objects.bulk_create(
+        DiaryEntry(
+            clinic_id=patient.clinic_id,
+            patient=patient,
+            instrument="nrs",
+            entry_date=day,
+            answers={"pain": value},
+            score=float(value),
+            loinc=NRS_LOINC,
+            source="portal",
+        )
+        for day, value in values.items()
+    )
+
+
+def snapshot() -> dict[str, object]:
+    """Everything a diary write could touch, to assert a refusal changed nothing."""
+    return {
+        "entries": list(
+            DiaryEntry.objects.order_by("pk").values_list(
+                "pk", "instrument", "entry_date", "score", "note", "version"
+            )
+        ),
+        "links": list(DiaryLink.objects.order_by("pk").values_list("pk", "used_at")),
+        "schedules": list(
+            ReminderSchedule.objects.order_by("pk").values_list(
+                "pk", "enabled", "paused_until", "version", "next_due_at"
+            )
+        ),
+        "audit": AuditEvent.objects.count(),
+    }

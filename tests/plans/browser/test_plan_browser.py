@@ -1,0 +1,100 @@
+"""A physician builds, doses and signs a plan on a phone and a desktop; the patient reads it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from playwright.sync_api import Page, expect
+
+from ketaclinic.accounts.models import User
+from ketaclinic.plans.models import Plan
+from tests.browser.conftest import DESKTOP, PHONE
+from tests.conftest import World
+from tests.plans.helpers import CLEVELAND, future
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _sign_in(page: Page, live_server: Any, user: User) -> None:
+    # The log-in form has its own browser tests; here a session cookie is enough.
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": live_server.url}]
+    )
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_physician_builds_a_plan_sees_the_dose_and_curve_and_signs_it(
+    live_server: Any, page: Page, world: World, viewport: dict[str, int]
+) -> None:
+    page.set_viewport_size(viewport)
+    _sign_in(page, live_server, world.physician)
+    page.goto(f"{live_server.url}/staff/patients/{world.alice_patient.public_id}/plans/")
+    page.get_by_role("link", name="Start a plan").click()
+    page.get_by_label("Goals").fill("Sleep through the night; walk to the shops.")
+    page.get_by_label("Review date").fill(future().isoformat())
+    page.get_by_label("Duloxetine").fill("30 mg daily for a week, then 60 mg daily")
+    page.get_by_label("Mindfulness").fill("Eight-week course")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_test_id("plan-status")).to_have_text("Draft")
+
+    page.get_by_role("link", name="Set ketamine protocol").click()
+    page.get_by_label("Protocol template").select_option(label=CLEVELAND)
+    page.get_by_role("button", name="Use this template").click()
+    expect(page.get_by_label("Dose (mg/kg per session)")).to_have_value("0.5")
+    page.get_by_label("Weight (kg)").fill("140")
+    page.get_by_label("Height (cm)").fill("185")
+    page.get_by_label("Dose (mg/kg per session)").fill("1.5")
+    page.get_by_label("Infusion duration (minutes)").fill("120")
+    page.get_by_role("button", name="Calculate and save").click()
+    # 1.5 mg/kg x 140 kg = 210 mg: past the clinic's 200 mg, refused with the limit named.
+    expect(page.get_by_test_id("refusal")).to_contain_text("max_session_mg")
+    page.get_by_label("Weight (kg)").fill("70")
+    page.get_by_label("Height (cm)").fill("170")
+    page.get_by_label("Dose (mg/kg per session)").fill("0.5")
+    page.get_by_label("Infusion duration (minutes)").fill("40")
+    page.get_by_role("button", name="Calculate and save").click()
+
+    expect(page.get_by_test_id("total-mg")).to_have_text("35 mg")
+    expect(page.get_by_test_id("rate")).to_have_text("52.5 mg/h · 5.25 mL/h")
+    expect(page.get_by_test_id("volume")).to_have_text("3.5 mL")
+    chart = page.get_by_role("img", name="Predicted plasma concentration")
+    expect(chart).to_be_attached()
+    figure = page.locator("figure.pk-chart")
+    expect(figure).to_contain_text("an estimate, not a measurement")
+    box = figure.bounding_box()
+    assert box is not None
+    assert box["width"] <= viewport["width"]
+    # Nothing on the page is wider than the screen (on a phone the chart scrolls in its box).
+    overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+    assert overflow is False
+
+    page.get_by_role("button", name="Sign plan").click()
+    expect(page.get_by_test_id("plan-status")).to_have_text("Signed")
+    assert Plan.objects.get().status == "signed"
+
+    page.get_by_role("link", name="Patient summary (print)").click()
+    expect(page.get_by_test_id("honesty")).to_contain_text("not a promise of relief")
+    page.emulate_media(media="print")
+    expect(page.locator(".site-header")).to_be_hidden()
+
+
+def test_the_patient_reads_the_signed_plan_on_a_phone(
+    live_server: Any, page: Page, world: World
+) -> None:
+    from tests.plans.helpers import signed
+
+    signed(world)
+    page.set_viewport_size(PHONE)
+    _sign_in(page, live_server, world.alice)
+    page.goto(f"{live_server.url}/me/plan/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your care plan")
+    expect(page.get_by_test_id("protocol-plain")).to_contain_text("5 infusion sessions")
+    expect(page.get_by_role("button", name="Print")).to_be_visible()
+    overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+    assert overflow is False

@@ -1,0 +1,100 @@
+"""Plans for tests, made through the services so they are what a physician would make."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+
+from ketaclinic.audit.services import Actor
+from ketaclinic.clinics.models import ClinicPolicy, ProtocolTemplate
+from ketaclinic.clinics.services import clinic_policy_update
+from ketaclinic.patients.models import Patient
+from ketaclinic.plans import services
+from ketaclinic.plans.models import Plan
+from tests.conftest import World
+
+CLEVELAND = "0.5 mg/kg over 40 min, 5 consecutive days"
+SCHWARTZMAN = "0.35 mg/kg/h for 4 h, capped at 25 mg/h, 10 days"
+ASRA = "Single trial: 80 mg over 2 h 30 min, then reassess"
+
+
+def physician(world: World) -> Actor:
+    return Actor(user=world.physician, ip="127.0.0.1")
+
+
+def future(days: int = 90) -> dt.date:
+    return timezone.localdate() + dt.timedelta(days=days)
+
+
+def template(world: World, name: str = CLEVELAND) -> ProtocolTemplate:
+    return ProtocolTemplate.objects.get(clinic=world.clinic, name=name)
+
+
+def draft(
+    world: World,
+    patient: Patient | None = None,
+    *,
+    goals: str = "Walk the dog every day; sleep through the night.",
+    review_date: dt.date | None = None,
+    components: dict[str, str] | None = None,
+) -> Plan:
+    return services.plan_create(
+        actor=physician(world),
+        patient_public_id=str((patient or world.alice_patient).public_id),
+        goals=goals,
+        review_date=review_date or future(),
+        components=components
+        if components is not None
+        else {"pregabalin": "75 mg twice a day, then 150 mg twice a day", "cbt": "8 sessions"},
+    )
+
+
+def choice(world: World, name: str = CLEVELAND, **overrides: Any) -> services.ProtocolChoice:
+    chosen = template(world, name)
+    values: dict[str, Any] = {
+        "template_id": chosen.pk,
+        "dosing_basis": "actual",
+        "dose_mg_per_kg": chosen.dose_mg_per_kg,
+        "fixed_dose_mg": chosen.fixed_dose_mg,
+        "duration_min": chosen.duration_min,
+        "concentration_mg_per_ml": 10.0,
+        "weight_kg": 70.0,
+        "height_cm": 170.0,
+        "pk_model": "domino",
+    }
+    values.update(overrides)
+    return services.ProtocolChoice(**values)
+
+
+def with_protocol(world: World, plan: Plan, name: str = CLEVELAND, **overrides: Any) -> Plan:
+    plan.refresh_from_db()
+    services.protocol_save(
+        actor=physician(world),
+        plan_id=str(plan.public_id),
+        expected_version=plan.version,
+        choice=choice(world, name, **overrides),
+    )
+    plan.refresh_from_db()
+    return plan
+
+
+def signed(world: World, patient: Patient | None = None) -> Plan:
+    plan = with_protocol(world, draft(world, patient))
+    return services.plan_sign(
+        actor=physician(world), plan_id=str(plan.public_id), expected_version=plan.version
+    )
+
+
+def set_limits(world: World, **limits: float) -> ClinicPolicy:
+    """A new policy version with other dose limits, as the clinic admin would save it."""
+    current = ClinicPolicy.objects.filter(clinic=world.clinic).order_by("-version").first()
+    assert current is not None
+    return clinic_policy_update(
+        actor=Actor(user=world.clinic_admin),
+        clinic=world.clinic,
+        values=limits,
+        based_on_version=current.version,
+        note="Tighter limits for the test",
+    )
