@@ -91,6 +91,7 @@ for _module in (
     "tests.clinics.matrix_entries",
     "tests.infusions.matrix_entries",
     "tests.outcomes.matrix_entries",
+    "tests.analytics.matrix_entries",
 ):
     MATRIX.update(importlib.import_module(_module).ENTRIES)
 

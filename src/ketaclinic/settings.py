@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "ketaclinic.plans",
     "ketaclinic.infusions",
     "ketaclinic.outcomes",
+    "ketaclinic.analytics",
     "ketaclinic.web",
     "ketaclinic.api",
 ]

@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("ketaclinic.clinics.urls")),
     path("", include("ketaclinic.infusions.urls")),
     path("", include("ketaclinic.outcomes.urls")),
+    path("", include("ketaclinic.analytics.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", _api_urls()),
     # Django's admin is for operators (superusers), never for clinic roles.
