@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from ketaclinic.scheduling.models import Appointment
+from ketaclinic.scheduling.models import Appointment, InductionSeries
 from tests.authz import (
     ADMIN_PAGE,
     DENY,
@@ -21,13 +21,15 @@ from tests.authz import (
     STAFF_PAGE,
 )
 from tests.conftest import World
-from tests.scheduling.helpers import setup_schedule
+from tests.scheduling.helpers import make_plan, setup_schedule
 
 # Alice's own appointment: hers to change; Bob and every staff role get a 404 on the patient
 # pages (staff use the desk pages). Waitlist joining is POST-only: 405 for patients on GET.
 #                      anon   alice  bob    desk   nurse  phys   admin  other_phys
 OWN_APPOINTMENT = (LOGIN, OK, DENY, DENY, DENY, DENY, DENY, DENY)
 OWN_APPOINTMENT_POST_ONLY = (LOGIN, GONE, GONE, DENY, DENY, DENY, DENY, DENY)
+# POST-only desk actions: a 405 on GET for the roles that may post, a 404 for everyone else.
+DESK_POST_ONLY = (LOGIN, DENY, DENY, GONE, DENY, GONE, GONE, GONE)
 # A link with a bad signature: a clear page with status 400 for anyone.
 BAD_LINK = (400,) * 8
 
@@ -58,6 +60,29 @@ def _cleveland(world: World) -> dict[str, Any]:
     return {"location_id": world.cleveland.pk}
 
 
+def _alice_plan(world: World) -> dict[str, Any]:
+    setup_schedule(world)
+    return {"plan_id": make_plan(world, world.alice_patient).public_id}
+
+
+def _alice_series(world: World) -> dict[str, Any]:
+    setup_schedule(world)
+    plan = make_plan(world, world.alice_patient)
+    series = InductionSeries.objects.create(
+        clinic=world.clinic,
+        patient=world.alice_patient,
+        location=world.cleveland,
+        plan=plan,
+        pattern="weekdays",
+        sessions_count=5,
+        duration_min=40,
+        recovery_min=60,
+        policy_version=1,
+        created_by=world.front_desk,
+    )
+    return {"public_id": series.public_id}
+
+
 def _bad_token(world: World) -> dict[str, Any]:
     return {"token": "not-a-signed-token"}
 
@@ -78,6 +103,10 @@ ENTRIES: dict[str, Any] = {
     "scheduling:desk_bookings": (STAFF_PAGE, None),
     "scheduling:desk_book": (OUR_PATIENT_REGISTRAR, _alice),
     "scheduling:desk_appointment": (OUR_PATIENT_STAFF, _alice_appointment),
+    "scheduling:schedule": (STAFF_PAGE, None),
+    "scheduling:schedule_appointment_status": (DESK_POST_ONLY, _alice_appointment),
+    "scheduling:plan_series": (OUR_PATIENT_REGISTRAR, _alice_plan),
+    "scheduling:series_detail": (OUR_PATIENT_STAFF, _alice_series),
     "scheduling:admin_types": (ADMIN_PAGE, None),
     "scheduling:admin_availability": (ADMIN_PAGE, None),
     "scheduling:admin_exceptions": (ADMIN_PAGE, None),

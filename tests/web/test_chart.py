@@ -113,7 +113,10 @@ def test_the_front_desk_sees_no_clinical_rows_and_no_clinical_links(
     assert response.context["chart"].entries == []
     body = response.content.decode()
     assert "Start consultation" not in body
-    assert "/plans/" not in body
+    assert "/staff/plans/" not in body
+    # ...but the desk can book the signed plan's induction series from the chart.
+    plan = world.alice_patient.plans.get()
+    assert f"/desk/plans/{plan.public_id}/series/" in body
 
 
 @pytest.mark.parametrize("n", [1, 12])
@@ -133,5 +136,6 @@ def test_the_chart_costs_the_same_queries_whatever_the_history(
 
 # Session and user (2), savepoint and release around the audited read (2), the patient (1),
 # each source (appointments, self-checks, consultations with decisions, plans with protocols,
-# diary months: 5), the audit insert (1), the clinic name in the page header (1).
-CHART_QUERIES = 12
+# diary months: 5), the plan awaiting a series (1), the audit insert (1), the clinic name in
+# the page header (1).
+CHART_QUERIES = 13

@@ -2,7 +2,8 @@
 
 Invariants live in the database: check constraints on every range, a unique row per sent
 reminder, and on PostgreSQL an exclusion constraint (migration 0002) so that two active
-appointments of one provider can never overlap, whatever the application does.
+appointments of one provider can never overlap, whatever the application does; and (migration
+0004) the same for one infusion chair, so an induction series can never double-book a chair.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from ketaclinic.accounts.models import Role
-from ketaclinic.clinics.models import Clinic, Location
+from ketaclinic.clinics.models import Chair, Clinic, Location, SeriesPattern
 from ketaclinic.patients.models import Patient
 
 
@@ -168,6 +169,65 @@ ACTIVE_STATUSES = (
 )
 
 
+class SeriesStatus(models.TextChoices):
+    BOOKED = "booked", "Booked"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class InductionSeries(models.Model):
+    """An induction series booked as one unit: every session (an ``Appointment`` with a chair
+    and a nurse) was checked and saved in one transaction, or none was.
+
+    The values the sessions were laid out with (pattern, count, infusion and recovery minutes and
+    the clinic policy version that gave the recovery time) are copied here, so the series still
+    explains itself after the plan or the policy moves on.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="induction_series")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey(
+        "plans.Plan", on_delete=models.PROTECT, related_name="induction_series"
+    )
+    status = models.CharField(
+        max_length=12, choices=SeriesStatus.choices, default=SeriesStatus.BOOKED
+    )
+    pattern = models.CharField(max_length=20, choices=SeriesPattern.choices)
+    sessions_count = models.PositiveSmallIntegerField()
+    duration_min = models.PositiveIntegerField("infusion (minutes)")
+    recovery_min = models.PositiveIntegerField("recovery in the chair (minutes)")
+    policy_version = models.PositiveIntegerField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "induction series"
+        constraints = [
+            # One plan, one live series: a second booking of the same plan is refused even when
+            # two desks press "Book" at the same moment.
+            models.UniqueConstraint(
+                fields=["plan"],
+                condition=Q(status="booked"),
+                name="induction_series_one_booked_per_plan",
+            ),
+            models.CheckConstraint(
+                condition=Q(sessions_count__gte=1, sessions_count__lte=30)
+                & Q(duration_min__gte=5, duration_min__lte=720)
+                & Q(recovery_min__lte=480),
+                name="induction_series_ranges",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Induction series of {self.sessions_count} sessions"
+
+
 class Appointment(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="appointments")
@@ -197,6 +257,18 @@ class Appointment(models.Model):
         related_name="+",
     )
     booked_online = models.BooleanField(default=False)
+    # Infusion sessions occupy a chair from start to block_end (infusion plus recovery); the
+    # chair overlap constraint (migration 0004) covers the same span as the provider one.
+    chair = models.ForeignKey(
+        Chair, on_delete=models.PROTECT, null=True, blank=True, related_name="appointments"
+    )
+    series = models.ForeignKey(
+        InductionSeries,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sessions",
+    )
 
     class Meta:
         ordering = ["start", "id"]
@@ -211,6 +283,7 @@ class Appointment(models.Model):
             models.Index(fields=["location", "start"]),
             models.Index(fields=["clinic", "-created_at"]),
             models.Index(fields=["patient", "start"]),
+            models.Index(fields=["chair", "start"]),
         ]
 
     def __str__(self) -> str:

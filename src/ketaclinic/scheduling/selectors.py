@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import Http404
 
+from ketaclinic.accounts.models import STAFF_ROLES, Role, User
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
-from ketaclinic.clinics.models import Location
+from ketaclinic.clinics.models import Chair, Location
+from ketaclinic.clinics.selectors import clinic_policy_current
 from ketaclinic.patients.models import Patient
-from ketaclinic.scheduling.access import appointments_visible_to
+from ketaclinic.plans.models import KetamineProtocol, Plan, PlanStatus
+from ketaclinic.scheduling.access import SCHEDULERS, appointments_visible_to
 from ketaclinic.scheduling.models import (
     Appointment,
     AppointmentKind,
     AppointmentStatus,
     AppointmentType,
+    InductionSeries,
+    SeriesStatus,
     WaitlistEntry,
     WaitlistStatus,
 )
+from ketaclinic.scheduling.slots import SeriesProposal, local_day_bounds, series_find
 
 
 def bookable_locations() -> list[Location]:
@@ -92,3 +101,225 @@ def appointment_read(*, actor: Actor, appointment: Appointment) -> Appointment:
             patient=appointment.patient,
         )
     return appointment
+
+
+# --- the schedule ------------------------------------------------------------------------------
+
+# Who appears as a column: the people appointments are booked with.
+PROVIDER_ROLES = (Role.PHYSICIAN, Role.NURSE)
+
+
+@dataclass(frozen=True)
+class ScheduleColumn:
+    key: str
+    label: str
+    kind: str  # "provider" or "chair"
+    detail: str
+
+
+@dataclass(frozen=True)
+class Schedule:
+    location: Location
+    day_from: dt.date
+    days: int
+    columns: list[ScheduleColumn]
+    # Every appointment touching the days, cancelled ones included, in start order.
+    appointments: list[Appointment]
+
+
+def schedule_locations(*, user: User) -> list[Location]:
+    """The clinic's locations, those the user works at first (one query)."""
+    if user.clinic_id is None:
+        return []
+    works_here = User.locations.through.objects.filter(location_id=OuterRef("pk"), user_id=user.pk)
+    locations = list(
+        Location.objects.filter(clinic_id=user.clinic_id).annotate(mine=Exists(works_here))
+    )
+    return sorted(locations, key=lambda loc: not getattr(loc, "mine", False))
+
+
+def schedule_read(*, actor: Actor, location: Location, day_from: dt.date, days: int) -> Schedule:
+    """One location's providers and chairs as columns with their appointments over ``days``
+    local days: three queries and one audit row, whatever the number of appointments,
+    providers or chairs."""
+    assert actor.user is not None
+    if actor.user.clinic_id != location.clinic_id or actor.user.role not in STAFF_ROLES:
+        raise Http404("No such schedule")
+    range_start = local_day_bounds(location, day_from)[0]
+    range_end = local_day_bounds(location, day_from + dt.timedelta(days=days - 1))[1]
+    staff = sorted(
+        User.objects.filter(
+            clinic_id=location.clinic_id,
+            is_active=True,
+            role__in=PROVIDER_ROLES,
+            locations=location,
+        ),
+        key=lambda u: (PROVIDER_ROLES.index(Role(u.role)), u.display_name, u.pk),
+    )
+    chairs = list(Chair.objects.filter(location=location, is_active=True))
+    rows = list(
+        Appointment.objects.filter(
+            location=location, start__lt=range_end, block_end__gt=range_start
+        )
+        .select_related("patient", "type", "provider", "chair", "series")
+        .order_by("start", "pk")
+    )
+    # Someone booked here without being listed at the location (or a chair since retired) still
+    # gets a column, from the rows already loaded.
+    people = {u.pk: u for u in staff}
+    for row in rows:
+        people.setdefault(row.provider_id, row.provider)
+    seats = {c.pk: c for c in chairs}
+    for row in rows:
+        if row.chair is not None:
+            seats.setdefault(row.chair.pk, row.chair)
+    columns = [
+        ScheduleColumn(
+            key=f"p{u.pk}",
+            label=u.display_name,
+            kind="provider",
+            detail=Role(u.role).label if u.role in Role.values else "",
+        )
+        for u in people.values()
+    ] + [
+        ScheduleColumn(key=f"c{c.pk}", label=c.name, kind="chair", detail="Infusion chair")
+        for c in seats.values()
+    ]
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action=Action.READ,
+            object_type="schedule",
+            object_id=location.pk,
+            detail={"from": day_from.isoformat(), "days": days, "results": len(rows)},
+        )
+    return Schedule(
+        location=location, day_from=day_from, days=days, columns=columns, appointments=rows
+    )
+
+
+# --- induction series ----------------------------------------------------------------------------
+
+
+def plan_for_series(user: User, public_id: uuid.UUID | str) -> Plan:
+    """The plan behind a series page, for those who book series (404 outside scope)."""
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        raise Http404("No such plan") from None
+    if user.role not in SCHEDULERS or user.clinic_id is None:
+        raise Http404("No such plan")
+    plan = (
+        Plan.objects.filter(clinic_id=user.clinic_id, public_id=key)
+        .select_related("patient__home_location")
+        .first()
+    )
+    if plan is None or plan.patient.clinic_id != user.clinic_id:
+        raise Http404("No such plan")
+    return plan
+
+
+def series_refusal(
+    *, plan: Plan, protocol: KetamineProtocol | None, booked_already: bool
+) -> str | None:
+    """Why this plan cannot be booked as a series now (None if it can)."""
+    if plan.status != PlanStatus.SIGNED:
+        return (
+            f"Only a signed plan can be booked as a series; this plan is "
+            f"{plan.get_status_display().lower()}. Nothing was booked."
+        )
+    if protocol is None:
+        return "This plan has no ketamine protocol, so there is no series to book."
+    if booked_already:
+        return "This plan already has a booked series. Cancel it first to book another."
+    return None
+
+
+@dataclass(frozen=True)
+class SeriesPlanPage:
+    plan: Plan
+    protocol: KetamineProtocol | None
+    recovery_min: int
+    booked: InductionSeries | None
+    refusal: str | None
+
+
+def series_plan_read(*, actor: Actor, plan: Plan) -> SeriesPlanPage:
+    """What the series page shows of a plan (the schedule-relevant parts only), audited."""
+    protocol = KetamineProtocol.objects.filter(plan=plan).first()
+    booked = InductionSeries.objects.filter(plan=plan, status=SeriesStatus.BOOKED).first()
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action=Action.READ,
+            object_type="plan",
+            object_id=plan.public_id,
+            patient=plan.patient,
+            detail={"page": "induction_series"},
+        )
+    return SeriesPlanPage(
+        plan=plan,
+        protocol=protocol,
+        recovery_min=clinic_policy_current(clinic_id=plan.clinic_id).recovery_min,
+        booked=booked,
+        refusal=series_refusal(plan=plan, protocol=protocol, booked_already=booked is not None),
+    )
+
+
+def series_propose(
+    *,
+    plan: Plan,
+    location: Location,
+    day_from: dt.date,
+    time_from: dt.time | None = None,
+    now: dt.datetime | None = None,
+) -> SeriesProposal | None:
+    """The first feasible series for the plan's protocol at ``location`` from ``day_from``."""
+    protocol = KetamineProtocol.objects.filter(plan=plan).first()
+    if protocol is None:
+        return None
+    return series_find(
+        patient_id=plan.patient_id,
+        location=location,
+        duration_min=protocol.duration_min,
+        recovery_min=clinic_policy_current(clinic_id=plan.clinic_id).recovery_min,
+        sessions_count=protocol.sessions_count,
+        pattern=protocol.pattern,
+        day_from=day_from,
+        time_from=time_from,
+        now=now,
+    )
+
+
+def access_series(user: User, public_id: uuid.UUID | str) -> InductionSeries:
+    """A series of the user's clinic, for staff (404 outside scope)."""
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        raise Http404("No such series") from None
+    if user.role not in STAFF_ROLES or user.clinic_id is None:
+        raise Http404("No such series")
+    series = (
+        InductionSeries.objects.filter(clinic_id=user.clinic_id, public_id=key)
+        .select_related("patient", "location", "plan")
+        .first()
+    )
+    if series is None:
+        raise Http404("No such series")
+    return series
+
+
+def series_read(*, actor: Actor, series: InductionSeries) -> list[Appointment]:
+    """The series' sessions in order (one query), audited."""
+    with transaction.atomic():
+        sessions = list(
+            series.sessions.select_related("chair", "provider", "type").order_by("start", "pk")
+        )
+        audit_record(
+            actor=actor,
+            action=Action.READ,
+            object_type="induction_series",
+            object_id=series.public_id,
+            patient=series.patient,
+        )
+    return sessions

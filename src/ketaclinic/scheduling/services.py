@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+import zoneinfo
+from collections.abc import Callable, Sequence
 from functools import partial, wraps
-from typing import Any, ParamSpec
+from typing import Any, ParamSpec, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
@@ -24,29 +25,45 @@ from ketaclinic.accounts.models import STAFF_ROLES, User
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinics.models import Clinic, Location
+from ketaclinic.clinics.selectors import clinic_policy_current
 from ketaclinic.patients.models import Patient
+from ketaclinic.plans.models import KetamineProtocol, Plan
 from ketaclinic.scheduling import emails
+from ketaclinic.scheduling.access import SCHEDULERS
 from ketaclinic.scheduling.links import link_consume, link_issue, links_retire
 from ketaclinic.scheduling.models import (
     ACTIVE_STATUSES,
     ActionLink,
     Appointment,
+    AppointmentKind,
     AppointmentStatus,
     AppointmentType,
     AvailabilityException,
     BookingPolicy,
+    InductionSeries,
     LinkAction,
     OfferStatus,
+    SeriesStatus,
     WaitlistEntry,
     WaitlistOffer,
     WaitlistStatus,
     WeeklyAvailability,
 )
-from ketaclinic.scheduling.slots import Slot, free_slots, nearest_slots, policy_for
+from ketaclinic.scheduling.selectors import series_propose, series_refusal
+from ketaclinic.scheduling.slots import (
+    SeriesBoard,
+    SeriesProposal,
+    Slot,
+    free_slots,
+    nearest_slots,
+    policy_for,
+    series_dates,
+)
 
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
+R = TypeVar("R")
 
 REMINDERS = (("48h", dt.timedelta(hours=48)), ("2h", dt.timedelta(hours=2)))
 
@@ -61,8 +78,21 @@ class SlotUnavailableError(SchedulingError):
         self.alternatives = alternatives
 
 
+class SeriesUnavailableError(SchedulingError):
+    """A series that cannot be booked as asked; nothing was saved. ``proposal`` is the next
+    feasible series from the same day, if there is one."""
+
+    def __init__(self, message: str, *, proposal: SeriesProposal | None) -> None:
+        super().__init__(message)
+        self.proposal = proposal
+
+
 def _is_overlap(exc: IntegrityError) -> bool:
     return "appointment_no_overlap" in str(exc)
+
+
+def _is_chair_overlap(exc: IntegrityError) -> bool:
+    return "appointment_chair_no_overlap" in str(exc)
 
 
 def _alternatives(
@@ -208,7 +238,7 @@ def _on_commit(fn: Callable[[], Any]) -> None:
     transaction.on_commit(after_commit, robust=True)
 
 
-def _retry_if_locked(fn: Callable[P, Appointment]) -> Callable[P, Appointment]:
+def _retry_if_locked(fn: Callable[P, R]) -> Callable[P, R]:
     """SQLite only: a writer that found the database locked starts its transaction again.
 
     With a file database the busy timeout already waits; the shared-cache in-memory database of
@@ -217,7 +247,7 @@ def _retry_if_locked(fn: Callable[P, Appointment]) -> Callable[P, Appointment]:
     """
 
     @wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Appointment:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         conn = transaction.get_connection()
         attempts = 50 if conn.vendor == "sqlite" and not conn.in_atomic_block else 1
         for attempt in range(attempts):
@@ -339,6 +369,12 @@ def _check_change_allowed(
         raise SchedulingError(
             f"This appointment is {appointment.get_status_display().lower()}, so it cannot be "
             f"{verb}."
+        )
+    if verb == "moved" and appointment.series_id is not None:
+        # A session's chair is checked with the whole series; moving one alone would bypass that.
+        raise SchedulingError(
+            "This infusion is part of an induction series, so it cannot be moved on its own. "
+            "Cancel the session (or the series) and book again."
         )
     if appointment.start <= now:
         raise SchedulingError(f"This appointment has already started, so it cannot be {verb}.")
@@ -501,6 +537,343 @@ def appointment_cancel(
         )
         _on_commit(partial(_after_cancel, current.pk))
     return _load(appointment.pk)
+
+
+# --- arrival, no-show, completion ------------------------------------------------------------
+
+# What the desk may record, from each state. Cancelled and completed are final; a no-show can
+# still turn into an arrival (the patient came late), nothing else goes backwards.
+STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
+    AppointmentStatus.BOOKED: frozenset({AppointmentStatus.ARRIVED, AppointmentStatus.NO_SHOW}),
+    AppointmentStatus.ARRIVED: frozenset({AppointmentStatus.COMPLETED}),
+    AppointmentStatus.NO_SHOW: frozenset({AppointmentStatus.ARRIVED}),
+}
+
+
+def _require_scheduler(actor: Actor, clinic_id: int, what: str) -> None:
+    user = actor.user
+    if user is None or user.role not in SCHEDULERS or user.clinic_id != clinic_id:
+        raise SchedulingError(f"Only the clinic's front desk, physicians and admins can {what}.")
+
+
+def appointment_status_change(
+    *,
+    actor: Actor,
+    appointment: Appointment,
+    status: str,
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> Appointment:
+    """Record an arrival, a no-show or a completion, if the current state allows it."""
+    now = now or timezone.now()
+    _require_scheduler(actor, appointment.clinic_id, "change an appointment's state")
+    if status not in {s.value for s in AppointmentStatus} or status == AppointmentStatus.CANCELLED:
+        raise SchedulingError("status: choose arrived, no-show or completed.")
+    target = AppointmentStatus(status)
+    with transaction.atomic():
+        current = _lock(appointment)
+        if expected_version is not None and current.version != expected_version:
+            raise SchedulingError(
+                "This appointment was changed after you opened the page; nothing was changed. "
+                "Reload to see it as it is now."
+            )
+        if target not in STATUS_TRANSITIONS.get(current.status, frozenset()):
+            raise SchedulingError(
+                f"This appointment is {current.get_status_display().lower()}, so it cannot be "
+                f"marked {target.label.lower()}."
+            )
+        tz = zoneinfo.ZoneInfo(current.location.time_zone)
+        if target == AppointmentStatus.ARRIVED and (
+            now.astimezone(tz).date() < current.start.astimezone(tz).date()
+        ):
+            raise SchedulingError("An arrival can be recorded from the day of the appointment.")
+        if target != AppointmentStatus.ARRIVED and now < current.start:
+            raise SchedulingError(
+                f"This appointment has not started yet, so it cannot be marked "
+                f"{target.label.lower()}."
+            )
+        Appointment.objects.filter(pk=current.pk).update(
+            status=target, version=F("version") + 1, updated_at=now
+        )
+        audit_record(
+            actor=actor,
+            action=Action.UPDATE,
+            object_type="appointment",
+            object_id=current.public_id,
+            patient=current.patient,
+            detail={"change": "status", "from": current.status, "to": str(target)},
+        )
+    return _load(appointment.pk)
+
+
+# --- induction series ----------------------------------------------------------------------------
+
+
+def infusion_type(clinic_id: int) -> AppointmentType | None:
+    """The appointment type series sessions are booked as (the clinic's infusion type)."""
+    return (
+        AppointmentType.objects.filter(
+            clinic_id=clinic_id, kind=AppointmentKind.INFUSION, is_active=True
+        )
+        .order_by("-needs_chair", "pk")
+        .first()
+    )
+
+
+def _after_series(series_id: int, *, cancelled_ids: list[int] | None = None) -> None:
+    """On commit: one email listing the sessions booked (with each one's reminders queued), or
+    the sessions just cancelled."""
+    from ketaclinic.scheduling import tasks
+
+    series = InductionSeries.objects.select_related("patient", "location__clinic").get(pk=series_id)
+    sessions = list(
+        series.sessions.select_related("chair", "provider", "type", "location").order_by("start")
+    )
+    cancelled = cancelled_ids is not None
+    if cancelled_ids is not None:
+        sessions = [a for a in sessions if a.pk in cancelled_ids]
+        if not sessions:
+            return
+    tz = zoneinfo.ZoneInfo(series.location.time_zone)
+    emails._send(
+        to=series.patient.email,
+        subject=(
+            "[ketaclinic] Your infusion series is cancelled"
+            if cancelled
+            else "[ketaclinic] Your infusion series is booked"
+        ),
+        template="scheduling/email/series.txt",
+        context={
+            "series": series,
+            "cancelled": cancelled,
+            "sessions": [(a, a.start.astimezone(tz)) for a in sessions],
+        },
+    )
+    if cancelled:
+        return
+    now = timezone.now()
+    for appointment in sessions:
+        for kind, before in REMINDERS:
+            when = appointment.start - before
+            if when > now:
+                tasks.appointment_reminder.using(run_after=when).enqueue(
+                    appointment.pk, kind, appointment.start.isoformat()
+                )
+
+
+@_retry_if_locked
+def series_book(
+    *,
+    actor: Actor,
+    plan: Plan,
+    location: Location,
+    sessions: Sequence[tuple[int, int, dt.datetime]],
+    now: dt.datetime | None = None,
+) -> InductionSeries:
+    """Book the plan's induction series as one unit: every session (chair id, nurse id, start) is
+    re-checked inside one transaction and all are saved, or none is.
+
+    Writers are queued per location (its row is locked) and per nurse (as single bookings are),
+    so a racing series waits and its re-check sees the winner; the chair and provider exclusion
+    constraints (triggers on SQLite) stay as the backstop. A refusal raises
+    ``SeriesUnavailableError`` carrying the next feasible series, or ``SchedulingError``.
+    """
+    now = now or timezone.now()
+    _require_scheduler(actor, plan.clinic_id, "book an induction series")
+    if location.clinic_id != plan.clinic_id:
+        raise SchedulingError("That location is not part of this clinic.")
+    if not sessions:
+        raise SchedulingError("sessions: the series has no sessions to book.")
+    tz = zoneinfo.ZoneInfo(location.time_zone)
+    first_day = min(start for _, _, start in sessions).astimezone(tz).date()
+    failure: str
+    try:
+        with transaction.atomic():
+            locked_plan = Plan.objects.select_for_update(of=("self",)).get(pk=plan.pk)
+            protocol = KetamineProtocol.objects.filter(plan=locked_plan).first()
+            booked_already = InductionSeries.objects.filter(
+                plan=locked_plan, status=SeriesStatus.BOOKED
+            ).exists()
+            refusal = series_refusal(
+                plan=locked_plan, protocol=protocol, booked_already=booked_already
+            )
+            if refusal is not None:
+                raise SchedulingError(refusal)
+            assert protocol is not None
+            session_type = infusion_type(locked_plan.clinic_id)
+            if session_type is None:
+                raise SchedulingError(
+                    "This clinic has no infusion appointment type yet; a clinic admin adds one "
+                    "under scheduling settings."
+                )
+            ordered = sorted(sessions, key=lambda s: s[2])
+            if len(ordered) != protocol.sessions_count:
+                raise SchedulingError(
+                    f"sessions: the protocol has {protocol.sessions_count} sessions, "
+                    f"not {len(ordered)}. Nothing was booked."
+                )
+            try:
+                expected_days = series_dates(first_day, protocol.pattern, protocol.sessions_count)
+            except ValueError:
+                expected_days = []
+            if [start.astimezone(tz).date() for _, _, start in ordered] != expected_days:
+                raise SchedulingError(
+                    f"sessions: the days do not follow the protocol's pattern "
+                    f"({protocol.get_pattern_display().lower()}). Nothing was booked."
+                )
+            policy = clinic_policy_current(clinic_id=locked_plan.clinic_id)
+            # The queue: one series at a time per location, then the nurses in id order.
+            list(Location.objects.select_for_update().filter(pk=location.pk).values_list("pk"))
+            _lock_providers(*(nurse for _, nurse, _ in ordered))
+            board = SeriesBoard(
+                location=location,
+                patient_id=locked_plan.patient_id,
+                day_from=expected_days[0],
+                day_to=expected_days[-1],
+                duration_min=protocol.duration_min,
+                recovery_min=policy.recovery_min,
+                now=now,
+            )
+            taken: list[tuple[dt.datetime, dt.datetime]] = []
+            for number, (chair_id, nurse_id, start) in enumerate(ordered, start=1):
+                why = board.refusal(chair_id=chair_id, nurse_id=nurse_id, start=start, taken=taken)
+                if why is not None:
+                    raise SeriesUnavailableError(
+                        f"Session {number} ({start.astimezone(tz):%a %d %b, %I:%M %p}) {why}, "
+                        "so nothing was booked.",
+                        proposal=None,
+                    )
+                taken.append((start, start + board.block))
+            series = InductionSeries(
+                clinic_id=locked_plan.clinic_id,
+                patient_id=locked_plan.patient_id,
+                location=location,
+                plan=locked_plan,
+                pattern=protocol.pattern,
+                sessions_count=protocol.sessions_count,
+                duration_min=protocol.duration_min,
+                recovery_min=policy.recovery_min,
+                policy_version=policy.version,
+                created_by=actor.user,
+            )
+            series.full_clean()
+            series.save()
+            patient = Patient.objects.get(pk=locked_plan.patient_id)
+            audit_record(
+                actor=actor,
+                action=Action.CREATE,
+                object_type="induction_series",
+                object_id=series.public_id,
+                patient=patient,
+                detail={
+                    "plan": str(locked_plan.public_id),
+                    "sessions": series.sessions_count,
+                    "pattern": series.pattern,
+                    "duration_min": series.duration_min,
+                    "recovery_min": series.recovery_min,
+                    "policy_version": series.policy_version,
+                },
+            )
+            for chair_id, nurse_id, start in ordered:
+                appointment = Appointment(
+                    clinic_id=locked_plan.clinic_id,
+                    location=location,
+                    provider_id=nurse_id,
+                    patient=patient,
+                    type=session_type,
+                    start=start,
+                    end=start + board.duration,
+                    block_end=start + board.block,
+                    chair_id=chair_id,
+                    series=series,
+                    booked_by=actor.user,
+                    booked_online=False,
+                )
+                appointment.full_clean(validate_constraints=False)
+                appointment.save()
+                audit_record(
+                    actor=actor,
+                    action=Action.CREATE,
+                    object_type="appointment",
+                    object_id=appointment.public_id,
+                    patient=patient,
+                    detail={"type": session_type.kind, "series": str(series.public_id)},
+                )
+            _on_commit(partial(_after_series, series.pk))
+            return series
+    except IntegrityError as exc:
+        if "induction_series_one_booked_per_plan" in str(exc):
+            raise SchedulingError(
+                "This plan already has a booked series. Cancel it first to book another."
+            ) from None
+        if not (_is_overlap(exc) or _is_chair_overlap(exc)):
+            raise
+        failure = (
+            "Someone booked one of these chairs or nurses a moment ago, so nothing was booked."
+        )
+    except SeriesUnavailableError as exc:
+        failure = str(exc)
+    proposal = series_propose(plan=plan, location=location, day_from=first_day, now=now)
+    raise SeriesUnavailableError(failure, proposal=proposal)
+
+
+def series_cancel(
+    *,
+    actor: Actor,
+    series: InductionSeries,
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> InductionSeries:
+    """Cancel a whole series: every session still to come is cancelled, sessions already
+    attended stay as they were. Audited per series and per session."""
+    now = now or timezone.now()
+    _require_scheduler(actor, series.clinic_id, "cancel an induction series")
+    with transaction.atomic():
+        current = (
+            InductionSeries.objects.select_for_update(of=("self",))
+            .select_related("patient")
+            .get(pk=series.pk)
+        )
+        if expected_version is not None and current.version != expected_version:
+            raise SchedulingError(
+                "This series was changed after you opened the page; nothing was changed. "
+                "Reload to see it as it is now."
+            )
+        if current.status != SeriesStatus.BOOKED:
+            raise SchedulingError("This series is already cancelled.")
+        to_cancel = list(
+            Appointment.objects.select_for_update()
+            .filter(series=current, status=AppointmentStatus.BOOKED, start__gt=now)
+            .values_list("pk", "public_id")
+        )
+        Appointment.objects.filter(pk__in=[pk for pk, _ in to_cancel]).update(
+            status=AppointmentStatus.CANCELLED,
+            version=F("version") + 1,
+            sequence=F("sequence") + 1,
+            updated_at=now,
+        )
+        InductionSeries.objects.filter(pk=current.pk).update(
+            status=SeriesStatus.CANCELLED, version=F("version") + 1, updated_at=now
+        )
+        audit_record(
+            actor=actor,
+            action=Action.UPDATE,
+            object_type="induction_series",
+            object_id=current.public_id,
+            patient=current.patient,
+            detail={"change": "cancel", "sessions_cancelled": len(to_cancel)},
+        )
+        for _, public_id in to_cancel:
+            audit_record(
+                actor=actor,
+                action=Action.UPDATE,
+                object_type="appointment",
+                object_id=public_id,
+                patient=current.patient,
+                detail={"change": "cancel", "series": str(current.public_id)},
+            )
+        _on_commit(partial(_after_series, current.pk, cancelled_ids=[pk for pk, _ in to_cancel]))
+    return InductionSeries.objects.get(pk=series.pk)
 
 
 # --- waitlist ---------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ketaclinic.scheduling import views
+from ketaclinic.scheduling import schedule_views, views
 
 app_name = "scheduling"
 
@@ -31,6 +31,14 @@ urlpatterns = [
     path("desk/bookings/", views.desk_bookings, name="desk_bookings"),
     path("desk/patients/<uuid:public_id>/book/", views.desk_book, name="desk_book"),
     path("desk/appointments/<uuid:public_id>/", views.desk_appointment, name="desk_appointment"),
+    path("desk/schedule/", schedule_views.schedule, name="schedule"),
+    path(
+        "desk/schedule/appointments/<uuid:public_id>/status/",
+        schedule_views.schedule_appointment_status,
+        name="schedule_appointment_status",
+    ),
+    path("desk/plans/<uuid:plan_id>/series/", schedule_views.plan_series, name="plan_series"),
+    path("desk/series/<uuid:public_id>/", schedule_views.series_detail, name="series_detail"),
     path("clinic/scheduling/types/", views.admin_types, name="admin_types"),
     path("clinic/scheduling/availability/", views.admin_availability, name="admin_availability"),
     path("clinic/scheduling/exceptions/", views.admin_exceptions, name="admin_exceptions"),

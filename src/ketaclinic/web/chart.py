@@ -24,9 +24,9 @@ from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.outcomes.models import DiaryEntry, Instrument
 from ketaclinic.patients.access import access_patient
 from ketaclinic.patients.models import Patient
-from ketaclinic.plans.models import Plan
+from ketaclinic.plans.models import Plan, PlanStatus
 from ketaclinic.plans.selectors import protocol_of
-from ketaclinic.scheduling.models import Appointment
+from ketaclinic.scheduling.models import Appointment, SeriesStatus
 from ketaclinic.screening.models import SelfCheck
 
 
@@ -45,6 +45,9 @@ class Chart:
     patient: Patient
     clinical: bool
     entries: list[TimelineEntry] = field(default_factory=list)
+    # A signed plan with no booked series: the desk books its induction series from the chart,
+    # since the plan's clinical content is not theirs to read.
+    plan_to_book: str | None = None
 
 
 Source = Callable[[Patient], list[TimelineEntry]]
@@ -185,6 +188,12 @@ def patient_chart(*, actor: Actor, public_id: str) -> Chart:
         sources = DEMOGRAPHIC_SOURCES + (CLINICAL_SOURCES if clinical else [])
         entries = [entry for source in sources for entry in source(patient)]
         entries.sort(key=lambda entry: entry.when, reverse=True)
+        plan_to_book = (
+            Plan.objects.filter(patient=patient, status=PlanStatus.SIGNED)
+            .exclude(induction_series__status=SeriesStatus.BOOKED)
+            .values_list("public_id", flat=True)
+            .first()
+        )
         audit_record(
             actor=actor,
             action=Action.READ,
@@ -193,4 +202,9 @@ def patient_chart(*, actor: Actor, public_id: str) -> Chart:
             patient=patient,
             detail={"entries": len(entries), "clinical": clinical},
         )
-    return Chart(patient=patient, clinical=clinical, entries=entries)
+    return Chart(
+        patient=patient,
+        clinical=clinical,
+        entries=entries,
+        plan_to_book=str(plan_to_book) if plan_to_book else None,
+    )

@@ -203,6 +203,18 @@ def _load_schedule(clinic: Clinic, locations: dict[str, Location]) -> None:
                     start_time=start,
                     defaults={"end_time": end},
                 )
+    # Infusion nurses work weekdays 8-17 at their own location: the induction-series finder
+    # needs a nurse for every session.
+    for nurse in User.objects.filter(clinic=clinic, role=Role.NURSE).prefetch_related("locations"):
+        for location in nurse.locations.all():
+            for weekday in range(5):
+                WeeklyAvailability.objects.get_or_create(
+                    provider=nurse,
+                    location=location,
+                    weekday=weekday,
+                    start_time=dt.time(8),
+                    defaults={"end_time": dt.time(17)},
+                )
     # A few upcoming consultations, once (a demo reloaded later keeps the ones it has).
     if Appointment.objects.filter(clinic=clinic).exists():
         return
