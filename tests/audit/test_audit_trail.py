@@ -78,7 +78,7 @@ def test_viewing_a_patient_page_writes_a_read_event_with_the_client_address(
     event = AuditEvent.objects.get()
     assert (event.action, event.object_type, event.patient_id) == (
         "read",
-        "patient",
+        "patient_chart",
         world.alice_patient.pk,
     )
     assert event.ip_address == "198.51.100.4"

@@ -136,6 +136,6 @@ def test_the_chart_costs_the_same_queries_whatever_the_history(
 
 # Session and user (2), savepoint and release around the audited read (2), the patient (1),
 # each source (appointments, self-checks, consultations with decisions, plans with protocols,
-# diary months: 5), the plan awaiting a series (1), the audit insert (1), the clinic name in
-# the page header (1).
-CHART_QUERIES = 13
+# infusion sessions, diary months: 6), the plan awaiting a series (1), the audit insert (1),
+# the clinic name in the page header (1).
+CHART_QUERIES = 14

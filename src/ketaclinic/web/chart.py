@@ -21,6 +21,7 @@ from ketaclinic.accounts.models import CLINICAL_ROLES
 from ketaclinic.assessments.selectors import consultations_of
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.outcomes.models import DiaryEntry, Instrument
 from ketaclinic.patients.access import access_patient
 from ketaclinic.patients.models import Patient
@@ -174,9 +175,28 @@ def _diary(patient: Patient) -> list[TimelineEntry]:
     return rows
 
 
+def _sessions(patient: Patient) -> list[TimelineEntry]:
+    rows = []
+    for session in InfusionSession.objects.filter(patient=patient).select_related(
+        "location", "chair"
+    ):
+        where = session.location.name + (f" · {session.chair.name}" if session.chair else "")
+        rows.append(
+            TimelineEntry(
+                when=session.started_at or session.arrived_at,
+                kind="session",
+                label="Infusion session",
+                title=f"Infusion ({session.get_status_display().lower()})",
+                detail=where,
+                url=reverse("infusions:session", kwargs={"public_id": session.public_id}),
+            )
+        )
+    return rows
+
+
 # Sources anyone on the staff may see, and those that need clinical access.
 DEMOGRAPHIC_SOURCES: list[Source] = [_appointments]
-CLINICAL_SOURCES: list[Source] = [_selfchecks, _consultations, _plans, _diary]
+CLINICAL_SOURCES: list[Source] = [_selfchecks, _consultations, _plans, _sessions, _diary]
 
 
 def patient_chart(*, actor: Actor, public_id: str) -> Chart:

@@ -20,24 +20,28 @@ NAVIGATION: dict[str, list[tuple[str, str]]] = {
     Role.FRONT_DESK: [
         ("Home", "home"),
         ("Schedule", "scheduling:schedule"),
+        ("Chair board", "infusions:board_home"),
         ("Patients", "staff_patients"),
         ("New bookings", "scheduling:desk_bookings"),
     ],
     Role.NURSE: [
         ("Home", "home"),
         ("Schedule", "scheduling:schedule"),
+        ("Chair board", "infusions:board_home"),
         ("Patients", "staff_patients"),
         ("New bookings", "scheduling:desk_bookings"),
     ],
     Role.PHYSICIAN: [
         ("Home", "home"),
         ("Schedule", "scheduling:schedule"),
+        ("Chair board", "infusions:board_home"),
         ("Patients", "staff_patients"),
         ("New bookings", "scheduling:desk_bookings"),
     ],
     Role.CLINIC_ADMIN: [
         ("Home", "home"),
         ("Schedule", "scheduling:schedule"),
+        ("Chair board", "infusions:board_home"),
         ("Patients", "staff_patients"),
         ("New bookings", "scheduling:desk_bookings"),
         ("Clinic", "clinic_overview"),

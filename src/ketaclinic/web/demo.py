@@ -149,6 +149,10 @@ def load_demo() -> Clinic:
             )
             patient.save(update_fields=["user"])
     _load_schedule(clinic, locations)
+    # Today's infusions on the chair board, one per location (idempotent for the day).
+    from ketaclinic.infusions.demo import seed_infusion_day
+
+    seed_infusion_day(clinic=clinic)
     return clinic
 
 

@@ -1,0 +1,335 @@
+"""Forms of the chair board and the chart. They parse and bound the input; the services decide.
+
+Every form posts the session's ``version`` (optimistic locking). Times are
+``<input type="datetime-local">`` in the location's time zone, blank meaning now; numbers use
+``inputmode="numeric"`` so a tablet shows the number pad, and the vitals row is laid out for
+the keyboard (tab through, Enter saves).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from ketaclinic.clinical.instruments import get_instrument
+from ketaclinic.clinical.monitoring import VITAL_LIMITS
+from ketaclinic.infusions.models import (
+    AdverseEventKind,
+    AlertAction,
+    Intervention,
+    Outcome,
+    Severity,
+)
+
+LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+def local_now_value(time_zone: str, now: dt.datetime | None = None) -> str:
+    """The value a datetime-local field shows for "now" at the location."""
+    moment = now or timezone.now()
+    return moment.astimezone(zoneinfo.ZoneInfo(time_zone)).strftime(LOCAL_FORMAT)
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A wall-clock time at the location, made aware in the location's zone (not the server's)."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_FORMAT)
+
+    def __init__(self, *, time_zone: str = "UTC", **kwargs: Any) -> None:
+        kwargs.setdefault("input_formats", [LOCAL_FORMAT, "%Y-%m-%d %H:%M"])
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+        self.time_zone = time_zone
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        result: dt.datetime | None = super().to_python(value)
+        if result is None:
+            return None
+        zone = zoneinfo.ZoneInfo(self.time_zone)
+        return result.replace(tzinfo=None).replace(tzinfo=zone)
+
+
+def _number(label: str, lowest: int, highest: int, *, required: bool = False) -> forms.IntegerField:
+    return forms.IntegerField(
+        label=label,
+        required=required,
+        min_value=lowest,
+        max_value=highest,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "class": "num"}),
+    )
+
+
+def _vital(name: str, label: str, *, required: bool = False) -> forms.IntegerField:
+    lowest, highest = VITAL_LIMITS[name]
+    return _number(label, lowest, highest, required=required)
+
+
+class SessionForm(forms.Form):
+    """Base: the version posted back, and a location time zone for the time fields."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    def __init__(self, *args: Any, time_zone: str = "UTC", **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        for form_field in self.fields.values():
+            if isinstance(form_field, LocalDateTimeField):
+                form_field.time_zone = time_zone
+
+
+class ArriveForm(forms.Form):
+    chair = forms.TypedChoiceField(label="Chair", coerce=int, required=False, empty_value=None)
+    arrived_at = LocalDateTimeField(label="Arrived at")
+
+    def __init__(
+        self, *args: Any, chairs: list[tuple[int, str]], time_zone: str = "UTC", **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["chair"].choices = [("", "Choose later"), *chairs]  # type: ignore[attr-defined]
+        self.fields["arrived_at"].time_zone = time_zone  # type: ignore[attr-defined]
+
+
+class ChairForm(SessionForm):
+    chair = forms.TypedChoiceField(label="Chair", coerce=int)
+
+    def __init__(self, *args: Any, chairs: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["chair"].choices = chairs  # type: ignore[attr-defined]
+
+
+class VitalsFields(forms.Form):
+    systolic_bp = _vital("systolic_bp", "Systolic BP (mmHg)")
+    diastolic_bp = _vital("diastolic_bp", "Diastolic BP (mmHg)")
+    heart_rate = _vital("heart_rate", "Heart rate (/min)")
+    spo2 = _vital("spo2", "SpO2 (%)")
+    respiratory_rate = _vital("respiratory_rate", "Resp. rate (/min)")
+
+    VITAL_NAMES = ("systolic_bp", "diastolic_bp", "heart_rate", "spo2", "respiratory_rate")
+
+    def vitals(self) -> dict[str, Any]:
+        values = {name: self.cleaned_data.get(name) for name in self.VITAL_NAMES}
+        values["new_arrhythmia"] = bool(self.cleaned_data.get("new_arrhythmia", False))
+        return values
+
+
+class PrecheckForm(SessionForm, VitalsFields):
+    taken_at = LocalDateTimeField(label="Time")
+    pain_nrs = _number("Pain now (0-10)", 0, 10, required=True)
+    fasting = forms.BooleanField(label="Fasted as instructed", required=False)
+    escort_arranged = forms.BooleanField(
+        label="Escort arranged for the journey home", required=False
+    )
+    consent_confirmed = forms.BooleanField(label="Consent confirmed", required=False)
+
+    field_order = [
+        "taken_at",
+        "systolic_bp",
+        "diastolic_bp",
+        "heart_rate",
+        "spo2",
+        "respiratory_rate",
+        "pain_nrs",
+        "fasting",
+        "escort_arranged",
+        "consent_confirmed",
+    ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("systolic_bp", "diastolic_bp", "heart_rate", "spo2"):
+            self.fields[name].required = True
+
+
+class VitalsForm(SessionForm, VitalsFields):
+    taken_at = LocalDateTimeField(label="Time")
+    rass = forms.TypedChoiceField(
+        label="RASS",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "-"), *[(v, f"{v:+d}") for v in range(4, -6, -1)]],
+    )
+    moaas = forms.TypedChoiceField(
+        label="MOAA/S",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "-"), *[(v, str(v)) for v in range(5, -1, -1)]],
+    )
+    pain_nrs = _number("Pain (0-10)", 0, 10)
+    new_arrhythmia = forms.BooleanField(label="New arrhythmia", required=False)
+    note = forms.CharField(label="Note", required=False, max_length=500)
+
+    field_order = [
+        "systolic_bp",
+        "diastolic_bp",
+        "heart_rate",
+        "spo2",
+        "respiratory_rate",
+        "rass",
+        "moaas",
+        "pain_nrs",
+        "new_arrhythmia",
+        "taken_at",
+        "note",
+    ]
+
+
+class ReasonForm(SessionForm):
+    reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DrawForm(SessionForm):
+    lot = forms.CharField(label="Lot", max_length=40)
+    expiry = forms.DateField(label="Expiry", widget=forms.DateInput(attrs={"type": "date"}))
+    drawn_mg = forms.DecimalField(
+        label="Drawn (mg)",
+        max_digits=7,
+        decimal_places=2,
+        min_value=0,
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "0.01", "class": "num"}),
+    )
+
+
+def _rate_field(label: str = "Rate (mL/h)") -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        max_digits=7,
+        decimal_places=2,
+        min_value=0,
+        error_messages={
+            "max_digits": "Enter a rate of at most 99999.99 mL/h.",
+            "min_value": "The rate cannot be negative.",
+        },
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "0.01", "class": "num"}),
+    )
+
+
+class StartForm(SessionForm):
+    rate_ml_per_h = _rate_field()
+    at = LocalDateTimeField(label="Started at")
+
+
+class RateForm(SessionForm):
+    rate_ml_per_h = _rate_field("New rate (mL/h)")
+    at = LocalDateTimeField(label="At")
+    reason = forms.CharField(label="Reason", required=False, max_length=300)
+
+
+class StopForm(SessionForm):
+    at = LocalDateTimeField(label="Stopped at")
+    reason = forms.CharField(label="Reason", required=False, max_length=300)
+
+
+def _scale_choices(code: str, key: str) -> list[tuple[int, str]]:
+    instrument = get_instrument(code)
+    item = next(i for i in instrument.items if i.key == key)
+    return [(int(choice.value), choice.label) for choice in item.choices]
+
+
+class CadssForm(SessionForm):
+    taken_at = LocalDateTimeField(label="Time")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for item in get_instrument("cadss6").items:
+            self.fields[item.key] = forms.TypedChoiceField(
+                label=item.wording,
+                coerce=int,
+                choices=_scale_choices("cadss6", item.key),
+                widget=forms.RadioSelect,
+            )
+
+    def answers(self) -> dict[str, object]:
+        return {item.key: self.cleaned_data[item.key] for item in get_instrument("cadss6").items}
+
+
+class RecoveryForm(SessionForm):
+    taken_at = LocalDateTimeField(label="Time")
+    pain_nrs = _number("Pain now (0-10)", 0, 10)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for item in get_instrument("aldrete").items:
+            self.fields[item.key] = forms.TypedChoiceField(
+                label=item.wording,
+                coerce=int,
+                choices=[("", "Choose"), *_scale_choices("aldrete", item.key)],
+            )
+        self.order_fields(["taken_at", *[i.key for i in get_instrument("aldrete").items]])
+
+    def answers(self) -> dict[str, object]:
+        return {item.key: self.cleaned_data[item.key] for item in get_instrument("aldrete").items}
+
+
+class AcknowledgeForm(SessionForm):
+    alert = forms.UUIDField(widget=forms.HiddenInput)
+    action = forms.ChoiceField(label="Action taken", choices=[("", "Choose"), *AlertAction.choices])
+    note = forms.CharField(label="Note", required=False, max_length=500)
+
+
+class AdverseEventForm(SessionForm):
+    kind = forms.ChoiceField(label="Event", choices=AdverseEventKind.choices)
+    severity = forms.ChoiceField(label="Severity", choices=Severity.choices)
+    onset_at = LocalDateTimeField(label="Onset")
+    interventions = forms.MultipleChoiceField(
+        label="What was done",
+        choices=Intervention.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    outcome = forms.ChoiceField(label="Outcome", choices=Outcome.choices)
+    note = forms.CharField(
+        label="Note", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class ReconcileForm(SessionForm):
+    given_mg = forms.DecimalField(
+        label="Given (mg)",
+        max_digits=7,
+        decimal_places=2,
+        min_value=0,
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "0.01", "class": "num"}),
+    )
+    wasted_mg = forms.DecimalField(
+        label="Wasted (mg)",
+        max_digits=7,
+        decimal_places=2,
+        min_value=0,
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "0.01", "class": "num"}),
+    )
+    witness = forms.TypedChoiceField(
+        label="Witness of the waste", coerce=int, required=False, empty_value=None
+    )
+    witness_password = forms.CharField(
+        label="Witness's password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+    )
+
+    def __init__(self, *args: Any, witnesses: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["witness"].choices = [("", "No waste"), *witnesses]  # type: ignore[attr-defined]
+
+
+class DischargeForm(SessionForm):
+    escort_name = forms.CharField(label="Escort's name", required=False, max_length=200)
+    escort_confirmed = forms.BooleanField(
+        label="A responsible adult is here to take the patient home (no driving until tomorrow)",
+        required=False,
+    )
+
+
+class SignForm(SessionForm):
+    pass
+
+
+class AddendumForm(SessionForm):
+    text = forms.CharField(
+        label="Addendum", max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
+    )

@@ -1,0 +1,340 @@
+"""The chair board and the chart over HTTP: what each role sees, refusals (422) and stale saves
+(409) that change nothing, the audit of every read, and the board's fixed query count."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from ketaclinic.audit.models import AuditEvent
+from ketaclinic.infusions.models import Alert, InfusionSession, Observation, SessionStatus
+from tests import factories
+from tests.conftest import World
+from tests.infusions.helpers import (
+    arrive,
+    bare_session,
+    chair,
+    day_at,
+    infusion_appointment,
+    new_patient,
+    signed_plan,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def chart_url(session: InfusionSession) -> str:
+    return f"/infusions/sessions/{session.public_id}/"
+
+
+def action_url(session: InfusionSession, action: str) -> str:
+    return f"/infusions/sessions/{session.public_id}/{action}/"
+
+
+def board_url(world: World) -> str:
+    return f"/infusions/board/{world.cleveland.pk}/"
+
+
+def text(response: Any) -> str:
+    return response.content.decode()
+
+
+# -- the board ---------------------------------------------------------------------------------
+
+
+def test_the_board_shows_each_chair_with_its_sessions_and_states(
+    world: World, client_for: Any
+) -> None:
+    infusing = day_at(world, "infusing")
+    infusing.vitals(systolic_bp=185, diastolic_bp=90)
+    signed_plan(world, world.bob_patient)
+    infusion_appointment(world, world.bob_patient, chair=chair(world, "Chair 2"))
+    response = client_for("nurse").get(board_url(world))
+    assert response.status_code == 200
+    page = text(response)
+    assert 'data-chair="Chair 1"' in page
+    assert 'data-state="infusing"' in page
+    assert 'data-state="expected"' in page
+    assert "Systolic BP 185 mmHg is above 180" in page
+    assert "Open chart" in page
+    assert "Arrived<span" in page
+    assert AuditEvent.objects.filter(object_type="chair_board", action="read").count() == 1
+
+
+def test_the_front_desk_sees_the_board_without_clinical_detail(
+    world: World, client_for: Any
+) -> None:
+    day = day_at(world, "infusing")
+    day.vitals(systolic_bp=185, diastolic_bp=90)
+    page = text(client_for("front_desk").get(board_url(world)))
+    assert "Alice Moreno" in page
+    assert 'data-state="infusing"' in page
+    assert "185" not in page
+    assert "Last vitals" not in page
+    assert "Open chart" not in page
+    assert chart_url(day.session) not in page
+
+
+def test_the_board_updates_itself_by_polling_a_partial(world: World, client_for: Any) -> None:
+    page = text(client_for("nurse").get(board_url(world)))
+    assert f'hx-get="/infusions/board/{world.cleveland.pk}/live/"' in page
+    assert 'hx-trigger="every 15s' in page
+    partial = client_for("nurse").get(f"/infusions/board/{world.cleveland.pk}/live/")
+    assert partial.status_code == 200
+    assert "<html" not in text(partial)
+    assert 'id="board"' in text(partial)
+
+
+def test_overdue_vitals_and_readiness_are_flagged(world: World, client_for: Any) -> None:
+    day = day_at(world, "infusing")
+    day.backdate(20)
+    page = text(client_for("nurse").get(board_url(world)))
+    assert 'data-testid="overdue"' in page
+    assert "Last vitals 20 min ago" in page
+    ready = day_at(world, "recovering", world.bob_patient, chair_name="Chair 2")
+    ready.backdate(31)
+    ready.aldrete()
+    page = text(client_for("nurse").get(board_url(world)))
+    assert 'data-state="ready"' in page
+
+
+def test_the_board_home_opens_the_users_location(world: World, client_for: Any) -> None:
+    response = client_for("nurse").get("/infusions/board/")
+    assert response.status_code == 200
+    assert "Chair board: Cleveland" in text(response)
+
+
+def test_another_clinics_location_is_not_found(world: World, client_for: Any) -> None:
+    assert client_for("other_physician").get(board_url(world)).status_code == 404
+
+
+def _busy_location(world: World, active: int) -> int:
+    location = factories.make_location(world.clinic, f"Big {active}", chairs=40)
+    chairs = list(location.chairs.order_by("pk"))
+    now = timezone.now()
+    for index in range(active):
+        patient = new_patient(world)
+        session = bare_session(
+            world,
+            patient,
+            chairs[index],
+            location=location,
+            status=SessionStatus.INFUSING,
+            started_at=now - dt.timedelta(minutes=20),
+            current_rate_ml_per_h=5,
+            current_rate_mg_per_h=50.0,
+            rate_since=now - dt.timedelta(minutes=20),
+            last_vitals_at=now - dt.timedelta(minutes=16),
+            open_alerts=1,
+        )
+        Alert.objects.create(
+            session=session,
+            code="systolic_bp_high",
+            message="Systolic BP 185 mmHg is above 180.",
+            source="CLINICAL.md",
+            raised_at=now,
+            policy_version=1,
+        )
+    return location.pk
+
+
+@pytest.mark.parametrize("active", [1, 40])
+def test_the_board_query_count_does_not_grow_with_sessions(
+    world: World, client_for: Any, django_assert_num_queries: Any, active: int
+) -> None:
+    location_id = _busy_location(world, active)
+    client: Client = client_for("nurse")
+    client.get(f"/infusions/board/{location_id}/")  # warm the session and user caches
+    # session, user, location, locations, chairs, sessions, open alerts, appointments, policy,
+    # audit insert (with its savepoint pair): the same for 1 or 40 active sessions.
+    with django_assert_num_queries(12):
+        response = client.get(f"/infusions/board/{location_id}/")
+    assert response.status_code == 200
+    assert text(response).count('data-testid="board-alert"') == active
+
+
+# -- arrival -----------------------------------------------------------------------------------
+
+
+def test_the_front_desk_checks_in_from_the_board(world: World, client_for: Any) -> None:
+    signed_plan(world, world.alice_patient)
+    appointment = infusion_appointment(world, world.alice_patient)
+    response = client_for("front_desk").post(
+        f"/infusions/appointments/{appointment.public_id}/arrive/",
+        {"chair": chair(world, "Chair 2").pk},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == board_url(world)
+    session = InfusionSession.objects.get()
+    assert session.chair == chair(world, "Chair 2")
+
+
+def test_a_nurse_checking_in_lands_on_the_chart(world: World, client_for: Any) -> None:
+    appointment = infusion_appointment(world, world.alice_patient)
+    response = client_for("nurse").post(
+        f"/infusions/appointments/{appointment.public_id}/arrive/", {}
+    )
+    session = InfusionSession.objects.get()
+    assert response["Location"] == chart_url(session)
+    again = client_for("nurse").post(
+        f"/infusions/appointments/{appointment.public_id}/arrive/", {}, follow=True
+    )
+    assert "already arrived" in text(again)
+    assert InfusionSession.objects.count() == 1
+
+
+# -- the chart ---------------------------------------------------------------------------------
+
+
+def test_the_chart_is_audited_and_shows_the_predicted_curve(world: World, client_for: Any) -> None:
+    day = day_at(world, "infusing")
+    response = client_for("physician").get(chart_url(day.session))
+    page = text(response)
+    assert response.status_code == 200
+    assert 'data-testid="pk-chart"' in page
+    assert "<svg" in page
+    assert "From the rates given" in page
+    assert "Planned" in page
+    assert AuditEvent.objects.filter(
+        object_type="infusion_session", action="read", object_id=str(day.session.public_id)
+    ).exists()
+
+
+def test_the_clinic_admin_reads_the_chart_but_cannot_chart(world: World, client_for: Any) -> None:
+    day = day_at(world, "infusing")
+    page = text(client_for("clinic_admin").get(chart_url(day.session)))
+    assert "Alice Moreno" in page
+    assert 'data-testid="vitals-form"' not in page
+    response = client_for("clinic_admin").post(
+        action_url(day.session, "vitals"), {"version": day.v, "heart_rate": 80}
+    )
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("persona", ["front_desk", "alice", "other_physician"])
+def test_who_may_not_chart_gets_a_404(world: World, client_for: Any, persona: str) -> None:
+    day = day_at(world, "infusing")
+    before = Observation.objects.count()
+    response = client_for(persona).post(
+        action_url(day.session, "vitals"), {"version": day.v, "heart_rate": 80}
+    )
+    assert response.status_code == 404
+    assert Observation.objects.count() == before
+
+
+def test_only_a_physician_signs(world: World, client_for: Any) -> None:
+    day = day_at(world, "discharged")
+    day.reconcile()
+    response = client_for("nurse").post(action_url(day.session, "sign"), {"sign-version": day.v})
+    assert response.status_code == 404
+    response = client_for("physician").post(
+        action_url(day.session, "sign"), {"sign-version": day.v}
+    )
+    assert response.status_code == 302
+    assert day.reload().is_signed
+    page = text(client_for("nurse").get(chart_url(day.session)))
+    assert "Signed and locked" in page
+    assert 'action="' + action_url(day.session, "vitals") not in page
+    assert "Add the addendum" in page
+
+
+def test_an_unknown_action_is_not_found(world: World, client_for: Any) -> None:
+    day = arrive(world)
+    assert client_for("nurse").post(action_url(day.session, "teleport"), {}).status_code == 404
+
+
+def test_bad_input_is_refused_with_the_field_named_and_nothing_changed(
+    world: World, client_for: Any
+) -> None:
+    day = day_at(world, "infusing")
+    before = (Observation.objects.count(), day.v)
+    response = client_for("nurse").post(
+        action_url(day.session, "vitals"),
+        {"version": day.v, "systolic_bp": "120", "diastolic_bp": "80", "spo2": "130"},
+    )
+    assert response.status_code == 422
+    assert "Ensure this value is less than or equal to 100." in text(response)
+    response = client_for("nurse").post(
+        action_url(day.session, "vitals"),
+        {"version": day.v, "systolic_bp": "120", "diastolic_bp": "125"},
+    )
+    assert response.status_code == 422
+    assert "Diastolic BP 125 must be lower than Systolic BP 120" in text(response)
+    assert (Observation.objects.count(), day.v) == before
+
+
+def test_a_rate_past_the_plan_is_refused_over_http(world: World, client_for: Any) -> None:
+    day = day_at(world, "infusing")
+    version = day.v
+    for rate, message in [
+        ("6", "above the plan&#x27;s rate of 5.25 mL/h"),
+        ("9", "the rate is 1.29 mg/kg/h, over the clinic&#x27;s limit of 1 mg/kg/h"),
+        ("-2", "The rate cannot be negative."),
+        ("123456789", "Enter a rate of at most 99999.99 mL/h."),
+    ]:
+        response = client_for("nurse").post(
+            action_url(day.session, "rate"), {"version": version, "rate_ml_per_h": rate}
+        )
+        assert response.status_code == 422, rate
+        assert message in text(response), rate
+    assert day.v == version
+    assert day.reload().current_rate_ml_per_h == 5.25
+
+
+def test_a_future_time_is_refused_over_http(world: World, client_for: Any) -> None:
+    day = day_at(world, "infusing")
+    future = (timezone.now() + dt.timedelta(hours=2)).astimezone(ZoneInfo("America/New_York"))
+    response = client_for("nurse").post(
+        action_url(day.session, "stop"),
+        {"stop-version": day.v, "stop-at": future.strftime("%Y-%m-%dT%H:%M")},
+    )
+    assert response.status_code == 422
+    assert "is in the future" in text(response)
+    assert day.reload().status == SessionStatus.INFUSING
+
+
+def test_two_nurses_saving_the_second_is_told_to_reload(world: World, client_for: Any) -> None:
+    day = day_at(world, "infusing")
+    loaded = day.v
+    first = client_for("nurse").post(
+        action_url(day.session, "vitals"), {"version": loaded, "heart_rate": "80"}
+    )
+    assert first.status_code == 302
+    count = Observation.objects.count()
+    second = client_for("physician").post(
+        action_url(day.session, "vitals"), {"version": loaded, "heart_rate": "95"}
+    )
+    assert second.status_code == 409
+    assert "changed by someone else" in text(second)
+    assert Observation.objects.count() == count
+    assert day.v == loaded + 1
+
+
+def test_a_vitals_save_with_an_alert_warns_and_is_audited(world: World, client_for: Any) -> None:
+    day = day_at(world, "infusing")
+    response = client_for("nurse").post(
+        action_url(day.session, "vitals"),
+        {"version": day.v, "systolic_bp": "186", "diastolic_bp": "92", "heart_rate": "88"},
+        follow=True,
+    )
+    page = text(response)
+    assert "ALERT: Systolic BP 186 mmHg is above 180" in page
+    assert page.count('data-testid="open-alert"') == 2
+    event = AuditEvent.objects.filter(detail__event="vitals").get()
+    assert event.actor == world.nurse
+    assert event.detail["alerts"] == ["systolic_bp_high", "systolic_bp_rise"]
+
+
+def test_the_patients_session_list(world: World, client_for: Any) -> None:
+    day = day_at(world, "discharged")
+    response = client_for("physician").get(
+        f"/infusions/patients/{world.alice_patient.public_id}/sessions/"
+    )
+    assert response.status_code == 200
+    assert chart_url(day.session) in text(response)
+    assert AuditEvent.objects.filter(object_type="infusion_session_list").count() == 1
