@@ -58,11 +58,12 @@ def infusions(
     *,
     status: str = AppointmentStatus.COMPLETED,
     series: InductionSeries | None = None,
+    at: dt.time = dt.time(10, 0),
 ) -> list[Appointment]:
     kind = infusion_type(world)
     rows = []
     for day in days:
-        start = dt.datetime.combine(day, dt.time(10, 0), tzinfo=NEW_YORK)
+        start = dt.datetime.combine(day, at, tzinfo=NEW_YORK)
         rows.append(
             Appointment.objects.create(
                 clinic=world.clinic,
@@ -133,5 +134,34 @@ def snapshot() -> dict[str, object]:
                 "pk", "enabled", "paused_until", "version", "next_due_at"
             )
         ),
+        "audit": AuditEvent.objects.count(),
+    }
+
+
+def relapse_history(world: World, patient: Patient, *, at: dt.time = dt.time(10, 0)) -> dt.date:
+    """Baseline 8 the week before a 5-day series (days T-63..T-59), pain 2 after it, then 8 from
+    T-29: the window mean first stays above 0.7 x 8 on T-25 (4 eights and 3 twos: 44/7 = 6.3),
+    so durability reports the relapse on T-25. Returns that date."""
+    t = today()
+    day = dt.timedelta(days=1)
+    infusions(world, patient, [t - 63 * day + n * day for n in range(5)], at=at)
+    values = {t - n * day: 8 for n in range(64, 71)}
+    values.update({t - n * day: 2 for n in range(30, 59)})
+    values.update({t - n * day: 8 for n in range(1, 30)})
+    nrs_entries(patient, values)
+    return t - 25 * day
+
+
+def booster_snapshot() -> dict[str, object]:
+    from ketaclinic.outcomes.models import BoosterSuggestion
+
+    return {
+        "suggestions": list(
+            BoosterSuggestion.objects.order_by("pk").values_list(
+                "pk", "status", "decline_reason", "version", "appointment_id", "appointment_type_id"
+            )
+        ),
+        "appointments": Appointment.objects.count(),
+        "types": AppointmentType.objects.count(),
         "audit": AuditEvent.objects.count(),
     }

@@ -37,3 +37,37 @@ ENTRIES: dict[str, Any] = {
     "outcomes:diary_link": (ALICE_LINK, _alice_link),
     "outcomes:staff_patient_diary": (CLINICAL_DIARY, _alice),
 }
+
+
+def _open_suggestion(world: World) -> dict[str, Any]:
+    from tests.outcomes.booster_fixtures import suggestion_for
+
+    return {"public_id": suggestion_for(world, approved=False).public_id}
+
+
+def _alice_offer(world: World) -> dict[str, Any]:
+    from tests.outcomes.booster_fixtures import suggestion_for
+
+    return {"public_id": suggestion_for(world, approved=True).public_id}
+
+
+def _ready_letter(world: World) -> dict[str, Any]:
+    from tests.outcomes.booster_fixtures import ready_letter
+
+    return {"public_id": ready_letter(world).public_id}
+
+
+#                   anon   alice  bob    desk   nurse  phys   admin  other_phys
+PHYSICIAN_QUEUE = (LOGIN, DENY, DENY, DENY, DENY, OK, DENY, OK)
+OUR_PHYSICIAN = (LOGIN, DENY, DENY, DENY, DENY, OK, DENY, DENY)
+ALICE_ONLY = (LOGIN, OK, DENY, DENY, DENY, DENY, DENY, DENY)
+
+ENTRIES.update(
+    {
+        "outcomes:staff_boosters": (PHYSICIAN_QUEUE, None),
+        "outcomes:staff_booster": (OUR_PHYSICIAN, _open_suggestion),
+        "outcomes:my_booster": (ALICE_ONLY, _alice_offer),
+        "outcomes:staff_patient_letters": (CLINICAL_DIARY, _alice),
+        "outcomes:staff_letter_pdf": (CLINICAL_DIARY, _ready_letter),
+    }
+)

@@ -292,7 +292,8 @@ def _page_queries(client: Any, url: str) -> int:
 @pytest.mark.parametrize(
     ("persona", "url_of", "expected"),
     [
-        ("alice", lambda w: reverse("outcomes:my_diary"), 12),
+        # 13: the twelve of the chart plus one for the booster offers shown above it.
+        ("alice", lambda w: reverse("outcomes:my_diary"), 13),
         (
             "physician",
             lambda w: reverse("outcomes:staff_patient_diary", args=[w.alice_patient.public_id]),

@@ -9,6 +9,8 @@ Scores are computed by ``ketaclinic.clinical.instruments`` only; the columns sto
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -154,3 +156,124 @@ class DiaryLink(models.Model):
 
     def __str__(self) -> str:
         return f"Diary link {self.instrument} {self.entry_date}"
+
+
+class BoosterStatus(models.TextChoices):
+    OPEN = "open", "Waiting for a physician"
+    APPROVED = "approved", "Approved: offered to the patient"
+    DECLINED = "declined", "Declined"
+    BOOKED = "booked", "Booked"
+
+
+class BoosterSuggestion(models.Model):
+    """A relapse flagged by ``clinical.outcomes.durability`` after the patient's latest series,
+    waiting for a physician's decision (policy: ``clinical.protocols.BOOSTER_SOURCE``).
+
+    One suggestion per patient and relapse (a database constraint), so the periodic refresh and
+    the refresh after each diary entry can both run, any number of times, without duplicates.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    series_end = models.DateField()
+    relapse_date = models.DateField()
+    baseline = models.FloatField()
+    # The 7-day window means (ISO date -> mean) of the relapse run, as the rule saw them.
+    window_means = models.JSONField(default=dict, blank=True)
+    source = models.TextField()
+    status = models.CharField(
+        max_length=10, choices=BoosterStatus.choices, default=BoosterStatus.OPEN
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decline_reason = models.CharField(max_length=500, blank=True)
+    appointment_type = models.ForeignKey(
+        "scheduling.AppointmentType",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    appointment = models.OneToOneField(
+        "scheduling.Appointment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="booster_suggestion",
+    )
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["relapse_date", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "relapse_date"], name="booster_one_per_relapse"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "approved", "declined", "booked"]),
+                name="booster_status",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="declined") | ~Q(decline_reason=""),
+                name="booster_decline_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open") | Q(decided_by__isnull=False, decided_at__isnull=False),
+                name="booster_decided_by_someone",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["approved", "booked"]) | Q(appointment_type__isnull=False),
+                name="booster_offer_has_type",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="booked") | Q(appointment__isnull=False),
+                name="booster_booked_has_appointment",
+            ),
+        ]
+        indexes = [models.Index(fields=["clinic", "status"])]
+
+    def __str__(self) -> str:
+        return f"Booster suggestion (relapse {self.relapse_date})"
+
+
+class LetterStatus(models.TextChoices):
+    QUEUED = "queued", "Being prepared"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class Letter(models.Model):
+    """A progress letter to the referring physician, drawn as a PDF by the task worker."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        max_length=8, choices=LetterStatus.choices, default=LetterStatus.QUEUED
+    )
+    pdf = models.BinaryField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "ready", "failed"]), name="letter_status"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="ready") | Q(pdf__isnull=False, ready_at__isnull=False),
+                name="letter_ready_has_pdf",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Progress letter {self.created_at:%Y-%m-%d}"

@@ -192,11 +192,23 @@ def diary_entry_record(
                     "via_link": link is not None,
                 },
             )
+            if instrument == Instrument.NRS:
+                # A new daily score can complete a relapse run: check this one patient after
+                # commit (a handful of queries), so the physician's queue is current at once.
+                patient_id = patient.pk
+                transaction.on_commit(lambda: _booster_check(patient_id), robust=True)
     except IntegrityError:
         # Two first entries for the same day at the same instant: the unique constraint let one
         # through. The other is refused like a stale page (nothing of it was saved).
         raise StaleObjectError("diary entry") from None
     return entry
+
+
+def _booster_check(patient_id: int) -> None:
+    from ketaclinic.outcomes.boosters import booster_suggestion_for_patient
+
+    patient = Patient.objects.select_related("home_location").get(pk=patient_id)
+    booster_suggestion_for_patient(patient=patient)
 
 
 # --- reminder schedule ------------------------------------------------------------------------

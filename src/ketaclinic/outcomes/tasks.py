@@ -48,3 +48,30 @@ def diary_link_purge() -> str:
 def diary_link_purge_schedule() -> bool:
     """Start the daily link purge if it is not already waiting (safe to call at any time)."""
     return periodic_enqueue(diary_link_purge, every=PURGE_EVERY)
+
+
+BOOSTER_REFRESH_EVERY = dt.timedelta(hours=6)
+
+
+@task()
+def booster_suggestions_refresh_all() -> str:
+    """Flag relapses as booster suggestions for every clinic (idempotent); every 6 hours."""
+    from ketaclinic.clinics.models import Clinic
+    from ketaclinic.outcomes.boosters import booster_suggestions_refresh
+
+    periodic_enqueue(booster_suggestions_refresh_all, every=BOOSTER_REFRESH_EVERY)
+    created = sum(booster_suggestions_refresh(clinic=c) for c in Clinic.objects.all())
+    return f"created {created}"
+
+
+def booster_refresh_schedule() -> bool:
+    """Start the booster refresh chain if it is not already waiting (safe to call any time)."""
+    return periodic_enqueue(booster_suggestions_refresh_all, every=BOOSTER_REFRESH_EVERY)
+
+
+@task()
+def letter_generate(letter_id: int) -> str:
+    """Draw one progress letter as a PDF."""
+    from ketaclinic.outcomes.letters import letter_generate_now
+
+    return str(letter_generate_now(letter_id=letter_id))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ketaclinic.outcomes import views
+from ketaclinic.outcomes import booster_views, letter_views, views
 
 app_name = "outcomes"
 
@@ -13,5 +13,18 @@ urlpatterns = [
         "staff/patients/<uuid:public_id>/diary/",
         views.staff_patient_diary,
         name="staff_patient_diary",
+    ),
+    path("staff/boosters/", booster_views.staff_boosters, name="staff_boosters"),
+    path("staff/boosters/<uuid:public_id>/", booster_views.staff_booster, name="staff_booster"),
+    path("me/boosters/<uuid:public_id>/", booster_views.my_booster, name="my_booster"),
+    path(
+        "staff/patients/<uuid:public_id>/letters/",
+        letter_views.staff_patient_letters,
+        name="staff_patient_letters",
+    ),
+    path(
+        "staff/letters/<uuid:public_id>/pdf/",
+        letter_views.staff_letter_pdf,
+        name="staff_letter_pdf",
     ),
 ]

@@ -17,7 +17,7 @@ from ketaclinic.accounts.models import Role, User
 from ketaclinic.audit.services import Actor
 from ketaclinic.clinical import outcomes as clinical_outcomes
 from ketaclinic.clinical.instruments import get_instrument
-from ketaclinic.outcomes import charts, selectors, services, timing, wording
+from ketaclinic.outcomes import boosters, charts, selectors, services, timing, wording
 from ketaclinic.outcomes.forms import DiaryEntryForm, PauseForm, ReminderScheduleForm
 from ketaclinic.outcomes.links import LinkError, diary_link_resolve
 from ketaclinic.outcomes.models import DiaryLink, Instrument
@@ -97,6 +97,7 @@ def my_diary(request: HttpRequest) -> HttpResponse:
             "chart": _chart(view, clinician=False),
             "summary": wording.patient_summary(view),
             "today_form": today_form,
+            "booster_offers": boosters.booster_offers_for_patient(patient=patient),
         },
     )
 

@@ -36,6 +36,8 @@ NAVIGATION: dict[str, list[tuple[str, str]]] = {
         ("Schedule", "scheduling:schedule"),
         ("Chair board", "infusions:board_home"),
         ("Patients", "staff_patients"),
+        ("Boosters", "outcomes:staff_boosters"),
+        ("Analytics", "analytics:clinic"),
         ("New bookings", "scheduling:desk_bookings"),
     ],
     Role.CLINIC_ADMIN: [
@@ -46,6 +48,7 @@ NAVIGATION: dict[str, list[tuple[str, str]]] = {
         ("New bookings", "scheduling:desk_bookings"),
         ("Clinic", "clinic_overview"),
         ("Settings", "clinics:settings"),
+        ("Analytics", "analytics:clinic"),
         ("Availability", "scheduling:admin_availability"),
         ("Audit trail", "audit_events"),
     ],

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from ketaclinic.outcomes.tasks import booster_refresh_schedule
 from ketaclinic.scheduling.tasks import action_link_purge_schedule
 from ketaclinic.screening.tasks import selfcheck_purge_schedule
 from ketaclinic.web.demo import demo_logins
@@ -47,6 +48,7 @@ class Command(BaseCommand):
         # each has its first run waiting before the worker starts.
         selfcheck_purge_schedule()
         action_link_purge_schedule()
+        booster_refresh_schedule()
         processes = [
             subprocess.Popen(web_cmd),  # noqa: S603  (fixed argv, no shell)
             subprocess.Popen(worker_cmd),  # noqa: S603

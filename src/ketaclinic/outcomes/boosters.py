@@ -1,0 +1,363 @@
+"""The booster loop: a relapse after the latest series becomes a suggestion in the physician's
+queue; the physician approves (the patient is offered booster slots) or declines with a reason;
+the patient books a booster through the scheduling services. Every step is audited.
+
+The relapse comes only from ``ketaclinic.clinical.outcomes.durability`` (through
+``selectors.series_outcomes``); the booster policy is ``clinical.protocols.BOOSTER_SOURCE``.
+Refusals raise ``ValidationError`` (field-named) or ``SchedulingError`` and change nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from ketaclinic.accounts.models import Role
+from ketaclinic.audit.models import Action
+from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.clinical import outcomes as clinical_outcomes
+from ketaclinic.clinical.protocols import BOOSTER_SOURCE
+from ketaclinic.clinics.models import Clinic, Location
+from ketaclinic.lib.forms import StaleObjectError
+from ketaclinic.outcomes import selectors
+from ketaclinic.outcomes.models import BoosterStatus, BoosterSuggestion
+from ketaclinic.patients.models import Patient
+from ketaclinic.scheduling import services as scheduling_services
+from ketaclinic.scheduling.models import Appointment, AppointmentKind, AppointmentType
+
+log = logging.getLogger(__name__)
+
+BOOSTER_TYPE_NAME = "Booster infusion"
+REASON_MAX = 500
+# The relapse run of ``durability`` (3 days, DESIGN.md): the window means shown with a flag.
+RELAPSE_RUN_DAYS = 3
+
+
+@dataclass(frozen=True)
+class Relapse:
+    series_end: dt.date
+    relapse_date: dt.date
+    baseline: float
+    window_means: dict[str, float]
+
+
+def relapse_for_patient(patient: Patient) -> Relapse | None:
+    """The relapse ``durability`` reports for the patient's latest series, if any."""
+    view = selectors._load(patient, now=None)
+    if not view.outcomes or view.baseline is None:
+        return None
+    latest = view.outcomes[-1]
+    if latest.durability is None or latest.durability.relapse_date is None:
+        return None
+    relapse = latest.durability.relapse_date
+    after = [(d, v) for d, v in view.nrs if d >= latest.span.end]
+    means: dict[str, float] = {}
+    for offset in range(RELAPSE_RUN_DAYS):
+        day = relapse + dt.timedelta(days=offset)
+        # The window mean on day d is the mean of d-6 .. d: "the 7 days before d + 1".
+        mean = clinical_outcomes.baseline_from_entries(
+            after, day + dt.timedelta(days=1), window_days=7, min_days=4
+        )
+        if mean is not None:
+            means[day.isoformat()] = round(mean, 2)
+    return Relapse(latest.span.end, relapse, view.baseline, means)
+
+
+def booster_suggestion_for_patient(*, patient: Patient) -> BoosterSuggestion | None:
+    """Create the suggestion for the patient's current relapse unless it exists (idempotent).
+
+    Returns the new suggestion, or None when there is no relapse or it was already suggested.
+    The unique constraint (patient, relapse date) settles a race between two refreshes.
+    """
+    relapse = relapse_for_patient(patient)
+    if relapse is None:
+        return None
+    if BoosterSuggestion.objects.filter(
+        patient=patient, relapse_date=relapse.relapse_date
+    ).exists():
+        return None
+    suggestion = BoosterSuggestion(
+        clinic_id=patient.clinic_id,
+        patient=patient,
+        series_end=relapse.series_end,
+        relapse_date=relapse.relapse_date,
+        baseline=relapse.baseline,
+        window_means=relapse.window_means,
+        source=BOOSTER_SOURCE,
+    )
+    suggestion.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            suggestion.save()
+            audit_record(
+                actor=Actor(user=None),
+                action=Action.CREATE,
+                object_type="booster_suggestion",
+                object_id=suggestion.public_id,
+                patient=patient,
+                detail={
+                    "relapse_date": relapse.relapse_date.isoformat(),
+                    "series_end": relapse.series_end.isoformat(),
+                    "baseline": relapse.baseline,
+                    "source": clinical_outcomes.SOURCE,
+                },
+            )
+    except IntegrityError:
+        return None
+    return suggestion
+
+
+def booster_suggestions_refresh(*, clinic: Clinic) -> int:
+    """Check every patient of ``clinic`` who has had infusions; returns how many were created."""
+    patient_ids = (
+        Appointment.objects.filter(clinic=clinic, type__kind=AppointmentKind.INFUSION)
+        .values_list("patient_id", flat=True)
+        .distinct()
+    )
+    created = 0
+    for patient in Patient.objects.filter(pk__in=list(patient_ids)).select_related("home_location"):
+        if booster_suggestion_for_patient(patient=patient) is not None:
+            created += 1
+    return created
+
+
+def _check_physician(actor: Actor, suggestion: BoosterSuggestion) -> None:
+    user = actor.user
+    if user is None or user.role != Role.PHYSICIAN or user.clinic_id != suggestion.clinic_id:
+        raise PermissionError("Only a physician of this clinic decides on a booster.")
+
+
+def _lock(suggestion: BoosterSuggestion, expected_version: int | None) -> BoosterSuggestion:
+    current = BoosterSuggestion.objects.select_for_update().get(pk=suggestion.pk)
+    if expected_version is not None and current.version != expected_version:
+        raise StaleObjectError(
+            "Someone else decided on this suggestion while you were looking at it. "
+            "Reload the page to see the decision."
+        )
+    if current.status != BoosterStatus.OPEN:
+        raise ValidationError(
+            {"status": f"This suggestion is already {current.get_status_display().lower()}."}
+        )
+    return current
+
+
+def booster_type_ensure(*, actor: Actor, clinic_id: int) -> AppointmentType:
+    """The clinic's "Booster infusion" type, created (audited) from its infusion type if missing.
+
+    A booster is one infusion session (BOOSTER_SOURCE), so it copies the duration, recovery
+    buffer, provider role and chair of the clinic's infusion type.
+    """
+    found = AppointmentType.objects.filter(clinic_id=clinic_id, name=BOOSTER_TYPE_NAME).first()
+    if found is not None:
+        return found
+    base = scheduling_services.infusion_type(clinic_id)
+    booster = AppointmentType(
+        clinic_id=clinic_id,
+        kind=AppointmentKind.INFUSION,
+        name=BOOSTER_TYPE_NAME,
+        duration_min=base.duration_min if base else 40,
+        buffer_min=base.buffer_min if base else 30,
+        provider_role=base.provider_role if base else Role.NURSE,
+        needs_chair=base.needs_chair if base else True,
+        # Not in the public booking flow: only a patient with an approved booster may book it.
+        bookable_online=False,
+    )
+    booster.full_clean(validate_constraints=False)
+    booster.save()
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="appointment_type",
+        object_id=booster.pk,
+        detail={"name": BOOSTER_TYPE_NAME, "reason": "booster approval"},
+        clinic=Clinic.objects.get(pk=clinic_id),
+    )
+    return booster
+
+
+def _offer_url(suggestion: BoosterSuggestion) -> str:
+    path = reverse("outcomes:my_booster", args=[suggestion.public_id])
+    return f"{settings.SITE_URL}{path}"
+
+
+def _send_offer(suggestion_id: int) -> None:
+    suggestion = BoosterSuggestion.objects.select_related("patient").get(pk=suggestion_id)
+    patient = suggestion.patient
+    if not patient.email:
+        return
+    body = render_to_string(
+        "outcomes/email/booster_offer.txt", {"patient": patient, "url": _offer_url(suggestion)}
+    )
+    EmailMessage(
+        subject="[ketaclinic] Your physician offers a booster appointment",
+        body=body,
+        to=[patient.email],
+    ).send()
+
+
+@transaction.atomic
+def booster_suggestion_approve(
+    *,
+    actor: Actor,
+    suggestion: BoosterSuggestion,
+    appointment_type: AppointmentType | None = None,
+    expected_version: int | None = None,
+) -> BoosterSuggestion:
+    """Approve: the patient is emailed and sees the offer in the portal (after commit)."""
+    _check_physician(actor, suggestion)
+    current = _lock(suggestion, expected_version)
+    if appointment_type is None:
+        appointment_type = booster_type_ensure(actor=actor, clinic_id=current.clinic_id)
+    elif (
+        appointment_type.clinic_id != current.clinic_id
+        or appointment_type.kind != AppointmentKind.INFUSION
+        or not appointment_type.is_active
+    ):
+        raise ValidationError(
+            {"appointment_type": "Choose an active infusion appointment type of this clinic."}
+        )
+    current.status = BoosterStatus.APPROVED
+    current.appointment_type = appointment_type
+    current.decided_by = actor.user
+    current.decided_at = timezone.now()
+    current.version += 1
+    current.full_clean(validate_constraints=False)
+    current.save()
+    audit_record(
+        actor=actor,
+        action=Action.SIGN,
+        object_type="booster_suggestion",
+        object_id=current.public_id,
+        patient=current.patient,
+        detail={
+            "decision": "approved",
+            "appointment_type": appointment_type.name,
+            "relapse_date": current.relapse_date.isoformat(),
+            "source": BOOSTER_SOURCE,
+        },
+    )
+    suggestion_id = current.pk
+    transaction.on_commit(lambda: _send_offer(suggestion_id), robust=True)
+    return current
+
+
+@transaction.atomic
+def booster_suggestion_decline(
+    *,
+    actor: Actor,
+    suggestion: BoosterSuggestion,
+    reason: str,
+    expected_version: int | None = None,
+) -> BoosterSuggestion:
+    """Decline with a reason (required); nothing is offered to the patient."""
+    _check_physician(actor, suggestion)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Give the reason for declining the booster."})
+    if len(reason) > REASON_MAX:
+        raise ValidationError({"reason": f"Keep the reason under {REASON_MAX} characters."})
+    current = _lock(suggestion, expected_version)
+    current.status = BoosterStatus.DECLINED
+    current.decline_reason = reason
+    current.decided_by = actor.user
+    current.decided_at = timezone.now()
+    current.version += 1
+    current.full_clean(validate_constraints=False)
+    current.save()
+    audit_record(
+        actor=actor,
+        action=Action.SIGN,
+        object_type="booster_suggestion",
+        object_id=current.public_id,
+        patient=current.patient,
+        detail={
+            "decision": "declined",
+            "reason": reason,
+            "relapse_date": current.relapse_date.isoformat(),
+        },
+    )
+    return current
+
+
+def booster_book(
+    *,
+    actor: Actor,
+    suggestion: BoosterSuggestion,
+    location: Location,
+    provider_id: int,
+    start: dt.datetime,
+    now: dt.datetime | None = None,
+) -> Appointment:
+    """Book the approved booster (``scheduling.services.appointment_book``) and link it.
+
+    The physician's approval is what allows this infusion type to be booked by the patient,
+    so it is booked as an offered appointment (``online=False``), not through the public flow.
+    Raises ``SchedulingError`` (nothing booked) or ``ValidationError``.
+    """
+    with transaction.atomic():
+        current = BoosterSuggestion.objects.select_for_update().get(pk=suggestion.pk)
+        if current.status != BoosterStatus.APPROVED or current.appointment_type is None:
+            raise ValidationError({"slot": "This booster offer is no longer open."})
+        appointment = scheduling_services.appointment_book(
+            actor=actor,
+            patient=current.patient,
+            location=location,
+            appointment_type=current.appointment_type,
+            provider_id=provider_id,
+            start=start,
+            online=False,
+            now=now,
+        )
+        current.status = BoosterStatus.BOOKED
+        current.appointment = appointment
+        current.version += 1
+        current.full_clean(validate_constraints=False)
+        current.save()
+        audit_record(
+            actor=actor,
+            action=Action.UPDATE,
+            object_type="booster_suggestion",
+            object_id=current.public_id,
+            patient=current.patient,
+            detail={"booked": str(appointment.public_id)},
+        )
+    return appointment
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+def booster_queue(*, actor: Actor, clinic_id: int) -> list[BoosterSuggestion]:
+    """Open suggestions of the clinic, oldest relapse first (one query, one audit event)."""
+    with transaction.atomic():
+        rows = list(
+            BoosterSuggestion.objects.filter(clinic_id=clinic_id, status=BoosterStatus.OPEN)
+            .select_related("patient")
+            .order_by("relapse_date", "pk")
+        )
+        audit_record(
+            actor=actor,
+            action=Action.READ,
+            object_type="booster_queue",
+            detail={"open": len(rows)},
+            clinic=Clinic(pk=clinic_id),
+        )
+    return rows
+
+
+def booster_offers_for_patient(*, patient: Patient) -> list[BoosterSuggestion]:
+    """Approved boosters not yet booked: the notice in the patient's portal."""
+    return list(
+        BoosterSuggestion.objects.filter(patient=patient, status=BoosterStatus.APPROVED).order_by(
+            "-decided_at"
+        )
+    )

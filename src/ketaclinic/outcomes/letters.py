@@ -1,0 +1,259 @@
+"""Progress letters to the referring physician: requested by clinical staff (audited), drawn as
+a PDF by the task worker, downloaded from the chart (audited).
+
+The letter states what was observed (scores, dates, response class by the clinic's rule) and
+never promises relief. The pain chart is the same SVG the chart page shows, embedded in the PDF.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+import zoneinfo
+
+from django.db import transaction
+from django.utils import timezone
+from fpdf import FPDF
+
+from ketaclinic.accounts.models import Role
+from ketaclinic.audit.models import Action
+from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.clinical import outcomes as clinical_outcomes
+from ketaclinic.outcomes import charts, selectors, wording
+from ketaclinic.outcomes.models import Letter, LetterStatus
+from ketaclinic.patients.models import Patient
+from ketaclinic.scheduling.models import Appointment, AppointmentKind
+
+log = logging.getLogger(__name__)
+
+CLINICAL_ROLES = (Role.NURSE, Role.PHYSICIAN, Role.CLINIC_ADMIN)
+DISCLAIMER = (
+    "These are the patient's own diary scores and the clinic's records as observed. They describe "
+    "the course so far and do not predict future relief."
+)
+
+
+def _start_generation(letter_id: int) -> None:
+    from ketaclinic.outcomes.tasks import letter_generate
+
+    letter_generate.enqueue(letter_id)
+
+
+@transaction.atomic
+def letter_request(*, actor: Actor, patient: Patient) -> Letter:
+    """Queue a progress letter; the worker draws it. The caller has authorized ``actor``."""
+    user = actor.user
+    if user is None or user.role not in CLINICAL_ROLES or user.clinic_id != patient.clinic_id:
+        raise PermissionError("Only the clinic's clinical staff request letters.")
+    letter = Letter(clinic_id=patient.clinic_id, patient=patient, requested_by=user)
+    letter.full_clean(validate_constraints=False)
+    letter.save()
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="progress_letter",
+        object_id=letter.public_id,
+        patient=patient,
+    )
+    letter_id = letter.pk
+    transaction.on_commit(lambda: _start_generation(letter_id), robust=True)
+    return letter
+
+
+def _text(value: str) -> str:
+    # The core PDF fonts are Latin-1: anything else is replaced rather than failing the letter.
+    value = value.replace("\u2265", ">=").replace("\u2264", "<=").replace("\u2013", "-")
+    return value.encode("latin-1", "replace").decode("latin-1")
+
+
+def _plan_lines(patient: Patient) -> list[str]:
+    from ketaclinic.plans.models import KetamineProtocol
+
+    protocol = (
+        KetamineProtocol.objects.filter(plan__patient=patient, plan__status="signed")
+        .select_related("plan")
+        .order_by("-plan__signed_at", "-pk")
+        .first()
+    )
+    if protocol is None:
+        return ["No signed treatment plan on record."]
+    plan = protocol.plan
+    assert plan.signed_at is not None
+    dose = (
+        f"{protocol.dose_mg_per_kg:g} mg/kg"
+        if protocol.dose_mg_per_kg is not None
+        else f"{protocol.fixed_dose_mg:g} mg"
+    )
+    return [
+        f"Plan {plan.number}, signed {plan.signed_at:%d %B %Y}.",
+        f"Ketamine {dose} ({protocol.total_mg:g} mg) over {protocol.duration_min} minutes, "
+        f"{protocol.sessions_count} sessions ({protocol.get_pattern_display()}).",
+    ]
+
+
+def _session_lines(patient: Patient) -> list[str]:
+    rows = (
+        Appointment.objects.filter(patient=patient, type__kind=AppointmentKind.INFUSION)
+        .select_related("location")
+        .order_by("start")
+    )
+    lines = []
+    for row in rows:
+        local = row.start.astimezone(zoneinfo.ZoneInfo(row.location.time_zone))
+        lines.append(f"{local:%d %b %Y}: {row.get_status_display()}")
+    return lines or ["No infusion sessions on record."]
+
+
+def _adverse_lines(patient: Patient) -> list[str]:
+    from ketaclinic.infusions.models import AdverseEvent
+
+    events = (
+        AdverseEvent.objects.filter(session__patient=patient)
+        .select_related("session")
+        .order_by("onset_at", "pk")
+    )
+    lines = [
+        f"{e.onset_at:%d %b %Y}: {e.get_kind_display()}, {e.get_severity_display().lower()}; "
+        f"outcome: {e.get_outcome_display().lower()}"
+        for e in events
+    ]
+    return lines or ["No adverse events recorded."]
+
+
+def _response_lines(view: selectors.DiaryView) -> list[str]:
+    if view.baseline is None:
+        return ["No baseline pain score is available, so the response cannot be classified."]
+    lines = [f"Baseline pain (0-10): {view.baseline:.1f} ({view.baseline_source or 'n/a'})."]
+    for o in view.outcomes:
+        head = f"Series {o.number} ({o.span.start:%d %b %Y} - {o.span.end:%d %b %Y}): "
+        if o.span.ongoing:
+            lines.append(head + "ongoing.")
+            continue
+        if o.response is None or o.followup is None:
+            lines.append(head + "not enough diary days to classify the response.")
+            continue
+        words = wording.CLINICIAN_CLASS.get(o.response, o.response)
+        line = head + f"mean pain in the week after {o.followup:.1f}; observed response: {words}."
+        if o.durability is not None and o.durability.relapse_date is not None:
+            line += (
+                f" Pain returned above 70% of baseline from {o.durability.relapse_date:%d %b %Y}."
+            )
+        lines.append(line)
+    return lines
+
+
+def letter_pdf(patient: Patient, *, now: dt.datetime | None = None) -> bytes:
+    """Draw the letter (pure read; the worker stores the result)."""
+    view = selectors._load(patient, now=now)
+    relapses = [
+        o.durability.relapse_date
+        for o in view.outcomes
+        if o.durability is not None and o.durability.relapse_date is not None
+    ]
+    svg = charts.pain_chart_svg(
+        nrs=view.nrs,
+        peg=view.peg,
+        series=view.series,
+        baseline=view.baseline,
+        threshold=view.threshold,
+        relapses=relapses,
+        today=view.today,
+    )
+    pdf = FPDF(format="A4")
+    pdf.set_title("Progress letter")
+    pdf.set_creation_date(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 15)
+    pdf.cell(
+        0, 10, _text(f"Progress letter - {patient.clinic.name}"), new_x="LMARGIN", new_y="NEXT"
+    )
+    pdf.set_font("Helvetica", size=10)
+
+    def para(text: str) -> None:
+        pdf.multi_cell(0, 5, _text(text), new_x="LMARGIN", new_y="NEXT")
+
+    def heading(text: str) -> None:
+        pdf.ln(2)
+        pdf.set_font("Helvetica", "B", 12)
+        pdf.cell(0, 7, _text(text), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", size=10)
+
+    para(f"Date: {view.today:%d %B %Y}")
+    para(f"To: {patient.referring_physician or 'the referring physician'}")
+    para(f"Re: {patient.full_name}, born {patient.date_of_birth:%d %B %Y}, record {patient.mrn}")
+    heading("Treatment plan")
+    for line in _plan_lines(patient):
+        para(line)
+    heading("Infusion sessions")
+    for line in _session_lines(patient):
+        para(line)
+    heading("Pain diary")
+    para(
+        f"{len(view.nrs)} daily pain scores and {len(view.peg)} weekly PEG scores recorded. "
+        "Red lines mark infusions; the dashed line is the baseline."
+    )
+    pdf.image(io.BytesIO(svg.encode()), w=170)
+    heading("Observed response")
+    for line in _response_lines(view):
+        para(line)
+    para(f"Rule: {clinical_outcomes.SOURCE}")
+    heading("Adverse events")
+    for line in _adverse_lines(patient):
+        para(line)
+    pdf.ln(3)
+    para(DISCLAIMER)
+    return bytes(pdf.output())
+
+
+def letter_generate_now(*, letter_id: int) -> str:
+    """Draw one queued letter and store it (ready), or record the failure (failed)."""
+    letter = Letter.objects.select_related("patient__clinic", "patient__home_location").get(
+        pk=letter_id
+    )
+    if letter.status != LetterStatus.QUEUED:
+        return letter.status
+    try:
+        content = letter_pdf(letter.patient)
+    except Exception as exc:
+        log.exception("Progress letter %s failed", letter.pk)
+        Letter.objects.filter(pk=letter.pk).update(status=LetterStatus.FAILED, error=str(exc)[:500])
+        return LetterStatus.FAILED
+    with transaction.atomic():
+        Letter.objects.filter(pk=letter.pk, status=LetterStatus.QUEUED).update(
+            status=LetterStatus.READY, pdf=content, ready_at=timezone.now()
+        )
+        audit_record(
+            actor=Actor(user=None),
+            action=Action.UPDATE,
+            object_type="progress_letter",
+            object_id=letter.public_id,
+            patient=letter.patient,
+            detail={"status": "ready", "bytes": len(content)},
+        )
+    return LetterStatus.READY
+
+
+def letters_for_patient(*, actor: Actor, patient: Patient) -> list[Letter]:
+    with transaction.atomic():
+        rows = list(Letter.objects.filter(patient=patient).defer("pdf").order_by("-created_at"))
+        audit_record(
+            actor=actor,
+            action=Action.READ,
+            object_type="progress_letters",
+            object_id=patient.public_id,
+            patient=patient,
+        )
+    return rows
+
+
+def letter_download(*, actor: Actor, letter: Letter) -> bytes:
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action=Action.EXPORT,
+            object_type="progress_letter",
+            object_id=letter.public_id,
+            patient=letter.patient,
+        )
+    return bytes(letter.pdf or b"")
