@@ -13,8 +13,8 @@ import datetime as dt
 from django.conf import settings
 from django_tasks import task
 
+from ketaclinic.lib.tasks import PURGE_EVERY, periodic_enqueue
 from ketaclinic.outcomes import links, services
-from ketaclinic.scheduling.tasks import PURGE_EVERY, periodic_enqueue
 
 # Reminders go out within this long after their time of day.
 DISPATCH_EVERY = dt.timedelta(minutes=5)

@@ -3,24 +3,22 @@
 The worker has no clock of its own: every job is enqueued with ``run_after``. One-off jobs
 (reminders, waitlist holds) are enqueued by the service that needs them; periodic jobs (the
 purges) enqueue their own next run each time they start, and ``periodic_enqueue`` is idempotent,
-so starting a chain twice, or running two workers, never leaves more than one run waiting.
+so starting a chain twice, or running two workers, never leaves more than one run waiting
+(``ketaclinic.lib.tasks``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django_tasks import TaskResultStatus, task
-from django_tasks.base import Task
-from django_tasks_db import DatabaseBackend
-from django_tasks_db.models import DBTaskResult
+from django_tasks import task
 
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.lib.tasks import PURGE_EVERY, periodic_enqueue
 from ketaclinic.scheduling import emails, links
 from ketaclinic.scheduling.models import Appointment, AppointmentStatus, SentReminder
 
@@ -73,28 +71,7 @@ def waitlist_offer_expire(offer_id: int) -> str:
 
 # --- periodic jobs ----------------------------------------------------------------------------
 
-PURGE_EVERY = dt.timedelta(days=1)
 DEFAULT_LINK_RETENTION_DAYS = 30
-
-
-def periodic_enqueue(job: Task[[], Any], *, every: dt.timedelta) -> bool:
-    """Enqueue the next run of a periodic job ``every`` from now, unless one is already waiting.
-
-    Returns whether a run was enqueued. A run that has started is RUNNING, not READY, so a job
-    calling this for itself schedules its successor. With a backend other than the database the
-    check is skipped: the periodic jobs are idempotent, so an extra run is harmless.
-    """
-    backend = job.get_backend()
-    if isinstance(backend, DatabaseBackend):
-        waiting = DBTaskResult.objects.filter(
-            backend_name=backend.alias,
-            task_path=job.module_path,
-            status=TaskResultStatus.READY,
-        ).exists()
-        if waiting:
-            return False
-    job.using(run_after=timezone.now() + every).enqueue()
-    return True
 
 
 def link_retention_days() -> int:

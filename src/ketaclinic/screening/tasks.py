@@ -7,7 +7,7 @@ import datetime as dt
 from django.conf import settings
 from django_tasks import task
 
-from ketaclinic.scheduling.tasks import PURGE_EVERY, periodic_enqueue
+from ketaclinic.lib.tasks import PURGE_EVERY, periodic_enqueue
 from ketaclinic.screening.services import selfchecks_purge
 
 DEFAULT_RETENTION_DAYS = 30
