@@ -16,6 +16,7 @@ from django.db.models import F, Q
 
 from ketaclinic.accounts.models import Role
 from ketaclinic.clinics.models import Chair, Clinic, Location, SeriesPattern
+from ketaclinic.lib.models import SingleUseLink
 from ketaclinic.patients.models import Patient
 
 
@@ -396,10 +397,10 @@ class LinkAction(models.TextChoices):
     WAITLIST_ACCEPT = "waitlist_accept", "Accept a waitlist offer"
 
 
-class ActionLink(models.Model):
-    """A single-use emailed link. The URL carries only a signed random nonce."""
+class ActionLink(SingleUseLink):
+    """A single-use emailed link. The URL carries only a signed random nonce. The nonce and the
+    created, expiry and use times are ``SingleUseLink``'s columns (``ketaclinic.lib.links``)."""
 
-    nonce = models.CharField(max_length=64, unique=True)
     action = models.CharField(max_length=20, choices=LinkAction.choices)
     appointment = models.ForeignKey(
         Appointment, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
@@ -407,11 +408,8 @@ class ActionLink(models.Model):
     offer = models.ForeignKey(
         WaitlistOffer, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(SingleUseLink.Meta):
         constraints = [
             models.CheckConstraint(
                 condition=Q(appointment__isnull=False) | Q(offer__isnull=False),
