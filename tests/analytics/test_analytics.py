@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Callable
 
-import numpy as np
 import pytest
 from django.db import connection
 from django.test import Client
@@ -14,8 +14,11 @@ from ketaclinic.analytics import selectors
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.audit.services import Actor
 from ketaclinic.infusions.models import AdverseEvent
+from ketaclinic.outcomes.models import SeriesResult
+from ketaclinic.outcomes.selectors import diary_view
+from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling.models import Appointment
-from tests.analytics.helpers import independent_series, km, seed
+from tests.analytics.helpers import analyst_km, independent_series, seed
 from tests.conftest import World
 
 ClientFor = Callable[[str], Client]
@@ -35,32 +38,36 @@ def _analytics(world: World, **filters: object) -> selectors.ClinicAnalytics:
 def test_numbers_match_an_independent_pandas_and_lifelines_computation(world: World) -> None:
     seed(world.clinic, 80)
     data = _analytics(world)
-    expected = independent_series(world.clinic).set_index("series_id")
+    stored = {r.series_id: r for r in SeriesResult.objects.filter(clinic=world.clinic)}
+    expected = independent_series(world.clinic)
     # A series whose every session was missed has nothing to judge: in neither computation.
-    assert len(data.rows) == len(expected) >= 75
-    for row in data.rows:
-        other = expected.loc[row.series_id]
-        assert row.baseline == pytest.approx(other["baseline"])
-        assert row.response == other["response"]
-        if row.duration_weeks is None:
-            assert np.isnan(other["duration"])
-        else:
-            assert row.duration_weeks == other["duration"]
-            assert row.relapsed == other["event"]
+    assert set(stored) == set(expected.index)
+    assert len(stored) >= 75
+    for series_id, other in expected.iterrows():
+        ours = stored[series_id]
+        assert ours.baseline is not None
+        assert round(ours.baseline * 100) == other["c"]
+        assert (ours.response or None) == other["response"]
+        assert ours.responded == other["responded"]
+        if ours.responded:
+            assert ours.days_of_relief == other["days"]
+            assert (ours.relapse_date is not None) == other["relapsed"]
+    # The seeded outcomes are varied enough to test something.
     judged = expected[expected["response"].notna()]
     responders = judged["response"].isin(["substantial", "moderate"]).sum()
     assert (data.overall.judged, data.overall.responders) == (len(judged), responders)
     assert 0 < responders < len(judged)
-    fitter = km(expected)
-    ours = data.curves[0]
-    assert ours.label == "All series"
-    theirs = fitter.survival_function_.iloc[:, 0]
-    assert ours.timeline == [float(t) for t in theirs.index]
-    assert ours.survival == [float(v) for v in theirs]  # identical, not merely close
-    relieved = expected[expected["duration"].notna()]
-    assert ours.at_risk[0] == (0, len(relieved))
-    assert ours.at_risk[2] == (8, int((relieved["duration"] >= 8).sum()))
-    assert ours.events == int(relieved["event"].astype(bool).sum())
+    assert 0 < expected["relapsed"].sum() < expected["responded"].sum()
+    # Kaplan-Meier: identical to lifelines on the analyst's durations, not merely close.
+    timeline, survival = analyst_km(expected)
+    ours_curve = data.curves[0]
+    assert ours_curve.label == "All series"
+    assert ours_curve.timeline == timeline
+    assert ours_curve.survival == survival
+    relieved = expected[expected["responded"]]
+    assert ours_curve.at_risk[0] == (0, len(relieved))
+    assert ours_curve.at_risk[2] == (8, int((relieved["days"] >= 56).sum()))
+    assert ours_curve.events == int(relieved["relapsed"].sum())
     # Adverse events per 100 sessions and no-shows, against plain counts.
     sessions = Appointment.objects.filter(clinic=world.clinic, status="completed").count()
     no_shows = Appointment.objects.filter(clinic=world.clinic, status="no_show").count()
@@ -69,28 +76,71 @@ def test_numbers_match_an_independent_pandas_and_lifelines_computation(world: Wo
         100 * AdverseEvent.objects.count() / sessions
     )
     assert data.no_show_rate == pytest.approx(no_shows / (no_shows + sessions))
-    by_cause = {row.label: row for row in data.by_cause}
-    assert sum(row.series for row in by_cause.values()) == len(expected)
-    assert data.by_protocol
+    assert sum(row.series for row in data.by_cause) == len(expected)
+    assert len(data.by_cause) > 1
     assert sum(r.series for r in data.by_protocol) == len(expected)
+
+
+@pytest.mark.django_db
+def test_stored_results_are_what_the_chart_shows(world: World) -> None:
+    """The analytics and the clinician's chart judge a series the same way (one rule)."""
+    seed(world.clinic, 12)
+    for patient in Patient.objects.filter(clinic=world.clinic):
+        view = diary_view(
+            actor=Actor(user=world.physician),
+            patient=patient,
+            audience="clinician",
+            now=dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC),
+        )
+        rows = list(SeriesResult.objects.filter(patient=patient).order_by("number"))
+        assert len(rows) == len(view.outcomes)
+        for row, outcome in zip(rows, view.outcomes, strict=True):
+            assert row.baseline == view.baseline
+            assert (row.response or None) == outcome.response
+            lasting = outcome.durability
+            assert lasting is not None
+            assert (row.relapse_date, row.days_of_relief) == (
+                lasting.relapse_date,
+                lasting.days_of_relief,
+            )
 
 
 @pytest.mark.django_db
 def test_filters_limit_series_by_date_and_location(world: World) -> None:
     seed(world.clinic, 40)
     everything = _analytics(world)
-    starts = sorted(row.start_day for row in everything.rows)
+    results = SeriesResult.objects.filter(clinic=world.clinic)
+    starts = sorted(results.values_list("start", flat=True))
     middle = starts[len(starts) // 2]
+    assert everything.overall.series == len(starts)
     later = _analytics(world, date_from=middle)
-    assert 0 < len(later.rows) < len(starts)
-    assert all(row.start_day >= middle for row in later.rows)
+    assert later.overall.series == results.filter(start__gte=middle).count()
+    assert 0 < later.overall.series < len(starts)
     earlier = _analytics(world, date_to=middle)
-    assert all(row.start_day <= middle for row in earlier.rows)
+    assert earlier.overall.series == results.filter(start__lte=middle).count()
     charlotte = world.clinic.locations.get(name="Charlotte")
-    there = _analytics(world, location=charlotte)
-    assert all(row.location_id == charlotte.pk for row in there.rows)
     cleveland = world.clinic.locations.get(name="Cleveland")
-    assert len(there.rows) + len(_analytics(world, location=cleveland).rows) == len(starts)
+    there = _analytics(world, location=charlotte)
+    here = _analytics(world, location=cleveland)
+    assert there.overall.series == results.filter(location=charlotte).count() > 0
+    assert there.overall.series + here.overall.series == len(starts)
+
+
+@pytest.mark.django_db
+def test_a_new_daily_score_updates_the_stored_result(world: World) -> None:
+    seed(world.clinic, 3)
+    result = SeriesResult.objects.filter(clinic=world.clinic).order_by("pk").first()
+    assert result is not None
+    before = result.computed_at
+    patient = result.patient
+    from ketaclinic.outcomes.services import _booster_check
+
+    _booster_check(patient.pk)
+    after = SeriesResult.objects.get(patient=patient, number=result.number)
+    assert after.computed_at > before
+    assert AuditEvent.objects.filter(
+        object_type="series_results", object_id=str(patient.public_id)
+    ).exists()
 
 
 def _page_queries(client: Client) -> int:
@@ -167,3 +217,4 @@ def test_other_clinic_sees_none_of_our_series(world: World, client_for: ClientFo
     response = client_for("other_physician").get(URL + "export.csv")
     assert response.status_code == 200
     assert len(list(csv.reader(io.StringIO(response.content.decode())))) == 1
+    assert SeriesResult.objects.filter(clinic=world.clinic).count() == 10

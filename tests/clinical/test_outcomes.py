@@ -19,6 +19,7 @@ from ketaclinic.clinical.outcomes import (
     baseline_from_entries,
     classify_response,
     durability,
+    recorded_baseline,
 )
 
 END = dt.date(2025, 3, 3)
@@ -611,3 +612,36 @@ def test_the_baseline_refuses_bad_input_naming_the_field(
 
     with pytest.raises(ValueError, match=f"^{match}"):
         baseline_from_entries(**call)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (40 / 7, 5.71),
+        (44 / 7, 6.29),
+        (6.125, 6.13),  # a half goes up, not to the even neighbour
+        (6.115, 6.12),  # read as the decimal it prints as, though the float is just below
+        (7, 7.0),
+        (0, 0.0),
+        (10, 10.0),
+    ],
+)
+def test_recorded_baseline_rounds_half_up_to_hundredths(value: float, expected: float) -> None:
+    assert recorded_baseline(value) == expected
+
+
+def test_recorded_baseline_makes_the_relapse_threshold_exact() -> None:
+    # Days of 4 after a baseline of 40/7 are exactly 70% of it. The recorded baseline is 5.71, whose
+    # 70% is 3.997, so a window mean of 4 is no relief, and integer arithmetic on hundredths
+    # (1000 x 4 > 7 x 571), the analytics' reading, says the same.
+    entries = [(day(n), 4) for n in range(0, 20)]
+    recorded = recorded_baseline(40 / 7)
+    result = durability(baseline=recorded, entries=entries, series_end=END)
+    assert result.responded is False
+    assert 7 * round(recorded * 100) < 1000 * 4
+
+
+@pytest.mark.parametrize("bad", [-0.5, 10.5, float("nan"), True, "6"])
+def test_recorded_baseline_refuses_what_is_not_a_pain_score(bad: object) -> None:
+    with pytest.raises(ValueError, match="baseline"):
+        recorded_baseline(bad)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from ketaclinic.audit.models import AuditEvent
 from ketaclinic.audit.services import Actor
 from ketaclinic.clinical.protocols import BOOSTER_SOURCE
 from ketaclinic.outcomes import boosters, services
-from ketaclinic.outcomes.models import BoosterStatus, BoosterSuggestion
+from ketaclinic.outcomes.models import BoosterStatus, BoosterSuggestion, SeriesResult
 from ketaclinic.scheduling.models import AppointmentKind, AppointmentType
 from ketaclinic.scheduling.slots import free_slots
 from tests import factories
@@ -121,8 +121,11 @@ def test_the_periodic_task_refreshes_every_clinic(diary_world: World) -> None:
 
     relapse_history(diary_world, diary_world.alice_patient)
     result = booster_suggestions_refresh_all.call()
-    assert result == "created 1"
+    assert result.startswith("created 1, stored ")
     assert BoosterSuggestion.objects.count() == 1
+    # The same run stores the series results the analytics read, with the relapse in them.
+    stored = SeriesResult.objects.get(patient=diary_world.alice_patient)
+    assert stored.relapse_date == BoosterSuggestion.objects.get().relapse_date
 
 
 # --- the queue --------------------------------------------------------------------------------

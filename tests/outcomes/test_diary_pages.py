@@ -41,7 +41,7 @@ class Story:
     def __init__(self, world: World) -> None:
         self.t0 = today() - dt.timedelta(days=60)
         self.sessions = _days(self.t0, 5)
-        series = induction_series(world, world.alice_patient)
+        self.series = series = induction_series(world, world.alice_patient)
         infusions(world, world.alice_patient, self.sessions, series=series)
         values = dict.fromkeys(_days(self.t0 - dt.timedelta(days=7), 7), 8)
         values.update(dict.fromkeys(_days(self.t0 + dt.timedelta(days=5), 26), 3))
@@ -61,7 +61,14 @@ def story(diary_world: World) -> Story:
 def test_sessions_booked_as_a_series_form_one_series(diary_world: World, story: Story) -> None:
     spans = infusion_series_for_patient(diary_world.alice_patient)
     assert spans == [
-        SeriesSpan(start=story.t0, end=story.end, sessions=tuple(story.sessions), ongoing=False)
+        SeriesSpan(
+            start=story.t0,
+            end=story.end,
+            sessions=tuple(story.sessions),
+            ongoing=False,
+            series_id=story.series.pk,
+            location_id=story.series.location_id,
+        )
     ]
 
 
@@ -84,9 +91,9 @@ def test_loose_infusions_within_14_days_form_one_series(diary_world: World) -> N
         status=AppointmentStatus.NO_SHOW,
     )
     spans = infusion_series_for_patient(diary_world.alice_patient)
-    assert [(s.start, s.end, len(s.sessions)) for s in spans] == [
-        (first[0], first[-1], 3),
-        (booster[0], booster[0], 1),
+    assert [(s.start, s.end, len(s.sessions), s.series_id) for s in spans] == [
+        (first[0], first[-1], 3, None),
+        (booster[0], booster[0], 1, None),
     ]
 
 

@@ -49,6 +49,7 @@ from ketaclinic.infusions.models import (
     Severity,
 )
 from ketaclinic.outcomes.models import NRS_LOINC, DiaryEntry, EntrySource, Instrument
+from ketaclinic.outcomes.results import series_results_refresh
 from ketaclinic.patients.models import Patient
 from ketaclinic.plans.models import KetamineProtocol, Plan, PlanStatus
 from ketaclinic.scheduling.models import (
@@ -243,6 +244,7 @@ def seed_clinic(
 
     rng = np.random.default_rng(seed)
     today = today or timezone.localdate()
+    judged_at = dt.datetime.combine(today, dt.time(12, 0), tzinfo=dt.UTC)
     end = today - dt.timedelta(days=1)
     first_day = end - dt.timedelta(days=round(years * 365))
     span_days = max((end - first_day).days - 60, 1)
@@ -256,7 +258,7 @@ def seed_clinic(
     for batch_start in range(0, patients, BATCH_PATIENTS):
         count = min(BATCH_PATIENTS, patients - batch_start)
         with transaction.atomic():
-            _seed_batch(
+            patient_ids = _seed_batch(
                 rng=rng,
                 clinic=clinic,
                 numbers=range(batch_start, batch_start + count),
@@ -274,6 +276,9 @@ def seed_clinic(
                 shares=shares,
                 summary=summary,
             )
+            # The analytics read stored series results: judge the new patients as the chart
+            # would, on the day the history ends.
+            series_results_refresh(clinic=clinic, patient_ids=patient_ids, now=judged_at)
         summary.patients += count
         if progress is not None:
             progress(count)
@@ -298,7 +303,7 @@ def _seed_batch(
     providers: _Providers,
     shares: Any,
     summary: SeedSummary,
-) -> None:
+) -> list[int]:
     now = timezone.now()
     namespace = uuid.uuid5(uuid.NAMESPACE_URL, f"ketaclinic-seed:{clinic.slug}")
     drafts: list[dict[str, Any]] = []
@@ -565,3 +570,4 @@ def _seed_batch(
     summary.sessions += len(sessions)
     summary.adverse_events += len(events)
     summary.diary_entries += len(entries)
+    return [patient.pk for patient in patient_rows]

@@ -1,27 +1,25 @@
 """Clinic outcome analytics: responder rates, durability curves, adverse events and no-shows.
 
-The database does the work. One SQL statement (common table expressions, a window function and
-aggregates; the same text on SQLite and PostgreSQL apart from date arithmetic) returns one row per
-induction series with the sums and counts it needs: the baseline (diary NRS of the 7 days before
-the first completed session, else the intake NRS), weekly diary sums after the series, the first
-responding week and the first relapse week. Python then handles one row per series, never a diary
-entry, so the page costs the same few queries for 30 patients or 100,000.
+Every series is judged exactly as the clinician's chart judges it: baseline, follow-up, response
+class, relief and relapse come from ``ketaclinic.clinical.outcomes`` through
+``outcomes.selectors.series_outcomes``, and are stored per series as ``SeriesResult`` rows by
+``outcomes.results`` (after each daily score and on the periodic refresh). This module only
+aggregates those rows in the database: responder counts grouped by cause and by protocol are
+``COUNT ... GROUP BY`` queries, and the Kaplan-Meier curves are fitted by lifelines on one
+(days of relief, relapsed) pair per relieved series. The page costs the same few queries for 30
+patients or 100,000, and reads no diary entry.
 
-Definitions (the clinic-level reading of CLINICAL.md "Outcomes" at weekly resolution):
+Definitions (CLINICAL.md "Outcomes", DESIGN.md clinical core contract):
 
-- a series is judged on the diary after its last completed session and before the patient's next
-  series; days are UTC calendar days of the session start;
-- week k after the series is days end+7(k-1)+1 .. end+7k; a week counts when it has at least 4
-  diary entries (the durability rule's minimum), and its mean is the mean of those entries;
-- follow-up = the mean of week 1; the response class is ``clinical.outcomes.classify_response``
-  (baseline, follow-up); a responder has a reduction of at least 30% (moderate or substantial);
-- relief starts with the first week whose mean is at most 70% of the baseline, and ends with the
-  first later week above it (relapse, an event at that week); without a relapse the series is
-  censored at its last counted week. Series without relief are not in the survival curves, as
-  in ``clinical.outcomes.durability``.
-
-Threshold comparisons are made on integer sums (10 x week sum x baseline count against
-7 x baseline sum x week count), so no floating-point rounding decides a borderline case.
+- a series is the sessions of one induction series that have taken place (days in the
+  location's calendar); it is judged on the diary after its last session and before the
+  patient's next series;
+- the response class compares the baseline with the mean daily NRS of the 7 days after the
+  series (at least 4 days); a responder has at least 30% less pain (moderate or substantial);
+- relief and relapse are ``clinical.outcomes.durability``'s: relief from the first day whose
+  7-day window mean is at most 70% of baseline, relapse on the first of 3 consecutive days above
+  it; without a relapse the series is censored at its last diary entry. Series without relief
+  are not in the survival curves.
 """
 
 from __future__ import annotations
@@ -30,26 +28,26 @@ import csv
 import datetime as dt
 import io
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db import transaction
+from django.db.models import Count, Max, Q, QuerySet
 
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
-from ketaclinic.clinical import outcomes as clinical_outcomes
 from ketaclinic.clinics.models import Clinic, Location
 from ketaclinic.infusions.models import AdverseEvent
+from ketaclinic.outcomes.models import SeriesResult
 from ketaclinic.scheduling.models import Appointment, AppointmentKind, AppointmentStatus
 
-RESPONDER_CLASSES = frozenset({"substantial", "moderate"})
+RESPONDER_CLASSES = ("substantial", "moderate")
 UNKNOWN_CAUSE = "No cause recorded"
 UNKNOWN_PROTOCOL = "No protocol recorded"
 AT_RISK_WEEKS = (0, 4, 8, 12, 26, 52)
-FOLLOWUP_MIN_ENTRIES = 4
+ALL_SERIES = "All series"
 
 
 @dataclass(frozen=True)
@@ -57,59 +55,6 @@ class Filters:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     location: Location | None = None
-
-
-@dataclass(frozen=True)
-class SeriesRow:
-    """One induction series as the SQL statement returns it."""
-
-    series_id: int
-    location_id: int
-    start_day: dt.date
-    end_day: dt.date
-    cause: str
-    protocol: str
-    baseline_sum: float | None
-    baseline_n: int | None
-    followup_sum: float | None
-    followup_n: int | None
-    response_week: int | None
-    relapse_week: int | None
-    last_week: int | None
-
-    @property
-    def baseline(self) -> float | None:
-        if self.baseline_sum is None or not self.baseline_n:
-            return None
-        return self.baseline_sum / self.baseline_n
-
-    @property
-    def followup(self) -> float | None:
-        if self.followup_sum is None or not self.followup_n:
-            return None
-        return self.followup_sum / self.followup_n
-
-    @property
-    def response(self) -> str | None:
-        baseline, followup = self.baseline, self.followup
-        if baseline is None or baseline <= 0 or followup is None:
-            return None
-        return clinical_outcomes.classify_response(baseline, followup)
-
-    @property
-    def relieved(self) -> bool:
-        return self.response_week is not None
-
-    @property
-    def duration_weeks(self) -> int | None:
-        """Weeks from the series end to the relapse, or to the last counted week (censored)."""
-        if self.response_week is None:
-            return None
-        return self.relapse_week if self.relapse_week is not None else self.last_week
-
-    @property
-    def relapsed(self) -> bool:
-        return self.relapse_week is not None
 
 
 @dataclass(frozen=True)
@@ -126,20 +71,26 @@ class RateRow:
 
 @dataclass(frozen=True)
 class Curve:
+    """A Kaplan-Meier estimate of relief duration; ``timeline`` in days."""
+
     label: str
     timeline: list[float]
     survival: list[float]
     at_risk: list[tuple[int, int]]  # (week, number at risk)
     events: int
     censored: int
-    median_weeks: float | None
+    median_days: float | None
+
+    @property
+    def median_weeks(self) -> float | None:
+        return None if self.median_days is None else self.median_days / 7
 
     def points(self, width: int = 600, height: int = 200, weeks: int = 52) -> str:
         """The step curve as SVG polyline points (x: weeks 0..``weeks``, y: survival 1..0)."""
         coords: list[str] = []
         previous = 1.0
         for time, value in zip(self.timeline, self.survival, strict=True):
-            x = min(time, weeks) / weeks * width
+            x = min(time / 7, weeks) / weeks * width
             coords.append(f"{x:.1f},{(1 - previous) * height:.1f}")
             coords.append(f"{x:.1f},{(1 - value) * height:.1f}")
             previous = value
@@ -150,7 +101,6 @@ class Curve:
 @dataclass
 class ClinicAnalytics:
     filters: Filters
-    rows: list[SeriesRow]
     by_cause: list[RateRow]
     by_protocol: list[RateRow]
     overall: RateRow
@@ -159,6 +109,7 @@ class ClinicAnalytics:
     adverse_events: int
     no_shows: int
     attended: int
+    computed_at: dt.datetime | None = None
     at_risk_weeks: Sequence[int] = field(default=AT_RISK_WEEKS)
 
     @property
@@ -171,180 +122,63 @@ class ClinicAnalytics:
         return None if total == 0 else self.no_shows / total
 
 
-def _date_sql() -> tuple[str, str, str]:
-    """(UTC day of a timestamp, date minus 7 days, whole days from b to a) per database."""
-    if connection.vendor == "postgresql":
-        return (
-            "(({col}) AT TIME ZONE 'UTC')::date",
-            "(({col}) - 7)",
-            "(({a}) - ({b}))",
+def series_results(*, clinic: Clinic, filters: Filters) -> QuerySet[SeriesResult]:
+    """The clinic's stored series results within the filters (series start date, location)."""
+    results = SeriesResult.objects.filter(clinic=clinic)
+    if filters.location is not None:
+        results = results.filter(location=filters.location)
+    if filters.date_from is not None:
+        results = results.filter(start__gte=filters.date_from)
+    if filters.date_to is not None:
+        results = results.filter(start__lte=filters.date_to)
+    return results
+
+
+_RATE_COUNTS: dict[str, Any] = {
+    "series": Count("pk"),
+    "judged": Count("pk", filter=~Q(response="")),
+    "responders": Count("pk", filter=Q(response__in=RESPONDER_CLASSES)),
+}
+
+
+def _grouped(
+    results: QuerySet[SeriesResult], key: str, unknown: str
+) -> tuple[list[RateRow], dt.datetime | None]:
+    """Responder counts per value of ``key``, and when the newest of those results was
+    computed (one GROUP BY query)."""
+    rows = list(
+        results.order_by().values(key).annotate(**_RATE_COUNTS, computed_at=Max("computed_at"))
+    )
+    rates = [
+        RateRow(
+            label=row[key] or unknown,
+            series=row["series"],
+            judged=row["judged"],
+            responders=row["responders"],
         )
-    return (
-        "DATE({col})",
-        "DATE({col}, '-7 days')",
-        "CAST(julianday({a}) - julianday({b}) AS INTEGER)",
+        for row in rows
+    ]
+    latest = max((row["computed_at"] for row in rows), default=None)
+    return sorted(rates, key=lambda r: r.label), latest
+
+
+def _total(label: str, rows: Sequence[RateRow]) -> RateRow:
+    return RateRow(
+        label=label,
+        series=sum(r.series for r in rows),
+        judged=sum(r.judged for r in rows),
+        responders=sum(r.responders for r in rows),
     )
 
 
-def _series_sql(filters: Filters) -> tuple[str, list[Any]]:
-    day, minus7, days_between = _date_sql()
-    start = day.format(col="a.start")
-    week = f"(({days_between.format(a='d.entry_date', b='w.end_day')} - 1) / 7 + 1)"
-    params: list[Any] = []
-    location_sql = ""
-    if filters.location is not None:
-        location_sql = "AND ser.location_id = %s"
-        params.append(filters.location.pk)
-    range_sql = ""
-    if filters.date_from is not None:
-        range_sql += " AND w.start_day >= %s"
-    if filters.date_to is not None:
-        range_sql += " AND w.start_day <= %s"
-    # Only fixed fragments of this module are interpolated; every value is a ``%s`` parameter.
-    sql = f"""
-WITH s AS (
-    SELECT ser.id AS series_id, ser.patient_id, ser.location_id, ser.plan_id,
-           MIN({start}) AS start_day, MAX({start}) AS end_day
-    FROM scheduling_inductionseries ser
-    JOIN scheduling_appointment a ON a.series_id = ser.id AND a.status = 'completed'
-    WHERE ser.clinic_id = %s AND ser.status = 'booked' {location_sql}
-    GROUP BY ser.id, ser.patient_id, ser.location_id, ser.plan_id
-),
-w AS (
-    SELECT s.*, LEAD(s.start_day) OVER (
-        PARTITION BY s.patient_id ORDER BY s.start_day, s.series_id
-    ) AS next_start
-    FROM s
-),
-b AS (
-    SELECT w.series_id, SUM(d.score) AS b_sum, COUNT(*) AS b_n
-    FROM w JOIN outcomes_diaryentry d
-      ON d.patient_id = w.patient_id AND d.instrument = 'nrs'
-     AND d.entry_date >= {minus7.format(col="w.start_day")} AND d.entry_date < w.start_day
-    GROUP BY w.series_id
-),
-bl AS (
-    SELECT w.series_id,
-           COALESCE(b.b_sum, (
-               SELECT c.pain_nrs FROM assessments_consultation c
-               WHERE c.patient_id = w.patient_id AND c.pain_nrs IS NOT NULL
-                 AND c.exam_date <= w.start_day
-               ORDER BY c.exam_date DESC, c.id DESC LIMIT 1
-           )) AS b_sum,
-           COALESCE(b.b_n, 1) AS b_n
-    FROM w LEFT JOIN b ON b.series_id = w.series_id
-),
-wk AS (
-    SELECT w.series_id, {week} AS week, SUM(d.score) AS w_sum, COUNT(*) AS w_n
-    FROM w JOIN outcomes_diaryentry d
-      ON d.patient_id = w.patient_id AND d.instrument = 'nrs'
-     AND d.entry_date > w.end_day AND (w.next_start IS NULL OR d.entry_date < w.next_start)
-    GROUP BY w.series_id, {week}
-    HAVING COUNT(*) >= {FOLLOWUP_MIN_ENTRIES}
-),
-judged AS (
-    SELECT wk.series_id, wk.week,
-           CASE WHEN 10 * wk.w_sum * bl.b_n <= 7 * bl.b_sum * wk.w_n THEN 1 ELSE 0 END AS relief
-    FROM wk JOIN bl ON bl.series_id = wk.series_id
-    WHERE bl.b_sum IS NOT NULL AND bl.b_sum > 0
-),
-resp AS (
-    SELECT series_id, MIN(week) AS response_week FROM judged WHERE relief = 1 GROUP BY series_id
-),
-rel AS (
-    SELECT j.series_id, MIN(j.week) AS relapse_week
-    FROM judged j JOIN resp r ON r.series_id = j.series_id
-    WHERE j.relief = 0 AND j.week > r.response_week
-    GROUP BY j.series_id
-),
-lst AS (SELECT series_id, MAX(week) AS last_week FROM wk GROUP BY series_id)
-SELECT w.series_id, w.location_id, w.start_day, w.end_day,
-       (SELECT MIN(ca.display) FROM assessments_cause ca
-          JOIN assessments_consultation c ON c.id = ca.consultation_id
-         WHERE c.patient_id = w.patient_id) AS cause,
-       (SELECT kp.template_name FROM plans_ketamineprotocol kp WHERE kp.plan_id = w.plan_id)
-           AS protocol,
-       bl.b_sum, bl.b_n, f1.w_sum, f1.w_n, resp.response_week, rel.relapse_week, lst.last_week
-FROM w
-JOIN bl ON bl.series_id = w.series_id
-LEFT JOIN wk f1 ON f1.series_id = w.series_id AND f1.week = 1
-LEFT JOIN resp ON resp.series_id = w.series_id
-LEFT JOIN rel ON rel.series_id = w.series_id
-LEFT JOIN lst ON lst.series_id = w.series_id
-WHERE 1 = 1 {range_sql}
-ORDER BY w.start_day, w.series_id
-"""  # noqa: S608
-    return sql, params
-
-
-def _as_date(value: object) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value))
-
-
-def series_rows(*, clinic: Clinic, filters: Filters) -> list[SeriesRow]:
-    """Every booked series of the clinic with at least one completed session (one query)."""
-    sql, location_params = _series_sql(filters)
-    params: list[Any] = [clinic.pk, *location_params]
-    if filters.date_from is not None:
-        params.append(filters.date_from.isoformat())
-    if filters.date_to is not None:
-        params.append(filters.date_to.isoformat())
-    if connection.vendor == "postgresql":
-        params = [dt.date.fromisoformat(p) if isinstance(p, str) else p for p in params]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        raw = cursor.fetchall()
-    return [
-        SeriesRow(
-            series_id=r[0],
-            location_id=r[1],
-            start_day=_as_date(r[2]),
-            end_day=_as_date(r[3]),
-            cause=r[4] or UNKNOWN_CAUSE,
-            protocol=r[5] or UNKNOWN_PROTOCOL,
-            baseline_sum=None if r[6] is None else float(r[6]),
-            baseline_n=None if r[7] is None else int(r[7]),
-            followup_sum=None if r[8] is None else float(r[8]),
-            followup_n=None if r[9] is None else int(r[9]),
-            response_week=None if r[10] is None else int(r[10]),
-            relapse_week=None if r[11] is None else int(r[11]),
-            last_week=None if r[12] is None else int(r[12]),
-        )
-        for r in raw
-    ]
-
-
-def _rates(label: str, rows: Iterable[SeriesRow]) -> RateRow:
-    series = judged = responders = 0
-    for row in rows:
-        series += 1
-        response = row.response
-        if response is not None:
-            judged += 1
-            responders += response in RESPONDER_CLASSES
-    return RateRow(label=label, series=series, judged=judged, responders=responders)
-
-
-def _grouped(rows: list[SeriesRow], key: str) -> list[RateRow]:
-    groups: dict[str, list[SeriesRow]] = defaultdict(list)
-    for row in rows:
-        groups[getattr(row, key)].append(row)
-    return [_rates(label, groups[label]) for label in sorted(groups)]
-
-
-def kaplan_meier(label: str, rows: Iterable[SeriesRow]) -> Curve | None:
-    """The lifelines Kaplan-Meier estimate of relief duration (weeks) of the relieved series."""
-    relieved = [row for row in rows if row.duration_weeks is not None]
-    if not relieved:
+def kaplan_meier(label: str, days: Sequence[int], relapsed: Sequence[bool]) -> Curve | None:
+    """The lifelines Kaplan-Meier estimate of relief duration (days) of relieved series."""
+    if not days:
         return None
     from lifelines import KaplanMeierFitter  # imported here: lifelines is slow to import
 
-    durations = np.array([row.duration_weeks for row in relieved], dtype=float)
-    observed = np.array([row.relapsed for row in relieved], dtype=bool)
+    durations = np.asarray(days, dtype=float)
+    observed = np.asarray(relapsed, dtype=bool)
     fitter = KaplanMeierFitter(label=label).fit(durations, event_observed=observed)
     survival = fitter.survival_function_
     median = float(fitter.median_survival_time_)
@@ -352,12 +186,31 @@ def kaplan_meier(label: str, rows: Iterable[SeriesRow]) -> Curve | None:
         label=label,
         timeline=[float(t) for t in survival.index],
         survival=[float(v) for v in survival.iloc[:, 0]],
-        # At risk at week t: series whose relief was still being followed at t.
-        at_risk=[(week, int((durations >= week).sum())) for week in AT_RISK_WEEKS],
+        # At risk at week w: series whose relief was still being followed on day 7w.
+        at_risk=[(week, int((durations >= 7 * week).sum())) for week in AT_RISK_WEEKS],
         events=int(observed.sum()),
         censored=int((~observed).sum()),
-        median_weeks=median if np.isfinite(median) else None,
+        median_days=median if np.isfinite(median) else None,
     )
+
+
+def _curves(results: QuerySet[SeriesResult]) -> list[Curve]:
+    """All relieved series, then one curve per cause (one query for all of them)."""
+    by_cause: dict[str, tuple[list[int], list[bool]]] = defaultdict(lambda: ([], []))
+    every: tuple[list[int], list[bool]] = ([], [])
+    for cause, days, relapse_date in (
+        results.filter(responded=True, days_of_relief__isnull=False)
+        .order_by()
+        .values_list("cause", "days_of_relief", "relapse_date")
+    ):
+        if days is None:  # excluded by the filter; the check is for the type checker
+            continue
+        for target in (every, by_cause[cause or UNKNOWN_CAUSE]):
+            target[0].append(days)
+            target[1].append(relapse_date is not None)
+    curves = [kaplan_meier(ALL_SERIES, *every)]
+    curves += [kaplan_meier(label, *by_cause[label]) for label in sorted(by_cause)]
+    return [curve for curve in curves if curve is not None]
 
 
 def _appointment_counts(*, clinic: Clinic, filters: Filters) -> tuple[dict[str, int], int]:
@@ -384,7 +237,10 @@ def _appointment_counts(*, clinic: Clinic, filters: Filters) -> tuple[dict[str, 
 def clinic_analytics(*, actor: Actor, clinic: Clinic, filters: Filters) -> ClinicAnalytics:
     """The analytics page's numbers (a fixed number of queries), audited as a read."""
     with transaction.atomic():
-        rows = series_rows(clinic=clinic, filters=filters)
+        results = series_results(clinic=clinic, filters=filters)
+        by_cause, computed_at = _grouped(results, "cause", UNKNOWN_CAUSE)
+        by_protocol, _ = _grouped(results, "protocol", UNKNOWN_PROTOCOL)
+        curves = _curves(results)
         counts, events = _appointment_counts(clinic=clinic, filters=filters)
         audit_record(
             actor=actor,
@@ -393,24 +249,17 @@ def clinic_analytics(*, actor: Actor, clinic: Clinic, filters: Filters) -> Clini
             clinic=clinic,
             detail=_filter_detail(filters),
         )
-    curves = [curve for curve in [kaplan_meier("All series", rows)] if curve is not None]
-    by_cause: dict[str, list[SeriesRow]] = defaultdict(list)
-    for row in rows:
-        by_cause[row.cause].append(row)
-    curves += [
-        curve for label in sorted(by_cause) if (curve := kaplan_meier(label, by_cause[label]))
-    ]
     return ClinicAnalytics(
         filters=filters,
-        rows=rows,
-        by_cause=_grouped(rows, "cause"),
-        by_protocol=_grouped(rows, "protocol"),
-        overall=_rates("All series", rows),
+        by_cause=by_cause,
+        by_protocol=by_protocol,
+        overall=_total(ALL_SERIES, by_cause),
         curves=curves,
         sessions=counts["completed"],
         adverse_events=events,
         no_shows=counts["no_show"],
         attended=counts["attended"],
+        computed_at=computed_at,
     )
 
 
@@ -427,12 +276,13 @@ CSV_COLUMNS = (
     "location",
     "first_session",
     "last_session",
+    "sessions",
     "cause",
     "protocol",
     "baseline_nrs",
     "followup_nrs",
     "response",
-    "relief_weeks",
+    "relief_days",
     "relapsed",
 )
 
@@ -440,7 +290,24 @@ CSV_COLUMNS = (
 def analytics_csv(*, actor: Actor, clinic: Clinic, filters: Filters) -> str:
     """One line per series (no names, no record numbers), audited as an export."""
     with transaction.atomic():
-        rows = series_rows(clinic=clinic, filters=filters)
+        rows = list(
+            series_results(clinic=clinic, filters=filters)
+            .order_by("start", "pk")
+            .values_list(
+                "location_id",
+                "start",
+                "end",
+                "sessions",
+                "cause",
+                "protocol",
+                "baseline",
+                "followup",
+                "response",
+                "days_of_relief",
+                "responded",
+                "relapse_date",
+            )
+        )
         audit_record(
             actor=actor,
             action=Action.EXPORT,
@@ -452,20 +319,22 @@ def analytics_csv(*, actor: Actor, clinic: Clinic, filters: Filters) -> str:
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for number, row in enumerate(rows, start=1):
-        baseline, followup = row.baseline, row.followup
+        location, start, end, sessions, cause, protocol = row[:6]
+        baseline, followup, response, days, responded, relapse_date = row[6:]
         writer.writerow(
             [
                 number,
-                row.location_id,
-                row.start_day.isoformat(),
-                row.end_day.isoformat(),
-                row.cause,
-                row.protocol,
+                location or "",
+                start.isoformat(),
+                end.isoformat(),
+                sessions,
+                cause or UNKNOWN_CAUSE,
+                protocol or UNKNOWN_PROTOCOL,
                 "" if baseline is None else f"{baseline:.2f}",
                 "" if followup is None else f"{followup:.2f}",
-                row.response or "",
-                "" if row.duration_weeks is None else row.duration_weeks,
-                "yes" if row.relapsed else ("no" if row.relieved else ""),
+                response,
+                "" if days is None else days,
+                ("yes" if relapse_date is not None else "no") if responded else "",
             ]
         )
     return buffer.getvalue()

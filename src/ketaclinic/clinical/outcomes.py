@@ -42,6 +42,7 @@ __all__ = [
     "baseline_from_entries",
     "classify_response",
     "durability",
+    "recorded_baseline",
 ]
 
 ResponseClass = Literal["substantial", "moderate", "minimal", "none", "worse"]
@@ -284,3 +285,24 @@ def baseline_from_entries(
     if len(values) < minimum:
         return None
     return float(sum(values, Fraction(0)) / len(values))
+
+
+_RECORDED_PLACES: Final = 2
+
+
+def recorded_baseline(value: float) -> float:
+    """``value`` rounded half up to 2 decimal places: the baseline as recorded and shown.
+
+    Why: a baseline is a mean of up to 7 daily scores (e.g. 40/7), which no float holds exactly,
+    and the float's shortest decimal (5.714285714285714) sits just below 40/7, so a window mean of
+    exactly 4.0 would be judged above 70% of that baseline but not above 70% of 40/7. Recording the
+    baseline to 2 decimals (5.71; clinically the same) makes the value every decision stores the
+    exact value it used, and lets a reader with integers alone (the clinic analytics, an analyst's
+    export) reproduce each decision: 1000 x window sum <= 7 x baseline in hundredths x days.
+    ``value`` must be a number in [0, 10]; rounding reads it as the decimal it prints as.
+    """
+    number = require_number(value, "baseline", minimum=_PAIN_MIN, maximum=_PAIN_MAX)
+    hundredths = _exact(number) * 10**_RECORDED_PLACES
+    # Half up: floor(x + 1/2), exact on fractions (round() would round a half to even).
+    rounded = (hundredths + Fraction(1, 2)).__floor__()
+    return rounded / 10**_RECORDED_PLACES

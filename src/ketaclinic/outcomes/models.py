@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import Q
 
 from ketaclinic.clinics.models import Clinic
+from ketaclinic.lib.models import SingleUseLink
 from ketaclinic.patients.models import Patient
 
 NRS_LOINC = "72514-3"
@@ -139,19 +140,16 @@ class SentDiaryReminder(models.Model):
         return f"Diary reminder {self.instrument} {self.local_date}"
 
 
-class DiaryLink(models.Model):
+class DiaryLink(SingleUseLink):
     """A single-use emailed link that records exactly one entry: this patient, this instrument,
-    this day. The URL carries only a signed random nonce; the row says what it may record."""
+    this day. The URL carries only a signed random nonce; the row says what it may record.
+    The nonce and the created, expiry and use times are ``SingleUseLink``'s columns."""
 
-    nonce = models.CharField(max_length=64, unique=True)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
     instrument = models.CharField(max_length=8, choices=Instrument.choices)
     entry_date = models.DateField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(SingleUseLink.Meta):
         indexes = [models.Index(fields=["expires_at"]), models.Index(fields=["used_at"])]
 
     def __str__(self) -> str:
@@ -277,3 +275,51 @@ class Letter(models.Model):
 
     def __str__(self) -> str:
         return f"Progress letter {self.created_at:%Y-%m-%d}"
+
+
+class SeriesResult(models.Model):
+    """One infusion series' response and durability, as ``clinical.outcomes`` judged it.
+
+    A stored copy of what the chart computes (``selectors.series_outcomes``), kept so the clinic
+    analytics aggregate in the database over one row per series instead of re-reading years of
+    diary. ``outcomes.results`` rewrites a patient's rows after each daily score and a clinic's
+    rows on the periodic refresh; ``computed_at`` says how fresh they are and ``rule`` records
+    the values the judgement used (baseline, threshold parameters, source).
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="series_results")
+    number = models.PositiveIntegerField()  # 1 for the patient's first series
+    series = models.ForeignKey(
+        "scheduling.InductionSeries", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    location = models.ForeignKey(
+        "clinics.Location", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    start = models.DateField()  # first session given, in the location's calendar
+    end = models.DateField()  # last session given
+    sessions = models.PositiveIntegerField()
+    ongoing = models.BooleanField(default=False)
+    cause = models.CharField(max_length=200, blank=True)
+    protocol = models.CharField(max_length=200, blank=True)
+    baseline = models.FloatField(null=True)
+    baseline_source = models.CharField(max_length=10, blank=True)
+    followup = models.FloatField(null=True)
+    response = models.CharField(max_length=12, blank=True)  # clinical.outcomes.RESPONSE_CLASSES
+    responded = models.BooleanField(default=False)
+    response_date = models.DateField(null=True)
+    relapse_date = models.DateField(null=True)
+    days_of_relief = models.PositiveIntegerField(null=True)
+    censored = models.BooleanField(default=False)
+    rule = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["patient", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "number"], name="series_result_one_per_n"),
+        ]
+        indexes = [models.Index(fields=["clinic", "start"], name="series_result_clinic_start")]
+
+    def __str__(self) -> str:
+        return f"series result {self.pk}"

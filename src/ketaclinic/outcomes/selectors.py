@@ -16,6 +16,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
@@ -50,51 +51,81 @@ class SeriesSpan:
     end: dt.date
     sessions: tuple[dt.date, ...] = ()
     ongoing: bool = False
+    series_id: int | None = None  # the InductionSeries, when the sessions were booked as one
+    location_id: int | None = None  # where the first session was
 
 
-def _spans(groups: list[list[dt.date]], today: dt.date) -> list[SeriesSpan]:
+# One infusion appointment as ``series_spans`` reads it: start, series id, the location's time
+# zone and id.
+SessionRow = tuple[dt.datetime, int | None, str, int]
+
+
+def _spans(
+    groups: list[tuple[int | None, list[tuple[dt.date, int]]]], today: dt.date
+) -> list[SeriesSpan]:
     spans = []
-    for days in groups:
+    for series_id, sessions in groups:
+        days = [d for d, _ in sessions]
         past = tuple(sorted(d for d in days if d <= today))
         if past:
-            ongoing = len(past) < len(days)
-            spans.append(SeriesSpan(start=past[0], end=past[-1], sessions=past, ongoing=ongoing))
-    return sorted(spans, key=lambda s: s.start)
+            spans.append(
+                SeriesSpan(
+                    start=past[0],
+                    end=past[-1],
+                    sessions=past,
+                    ongoing=len(past) < len(days),
+                    series_id=series_id,
+                    location_id=min(sessions)[1],
+                )
+            )
+    return sorted(spans, key=lambda s: (s.start, s.series_id or 0))
+
+
+def series_spans(rows: list[SessionRow], today: dt.date) -> list[SeriesSpan]:
+    """A patient's series from their infusion appointments (not cancelled or missed), oldest
+    first. Those booked as an ``InductionSeries`` are grouped by it; the others (booked one by
+    one, or before series existed) by the gap rule: consecutive sessions at most
+    ``SERIES_GAP_DAYS`` apart are one series. Days are the location's calendar days."""
+    by_series: dict[int, list[tuple[dt.date, int]]] = {}
+    loose: list[tuple[dt.date, int]] = []
+    for start, series_id, zone_name, location_id in rows:
+        day = start.astimezone(zoneinfo.ZoneInfo(zone_name)).date()
+        if series_id is not None:
+            by_series.setdefault(series_id, []).append((day, location_id))
+        else:
+            loose.append((day, location_id))
+    loose_groups: list[list[tuple[dt.date, int]]] = []
+    for session in sorted(loose):
+        if loose_groups and (session[0] - loose_groups[-1][-1][0]).days <= SERIES_GAP_DAYS:
+            loose_groups[-1].append(session)
+        else:
+            loose_groups.append([session])
+    groups: list[tuple[int | None, list[tuple[dt.date, int]]]] = [
+        *by_series.items(),
+        *((None, group) for group in loose_groups),
+    ]
+    return _spans(groups, today)
 
 
 def infusion_series_for_patient(
     patient: Patient, *, today: dt.date | None = None
 ) -> list[SeriesSpan]:
-    """The patient's infusion series, oldest first (one query).
-
-    Infusion appointments (``type.kind == "infusion"``) that were not cancelled or missed. Those
-    booked as an ``InductionSeries`` are grouped by it; the others (booked one by one, or before
-    series existed) by the gap rule: consecutive sessions at most ``SERIES_GAP_DAYS`` apart are
-    one series. Days are the location's calendar days.
-    """
-    rows = (
-        Appointment.objects.filter(patient=patient, type__kind=AppointmentKind.INFUSION)
-        .exclude(status__in=_SKIPPED)
-        .order_by("start", "pk")
-        .values_list("start", "series_id", "location__time_zone")
-    )
-    by_series: dict[int, list[dt.date]] = {}
-    loose: list[dt.date] = []
-    for start, series_id, zone_name in rows:
-        day = start.astimezone(zoneinfo.ZoneInfo(zone_name)).date()
-        if series_id is not None:
-            by_series.setdefault(series_id, []).append(day)
-        else:
-            loose.append(day)
-    loose_groups: list[list[dt.date]] = []
-    for day in sorted(loose):
-        if loose_groups and (day - loose_groups[-1][-1]).days <= SERIES_GAP_DAYS:
-            loose_groups[-1].append(day)
-        else:
-            loose_groups.append([day])
+    """The patient's infusion series, oldest first (one query; see ``series_spans``)."""
+    rows = list(infusion_session_rows().filter(patient=patient))
     if today is None:
         today = timing.local_today(timing.patient_zone(patient))
-    return _spans([*by_series.values(), *loose_groups], today)
+    return series_spans(rows, today)
+
+
+def infusion_session_rows() -> QuerySet[Appointment, SessionRow]:
+    """Infusion appointments (``type.kind == "infusion"``) not cancelled or missed, as
+    ``SessionRow`` tuples; the caller narrows them to one patient or a batch."""
+    return (
+        Appointment.objects.filter(type__kind=AppointmentKind.INFUSION)
+        .exclude(status__in=_SKIPPED)
+        .order_by("start", "pk")
+        .values_list("start", "series_id", "location__time_zone", "location_id")
+    )
 
 
 @dataclass(frozen=True)
@@ -138,6 +169,23 @@ def _intake_nrs(patient: Patient, before: dt.date | None) -> float | None:
         qs = qs.filter(exam_date__lte=before)
     value = qs.order_by("-exam_date", "-pk").values_list("pain_nrs", flat=True).first()
     return None if value is None else float(value)
+
+
+def patient_baseline(
+    nrs: list[tuple[dt.date, float]], series: list[SeriesSpan], *, intake: float | None
+) -> tuple[float | None, str]:
+    """(baseline, "diary" | "intake" | "") before the first series (CLINICAL.md "Outcomes"):
+    the mean daily NRS of the 7 days before the first infusion, else the intake NRS, recorded to
+    hundredths (``clinical.outcomes.recorded_baseline``) so every decision uses the stored value.
+    ``intake`` is the latest consultation NRS on or before the first infusion."""
+    if not series:
+        return None, ""
+    baseline = clinical_outcomes.baseline_from_entries(nrs, series[0].start)
+    if baseline is not None:
+        return clinical_outcomes.recorded_baseline(baseline), "diary"
+    if intake is not None:
+        return clinical_outcomes.recorded_baseline(intake), "intake"
+    return None, ""
 
 
 def series_outcomes(
@@ -192,14 +240,9 @@ def _load(patient: Patient, *, now: dt.datetime | None) -> DiaryView:
         by_kind[entry.instrument].append((entry.entry_date, entry.score))
     series = infusion_series_for_patient(patient, today=today)
     first = series[0].start if series else None
-    baseline: float | None = None
-    source = ""
-    intake = _intake_nrs(patient, first)
-    if first is not None:
-        baseline = clinical_outcomes.baseline_from_entries(by_kind[Instrument.NRS], first)
-        source = "diary" if baseline is not None else ""
-        if baseline is None and intake is not None:
-            baseline, source = intake, "intake"
+    baseline, source = patient_baseline(
+        by_kind[Instrument.NRS], series, intake=_intake_nrs(patient, first)
+    )
     view = DiaryView(
         patient=patient,
         zone=zone,

@@ -194,7 +194,8 @@ def diary_entry_record(
             )
             if instrument == Instrument.NRS:
                 # A new daily score can complete a relapse run: check this one patient after
-                # commit (a handful of queries), so the physician's queue is current at once.
+                # commit (a handful of queries), so the physician's queue and the stored series
+                # results are current at once.
                 patient_id = patient.pk
                 transaction.on_commit(lambda: _booster_check(patient_id), robust=True)
     except IntegrityError:
@@ -206,9 +207,12 @@ def diary_entry_record(
 
 def _booster_check(patient_id: int) -> None:
     from ketaclinic.outcomes.boosters import booster_suggestion_for_patient
+    from ketaclinic.outcomes.results import series_results_refresh_patient
 
     patient = Patient.objects.select_related("home_location").get(pk=patient_id)
     booster_suggestion_for_patient(patient=patient)
+    # The clinic analytics read the stored results: keep this patient's current too.
+    series_results_refresh_patient(patient=patient)
 
 
 # --- reminder schedule ------------------------------------------------------------------------

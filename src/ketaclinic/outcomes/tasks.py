@@ -55,13 +55,18 @@ BOOSTER_REFRESH_EVERY = dt.timedelta(hours=6)
 
 @task()
 def booster_suggestions_refresh_all() -> str:
-    """Flag relapses as booster suggestions for every clinic (idempotent); every 6 hours."""
+    """Flag relapses as booster suggestions for every clinic (idempotent), and recompute the
+    stored series results the analytics read (days pass, sessions complete); every 6 hours."""
     from ketaclinic.clinics.models import Clinic
     from ketaclinic.outcomes.boosters import booster_suggestions_refresh
+    from ketaclinic.outcomes.results import series_results_refresh
 
     periodic_enqueue(booster_suggestions_refresh_all, every=BOOSTER_REFRESH_EVERY)
-    created = sum(booster_suggestions_refresh(clinic=c) for c in Clinic.objects.all())
-    return f"created {created}"
+    created = stored = 0
+    for clinic in Clinic.objects.all():
+        created += booster_suggestions_refresh(clinic=clinic)
+        stored += series_results_refresh(clinic=clinic)
+    return f"created {created}, stored {stored} series results"
 
 
 def booster_refresh_schedule() -> bool:
