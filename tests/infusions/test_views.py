@@ -12,6 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from ketaclinic.audit.models import AuditEvent
+from ketaclinic.infusions import services
 from ketaclinic.infusions.models import Alert, InfusionSession, Observation, SessionStatus
 from tests import factories
 from tests.conftest import World
@@ -338,3 +339,119 @@ def test_the_patients_session_list(world: World, client_for: Any) -> None:
     assert response.status_code == 200
     assert chart_url(day.session) in text(response)
     assert AuditEvent.objects.filter(object_type="infusion_session_list").count() == 1
+
+
+# -- review additions --------------------------------------------------------------------------
+
+
+def _busy_chart(world: World, sets: int) -> InfusionSession:
+    """A recovering session with ``sets`` vitals sets (each raising an alert), CADSS and
+    adverse events: every list the chart shows holds ``sets`` rows."""
+    day = day_at(world, "infusing")
+    day.backdate(10 * sets + 5)
+    start = day.reload().started_at
+    assert start is not None
+    for n in range(sets):
+        at = start + dt.timedelta(minutes=10 * n + 1)
+        day.vitals(taken_at=at, systolic_bp=185, diastolic_bp=90, rass=0, pain_nrs=3)
+        services.cadss_record(
+            actor=day.nurse,
+            session_id=day.session.public_id,
+            expected_version=day.v,
+            taken_at=at,
+            answers=dict.fromkeys(
+                ("item_1", "item_2", "item_6", "item_7", "item_15", "item_22"), 0
+            ),
+        )
+        services.adverse_event_record(
+            actor=day.nurse,
+            session_id=day.session.public_id,
+            expected_version=day.v,
+            kind="nausea_vomiting",
+            severity="mild",
+            onset_at=at,
+            interventions=["ondansetron"],
+            outcome="resolved",
+        )
+        day.rate("0" if n % 2 == 0 else "2", at=at)
+    day.stop()
+    return day.reload()
+
+
+# session, user, savepoint, the session row, prechecks, entries, observations, rate events,
+# alerts, adverse events, controlled record, addenda, chairs, witnesses, policy, protocol,
+# audit insert, release: the same however long the session's history.
+CHART_QUERIES = 18
+
+
+@pytest.mark.parametrize("sets", [1, 8])
+def test_the_chart_query_count_does_not_grow_with_the_history(
+    world: World, client_for: Any, django_assert_num_queries: Any, sets: int
+) -> None:
+    session = _busy_chart(world, sets)
+    client: Client = client_for("nurse")
+    client.get(chart_url(session))  # warm the session and user caches
+    with django_assert_num_queries(CHART_QUERIES):
+        response = client.get(chart_url(session))
+    assert response.status_code == 200
+    page = text(response)
+    assert page.count('data-testid="open-alert"') == 2 * sets
+    assert page.count('data-testid="adverse-event"') == sets
+    assert page.count('data-testid="scale-row"') == sets
+
+
+def test_the_chart_flags_overdue_vitals(world: World, client_for: Any) -> None:
+    day = day_at(world, "infusing")
+    page = text(client_for("nurse").get(chart_url(day.session)))
+    assert 'data-testid="overdue"' not in page
+    day.backdate(16)
+    page = text(client_for("nurse").get(chart_url(day.session)))
+    assert 'data-testid="overdue"' in page
+    assert "Vitals are overdue" in page
+
+
+def test_a_nurse_cannot_override_a_failed_check_over_http(world: World, client_for: Any) -> None:
+    day = arrive(world)
+    day.precheck(fasting=False)
+    version = day.v
+    form = {"override-version": version, "override-reason": "Patient insists, ate at 6 am."}
+    assert client_for("nurse").post(action_url(day.session, "override"), form).status_code == 404
+    s = day.reload()
+    assert (s.version, s.start_cleared) == (version, False)
+    page = text(client_for("nurse").get(chart_url(day.session)))
+    assert "Physician override" not in page
+    assert (
+        client_for("physician").post(action_url(day.session, "override"), form).status_code == 302
+    )
+    assert day.reload().start_cleared is True
+
+
+def test_the_board_and_chart_tell_the_nurse_to_stop_a_pump_past_the_plan(
+    world: World, client_for: Any
+) -> None:
+    day = day_at(world, "infusing")
+    day.backdate(45)
+    stop = "The plan&#x27;s total of 35 mg has been given: stop the infusion."
+    assert stop in text(client_for("nurse").get(board_url(world)))
+    assert stop in text(client_for("nurse").get(chart_url(day.session)))
+    assert 'data-testid="pump-stop"' not in text(client_for("front_desk").get(board_url(world)))
+
+
+def test_a_baseline_cadss_can_be_charted_before_the_start(world: World, client_for: Any) -> None:
+    day = day_at(world, "precheck")
+    response = client_for("nurse").post(
+        action_url(day.session, "cadss"),
+        {
+            "cadss-version": day.v,
+            **{
+                f"cadss-{key}": "1"
+                for key in ("item_1", "item_2", "item_6", "item_7", "item_15", "item_22")
+            },
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    page = text(response)
+    assert "CADSS-6 saved." in page
+    assert page.count('data-testid="scale-row"') == 1
+    assert '<span class="hint">before</span></td><td>Dissociation (CADSS-6)' in page

@@ -302,6 +302,9 @@ class RateEvent(models.Model):
     reason = models.CharField(max_length=300, blank=True)
     # Amount given up to this event (from the previous segments), for the chart's table.
     given_mg = models.FloatField()
+    # The clinic policy version the rate was checked against (start, change, pause, resume):
+    # the limits may change during a session, and each decision keeps the one it used.
+    policy_version = models.PositiveIntegerField(null=True, blank=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

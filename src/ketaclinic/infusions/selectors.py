@@ -24,6 +24,7 @@ from ketaclinic.accounts.models import Role, User
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinical import monitoring
+from ketaclinic.clinical.dosing import DoseLimits
 from ketaclinic.clinical.monitoring import MonitoringPolicy
 from ketaclinic.clinics.models import Chair, ClinicPolicy, Location
 from ketaclinic.clinics.selectors import clinic_policy_current
@@ -91,6 +92,8 @@ class BoardItem:
     alerts: list[Alert] = field(default_factory=list)
     given_mg: float | None = None
     waiting_for: list[str] = field(default_factory=list)
+    # Set while the pump runs although it may no longer (``pump_stop_reason``).
+    stop_reason: str = ""
 
     @property
     def state_label(self) -> str:
@@ -135,8 +138,42 @@ class Board:
         return sum(len(i.alerts) for i in items)
 
 
+def pump_stop_reason(session: InfusionSession, *, limits: DoseLimits, now: dt.datetime) -> str:
+    """Why a running pump must stop now, or "": the plan's total has been given, or the amount
+    given is past the clinic's limits (``clinical.monitoring.infusion_rate_check`` on the
+    current rate). The services refuse any new rate then; this flags the pump still running."""
+    if session.status != SessionStatus.INFUSING or not session.current_rate_mg_per_h:
+        return ""
+    plan_rate, plan_total = session.plan_rate_mg_per_h, session.plan_total_mg
+    weight = session.dosing_weight_kg
+    if plan_rate is None or plan_total is None or weight is None:
+        return ""
+    given = given_mg_at(session, now)
+    try:
+        monitoring.infusion_rate_check(
+            rate_mg_per_h=session.current_rate_mg_per_h,
+            plan_rate_mg_per_h=plan_rate,
+            given_mg=given,
+            plan_total_mg=plan_total,
+            dosing_weight_kg=weight,
+            limits=limits,
+        )
+    except monitoring.PlannedDoseReached:
+        return f"The plan's total of {plan_total:g} mg has been given: stop the infusion."
+    except ValueError:
+        # DoseLimitExceeded or PlanRateExceeded: the clinic's limits were tightened while the
+        # pump ran. The chart's rate form names the limit; the flag only has to be seen.
+        return "The pump is past the clinic's current dose limits: stop or slow the infusion."
+    return ""
+
+
 def _session_item(
-    session: InfusionSession, *, rules: MonitoringPolicy, now: dt.datetime, clinical: bool
+    session: InfusionSession,
+    *,
+    rules: MonitoringPolicy,
+    limits: DoseLimits,
+    now: dt.datetime,
+    clinical: bool,
 ) -> BoardItem:
     state: str = session.status
     waiting: list[str] = []
@@ -181,6 +218,7 @@ def _session_item(
         )
     if session.started_at is not None:
         item.given_mg = given_mg_at(session, now if session.ended_at is None else session.ended_at)
+    item.stop_reason = pump_stop_reason(session, limits=limits, now=now)
     return item
 
 
@@ -232,10 +270,11 @@ def board_for_location(*, actor: Actor, location_id: int, now: dt.datetime | Non
             detail={"sessions": len(sessions), "expected": len(expected)},
         )
     rules = policy.monitoring_policy()
+    limits = policy.dose_limits()
     by_chair: dict[int, list[BoardItem]] = {chair.pk: [] for chair in chairs}
     unplaced: list[BoardItem] = []
     for session in sessions:
-        item = _session_item(session, rules=rules, now=moment, clinical=clinical)
+        item = _session_item(session, rules=rules, limits=limits, now=moment, clinical=clinical)
         by_chair.get(session.chair_id or -1, unplaced).append(item)
     for appointment in expected:
         item = BoardItem(
@@ -304,6 +343,7 @@ class SessionChart:
     vitals_due_at: dt.datetime | None
     discharge: monitoring.DischargeCheck | None
     curve: charts.SessionCurve | None
+    stop_reason: str = ""
 
     @property
     def latest_precheck(self) -> PreInfusionCheck | None:
@@ -441,6 +481,7 @@ def session_chart(
         vitals_due_at=due,
         discharge=discharge,
         curve=curve,
+        stop_reason=pump_stop_reason(session, limits=policy.dose_limits(), now=moment),
     )
 
 

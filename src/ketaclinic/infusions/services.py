@@ -30,7 +30,7 @@ from django.utils import timezone
 from ketaclinic.accounts.models import Role, User
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
-from ketaclinic.clinical import codes, instruments, monitoring
+from ketaclinic.clinical import codes, dosing, instruments, monitoring
 from ketaclinic.clinical.dosing import DoseLimitExceeded
 from ketaclinic.clinical.instruments import InvalidAnswers
 from ketaclinic.clinical.monitoring import Finding, Vitals
@@ -331,6 +331,14 @@ _LIMIT_TEXT: Mapping[str, tuple[str, str]] = {
     "max_session_mg_per_kg": ("the amount given so far", "mg/kg"),
     "max_session_mg": ("the amount given so far", "mg"),
 }
+_PLAN_LIMIT_TEXT: Mapping[str, str] = {
+    "max_session_mg_per_kg": "mg/kg",
+    "max_session_mg": "mg",
+}
+# The largest pump setting a rate field (and RateEvent.rate_ml_per_h) holds: 7 digits, 2 after
+# the point. Checked before any arithmetic so an absurd figure gets a message, not an overflow.
+MAX_RATE_ML_PER_H = Decimal("99999.99")
+RATE_STEP = Decimal("0.01")
 
 
 def _limit_message(rate_ml_per_h: Decimal, rate: float, exc: DoseLimitExceeded) -> str:
@@ -341,21 +349,42 @@ def _limit_message(rate_ml_per_h: Decimal, rate: float, exc: DoseLimitExceeded) 
     return f"{rate_ml_per_h} mL/h is {rate:g} mg/h: " + "; ".join(parts) + "."
 
 
+def _rate_entered(rate_ml_per_h: object, *, start: bool = False) -> Decimal:
+    """The pump rate as entered, refused (naming the field) before anything compares it."""
+    if not isinstance(rate_ml_per_h, Decimal) or not rate_ml_per_h.is_finite():
+        raise ValidationError({"rate_ml_per_h": "Enter the pump rate in mL/h."})
+    if rate_ml_per_h < 0:
+        raise ValidationError({"rate_ml_per_h": "The rate cannot be negative."})
+    if start and rate_ml_per_h == 0:
+        raise ValidationError({"rate_ml_per_h": "Enter a rate above 0 mL/h to start."})
+    if rate_ml_per_h > MAX_RATE_ML_PER_H:
+        raise ValidationError(
+            {"rate_ml_per_h": f"Enter a rate of at most {MAX_RATE_ML_PER_H} mL/h."}
+        )
+    if rate_ml_per_h != rate_ml_per_h.quantize(RATE_STEP):
+        raise ValidationError(
+            {"rate_ml_per_h": "Enter the rate to at most 2 decimal places (0.01 mL/h)."}
+        )
+    return rate_ml_per_h
+
+
 def _check_rate(
     session: InfusionSession,
     rate_ml_per_h: Decimal,
     given_mg: float,
     policy: ClinicPolicy,
 ) -> float:
-    if not isinstance(rate_ml_per_h, Decimal) or not rate_ml_per_h.is_finite():
-        raise ValidationError({"rate_ml_per_h": "Enter the pump rate in mL/h."})
-    if rate_ml_per_h < 0:
-        raise ValidationError({"rate_ml_per_h": "The rate cannot be negative."})
+    """The rate in mg/h, if the pump may run at it now: within the plan's rate, the clinic's
+    current hard limits (``clinical.monitoring.infusion_rate_check``), with the plan's total
+    still within the clinic's session limits (``clinical.dosing.session_dose_check``: the
+    limits may have been tightened since the plan was signed) and not yet given."""
+    _rate_entered(rate_ml_per_h)
     assert session.concentration_mg_per_ml is not None
     assert session.plan_rate_mg_per_h is not None
     assert session.plan_total_mg is not None
     assert session.dosing_weight_kg is not None
     rate = _rate_mg_per_h(rate_ml_per_h, session.concentration_mg_per_ml)
+    limits = policy.dose_limits()
     try:
         monitoring.infusion_rate_check(
             rate_mg_per_h=rate,
@@ -363,7 +392,7 @@ def _check_rate(
             given_mg=given_mg,
             plan_total_mg=session.plan_total_mg,
             dosing_weight_kg=session.dosing_weight_kg,
-            limits=policy.dose_limits(),
+            limits=limits,
         )
     except DoseLimitExceeded as exc:
         raise ValidationError({"rate_ml_per_h": _limit_message(rate_ml_per_h, rate, exc)}) from None
@@ -382,6 +411,28 @@ def _check_rate(
                 f"given ({given_mg:.1f} mg): stop the infusion."
             }
         ) from None
+    except ValueError as exc:
+        raise _clinical_error(exc, "rate_ml_per_h") from None
+    if rate > 0:
+        try:
+            dosing.session_dose_check(
+                total_mg=session.plan_total_mg,
+                dosing_weight_kg=session.dosing_weight_kg,
+                limits=limits,
+            )
+        except DoseLimitExceeded as exc:
+            per_kg = session.plan_total_mg / session.dosing_weight_kg
+            limits_text = " and ".join(
+                f"{maximum:g} {_PLAN_LIMIT_TEXT[limit]}" for limit, _value, maximum in exc.exceeded
+            )
+            raise ValidationError(
+                {
+                    "rate_ml_per_h": f"The plan's total of {session.plan_total_mg:g} mg "
+                    f"({per_kg:.3g} mg/kg) is over the clinic's session limit of {limits_text}. "
+                    "The infusion may not run: a physician must sign a plan within the "
+                    "clinic's current limits."
+                }
+            ) from None
     return rate
 
 
@@ -467,6 +518,8 @@ def session_arrive(
             f"This appointment is on {appointment.start.astimezone(tz):%A %d %B}, not today."
         )
     at = _minute(_now() if arrived_at is None else arrived_at)
+    if timezone.is_naive(at):
+        raise ValidationError({"arrived_at": "Enter a time with its date."})
     if at > _now():
         raise ValidationError({"arrived_at": f"{_clock(at, tz)} is in the future."})
     if at < appointment.start - MAX_ARRIVAL_BACKDATE or at.astimezone(tz).date() != today:
@@ -739,7 +792,13 @@ def controlled_draw_record(
     record.full_clean(exclude=["session", "drawn_by"])
     record.save()
     _save(session)
-    _audit(actor, session, "controlled_draw", action=Action.CREATE, drawn_mg=str(drawn_mg))
+    _audit(
+        actor,
+        session,
+        "controlled_draw",
+        action=Action.CREATE,
+        fields=["lot", "expiry", "drawn_mg"],
+    )
     return record
 
 
@@ -775,8 +834,21 @@ def infusion_start(
     plan = current_plan(session.patient)
     if plan is None:
         raise ValidationError("There is no signed plan with a ketamine dose for this session.")
-    if not hasattr(session, "controlled_substance"):
+    record: ControlledSubstanceRecord | None = getattr(session, "controlled_substance", None)
+    if record is None:
         raise ValidationError("Record the ketamine drawn (lot, expiry, amount) before starting.")
+    protocol = plan.protocol
+    # mL/h becomes mg/h with the plan's concentration: a syringe drawn at another concentration
+    # (the plan was replaced after the draw) would make every dose figure on the chart wrong.
+    if Decimal(repr(record.concentration_mg_per_ml)) != Decimal(
+        repr(protocol.concentration_mg_per_ml)
+    ):
+        raise ValidationError(
+            f"The ketamine drawn (lot {record.lot}) is {record.concentration_mg_per_ml:g} mg/mL "
+            f"but the signed plan now uses {protocol.concentration_mg_per_ml:g} mg/mL: do not "
+            "start; defer this session."
+        )
+    rate_entered = _rate_entered(rate_ml_per_h, start=True)
     latest_check = session.prechecks.order_by("-recorded_at", "-id").first()
     start = _when(
         at,
@@ -787,7 +859,6 @@ def infusion_start(
             (latest_check.taken_at if latest_check else None, "the pre-infusion check"),
         ],
     )
-    protocol = plan.protocol
     policy = _policy(session)
     session.plan = plan
     session.plan_rate_mg_per_h = protocol.rate_mg_per_h
@@ -798,32 +869,33 @@ def infusion_start(
     session.weight_kg = protocol.weight_kg
     session.concentration_mg_per_ml = protocol.concentration_mg_per_ml
     session.pk_model = protocol.pk_model
-    if rate_ml_per_h is None or rate_ml_per_h <= 0:
-        raise ValidationError({"rate_ml_per_h": "Enter a rate above 0 mL/h to start."})
-    rate = _check_rate(session, rate_ml_per_h, 0.0, policy)
+    rate = _check_rate(session, rate_entered, 0.0, policy)
     session.policy_version = policy.version
     session.policy_values = policy.snapshot()
     session.status = SessionStatus.INFUSING
     session.started_at = start
-    session.current_rate_ml_per_h = rate_ml_per_h
+    session.current_rate_ml_per_h = rate_entered
     session.current_rate_mg_per_h = rate
     session.rate_since = start
     session.given_before_mg = 0.0
-    RateEvent.objects.create(
+    event = RateEvent(
         session=session,
         kind=RateEventKind.START,
         at=start,
-        rate_ml_per_h=rate_ml_per_h,
+        rate_ml_per_h=rate_entered,
         rate_mg_per_h=rate,
         given_mg=0.0,
+        policy_version=policy.version,
         recorded_by=_user(actor),
     )
+    event.full_clean(exclude=["session", "recorded_by"])
+    event.save()
     _save(session)
     _audit(
         actor,
         session,
         "start",
-        rate_ml_per_h=str(rate_ml_per_h),
+        fields=["started_at", "rate_ml_per_h"],
         policy_version=policy.version,
     )
     return session
@@ -863,12 +935,12 @@ def infusion_rate_set(
             (session.rate_since, "the last rate change"),
         ],
     )
-    if rate_ml_per_h is None:
-        raise ValidationError({"rate_ml_per_h": "Enter the pump rate in mL/h."})
+    rate_ml_per_h = _rate_entered(rate_ml_per_h)
     if rate_ml_per_h == session.current_rate_ml_per_h:
         raise ValidationError({"rate_ml_per_h": f"The pump already runs at {rate_ml_per_h} mL/h."})
     given = given_mg_at(session, when)
-    rate = _check_rate(session, rate_ml_per_h, given, _policy(session))
+    policy = _policy(session)
+    rate = _check_rate(session, rate_ml_per_h, given, policy)
     if rate == 0:
         kind = RateEventKind.PAUSE
     elif not session.current_rate_mg_per_h:
@@ -883,6 +955,7 @@ def infusion_rate_set(
         rate_mg_per_h=rate,
         reason=reason.strip()[:300],
         given_mg=given,
+        policy_version=policy.version,
         recorded_by=_user(actor),
     )
     event.full_clean(exclude=["session", "recorded_by"])
@@ -892,7 +965,7 @@ def infusion_rate_set(
     session.rate_since = when
     session.given_before_mg = given
     _save(session)
-    _audit(actor, session, f"rate_{kind}", rate_ml_per_h=str(rate_ml_per_h))
+    _audit(actor, session, f"rate_{kind}", fields=["rate_ml_per_h"], policy_version=policy.version)
     return event
 
 
@@ -936,7 +1009,7 @@ def infusion_stop(
     session.rate_since = when
     session.given_before_mg = given
     _save(session)
-    _audit(actor, session, "stop", given_mg=round(given, 2))
+    _audit(actor, session, "stop", fields=["ended_at"])
     return session
 
 
@@ -1047,7 +1120,13 @@ def vitals_record(
     if has_vital and (session.last_vitals_at is None or at > session.last_vitals_at):
         session.last_vitals_at = at
     _save(session)
-    _audit(actor, session, "vitals", alerts=[a.code for a in alerts])
+    _audit(
+        actor,
+        session,
+        "vitals",
+        fields=[o.code for o in rows],
+        alerts=[a.code for a in alerts],
+    )
     return entry, alerts
 
 
@@ -1060,11 +1139,21 @@ def cadss_record(
     taken_at: dt.datetime | None,
     answers: Mapping[str, object],
 ) -> ChartEntry:
-    """CADSS-6 (dissociation), scored by ``clinical.instruments``."""
+    """CADSS-6 (dissociation), scored by ``clinical.instruments``: a baseline before the start
+    (after the arrival), then during and after the infusion."""
     session = _locked(actor, session_id, expected_version)
     tz = _tz(session)
-    _monitoring(session, tz)
-    at = _when(taken_at, field="taken_at", tz=tz, not_before=[(session.started_at, "the start")])
+    before = session.status in (SessionStatus.ARRIVED, SessionStatus.PRECHECK)
+    if not before:
+        _monitoring(session, tz)
+    at = _when(
+        taken_at,
+        field="taken_at",
+        tz=tz,
+        not_before=[(session.arrived_at, "the arrival")]
+        if before
+        else [(session.started_at, "the start")],
+    )
     try:
         result = instruments.score("cadss6", answers)
     except InvalidAnswers as exc:
@@ -1072,7 +1161,7 @@ def cadss_record(
     entry = ChartEntry(
         session=session,
         kind=EntryKind.CADSS,
-        phase=_phase(session, at),
+        phase=Phase.BEFORE if before else _phase(session, at),
         taken_at=at,
         recorded_by=_user(actor),
     )
@@ -1080,7 +1169,7 @@ def cadss_record(
     entry.save()
     _scale_observation(entry, session, "cadss6", result.total, answers).save()
     _save(session)
-    _audit(actor, session, "cadss6", total=result.total)
+    _audit(actor, session, "cadss6", fields=["cadss6"], phase=str(entry.phase))
     return entry
 
 
@@ -1132,7 +1221,12 @@ def recovery_assess(
         session.aldrete_total = int(result.total)
         session.aldrete_at = at
     _save(session)
-    _audit(actor, session, "aldrete", total=result.total)
+    _audit(
+        actor,
+        session,
+        "aldrete",
+        fields=["aldrete", *(["pain_nrs"] if pain is not None else [])],
+    )
     return entry
 
 
@@ -1289,8 +1383,7 @@ def controlled_reconcile(
         actor,
         session,
         "controlled_reconcile",
-        given_mg=str(given_mg),
-        wasted_mg=str(wasted_mg),
+        fields=["given_mg", "wasted_mg", *(["waste_witness"] if witness else [])],
         witness=witness.pk if witness else None,
     )
     return record
@@ -1351,7 +1444,7 @@ def session_discharge(
     }
     _save(session)
     _appointment_set_status(session.appointment, AppointmentStatus.COMPLETED, actor)
-    _audit(actor, session, "discharge", aldrete=session.discharge_values["aldrete"])
+    _audit(actor, session, "discharge", policy_version=policy.version)
     return session
 
 
