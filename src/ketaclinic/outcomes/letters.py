@@ -13,6 +13,7 @@ import logging
 import zoneinfo
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 from fpdf import FPDF
 
@@ -23,7 +24,6 @@ from ketaclinic.clinical import outcomes as clinical_outcomes
 from ketaclinic.outcomes import charts, selectors, wording
 from ketaclinic.outcomes.models import Letter, LetterStatus
 from ketaclinic.patients.models import Patient
-from ketaclinic.scheduling.models import Appointment, AppointmentKind
 
 log = logging.getLogger(__name__)
 
@@ -92,17 +92,69 @@ def _plan_lines(patient: Patient) -> list[str]:
     ]
 
 
-def _session_lines(patient: Patient) -> list[str]:
-    rows = (
-        Appointment.objects.filter(patient=patient, type__kind=AppointmentKind.INFUSION)
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _mg(value: float) -> str:
+    return f"{round(value, 1):g} mg"
+
+
+def _session_lines(patient: Patient, *, now: dt.datetime) -> list[str]:
+    """The infusion sessions as charted on the infusion day (one query, however many).
+
+    Sessions, not appointments: a booked or "completed" appointment says nothing about what was
+    given, while the session records the start, the stop and the pump's running total. The
+    adverse events themselves are listed under their own heading (``_adverse_lines``); a session
+    line only points to them.
+    """
+    from ketaclinic.infusions.models import InfusionSession, SessionStatus
+    from ketaclinic.infusions.services import given_mg_at
+
+    sessions = list(
+        InfusionSession.objects.filter(patient=patient)
         .select_related("location")
-        .order_by("start")
+        .annotate(adverse_count=Count("adverse_events"))
+        .order_by("arrived_at", "pk")
     )
-    lines = []
-    for row in rows:
-        local = row.start.astimezone(zoneinfo.ZoneInfo(row.location.time_zone))
-        lines.append(f"{local:%d %b %Y}: {row.get_status_display()}")
-    return lines or ["No infusion sessions on record."]
+    if not sessions:
+        return ["No infusion sessions on record."]
+    given = sum(1 for s in sessions if s.started_at is not None)
+    deferred = sum(1 for s in sessions if s.status == SessionStatus.DEFERRED)
+    summary = f"{_plural(given, 'infusion session')} given"
+    if deferred:
+        summary += f", {deferred} deferred"
+    lines = [summary + "."]
+    for s in sessions:
+        zone = zoneinfo.ZoneInfo(s.location.time_zone)
+        day = (s.started_at or s.arrived_at).astimezone(zone)
+        head = f"{day:%d %b %Y}, {s.location.name}: "
+        if s.status == SessionStatus.DEFERRED:
+            line = head + "deferred before the start; no ketamine given."
+        elif s.started_at is None:
+            line = head + f"{s.get_status_display().lower()}; the infusion has not started."
+        else:
+            line = head + s.get_status_display().lower()
+            if s.ended_at is None:
+                line += " (in progress)"
+            # The running total is only kept from the pump rates entered at the start and after;
+            # without them (a record imported without rates) the dose is unknown, not zero.
+            if s.rate_since is not None:
+                line += f"; ketamine {_mg(given_mg_at(s, s.ended_at or now))} given"
+                if s.ended_at is None:
+                    line += " so far"
+            else:
+                line += "; dose given not recorded"
+            if s.plan_total_mg is not None:
+                line += f" (planned {_mg(s.plan_total_mg)})"
+            if s.ended_at is not None:
+                minutes = round((s.ended_at - s.started_at).total_seconds() / 60)
+                line += f", infused over {minutes} min"
+            line += "."
+        if s.adverse_count:
+            line += f" {_plural(s.adverse_count, 'adverse event')}, see below."
+        lines.append(line)
+    return lines
 
 
 def _adverse_lines(patient: Patient) -> list[str]:
@@ -110,11 +162,14 @@ def _adverse_lines(patient: Patient) -> list[str]:
 
     events = (
         AdverseEvent.objects.filter(session__patient=patient)
-        .select_related("session")
+        .select_related("session__location")
         .order_by("onset_at", "pk")
     )
+    # Dated in the location's time zone, like the session it happened in (an evening event in
+    # New York is already the next day in UTC).
     lines = [
-        f"{e.onset_at:%d %b %Y}: {e.get_kind_display()}, {e.get_severity_display().lower()}; "
+        f"{e.onset_at.astimezone(zoneinfo.ZoneInfo(e.session.location.time_zone)):%d %b %Y}: "
+        f"{e.get_kind_display()}, {e.get_severity_display().lower()}; "
         f"outcome: {e.get_outcome_display().lower()}"
         for e in events
     ]
@@ -145,6 +200,7 @@ def _response_lines(view: selectors.DiaryView) -> list[str]:
 
 def letter_pdf(patient: Patient, *, now: dt.datetime | None = None) -> bytes:
     """Draw the letter (pure read; the worker stores the result)."""
+    now = now or timezone.now()
     view = selectors._load(patient, now=now)
     relapses = [
         o.durability.relapse_date
@@ -186,7 +242,7 @@ def letter_pdf(patient: Patient, *, now: dt.datetime | None = None) -> bytes:
     for line in _plan_lines(patient):
         para(line)
     heading("Infusion sessions")
-    for line in _session_lines(patient):
+    for line in _session_lines(patient, now=now):
         para(line)
     heading("Pain diary")
     para(

@@ -1,0 +1,85 @@
+"""A physician reads the clinic analytics of seeded data in Chromium: the responder rates, the
+Kaplan-Meier curves with numbers at risk, a location filter, the CSV download, and the page on a
+phone without sideways scrolling."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from ketaclinic.analytics.seeding import seed_clinic
+from ketaclinic.clinics.models import Location
+from ketaclinic.outcomes.models import SeriesResult
+from ketaclinic.web.demo import DEMO_DOMAIN, DEMO_PASSWORD, load_demo
+from tests.analytics.helpers import TODAY
+from tests.browser.conftest import DESKTOP, PHONE
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def sign_in(page: Page, base: str, who: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Email").fill(f"{who}@{DEMO_DOMAIN}")
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    expect(page.get_by_test_id("who")).to_be_visible()
+
+
+def test_a_physician_reads_filters_and_exports_the_analytics(
+    live_server: Any, page: Page, tmp_path: Path
+) -> None:
+    clinic = load_demo()
+    seed_clinic(clinic=clinic, patients=40, years=1, seed=3, today=TODAY)
+    seeded = SeriesResult.objects.filter(clinic=clinic, patient__mrn__startswith="S3-")
+    cleveland = Location.objects.get(clinic=clinic, name="Cleveland")
+    in_cleveland = SeriesResult.objects.filter(clinic=clinic, location=cleveland).count()
+    everywhere = SeriesResult.objects.filter(clinic=clinic).count()
+    assert seeded.count() >= 35
+    assert 0 < in_cleveland < everywhere
+
+    page.set_viewport_size(DESKTOP)
+    sign_in(page, live_server.url, "physician")
+    page.get_by_role("link", name="Analytics").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Clinic analytics")
+    expect(page.get_by_role("heading", name="Responder rate by cause")).to_be_visible()
+    expect(page.get_by_test_id("computed-at")).to_contain_text("Series outcomes as of")
+    curve = page.get_by_role("img", name="Kaplan-Meier curve, All series")
+    expect(curve).to_be_visible()
+    at_risk = page.locator(".card", has=curve).get_by_role("row", name="At risk")
+    relieved = (
+        seeded.filter(responded=True).count()
+        + SeriesResult.objects.filter(clinic=clinic, responded=True).exclude(pk__in=seeded).count()
+    )
+    expect(at_risk.get_by_role("cell").first).to_have_text(str(relieved))
+
+    # Only Cleveland's series once the filter is applied.
+    page.get_by_label("Location").select_option(label="Cleveland")
+    page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(
+        f"{live_server.url}/clinic/analytics/?date_from=&date_to=&location={cleveland.pk}"
+    )
+    by_cause = page.locator("table").first
+    total = sum(
+        int(cell) for cell in by_cause.locator("tbody tr td:nth-child(2)").all_inner_texts()
+    )
+    assert total == in_cleveland
+
+    # The CSV download holds the same series, one line each, without names.
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download CSV (one line per series)").click()
+    target = tmp_path / "analytics.csv"
+    info.value.save_as(target)
+    rows = list(csv.reader(io.StringIO(target.read_text())))
+    assert len(rows) - 1 == in_cleveland
+    assert not any("S3-" in cell for row in rows for cell in row)
+
+    # On a phone the page scrolls down, not sideways (tables scroll inside their frame).
+    page.set_viewport_size(PHONE)
+    page.reload()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Clinic analytics")
+    assert page.evaluate("document.documentElement.scrollWidth > window.innerWidth") is False
