@@ -141,6 +141,8 @@ def test_the_queue_lists_open_suggestions_with_the_numbers(
     assert "Alice Moreno" in body
     assert f"{suggestion.relapse_date:%-d %b %Y}" in body
     assert "6.3, 7.1, 8.0" in body
+    # The level the pain rose above, to the hundredth (70% of the recorded baseline).
+    assert f"relapse level {0.7 * suggestion.baseline:.2f}" in body
     assert AuditEvent.objects.filter(object_type="booster_queue", action="read").exists()
 
 

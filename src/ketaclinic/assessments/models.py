@@ -23,6 +23,7 @@ from ketaclinic.assessments.vocab import BODY_REGIONS, PAIN_DESCRIPTORS, SENSORY
 from ketaclinic.clinical.eligibility import CONDITIONS, THERAPIES
 from ketaclinic.clinical.grading import GRADES
 from ketaclinic.clinics.models import Clinic
+from ketaclinic.lib import models as lib_models
 from ketaclinic.patients.models import Patient
 
 # Plausible ranges of the exam form: wide enough for every real patient, narrow enough to catch
@@ -375,19 +376,13 @@ class EligibilityDecision(models.Model):
         return self.status != DecisionStatus.DRAFT
 
 
-class Addendum(models.Model):
+class Addendum(lib_models.Addendum):
     """A correction or note added to a signed consultation; the record itself never changes."""
 
     consultation = models.ForeignKey(Consultation, on_delete=models.PROTECT, related_name="addenda")
-    text = models.TextField()
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["consultation", "created_at", "id"]
         constraints = [
             models.CheckConstraint(condition=~Q(text=""), name="addendum_has_text"),
         ]
-
-    def __str__(self) -> str:
-        return f"Addendum {self.created_at:%Y-%m-%d}"

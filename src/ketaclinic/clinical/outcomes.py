@@ -35,6 +35,7 @@ from ketaclinic.clinical._validate import (
 )
 
 __all__ = [
+    "DEFAULT_RELAPSE_FRACTION",
     "RESPONSE_CLASSES",
     "SOURCE",
     "Durability",
@@ -66,6 +67,9 @@ SOURCE: Final = (
 _SUBSTANTIAL: Final = Fraction(1, 2)
 _MODERATE: Final = Fraction(3, 10)
 _MINIMAL: Final = Fraction(1, 10)
+
+DEFAULT_RELAPSE_FRACTION: Final = 0.7
+"""Relief has faded above this fraction of baseline (DESIGN.md contract; clinic-tunable)."""
 
 _PAIN_MIN: Final = 0
 _PAIN_MAX: Final = 10
@@ -180,7 +184,7 @@ def durability(
     baseline: float,
     entries: Sequence[tuple[dt.date, float]],
     series_end: dt.date,
-    relapse_fraction: float = 0.7,
+    relapse_fraction: float = DEFAULT_RELAPSE_FRACTION,
     window_days: int = 7,
     min_days_in_window: int = 4,
     relapse_run_days: int = 3,

@@ -22,6 +22,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from ketaclinic.clinics.models import Chair, Clinic, Location
+from ketaclinic.lib import models as lib_models
 from ketaclinic.patients.models import Patient
 
 
@@ -499,13 +500,10 @@ class ControlledSubstanceRecord(models.Model):
         return self.reconciled_at is not None
 
 
-class Addendum(models.Model):
+class Addendum(lib_models.Addendum):
     """A correction or late entry added after the session was signed."""
 
     session = models.ForeignKey(InfusionSession, on_delete=models.PROTECT, related_name="addenda")
-    text = models.TextField(max_length=4000)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["session", "created_at", "id"]
@@ -513,6 +511,3 @@ class Addendum(models.Model):
         constraints = [
             models.CheckConstraint(condition=~Q(text=""), name="infusion_addendum_has_text"),
         ]
-
-    def __str__(self) -> str:
-        return f"Addendum {self.created_at:%Y-%m-%d %H:%M}"

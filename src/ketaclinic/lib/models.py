@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -20,3 +21,21 @@ class SingleUseLink(models.Model):
 
     class Meta:
         abstract = True
+
+
+class Addendum(models.Model):
+    """A correction or late note added to a signed record, which itself never changes.
+
+    The concrete model adds the record it belongs to (``related_name="addenda"``) and its own
+    ordering and non-empty-text constraint.
+    """
+
+    text = models.TextField(max_length=4000)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"Addendum {self.created_at:%Y-%m-%d %H:%M}"

@@ -52,7 +52,7 @@ class Relapse:
 
 def relapse_for_patient(patient: Patient) -> Relapse | None:
     """The relapse ``durability`` reports for the patient's latest series, if any."""
-    view = selectors._load(patient, now=None)
+    view = selectors.diary_unaudited(patient, now=None)
     if not view.outcomes or view.baseline is None:
         return None
     latest = view.outcomes[-1]

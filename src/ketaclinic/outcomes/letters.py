@@ -201,7 +201,7 @@ def _response_lines(view: selectors.DiaryView) -> list[str]:
 def letter_pdf(patient: Patient, *, now: dt.datetime | None = None) -> bytes:
     """Draw the letter (pure read; the worker stores the result)."""
     now = now or timezone.now()
-    view = selectors._load(patient, now=now)
+    view = selectors.diary_unaudited(patient, now=now)
     relapses = [
         o.durability.relapse_date
         for o in view.outcomes

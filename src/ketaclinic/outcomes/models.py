@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from ketaclinic.clinical.outcomes import DEFAULT_RELAPSE_FRACTION
 from ketaclinic.clinics.models import Clinic
 from ketaclinic.lib.models import SingleUseLink
 from ketaclinic.patients.models import Patient
@@ -236,6 +237,11 @@ class BoosterSuggestion(models.Model):
 
     def __str__(self) -> str:
         return f"Booster suggestion (relapse {self.relapse_date})"
+
+    @property
+    def relapse_level(self) -> float:
+        """The level the pain climbed back above (``clinical.outcomes``' relapse fraction)."""
+        return DEFAULT_RELAPSE_FRACTION * self.baseline
 
 
 class LetterStatus(models.TextChoices):

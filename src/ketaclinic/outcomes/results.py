@@ -38,7 +38,7 @@ BATCH_PATIENTS = 500
 # The durability rule's parameters (the defaults of ``clinical.outcomes.durability``, DESIGN.md),
 # stored with every result.
 RULE_PARAMETERS: dict[str, Any] = {
-    "relapse_fraction": 0.7,
+    "relapse_fraction": clinical_outcomes.DEFAULT_RELAPSE_FRACTION,
     "window_days": 7,
     "min_days_in_window": 4,
     "relapse_run_days": 3,

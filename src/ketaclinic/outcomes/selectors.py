@@ -157,7 +157,11 @@ class DiaryView:
     @property
     def threshold(self) -> float | None:
         """The relapse level (70% of baseline, DESIGN.md contract) for the chart."""
-        return None if self.baseline is None else 0.7 * self.baseline
+        return (
+            None
+            if self.baseline is None
+            else clinical_outcomes.DEFAULT_RELAPSE_FRACTION * self.baseline
+        )
 
 
 def _intake_nrs(patient: Patient, before: dt.date | None) -> float | None:
@@ -227,7 +231,9 @@ def series_outcomes(
     return results
 
 
-def _load(patient: Patient, *, now: dt.datetime | None) -> DiaryView:
+def diary_unaudited(patient: Patient, *, now: dt.datetime | None) -> DiaryView:
+    """The diary page's data without an audit event: for system work that audits its own
+    result (the booster check, the letter). Pages use ``diary_view``."""
     zone = timing.patient_zone(patient)
     today = timing.local_today(zone, now)
     entries = list(
@@ -275,7 +281,7 @@ def diary_view(
     The caller has authorized ``actor`` for ``patient`` (``access_patient``).
     """
     with transaction.atomic():
-        view = _load(patient, now=now)
+        view = diary_unaudited(patient, now=now)
         audit_record(
             actor=actor,
             action=Action.READ,
