@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 export KETACLINIC_VAR_DIR ?= $(CURDIR)/var
 
-.PHONY: install run test test-fast lint bench clean
+.PHONY: install run test test-fast lint bench bench-analytics clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -38,6 +38,11 @@ test-fast: install
 
 bench: install
 	$(PY) bench/pk_bench.py
+
+# Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/kc_analytics_bench).
+PATIENTS ?= 2000
+bench-analytics: install
+	$(PY) bench/analytics_bench.py --patients $(PATIENTS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .coverage
