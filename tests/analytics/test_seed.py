@@ -92,6 +92,19 @@ def test_seed_writes_plausible_data(world: World) -> None:
         "crps",
         "unknown",
     }
+    # Every seeded session gave its plan's dose, within the clinic's session limit.
+    from ketaclinic.clinics.selectors import clinic_policy_current
+    from ketaclinic.infusions.models import InfusionSession
+    from ketaclinic.infusions.services import given_mg_at
+
+    limits = clinic_policy_current(clinic_id=world.clinic.pk).dose_limits()
+    for session in InfusionSession.objects.filter(clinic=world.clinic)[:50]:
+        assert session.plan_total_mg is not None
+        assert session.ended_at is not None
+        given = given_mg_at(session, session.ended_at)
+        assert given == pytest.approx(session.plan_total_mg)
+        assert given > 0
+        assert given <= limits.max_session_mg
     # Reusing a seed in the same clinic is refused and writes nothing.
     with pytest.raises(SeedRefusedError, match="--seed 7"):
         seed(world.clinic, 5)

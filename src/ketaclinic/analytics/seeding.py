@@ -405,6 +405,7 @@ def _seed_batch(
             else float(template.fixed_dose_mg or 50.0)
         )
         rate = total / template.duration_min * 60.0
+        draft["total_mg"], draft["rate_mg_per_h"] = total, rate
         protocols.append(
             KetamineProtocol(
                 plan=plan,
@@ -543,6 +544,15 @@ def _seed_batch(
                 started_at=appointment.start,
                 ended_at=appointment.end,
                 plan_duration_min=template.duration_min,
+                # The whole planned dose ran at the plan's rate, then the pump stopped: the
+                # running total the letter and chart read is the plan's total.
+                plan_rate_mg_per_h=draft["rate_mg_per_h"],
+                plan_total_mg=draft["total_mg"],
+                dosing_weight_kg=draft["weight"],
+                concentration_mg_per_ml=template.concentration_mg_per_ml,
+                given_before_mg=draft["total_mg"],
+                current_rate_mg_per_h=0.0,
+                rate_since=appointment.end,
                 discharged_at=appointment.block_end,
                 discharged_by=appointment.provider,
             )
