@@ -410,6 +410,8 @@ class ActionLink(SingleUseLink):
     )
 
     class Meta(SingleUseLink.Meta):
+        # The daily purge looks links up by these two columns.
+        indexes = [models.Index(fields=["expires_at"]), models.Index(fields=["used_at"])]
         constraints = [
             models.CheckConstraint(
                 condition=Q(appointment__isnull=False) | Q(offer__isnull=False),
