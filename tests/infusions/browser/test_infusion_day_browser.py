@@ -10,11 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import time_machine
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
@@ -70,16 +68,6 @@ def demo_infusion_today(start: dt.datetime) -> tuple[Patient, Location]:
         chair=Chair.objects.get(location=cleveland, name="Chair 3"),
     )
     return patient, cleveland
-
-
-@pytest.fixture
-def afternoon_in_new_york() -> Iterator[None]:
-    """Today at 15:00 in the demo clinic's time zone, for the test and its live server alike
-    (time-machine patches the clock process-wide); the clock keeps ticking from there."""
-    tz = zoneinfo.ZoneInfo("America/New_York")
-    today = timezone.now().astimezone(tz).date()
-    with time_machine.travel(dt.datetime.combine(today, dt.time(15, 0), tzinfo=tz), tick=True):
-        yield
 
 
 @pytest.mark.usefixtures("afternoon_in_new_york")

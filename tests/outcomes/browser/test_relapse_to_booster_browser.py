@@ -14,14 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import time_machine
 from django.core import mail
-from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from ketaclinic.accounts.models import Role
@@ -44,16 +41,6 @@ NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 SEED = 7
 SEED_PATIENTS = 6
 OFFER_SUBJECT = "offers a booster appointment"
-
-
-@pytest.fixture
-def afternoon_in_new_york() -> Iterator[dt.date]:
-    """Today at 15:00 in the demo clinic's time zone, for the test and its live server alike
-    (time-machine patches the clock process-wide); the clock keeps ticking from there."""
-    today = timezone.now().astimezone(NEW_YORK).date()
-    afternoon = dt.datetime.combine(today, dt.time(15, 0), tzinfo=NEW_YORK)
-    with time_machine.travel(afternoon, tick=True):
-        yield today
 
 
 def sign_in(page: Page, email: str, password: str) -> None:
