@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 
@@ -91,6 +93,19 @@ def test_the_board_updates_itself_by_polling_a_partial(world: World, client_for:
     assert 'id="board"' in text(partial)
 
 
+@pytest.fixture
+def frozen_afternoon() -> Iterator[None]:
+    """A stopped clock at 15:00:10 in New York today: recorded times are whole minutes, so a
+    running clock could turn "20 min ago" into 21 between recording and reading the board."""
+    zone = ZoneInfo("America/New_York")
+    today = timezone.now().astimezone(zone).date()
+    with time_machine.travel(
+        dt.datetime.combine(today, dt.time(15, 0, 10), tzinfo=zone), tick=False
+    ):
+        yield
+
+
+@pytest.mark.usefixtures("frozen_afternoon")
 def test_overdue_vitals_and_readiness_are_flagged(world: World, client_for: Any) -> None:
     day = day_at(world, "infusing")
     day.backdate(20)
