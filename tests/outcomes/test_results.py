@@ -5,6 +5,8 @@ all cancelled."""
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
+from typing import Any
 
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.outcomes import results
@@ -87,3 +89,32 @@ def test_another_clinics_refresh_leaves_our_results_alone(diary_world: World) ->
     before = list(SeriesResult.objects.values_list("pk", "computed_at"))
     assert results.series_results_refresh(clinic=diary_world.other_clinic) == 0
     assert list(SeriesResult.objects.values_list("pk", "computed_at")) == before
+
+
+def test_an_appointment_change_refreshes_the_patients_results(
+    diary_world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A missed session shortens the series at once, without waiting for the 6-hourly run."""
+    from ketaclinic.audit.services import Actor
+    from ketaclinic.scheduling.services import appointment_status_change
+
+    relapse_history(diary_world, diary_world.alice_patient)
+    results.series_results_refresh(clinic=diary_world.clinic)
+    assert SeriesResult.objects.get(patient=diary_world.alice_patient).sessions == 5
+    last = Appointment.objects.filter(patient=diary_world.alice_patient).latest("start")
+    Appointment.objects.filter(pk=last.pk).update(status=AppointmentStatus.BOOKED)
+    last.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        appointment_status_change(
+            actor=Actor(user=diary_world.front_desk),
+            appointment=last,
+            status=AppointmentStatus.NO_SHOW,
+        )
+    row = SeriesResult.objects.get(patient=diary_world.alice_patient)
+    assert row.sessions == 4
+    assert (
+        row.end
+        == (last.start - dt.timedelta(days=1))
+        .astimezone(zoneinfo.ZoneInfo(diary_world.cleveland.time_zone))
+        .date()
+    )

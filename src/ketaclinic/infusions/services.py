@@ -65,6 +65,7 @@ from ketaclinic.lib.forms import StaleObjectError
 from ketaclinic.patients.models import Patient
 from ketaclinic.plans.models import Plan, PlanStatus
 from ketaclinic.scheduling.models import Appointment, AppointmentKind, AppointmentStatus
+from ketaclinic.scheduling.signals import announce_appointments_changed
 
 OBJECT_TYPE = "infusion_session"
 
@@ -454,6 +455,7 @@ def _appointment_set_status(
     appointment.status = status
     appointment.version += 1
     appointment.save(update_fields=["status", "version", "updated_at"])
+    announce_appointments_changed([appointment.patient_id])
     audit_record(
         actor=actor,
         action=Action.UPDATE,

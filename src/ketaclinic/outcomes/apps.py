@@ -3,3 +3,12 @@ from django.apps import AppConfig
 
 class OutcomesConfig(AppConfig):
     name = "ketaclinic.outcomes"
+
+    def ready(self) -> None:
+        from ketaclinic.outcomes.results import appointments_changed_receiver
+        from ketaclinic.scheduling.signals import appointments_changed
+
+        # Stored series results are derived data: when a patient's infusion appointments are
+        # completed, missed, cancelled or moved, their series change, so the results are
+        # recomputed (after commit). The signal keeps scheduling unaware of outcomes.
+        appointments_changed.connect(appointments_changed_receiver, dispatch_uid="series_results")

@@ -248,3 +248,22 @@ def _treated_patients(clinic: Clinic) -> QuerySet[Any, int]:
         .values_list("patient_id", flat=True)
         .distinct()
     )
+
+
+def appointments_changed_receiver(
+    sender: object, patient_ids: Sequence[int], **kwargs: Any
+) -> None:
+    """``scheduling.signals.appointments_changed``: recompute the results of those of the
+    patients who have infusion appointments or stored results (two queries, then one refresh
+    each)."""
+    from ketaclinic.scheduling.models import Appointment, AppointmentKind
+
+    infused = Appointment.objects.filter(
+        patient_id__in=patient_ids, type__kind=AppointmentKind.INFUSION
+    ).values_list("patient_id", flat=True)
+    stored = SeriesResult.objects.filter(patient_id__in=patient_ids).values_list(
+        "patient_id", flat=True
+    )
+    treated = set(infused.distinct()) | set(stored)
+    for patient in Patient.objects.filter(pk__in=treated).select_related("home_location"):
+        series_results_refresh_patient(patient=patient)

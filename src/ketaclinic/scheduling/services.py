@@ -50,6 +50,7 @@ from ketaclinic.scheduling.models import (
     WeeklyAvailability,
 )
 from ketaclinic.scheduling.selectors import series_propose, series_refusal
+from ketaclinic.scheduling.signals import announce_appointments_changed
 from ketaclinic.scheduling.slots import (
     SeriesBoard,
     SeriesProposal,
@@ -436,6 +437,7 @@ def appointment_reschedule(
                 ignore_offer_id=offer.pk if offer else None,
             )
             _refuse_patient_overlap(current.patient, slot, ignore_appointment_id=current.pk)
+            announce_appointments_changed([current.patient_id])
             Appointment.objects.filter(pk=current.pk).update(
                 provider_id=slot.provider_id,
                 start=slot.start,
@@ -513,6 +515,7 @@ def appointment_cancel(
         )
         if link is not None:
             link_consume(link, now=now)
+        announce_appointments_changed([current.patient_id])
         Appointment.objects.filter(pk=current.pk).update(
             status=AppointmentStatus.CANCELLED,
             version=F("version") + 1,
@@ -595,6 +598,7 @@ def appointment_status_change(
         Appointment.objects.filter(pk=current.pk).update(
             status=target, version=F("version") + 1, updated_at=now
         )
+        announce_appointments_changed([current.patient_id])
         audit_record(
             actor=actor,
             action=Action.UPDATE,
@@ -846,6 +850,7 @@ def series_cancel(
             .filter(series=current, status=AppointmentStatus.BOOKED, start__gt=now)
             .values_list("pk", "public_id")
         )
+        announce_appointments_changed([current.patient_id])
         Appointment.objects.filter(pk__in=[pk for pk, _ in to_cancel]).update(
             status=AppointmentStatus.CANCELLED,
             version=F("version") + 1,
