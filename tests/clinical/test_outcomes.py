@@ -630,15 +630,25 @@ def test_recorded_baseline_rounds_half_up_to_hundredths(value: float, expected: 
     assert recorded_baseline(value) == expected
 
 
-def test_recorded_baseline_makes_the_relapse_threshold_exact() -> None:
-    # Days of 4 after a baseline of 40/7 are exactly 70% of it. The recorded baseline is 5.71, whose
-    # 70% is 3.997, so a window mean of 4 is no relief, and integer arithmetic on hundredths
-    # (1000 x 4 > 7 x 571), the analytics' reading, says the same.
-    entries = [(day(n), 4) for n in range(0, 20)]
-    recorded = recorded_baseline(40 / 7)
-    result = durability(baseline=recorded, entries=entries, series_end=END)
-    assert result.responded is False
-    assert 7 * round(recorded * 100) < 1000 * 4
+def test_recorded_baseline_lets_integers_reproduce_every_relief_decision() -> None:
+    # Every diary baseline a week can give (k/n, n <= 7 days of whole scores) and the whole
+    # window means on either side of 70% of it: durability on the recorded baseline agrees with
+    # integer arithmetic on hundredths (1000 x mean <= 7 x hundredths), the analytics' reading.
+    # Without the rounding they disagree: a baseline of 20/7 (hundredths 286) and a mean of 2
+    # (exactly 70%) is no relief on the float, whose 70% falls just below 2, but 2000 <= 2002.
+    checked = 0
+    for n in range(1, 8):
+        for total in range(1, 10 * n + 1):
+            recorded = recorded_baseline(total / n)
+            hundredths = round(recorded * 100)
+            for mean in {math.floor(0.7 * total / n), math.ceil(0.7 * total / n)}:
+                entries = [(day(k), mean) for k in range(1, 5)]
+                result = durability(baseline=recorded, entries=entries, series_end=END)
+                assert result.responded == (1000 * mean <= 7 * hundredths), (total, n, mean)
+                checked += 1
+    assert checked > 500
+    exact = durability(baseline=40 / 7, entries=[(day(k), 4) for k in range(1, 5)], series_end=END)
+    assert exact.responded is False  # the float threshold sits just below 4
 
 
 @pytest.mark.parametrize("bad", [-0.5, 10.5, float("nan"), True, "6"])

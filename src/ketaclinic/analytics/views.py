@@ -13,28 +13,38 @@ from ketaclinic.analytics.forms import AnalyticsFilterForm
 from ketaclinic.audit.services import Actor
 from ketaclinic.clinics.models import Clinic
 
+Found = tuple[Clinic, AnalyticsFilterForm, selectors.Filters]
 
-def _filters(request: HttpRequest, clinic: Clinic) -> tuple[AnalyticsFilterForm, selectors.Filters]:
+
+def _filters(request: HttpRequest) -> Found | HttpResponse:
+    """The user's clinic, the filter form and its filters, or the page with the filter errors
+    (400) when the filters are not valid."""
+    clinic = signed_in_user(request).clinic
+    assert clinic is not None
     form = AnalyticsFilterForm(request.GET or None, clinic=clinic)
-    if request.GET and form.is_valid():
-        data = form.cleaned_data
-        return form, selectors.Filters(
+    if not form.is_bound:
+        return clinic, form, selectors.Filters()
+    if not form.is_valid():
+        return render(request, "analytics/clinic.html", {"form": form, "data": None}, status=400)
+    data = form.cleaned_data
+    return (
+        clinic,
+        form,
+        selectors.Filters(
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
             location=data.get("location"),
-        )
-    return form, selectors.Filters()
+        ),
+    )
 
 
 @roles_required(Role.PHYSICIAN, Role.CLINIC_ADMIN)
 @require_GET
 def clinic_analytics(request: HttpRequest) -> HttpResponse:
-    user = signed_in_user(request)
-    clinic = user.clinic
-    assert clinic is not None
-    form, filters = _filters(request, clinic)
-    if form.is_bound and not form.is_valid():
-        return render(request, "analytics/clinic.html", {"form": form, "data": None}, status=400)
+    found = _filters(request)
+    if isinstance(found, HttpResponse):
+        return found
+    clinic, form, filters = found
     data = selectors.clinic_analytics(
         actor=Actor.from_request(request), clinic=clinic, filters=filters
     )
@@ -48,12 +58,10 @@ def clinic_analytics(request: HttpRequest) -> HttpResponse:
 @roles_required(Role.PHYSICIAN, Role.CLINIC_ADMIN)
 @require_GET
 def clinic_analytics_csv(request: HttpRequest) -> HttpResponse:
-    user = signed_in_user(request)
-    clinic = user.clinic
-    assert clinic is not None
-    form, filters = _filters(request, clinic)
-    if form.is_bound and not form.is_valid():
-        return render(request, "analytics/clinic.html", {"form": form, "data": None}, status=400)
+    found = _filters(request)
+    if isinstance(found, HttpResponse):
+        return found
+    clinic, _, filters = found
     body = selectors.analytics_csv(
         actor=Actor.from_request(request), clinic=clinic, filters=filters
     )

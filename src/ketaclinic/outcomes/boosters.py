@@ -150,6 +150,30 @@ def _lock(suggestion: BoosterSuggestion, expected_version: int | None) -> Booste
     return current
 
 
+def _decide(
+    actor: Actor, current: BoosterSuggestion, status: BoosterStatus, detail: dict[str, str]
+) -> None:
+    """Record the physician's decision on the locked suggestion, signed in the audit trail."""
+    current.status = status
+    current.decided_by = actor.user
+    current.decided_at = timezone.now()
+    current.version += 1
+    current.full_clean(validate_constraints=False)
+    current.save()
+    audit_record(
+        actor=actor,
+        action=Action.SIGN,
+        object_type="booster_suggestion",
+        object_id=current.public_id,
+        patient=current.patient,
+        detail={
+            "decision": str(status),
+            "relapse_date": current.relapse_date.isoformat(),
+            **detail,
+        },
+    )
+
+
 def booster_type_ensure(*, actor: Actor, clinic_id: int) -> AppointmentType:
     """The clinic's "Booster infusion" type, created (audited) from its infusion type if missing.
 
@@ -225,25 +249,12 @@ def booster_suggestion_approve(
         raise ValidationError(
             {"appointment_type": "Choose an active infusion appointment type of this clinic."}
         )
-    current.status = BoosterStatus.APPROVED
     current.appointment_type = appointment_type
-    current.decided_by = actor.user
-    current.decided_at = timezone.now()
-    current.version += 1
-    current.full_clean(validate_constraints=False)
-    current.save()
-    audit_record(
-        actor=actor,
-        action=Action.SIGN,
-        object_type="booster_suggestion",
-        object_id=current.public_id,
-        patient=current.patient,
-        detail={
-            "decision": "approved",
-            "appointment_type": appointment_type.name,
-            "relapse_date": current.relapse_date.isoformat(),
-            "source": BOOSTER_SOURCE,
-        },
+    _decide(
+        actor,
+        current,
+        BoosterStatus.APPROVED,
+        {"appointment_type": appointment_type.name, "source": BOOSTER_SOURCE},
     )
     suggestion_id = current.pk
     transaction.on_commit(lambda: _send_offer(suggestion_id), robust=True)
@@ -266,25 +277,8 @@ def booster_suggestion_decline(
     if len(reason) > REASON_MAX:
         raise ValidationError({"reason": f"Keep the reason under {REASON_MAX} characters."})
     current = _lock(suggestion, expected_version)
-    current.status = BoosterStatus.DECLINED
     current.decline_reason = reason
-    current.decided_by = actor.user
-    current.decided_at = timezone.now()
-    current.version += 1
-    current.full_clean(validate_constraints=False)
-    current.save()
-    audit_record(
-        actor=actor,
-        action=Action.SIGN,
-        object_type="booster_suggestion",
-        object_id=current.public_id,
-        patient=current.patient,
-        detail={
-            "decision": "declined",
-            "reason": reason,
-            "relapse_date": current.relapse_date.isoformat(),
-        },
-    )
+    _decide(actor, current, BoosterStatus.DECLINED, {"reason": reason})
     return current
 
 

@@ -61,9 +61,7 @@ def _results_for(
     """The patient's series results from their rows (no queries). ``intakes`` newest first."""
     today = timing.local_today(zone, now)
     spans = selectors.series_spans(sessions, today)
-    first = spans[0].start if spans else None
-    intake = next((value for day, value in intakes if first is None or day <= first), None)
-    baseline, source = selectors.patient_baseline(nrs, spans, intake=intake)
+    baseline, source = selectors.patient_baseline(nrs, spans, intakes=intakes)
     outcomes = selectors.series_outcomes(nrs=nrs, series=spans, baseline=baseline)
     rows = []
     for outcome in outcomes:

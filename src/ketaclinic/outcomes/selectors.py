@@ -164,29 +164,36 @@ class DiaryView:
         )
 
 
-def _intake_nrs(patient: Patient, before: dt.date | None) -> float | None:
-    """The NRS recorded at the consultation (the latest on or before the first infusion)."""
+def _intakes(patient: Patient) -> list[tuple[dt.date, float]]:
+    """The NRS recorded at the patient's consultations, newest first (one query)."""
     from ketaclinic.assessments.models import Consultation
 
-    qs = Consultation.objects.filter(patient=patient, pain_nrs__isnull=False)
-    if before is not None:
-        qs = qs.filter(exam_date__lte=before)
-    value = qs.order_by("-exam_date", "-pk").values_list("pain_nrs", flat=True).first()
-    return None if value is None else float(value)
+    rows = (
+        Consultation.objects.filter(patient=patient, pain_nrs__isnull=False)
+        .order_by("-exam_date", "-pk")
+        .values_list("exam_date", "pain_nrs")
+    )
+    return [(day, float(value)) for day, value in rows if value is not None]
 
 
 def patient_baseline(
-    nrs: list[tuple[dt.date, float]], series: list[SeriesSpan], *, intake: float | None
+    nrs: list[tuple[dt.date, float]],
+    series: list[SeriesSpan],
+    *,
+    intakes: list[tuple[dt.date, float]],
 ) -> tuple[float | None, str]:
     """(baseline, "diary" | "intake" | "") before the first series (CLINICAL.md "Outcomes"):
-    the mean daily NRS of the 7 days before the first infusion, else the intake NRS, recorded to
+    the mean daily NRS of the 7 days before the first infusion, else the latest intake NRS on or
+    before it (``intakes``: consultation (date, NRS) pairs, newest first), recorded to
     hundredths (``clinical.outcomes.recorded_baseline``) so every decision uses the stored value.
-    ``intake`` is the latest consultation NRS on or before the first infusion."""
+    """
     if not series:
         return None, ""
-    baseline = clinical_outcomes.baseline_from_entries(nrs, series[0].start)
+    first = series[0].start
+    baseline = clinical_outcomes.baseline_from_entries(nrs, first)
     if baseline is not None:
         return clinical_outcomes.recorded_baseline(baseline), "diary"
+    intake = next((value for day, value in intakes if day <= first), None)
     if intake is not None:
         return clinical_outcomes.recorded_baseline(intake), "intake"
     return None, ""
@@ -245,10 +252,7 @@ def diary_unaudited(patient: Patient, *, now: dt.datetime | None) -> DiaryView:
     for entry in entries:
         by_kind[entry.instrument].append((entry.entry_date, entry.score))
     series = infusion_series_for_patient(patient, today=today)
-    first = series[0].start if series else None
-    baseline, source = patient_baseline(
-        by_kind[Instrument.NRS], series, intake=_intake_nrs(patient, first)
-    )
+    baseline, source = patient_baseline(by_kind[Instrument.NRS], series, intakes=_intakes(patient))
     view = DiaryView(
         patient=patient,
         zone=zone,
