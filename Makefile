@@ -6,13 +6,20 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 export KETACLINIC_VAR_DIR ?= $(CURDIR)/var
 
-.PHONY: install run test test-fast lint bench bench-analytics clean
+# Installs come from the hash-locked requirements/dev.txt (requirements/main.txt for a production
+# server): every package at the locked version, every file checked against its hash, nothing
+# resolved at install time (--no-deps). `make lock` changes the lock on purpose.
+LOCK := requirements/dev.txt
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 
-$(STAMP): pyproject.toml
+.PHONY: install run test test-fast lint checks browser lock bench bench-analytics clean
+
+$(STAMP): pyproject.toml requirements/main.txt $(LOCK)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PIP_INSTALL) --require-hashes --no-deps -r $(LOCK)
+	$(PIP_INSTALL) --no-deps --no-build-isolation -e .
+	$(PY) -m pip check --disable-pip-version-check
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -30,11 +37,27 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	KETACLINIC_MODE=test $(VENV)/bin/mypy
 
-test: lint
+# Gates beside the linters: a model change without its migration fails here.
+checks: install
+	KETACLINIC_MODE=test $(PY) -m ketaclinic.manage makemigrations --check --dry-run
+
+browser: install
+	@scripts/ensure-chromium $(PY)
+
+test: lint checks browser
 	$(VENV)/bin/pytest -n 2 --dist loadgroup --cov --cov-report=term-missing:skip-covered
 
 test-fast: install
 	$(VENV)/bin/pytest -x -q -m "not browser and not smoke"
+
+# Refresh the lock on purpose: after changing a range in pyproject.toml (keeps every other pin),
+# or with UPGRADE=1 to take the newest releases the ranges admit. Review the diff, run make test.
+UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml requirements/build.in --universal \
+	--python-version 3.11 --generate-hashes --custom-compile-command "make lock" --quiet \
+	$(if $(UPGRADE),--upgrade)
+lock: install
+	$(UV_COMPILE) -o requirements/main.txt
+	$(UV_COMPILE) --extra dev -c requirements/main.txt -o requirements/dev.txt
 
 bench: install
 	$(PY) bench/pk_bench.py

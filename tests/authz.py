@@ -1,6 +1,8 @@
 """Authorization-matrix vocabulary: expected answers per persona, in PERSONAS order."""
 
 OK, LOGIN, DENY, REDIRECT, GONE = 200, "login", 404, 302, 405
+# A dependency's route for a feature the settings turn off: allauth answers PermissionDenied.
+OFF = 403
 
 # Private pages: anonymous -> log-in page. Order of columns is PERSONAS.
 #               anon   alice  bob    desk   nurse  phys   admin  other_phys
@@ -17,3 +19,4 @@ OUR_PATIENT_REGISTRAR = (LOGIN, DENY, DENY, OK, DENY, OK, OK, DENY)
 AUTH_FORM = (OK, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT)
 AUTH_PUBLIC = PUBLIC
 AUTH_SIGNED_IN = (LOGIN, OK, OK, OK, OK, OK, OK, OK)
+AUTH_SIGNED_IN_OFF = (LOGIN,) + (OFF,) * 7

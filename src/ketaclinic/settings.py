@@ -175,6 +175,10 @@ ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_LOGOUT_ON_GET = False
+# Re-authentication (before sensitive changes) asks for the password, never a code sent to the
+# mailbox: whoever reads a clinician's email must not pass for the clinician. allauth 65.22 added
+# the code method and enables it by default.
+ACCOUNT_REAUTHENTICATION_METHODS = ("password",)
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[ketaclinic] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if MODE == "production" else "http"
 
