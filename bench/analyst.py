@@ -2,10 +2,11 @@
 
 What an analyst would do without the analytics page: export the diary, the infusion sessions and
 the intake scores, then compute each series' baseline, follow-up, response and relief duration
-with vectorised pandas, and fit lifelines. It implements the published rule (DESIGN.md clinical
-core contract, CLINICAL.md "Outcomes") independently of ``ketaclinic.clinical``: no function of
-the package is called, so the tests can use it as an independent check of the stored results and
-the benchmark as the path the page is compared against.
+with vectorised pandas, and fit lifelines. It implements the published rule
+(docs/design.md "Clinical core contract", docs/clinical-policy.md "Outcomes [6.1]") independently
+of ``ketaclinic.clinical``: no function of the package is called, so the tests can use it as an
+independent check of the stored results and the benchmark as the path the page is compared
+against.
 
 Exactness: diary scores are whole numbers and the baseline is recorded to hundredths
 (``clinical.outcomes.recorded_baseline``), so every threshold is compared on integers

@@ -2,7 +2,8 @@
 
 Compares ``ketaclinic.clinical.pk.simulate`` (closed-form convolution over the eigen-
 decomposition, see its module docstring) with scipy's ``solve_ivp`` (DOP853, rtol 1e-10,
-atol 1e-12 mg) on the protocol templates of CLINICAL.md and a charted session with rate changes,
+atol 1e-12 mg) on the protocol templates of
+docs/clinical-policy.md "Protocol templates [2.1, 1.3]" and a charted session with rate changes,
 for every model, on a grid of every minute for 8 hours. A third solution, matrix exponentials
 propagated minute by minute (``scipy.linalg.expm``), is exact to rounding and shows how much of
 the disagreement is the ODE solver's own error.
@@ -56,7 +57,7 @@ Segment = tuple[float, float, float]
 
 
 def _regimens() -> dict[str, list[Segment]]:
-    """The three templates of CLINICAL.md at 70 kg, and a session charted with rate changes."""
+    """The three templates of docs/clinical-policy.md at 70 kg, and a charted session."""
     schwartzman_mg_per_h = min(0.35 * WEIGHT_KG, 25.0)  # 0.35 mg/kg/h, not over 25 mg/h
     return {
         "0.5 mg/kg over 40 min": [(0.0, 40.0, 0.5 * WEIGHT_KG / 40.0)],

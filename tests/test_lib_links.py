@@ -8,6 +8,7 @@ own), with its own salt and messages, so every refusal is told apart by its mess
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.core import signing
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from ketaclinic.audit.models import AuditEvent
@@ -212,7 +213,10 @@ def test_appointment_and_diary_links_refuse_each_other(kind: Kind) -> None:
     as_appointment = signing.dumps(nonce, salt=action_links.SALT)
     before = rows()
     for action in LinkAction:
-        refused(lambda a=action: action_links.link_resolve(diary, action=a), action_links.NOT_VALID)
+        refused(
+            functools.partial(action_links.link_resolve, diary, action=action),
+            action_links.NOT_VALID,
+        )
     refused(lambda: diary_links.diary_link_resolve(as_appointment), diary_links.NOT_VALID)
     assert rows() == before
     assert diary_links.diary_link_resolve(diary).nonce == nonce
@@ -229,7 +233,8 @@ def test_a_link_expires_at_its_expiry_instant_whatever_the_time_zone(kind: Kind)
         zoneinfo.ZoneInfo("Pacific/Auckland"),
     ):
         assert kind.links.resolve(token, now=(expires - second).astimezone(tz)).pk == row(token).pk
-        refused(lambda t=tz: kind.links.resolve(token, now=expires.astimezone(t)), MESSAGES.expired)
+        at_expiry = expires.astimezone(tz)
+        refused(functools.partial(kind.links.resolve, token, now=at_expiry), MESSAGES.expired)
     refused(lambda: kind.links.resolve(token, now=expires + DAY), MESSAGES.expired)
     assert row(token).used_at is None
 
@@ -362,6 +367,13 @@ def test_both_kinds_of_link_share_the_error_and_the_columns() -> None:
     assert action_links.LinkError is diary_links.LinkError is LinkError
     assert SingleUseLink._meta.abstract
     names = ("nonce", "created_at", "expires_at", "used_at")
-    base = [SingleUseLink._meta.get_field(n).deconstruct()[1:] for n in names]
+    base = [_column(SingleUseLink, n) for n in names]
     for model in (DiaryLink, ActionLink):
-        assert [model._meta.get_field(n).deconstruct()[1:] for n in names] == base
+        assert [_column(model, n) for n in names] == base
+
+
+def _column(model: type[models.Model], name: str) -> tuple[object, ...]:
+    """A field's definition (path, args, kwargs), without its name."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return field.deconstruct()[1:]

@@ -6,6 +6,7 @@ Every refusal names its field and leaves the database as it was (rows, version, 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -576,7 +577,7 @@ def test_signing_without_a_decision_is_refused(world: World) -> None:
 def test_a_signed_record_cannot_be_edited(world: World) -> None:
     c = signed(world)
     before = snapshot(c)
-    attempts = [
+    attempts: list[Callable[[], object]] = [
         lambda: services.consultation_history_save(
             actor=actor(world),
             public_id=str(c.public_id),

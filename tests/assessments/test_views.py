@@ -138,7 +138,9 @@ def test_a_physician_runs_a_consultation_from_start_to_signature(
     assert 'data-code="blood_pressure_elevated"' in page
     assert "Systolic 165 mmHg is at or above the elevated threshold of 160 mmHg." in page
     assert "Systolic ≥ 160 mmHg or diastolic ≥ 100 mmHg (below the crisis level)" in page
-    assert "clinical-sources.md 2.2" in page
+    # The reason's source cites its evidence by publication, not by a file name.
+    assert "not guideline evidence" in page
+    assert "Yale cohort, Gen Hosp Psychiatry 2024" in page
     assert "SNOMED CT 2177002" in page
     assert "ICD-10-CM B02.29" in page
     assert 'data-testid="dn4-total">5 / 10<' in page

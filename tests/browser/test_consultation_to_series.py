@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.accounts.models import User
 from ketaclinic.assessments.models import Consultation
@@ -52,7 +52,7 @@ def _next_monday() -> dt.date:
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_from_consultation_to_a_booked_series_on_the_schedule(
-    live_server: Any, page: Page, viewport: dict[str, int]
+    live_server: Any, page: Page, viewport: ViewportSize
 ) -> None:
     load_demo()
     patient = Patient.objects.get(given_name="Farid", family_name="Haddad")
@@ -149,6 +149,8 @@ def test_from_consultation_to_a_booked_series_on_the_schedule(
     _sign_in_as(page, live_server, f"frontdesk@{DEMO_DOMAIN}")
     page.goto(f"{live_server.url}/desk/series/{series.public_id}/")
     page.get_by_role("link", name="On the schedule").click()
-    chair = page.get_by_role("region", name=sessions[0].chair.name)
+    first_chair = sessions[0].chair
+    assert first_chair is not None
+    chair = page.get_by_role("region", name=first_chair.name)
     expect(chair.get_by_test_id("sched-item").filter(has_text="Farid Haddad")).to_have_count(5)
     _fits_the_screen(page)

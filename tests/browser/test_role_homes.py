@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.accounts.models import Role
 from tests import factories
@@ -36,7 +36,7 @@ def _make(role: Role) -> str:
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 @pytest.mark.parametrize(("role", "heading", "nav_link"), HOMES, ids=[r.value for r, *_ in HOMES])
 def test_each_role_signs_in_and_sees_its_home(
-    live_server: Any, page: Page, viewport: dict[str, int], role: Role, heading: str, nav_link: str
+    live_server: Any, page: Page, viewport: ViewportSize, role: Role, heading: str, nav_link: str
 ) -> None:
     email = _make(role)
     page.set_viewport_size(viewport)

@@ -647,4 +647,6 @@ def test_concentrations_on_hand_are_the_labelled_strengths() -> None:
 def test_every_formula_names_its_source() -> None:
     assert "Devine BJ" in DEVINE_SOURCE
     assert "1974" in DEVINE_SOURCE
-    assert "CLINICAL.md" in DOSE_LIMITS_SOURCE
+    assert "ketaclinic clinic policy defaults" in DOSE_LIMITS_SOURCE
+    assert "Cohen SP et al. Reg Anesth Pain Med 2018" in DOSE_LIMITS_SOURCE
+    assert "Schwenk ES et al. Reg Anesth Pain Med 2018" in DOSE_LIMITS_SOURCE

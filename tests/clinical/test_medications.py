@@ -74,12 +74,14 @@ def test_guideline_dose_ranges_match_clinical_sources_section_5(code: str, daily
 def test_every_medicine_cites_neupsig() -> None:
     for item in MEDICATIONS.values():
         assert NEUPSIG_2015_SOURCE in item.source, item.code
-        assert "clinical-sources.md 5.1" in item.source
+        assert "Finnerup NB, Attal N et al." in item.source
+        assert "Lancet Neurol 2015" in item.source
 
 
 def test_every_line_and_component_names_its_source() -> None:
     assert [line.number for line in LINES] == [1, 2, 3]
-    assert all("clinical-sources.md" in line.source for line in LINES)
+    assert all("Finnerup NB, Attal N et al." in line.source for line in LINES)
+    assert all("Soliman N, Moisset X, Ferraro MC et al." in line.source for line in LINES)
     assert all(item.source for item in NON_DRUG_COMPONENTS.values())
     assert all(item.source == NEUPSIG_2015_SOURCE for item in NOT_RECOMMENDED)
 

@@ -80,8 +80,10 @@ def test_every_rule_names_a_source() -> None:
         VITAL_LIMITS_SOURCE,
     ):
         assert len(source) > 40
-    assert "clinical-sources.md 2.2" in PRECHECK_SOURCE
-    assert "clinical-sources.md 2.5" in DISCHARGE_SOURCE
+    assert "Cohen SP et al. 2018" in PRECHECK_SOURCE
+    assert "not confirmed in a primary source" in PRECHECK_SOURCE
+    assert "Aldrete JA, Kroulik D. Anesth Analg 1970" in DISCHARGE_SOURCE
+    assert "Sessler CN et al." in ALERT_SOURCE
 
 
 # -- Vitals ------------------------------------------------------------------------------------

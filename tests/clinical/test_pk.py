@@ -32,7 +32,7 @@ Segment = tuple[float, float, float]
 
 WEIGHT = 70.0
 
-# The three protocol templates of CLINICAL.md at 70 kg, and a charted session with rate
+# The three protocol templates of docs/clinical-policy.md at 70 kg, and a charted session with rate
 # changes, a pause, an overlapping second line and a late top-up.
 REGIMENS: dict[str, list[Segment]] = {
     "cleveland 0.5 mg/kg over 40 min": [(0.0, 40.0, 0.5 * WEIGHT / 40)],
@@ -129,7 +129,7 @@ def test_simulation_matches_at_other_weights_and_odd_times(model: str) -> None:
     assert exact == pytest.approx(numerical, rel=1e-7, abs=1e-7 * numerical.max())
 
 
-# -- sanity values of clinical-sources.md 7.1 (Euler, dt 0.01 min, 70 kg) -----------------------
+# -- sanity values of docs/clinical-sources.md §7.1 (Euler, dt 0.01 min, 70 kg) -----------------
 
 SANITY_TIMES = [20, 40, 60, 120, 240]
 SANITY = [
@@ -154,7 +154,8 @@ def test_predictions_agree_with_the_sanity_table(
 
 
 def test_domino_overpredicts_the_measured_185_ng_per_ml_as_documented() -> None:
-    # CLINICAL.md: measured about 185 ng/mL after 0.5 mg/kg over 40 min; Domino predicts ~240.
+    # docs/clinical-policy.md "Pharmacokinetics [7]": measured about 185 ng/mL after 0.5 mg/kg over
+    # 40 min; Domino predicts ~240.
     (end,) = simulate(
         model="domino",
         weight_kg=WEIGHT,

@@ -1,4 +1,4 @@
-"""The shipped protocol templates and monitoring defaults agree with CLINICAL.md."""
+"""The shipped protocol templates and monitoring defaults agree with docs/clinical-policy.md."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from ketaclinic.clinical.protocols import PROTOCOL_TEMPLATES
 
 def test_three_templates_ship_each_with_a_source() -> None:
     assert len(PROTOCOL_TEMPLATES) == 3
-    assert all(t.source and "clinical-sources.md" in t.source for t in PROTOCOL_TEMPLATES)
+    # Each source names its publication: first author and year.
+    authors = (
+        "Tankha et al., Reg Anesth Pain Med 2025",
+        "Schwartzman et al., Pain 2009",
+        "Cohen SP",
+    )
+    for template, author in zip(PROTOCOL_TEMPLATES, authors, strict=True):
+        assert author in template.source, template.name
 
 
 def test_each_template_has_exactly_one_dose_form() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.http import Http404
 
 from ketaclinic.audit.models import AuditEvent
@@ -62,6 +63,7 @@ def test_every_default_lies_within_its_bounds(name: str) -> None:
     spec = POLICY_FIELDS[name]
     assert spec.minimum <= spec.default <= spec.maximum
     model_field = ClinicPolicy._meta.get_field(name)
+    assert isinstance(model_field, models.Field)
     assert spec.integer == (model_field.get_internal_type() != "FloatField")
 
 
@@ -250,7 +252,7 @@ def test_a_clinic_without_a_saved_policy_gets_version_one_from_the_defaults(
 # --- pages ------------------------------------------------------------------------------------
 
 
-def test_the_settings_page_groups_values_with_units_and_clinical_md_defaults(
+def test_the_settings_page_groups_values_with_units_and_policy_defaults(
     client_for: Any, world: World
 ) -> None:
     _update(world, {"max_session_mg": 150.0}, note="Lower cap")
@@ -261,9 +263,10 @@ def test_the_settings_page_groups_values_with_units_and_clinical_md_defaults(
     assert "Version 2" in page
     assert "Lower cap" in page
     assert "<strong>150 mg</strong>" in page
-    assert "CLINICAL.md default: 200 mg (changed)" in page
+    assert "Default: 200 mg (changed)" in page
     assert "<strong>1 mg/kg/h</strong>" in page
-    assert "CLINICAL.md default: 3 months" in page
+    assert "Default: 3 months" in page
+    assert ".md" not in page
 
 
 def test_the_edit_form_saves_a_new_version(client_for: Any, world: World) -> None:
@@ -271,7 +274,8 @@ def test_the_edit_form_saves_a_new_version(client_for: Any, world: World) -> Non
     form_page = client.get("/clinic/settings/safety/edit/").content.decode()
     assert 'name="based_on_version"' in form_page
     assert "Maximum total per session (mg)" in form_page
-    assert "CLINICAL.md default: 200 mg." in form_page
+    assert "Default: 200 mg." in form_page
+    assert ".md" not in form_page
     policy = clinic_policy_current(clinic_id=world.clinic.pk)
     response = client.post(
         "/clinic/settings/safety/edit/", _form_data(policy, max_session_mg="175")

@@ -13,6 +13,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from ketaclinic.audit.models import AuditEvent
+from ketaclinic.clinical.monitoring import PRECHECK_SOURCE
 from ketaclinic.infusions import services
 from ketaclinic.infusions.models import (
     AdverseEvent,
@@ -231,7 +232,8 @@ def test_a_failed_precheck_blocks_the_start_until_a_physician_overrides(world: W
     )
     assert check.passed is False
     assert [f["code"] for f in check.findings] == ["systolic_bp_high"]
-    assert check.findings[0]["source"].startswith("CLINICAL.md")
+    assert check.findings[0]["source"] == PRECHECK_SOURCE
+    assert "Cohen SP et al. 2018" in check.findings[0]["source"]
     assert check.policy_values["precheck_max_systolic_bp"] == 160
     day.draw()
     refused(day.start, match="did not pass")

@@ -14,6 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from ketaclinic.audit.models import AuditEvent
+from ketaclinic.clinical.monitoring import ALERT_SOURCE
 from ketaclinic.infusions import services
 from ketaclinic.infusions.models import Alert, InfusionSession, Observation, SessionStatus
 from tests import factories
@@ -44,7 +45,8 @@ def board_url(world: World) -> str:
 
 
 def text(response: Any) -> str:
-    return response.content.decode()
+    content: bytes = response.content  # the test client's responses are typed Any here
+    return content.decode()
 
 
 # -- the board ---------------------------------------------------------------------------------
@@ -152,7 +154,7 @@ def _busy_location(world: World, active: int) -> int:
             session=session,
             code="systolic_bp_high",
             message="Systolic BP 185 mmHg is above 180.",
-            source="CLINICAL.md",
+            source=ALERT_SOURCE,
             raised_at=now,
             policy_version=1,
         )

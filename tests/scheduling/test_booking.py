@@ -9,6 +9,7 @@ from typing import Any
 import icalendar
 import pytest
 from django.core import mail
+from django.core.mail import EmailMessage
 from django.test import Client
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
@@ -54,16 +55,16 @@ def _book(sched: Sched, captured: Any, *, who: str = "alice", index: int = 0) ->
         )
 
 
-def _ics(message: Any) -> icalendar.Calendar:
+def _ics(message: EmailMessage) -> icalendar.Calendar:
     parts = [a for a in message.attachments if isinstance(a, MIMEBase)]
     assert len(parts) == 1
     assert parts[0].get_content_type() == "text/calendar"
     return icalendar.Calendar.from_ical(parts[0].get_payload(decode=True))
 
 
-def _token(message: Any, action: str) -> str:
+def _token(message: EmailMessage, action: str) -> str:
     marker = "/a/"
-    for line in message.body.splitlines():
+    for line in str(message.body).splitlines():
         if marker in line and line.rstrip("/").endswith(action):
             return line.split(marker)[1].split("/")[0]
     raise AssertionError(f"no {action} link in the email")
@@ -439,8 +440,8 @@ def test_a_freed_slot_goes_to_the_first_in_line_then_to_the_next(
     assert WaitlistOffer.objects.get(pk=offer.pk).status == OfferStatus.EXPIRED
 
 
-def _token_offer(message: Any) -> str:
-    for line in message.body.splitlines():
+def _token_offer(message: EmailMessage) -> str:
+    for line in str(message.body).splitlines():
         if "/a/" in line and "/offer/" in line:
             return line.split("/a/")[1].split("/")[0]
     raise AssertionError("no offer link")

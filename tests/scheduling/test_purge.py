@@ -55,7 +55,7 @@ def link(appointment: Appointment, *, expires: dt.timedelta, used: dt.timedelta 
     return token
 
 
-def waiting() -> list[DBTaskResult]:
+def waiting() -> list[DBTaskResult[..., Any]]:
     return list(DBTaskResult.objects.filter(task_path=PATH, status=TaskResultStatus.READY))
 
 

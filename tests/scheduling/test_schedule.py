@@ -62,7 +62,12 @@ def _consult(
 def _schedule(
     client: Client, sw: SeriesWorld, day: dt.date, view: str = "day", **extra: str
 ) -> Any:
-    params = {"location": sw.world.cleveland.pk, "date": day.isoformat(), "view": view, **extra}
+    params: dict[str, str | int] = {
+        "location": sw.world.cleveland.pk,
+        "date": day.isoformat(),
+        "view": view,
+        **extra,
+    }
     return client.get(reverse("scheduling:schedule"), params)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.scheduling.models import Appointment, InductionSeries
 from tests import factories
@@ -35,7 +35,7 @@ def _no_page_overflow(page: Page) -> None:
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_the_desk_books_a_series_and_marks_an_arrival_on_the_schedule(
-    live_server: Any, page: Page, world: World, viewport: dict[str, int]
+    live_server: Any, page: Page, world: World, viewport: ViewportSize
 ) -> None:
     sw = setup_series(world)
     consultation = world.clinic.appointment_types.get(kind="consultation")

@@ -449,6 +449,7 @@ def test_a_plan_gets_one_booked_series(sw: SeriesWorld) -> None:
 
 def test_the_database_itself_refuses_two_infusions_in_one_chair(sw: SeriesWorld) -> None:
     chair = Chair.objects.filter(location=sw.world.cleveland).first()
+    assert chair is not None
     start = _at(MONDAY, 8)
     first = _busy(sw, provider=sw.world.nurse, start=start, minutes=100, chair=chair)
     with pytest.raises(IntegrityError, match="appointment_chair_no_overlap"), transaction.atomic():
@@ -466,6 +467,7 @@ def test_the_database_itself_refuses_two_infusions_in_one_chair(sw: SeriesWorld)
     other.delete()
     # Another chair at the same time is fine, and a cancelled infusion frees its chair.
     other_chair = Chair.objects.filter(location=sw.world.cleveland).exclude(pk=chair.pk).first()
+    assert other_chair is not None
     _busy(sw, provider=sw.nurse2, start=start, minutes=100, chair=other_chair)
     Appointment.objects.filter(pk=first.pk).update(status="cancelled")
     _busy(sw, provider=sw.world.physician, start=start, minutes=100, chair=chair)

@@ -65,7 +65,7 @@ def positive_data() -> dict[str, dict[str, Any]]:
 def answers(**overrides: Any) -> dict[str, dict[str, object]]:
     """Validated answers, as ``selfcheck_submit`` takes them (booleans, not form strings)."""
     stored: dict[str, dict[str, object]] = {
-        "feel": dict.fromkeys(FEEL, False) | {"burning": True, "numbness": True},
+        "feel": {**dict.fromkeys(FEEL, False), "burning": True, "numbness": True},
         "duration": {"duration": "over_12"},
         "where": {"regions": ["feet"]},
         "triggers": {"triggers": ["touch"]},

@@ -158,9 +158,9 @@ def test_a_self_check_taken_between_read_and_attach_is_left_alone(
     stale = selfcheck_submit(answers=answers())
     selfcheck_attach(actor=Actor(user=world.bob), selfcheck=stale, patient=world.bob_patient)
     # The session's read saw it still anonymous; another request attached it just after.
-    monkeypatch.setattr(handoff, "selfcheck_from_session", lambda request: stale_copy)
     stale_copy = SelfCheck.objects.get(pk=stale.pk)
     stale_copy.patient = None
+    monkeypatch.setattr(handoff, "selfcheck_from_session", lambda request: stale_copy)
     request = rf.get("/")
     request.session = {SESSION_RESULT: str(stale.public_id)}
     attached = handoff.attach_from_session(

@@ -32,7 +32,7 @@ def make(*, days_old: float) -> SelfCheck:
     return selfcheck
 
 
-def waiting() -> list[DBTaskResult]:
+def waiting() -> list[DBTaskResult[..., Any]]:
     return list(DBTaskResult.objects.filter(task_path=PATH, status=TaskResultStatus.READY))
 
 

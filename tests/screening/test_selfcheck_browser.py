@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.screening.browser_steps import (
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_a_visitor_completes_the_self_check_going_back_on_the_way(
-    live_server: Any, page: Page, viewport: dict[str, int]
+    live_server: Any, page: Page, viewport: ViewportSize
 ) -> None:
     page.set_viewport_size(viewport)
     page.goto(f"{live_server.url}/")
@@ -98,7 +98,7 @@ def test_the_self_check_works_from_the_keyboard(live_server: Any, page: Page) ->
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_a_red_flag_shows_urgent_care_advice_and_no_booking(
-    live_server: Any, page: Page, viewport: dict[str, int]
+    live_server: Any, page: Page, viewport: ViewportSize
 ) -> None:
     page.set_viewport_size(viewport)
     page.goto(f"{live_server.url}/self-check/feel/")

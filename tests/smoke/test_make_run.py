@@ -74,7 +74,8 @@ def test_the_server_answers_and_the_worker_runs_a_queued_task(tmp_path: Path) ->
         def home_answers() -> bool:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
-                    return r.status == 200
+                    status: int = r.status  # urlopen's return is typed Any
+                return status == 200
             except OSError:
                 return False
 

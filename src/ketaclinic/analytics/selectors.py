@@ -9,7 +9,7 @@ aggregates those rows in the database: responder counts grouped by cause and by 
 (days of relief, relapsed) pair per relieved series. The page costs the same few queries for 30
 patients or 100,000, and reads no diary entry.
 
-Definitions (CLINICAL.md "Outcomes", DESIGN.md clinical core contract):
+Definitions (docs/clinical-policy.md "Outcomes [6.1]", docs/design.md "Clinical core contract"):
 
 - a series is the sessions of one induction series that have taken place (days in the
   location's calendar); it is judged on the diary after its last session and before the

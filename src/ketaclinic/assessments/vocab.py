@@ -26,8 +26,9 @@ BODY_REGIONS: Mapping[str, str] = MappingProxyType(
     }
 )
 
-# The words patients use for neuropathic pain (CLINICAL.md "What patients are told"), plus the
-# nociceptive ones that help tell the two apart.
+# The words patients use for neuropathic pain, plus the nociceptive ones that help tell the two
+# apart (docs/clinical-policy.md "What patients are told (education pages, in the project's own
+# words)").
 PAIN_DESCRIPTORS: Mapping[str, str] = MappingProxyType(
     {
         "burning": "Burning",

@@ -5,15 +5,20 @@ observations carry LOINC codes with UCUM units; ketamine is RxNorm 6130. Only co
 can be recorded: ``lookup`` refuses any other with ``UnknownCodeError`` naming the field, so a typo
 never becomes a code nobody can interpret.
 
-Sources: CLINICAL.md "Codes" and clinical-sources.md section 8 (8.1 LOINC vital signs, FHIR core
-vital-signs value set; 8.2 pain instruments; 8.3 SNOMED CT; 8.4 ICD-10-CM FY2026; 8.5 RxNorm).
+Sources: docs/clinical-policy.md "Codes [8]" and docs/clinical-sources.md §8.1, §8.2, §8.3, §8.4,
+§8.5 (LOINC vital signs, FHIR core vital-signs value set; pain instruments; SNOMED CT; ICD-10-CM
+FY2026; RxNorm). Each code's ``source`` names the code set and profile, not a file, and says in
+words how sure the evidence is.
 Deliberately left out:
 
 - ICD-10-CM parents that are not billable (G89.2, G90.5, A52.1) and G35, which is no longer
-  billable from 1 October 2025 (clinical-sources.md 8.4): the billable children are listed instead.
-- SNOMED CT 26039008 (neurosyphilis): not confirmed in a source read (8.3, [M, M]); neurosyphilis is
-  coded with ICD-10-CM A52.x. M79.2 (neuralgia, unspecified): not confirmed for FY2026 (8.4).
-- SNOMED CT 126663001 for diabetic neuropathy: doubtful (8.3); 230572002 is used.
+  billable from 1 October 2025 (docs/clinical-sources.md §8.4): the billable children are listed
+  instead.
+- SNOMED CT 26039008 (neurosyphilis): not confirmed in a source read
+  (docs/clinical-sources.md §8.3); neurosyphilis is coded with ICD-10-CM A52.x. M79.2 (neuralgia,
+  unspecified): not confirmed for FY2026 (docs/clinical-sources.md §8.4).
+- SNOMED CT 126663001 for diabetic neuropathy: doubtful (docs/clinical-sources.md §8.3);
+  230572002 is used.
 """
 
 from __future__ import annotations
@@ -94,34 +99,43 @@ class Code:
 
 
 # --- sources ---------------------------------------------------------------------------------
+# Shown on pages and in exports, so they name the code set, never a file. Where each is recorded:
+# docs/clinical-sources.md §8.1, §8.2, §8.3, §8.4, §8.5 (LOINC vital signs; pain NRS; SNOMED CT;
+# ICD-10-CM; RxNorm).
 
 _VITALS = (
-    "FHIR R4 vital-signs value set (hl7.org/fhir/valueset-observation-vitalsignresult) and "
-    "profiles; clinical-sources.md 8.1 [V, H]"
+    "LOINC, as bound by the HL7 FHIR R4 vital-signs value set "
+    "(hl7.org/fhir/valueset-observation-vitalsignresult) and profiles"
 )
 _PULSE_OX = (
-    "US Core pulse-oximetry profile (hl7.org/fhir/us/core STU7) requires both 2708-6 and 59408-5; "
-    "clinical-sources.md 8.1 [V, H]"
+    "LOINC; the HL7 US Core pulse-oximetry profile (hl7.org/fhir/us/core STU7) requires both "
+    "2708-6 and 59408-5"
 )
 _NRS = (
     "LOINC 72514-3 pain severity 0-10 verbal numeric rating (HL7 Belgium patient-monitoring IG; "
-    "ANS France IG uses unit code '1'); clinical-sources.md 8.2 [V, H]"
+    "ANS France IG uses unit code '1')"
 )
-_SCT = "SNOMED CT; clinical-sources.md 8.3"
-_ICD = "ICD-10-CM FY2026 (effective 1 Oct 2025); clinical-sources.md 8.4"
-_RX = "RxNorm; clinical-sources.md 8.5"
+_SCT = "SNOMED CT (SNOMED International)"
+_ICD = "ICD-10-CM FY2026 code set (effective 1 Oct 2025)"
+_RX = "RxNorm (US National Library of Medicine)"
+
+# Plain words for the evidence tags of docs/clinical-sources.md "How to read this file".
+_HIGH = "confirmed in published code lists; high confidence"
+_V_MEDIUM = "seen in public code lists; medium confidence"
+_M_MEDIUM = "not confirmed in a primary source; medium confidence: verify before relying on it"
+_M_HIGH = "not confirmed in a primary source, but widely used; high confidence"
 
 
 def _loinc(code: str, display: str, unit: str | None, source: str = _VITALS) -> Code:
     return Code(LOINC.key, code, display, source, unit)
 
 
-def _sct(code: str, display: str, note: str = "[V, H]") -> Code:
-    return Code(SNOMED.key, code, display, f"{_SCT} {note}")
+def _sct(code: str, display: str, note: str = _HIGH) -> Code:
+    return Code(SNOMED.key, code, display, f"{_SCT}; {note}")
 
 
-def _icd(code: str, display: str, note: str = "[V, H]") -> Code:
-    return Code(ICD10CM.key, code, display, f"{_ICD} {note}")
+def _icd(code: str, display: str, note: str = _HIGH) -> Code:
+    return Code(ICD10CM.key, code, display, f"{_ICD}; {note}")
 
 
 _ALL: tuple[Code, ...] = (
@@ -141,17 +155,17 @@ _ALL: tuple[Code, ...] = (
     _loinc("72514-3", "Pain severity 0-10 verbal numeric rating [Score] - Reported", "1", _NRS),
     # SNOMED CT: findings and disorders a history names as the pain or its cause.
     _sct("247398009", "Neuropathic pain"),
-    _sct("82423001", "Chronic pain", "[V, M]"),
+    _sct("82423001", "Chronic pain", _V_MEDIUM),
     _sct("2177002", "Postherpetic neuralgia"),
     _sct("128200000", "Complex regional pain syndrome"),
     _sct("24700007", "Multiple sclerosis"),
     _sct("230572002", "Neuropathy due to diabetes mellitus"),
-    _sct("193183000", "Acute painful diabetic neuropathy", "[V, M]"),
-    _sct("230574001", "Acute painful polyneuropathy due to diabetes", "[V, M]"),
-    _sct("51928006", "General paresis - neurosyphilis", "[V, M]"),
-    _sct("31681005", "Trigeminal neuralgia", "[M, M]"),
-    _sct("203082005", "Fibromyalgia", "[M, M]"),
-    _sct("4740000", "Herpes zoster", "[V, M]"),
+    _sct("193183000", "Acute painful diabetic neuropathy", _V_MEDIUM),
+    _sct("230574001", "Acute painful polyneuropathy due to diabetes", _V_MEDIUM),
+    _sct("51928006", "General paresis - neurosyphilis", _V_MEDIUM),
+    _sct("31681005", "Trigeminal neuralgia", _M_MEDIUM),
+    _sct("203082005", "Fibromyalgia", _M_MEDIUM),
+    _sct("4740000", "Herpes zoster", _V_MEDIUM),
     # ICD-10-CM: chronic pain (G89).
     _icd("G89.0", "Central pain syndrome"),
     _icd("G89.21", "Chronic pain due to trauma"),
@@ -172,26 +186,26 @@ _ALL: tuple[Code, ...] = (
     _icd("G90.529", "Complex regional pain syndrome I of unspecified lower limb"),
     _icd("G90.59", "Complex regional pain syndrome I of other specified site"),
     # CRPS type II (causalgia).
-    _icd("G56.40", "Causalgia of unspecified upper limb", "[M, M]"),
-    _icd("G56.41", "Causalgia of right upper limb", "[M, M]"),
-    _icd("G56.42", "Causalgia of left upper limb", "[M, M]"),
-    _icd("G56.43", "Causalgia of bilateral upper limbs", "[M, M]"),
-    _icd("G57.70", "Causalgia of unspecified lower limb", "[M, M]"),
-    _icd("G57.71", "Causalgia of right lower limb", "[M, M]"),
-    _icd("G57.72", "Causalgia of left lower limb", "[M, M]"),
-    _icd("G57.73", "Causalgia of bilateral lower limbs", "[M, M]"),
+    _icd("G56.40", "Causalgia of unspecified upper limb", _M_MEDIUM),
+    _icd("G56.41", "Causalgia of right upper limb", _M_MEDIUM),
+    _icd("G56.42", "Causalgia of left upper limb", _M_MEDIUM),
+    _icd("G56.43", "Causalgia of bilateral upper limbs", _M_MEDIUM),
+    _icd("G57.70", "Causalgia of unspecified lower limb", _M_MEDIUM),
+    _icd("G57.71", "Causalgia of right lower limb", _M_MEDIUM),
+    _icd("G57.72", "Causalgia of left lower limb", _M_MEDIUM),
+    _icd("G57.73", "Causalgia of bilateral lower limbs", _M_MEDIUM),
     # Postherpetic.
     _icd("B02.21", "Postherpetic geniculate ganglionitis"),
     _icd("B02.22", "Postherpetic trigeminal neuralgia"),
     _icd("B02.23", "Postherpetic polyneuropathy"),
-    _icd("B02.24", "Postherpetic myelitis", "[M, M]"),
+    _icd("B02.24", "Postherpetic myelitis", _M_MEDIUM),
     _icd("B02.29", "Other postherpetic nervous system involvement"),
     # Diabetic neuropathy.
     _icd("E11.40", "Type 2 diabetes mellitus with diabetic neuropathy, unspecified"),
-    _icd("E11.41", "Type 2 diabetes mellitus with diabetic mononeuropathy", "[M, H]"),
+    _icd("E11.41", "Type 2 diabetes mellitus with diabetic mononeuropathy", _M_HIGH),
     _icd("E11.42", "Type 2 diabetes mellitus with diabetic polyneuropathy"),
-    _icd("E11.43", "Type 2 diabetes mellitus with diabetic autonomic neuropathy", "[M, H]"),
-    _icd("E11.44", "Type 2 diabetes mellitus with diabetic amyotrophy", "[M, H]"),
+    _icd("E11.43", "Type 2 diabetes mellitus with diabetic autonomic neuropathy", _M_HIGH),
+    _icd("E11.44", "Type 2 diabetes mellitus with diabetic amyotrophy", _M_HIGH),
     _icd("E11.49", "Type 2 diabetes mellitus with other diabetic neurological complication"),
     _icd("E10.40", "Type 1 diabetes mellitus with diabetic neuropathy, unspecified"),
     _icd("E10.42", "Type 1 diabetes mellitus with diabetic polyneuropathy"),
@@ -207,24 +221,30 @@ _ALL: tuple[Code, ...] = (
     # Neurosyphilis.
     _icd("A52.10", "Symptomatic neurosyphilis, unspecified"),
     _icd("A52.11", "Tabes dorsalis"),
-    _icd("A52.12", "Other cerebrospinal syphilis", "[M, M]"),
-    _icd("A52.13", "Late syphilitic meningitis", "[M, M]"),
-    _icd("A52.14", "Late syphilitic encephalitis", "[M, M]"),
+    _icd("A52.12", "Other cerebrospinal syphilis", _M_MEDIUM),
+    _icd("A52.13", "Late syphilitic meningitis", _M_MEDIUM),
+    _icd("A52.14", "Late syphilitic encephalitis", _M_MEDIUM),
     _icd("A52.15", "Late syphilitic neuropathy"),
-    _icd("A52.16", "Charcot's arthropathy (tabetic)", "[M, M]"),
+    _icd("A52.16", "Charcot's arthropathy (tabetic)", _M_MEDIUM),
     _icd("A52.17", "General paresis"),
     _icd("A52.19", "Other symptomatic neurosyphilis"),
-    _icd("A52.2", "Asymptomatic neurosyphilis", "[M, M]"),
+    _icd("A52.2", "Asymptomatic neurosyphilis", _M_MEDIUM),
     _icd("A52.3", "Neurosyphilis, unspecified"),
     # Other neuropathic pain causes.
-    _icd("G50.0", "Trigeminal neuralgia", "[M, M]"),
-    _icd("G54.6", "Phantom limb syndrome with pain", "[M, M]"),
-    _icd("M79.7", "Fibromyalgia", "[M, M]"),
-    _icd("G62.9", "Polyneuropathy, unspecified", "[M, M]"),
-    _icd("G63", "Polyneuropathy in diseases classified elsewhere", "[M, M]"),
-    _icd("M54.10", "Radiculopathy, site unspecified", "[M, M]"),
+    _icd("G50.0", "Trigeminal neuralgia", _M_MEDIUM),
+    _icd("G54.6", "Phantom limb syndrome with pain", _M_MEDIUM),
+    _icd("M79.7", "Fibromyalgia", _M_MEDIUM),
+    _icd("G62.9", "Polyneuropathy, unspecified", _M_MEDIUM),
+    _icd("G63", "Polyneuropathy in diseases classified elsewhere", _M_MEDIUM),
+    _icd("M54.10", "Radiculopathy, site unspecified", _M_MEDIUM),
     # RxNorm.
-    Code(RXNORM.key, "6130", "Ketamine", f"{_RX} (ingredient) [V, L]; [M, H] widely cited"),
+    Code(
+        RXNORM.key,
+        "6130",
+        "Ketamine",
+        f"{_RX}, ingredient; widely cited (high confidence), but only seen in a public test "
+        "fixture: verify in RxNav",
+    ),
 )
 
 CODES: Mapping[tuple[str, str], Code] = MappingProxyType({(c.system, c.code): c for c in _ALL})

@@ -47,25 +47,31 @@ Basis = Literal["actual", "ideal", "adjusted"]
 SEXES: Final = ("female", "male")
 BASES: Final = ("actual", "ideal", "adjusted")
 
+# Formulas fixed by docs/design.md "Clinical core contract"; neither paper is in
+# docs/clinical-sources.md yet (docs/clinical-policy.md "Gates along the journey (added 2026-12-03)"
+# names Devine 1974).
 DEVINE_SOURCE: Final = (
     "Ideal body weight: Devine BJ. Gentamicin therapy. Drug Intell Clin Pharm 1974;8:650-655 "
     "(male 50 kg, female 45.5 kg, + 2.3 kg per inch over 60 in). Adjusted body weight: ideal + "
     "0.4 x (actual - ideal), the aminoglycoside dosing-weight correction factor (Traynor AM, "
-    "Nafziger AN, Bertino JS Jr. Antimicrob Agents Chemother 1995;39:545-548). Both formulas as "
-    "fixed by DESIGN.md, clinical core contract; neither paper is in clinical-sources.md yet."
+    "Nafziger AN, Bertino JS Jr. Antimicrob Agents Chemother 1995;39:545-548)."
 )
 
+# docs/clinical-policy.md "Protocol templates [2.1, 1.3]"; evidence docs/clinical-sources.md §1.3
 DOSE_LIMITS_SOURCE: Final = (
-    "Clinic policy defaults, CLINICAL.md 'Protocol templates': 1.0 mg/kg/h, 2.0 mg/kg and "
-    "200 mg per session. No guideline sets a hard maximum (clinical-sources.md 1.3 [N]); the "
-    "ASRA acute-pain companion suggests infusions <= 1 mg/kg/h outside monitored settings "
-    "(clinical-sources.md 1.3 [M, L])."
+    "ketaclinic clinic policy defaults: 1.0 mg/kg/h, 2.0 mg/kg and 200 mg per session. No "
+    "guideline sets a hard maximum: none was found in the ASRA/AAPM/ASA consensus guidelines on "
+    "IV ketamine for chronic pain (Cohen SP et al. Reg Anesth Pain Med 2018;43(5):521-546). The "
+    "acute-pain companion guideline (Schwenk ES et al. Reg Anesth Pain Med 2018;43(5):456-466) "
+    "suggests infusions of at most 1 mg/kg/h outside monitored settings (not confirmed in a "
+    "primary source; low confidence)."
 )
 
+# docs/clinical-sources.md §7.2, §8.5
 CONCENTRATIONS_SOURCE: Final = (
-    "Labelled strengths 10, 50 and 100 mg/mL, openFDA NDC (clinical-sources.md 7.2 and 8.5 "
-    "[V, H]); US labels state strength as ketamine base, 'ketamine HCl equivalent to X mg "
-    "ketamine' (clinical-sources.md 7.2 [M, M], confirm on the SPL)."
+    "Labelled strengths 10, 50 and 100 mg/mL (openFDA NDC directory); US labels state strength "
+    "as ketamine base, 'ketamine HCl equivalent to X mg ketamine' (not yet confirmed on the "
+    "structured product label; medium confidence)."
 )
 
 #: Vial strengths on hand, mg of ketamine base per mL (see ``CONCENTRATIONS_SOURCE``). A clinic
@@ -208,7 +214,7 @@ _UNITS: Final = {
 }
 
 
-class DoseLimitExceeded(ValueError):  # noqa: N818 - the name is fixed by DESIGN.md
+class DoseLimitExceeded(ValueError):  # noqa: N818 - the name is fixed by docs/design.md
     """A dose or rate past a clinic limit.
 
     ``limit`` is the ``DoseLimits`` field name of the (first) limit exceeded, ``value`` and
@@ -419,7 +425,7 @@ def infusion_plan_for_rate(
     """A constant-rate infusion prescribed as a rate, optionally with a protocol's rate cap.
 
     For templates written as mg/kg/h, e.g. Schwartzman 2009: 0.35 mg/kg/h for 4 h, not
-    exceeding 25 mg/h (clinical-sources.md 2.1). The cap is part of the prescription, not a
+    exceeding 25 mg/h (docs/clinical-sources.md §2.1). The cap is part of the prescription, not a
     clinic limit: when rate x weight is over it the plan runs at the cap, says so in
     ``rate_capped``, and the total follows from the capped rate. Clinic limits still raise.
     """

@@ -1,12 +1,13 @@
 """Eligibility for ketamine infusion: eligible, review or ineligible, with every reason.
 
-``evaluate(facts, policy)`` applies the rules of the clinical contract (DESIGN.md) with the clinic's
-thresholds (``EligibilityPolicy``, defaults from CLINICAL.md "Eligibility for ketamine infusion").
+``evaluate(facts, policy)`` applies the rules of the clinical contract
+(docs/design.md "Clinical core contract") with the clinic's thresholds (``EligibilityPolicy``,
+defaults from docs/clinical-policy.md "Eligibility for ketamine infusion [1.2, 1.5, 2.2]").
 The result lists every rule that fired, each with a plain message naming the threshold used and its
 source, and the ``ruleset_version`` the decision was made under. This is decision support: a
 physician signs the decision or overrides it with a written reason.
 
-Evidence (clinical-sources.md 1.2, 1.5, 2.2, 4.2, 5.1): contraindications follow the
+Evidence (docs/clinical-sources.md §1.2, §1.5, §2.2, §4.2, §5.1): contraindications follow the
 ASRA/AAPM/ASA consensus guideline (Cohen 2018); the blood-pressure, heart-rate and SpO2 numbers are
 institutional protocol values stored as clinic-editable data, not guideline evidence; chronic pain
 means longer than 3 months (IASP/ICD-11); first-line drug classes follow NeuPSIG (Finnerup 2015,
@@ -68,10 +69,13 @@ _COHEN_2018 = (
     "Cohen SP et al. Consensus Guidelines on the Use of Intravenous Ketamine Infusions for "
     "Chronic Pain (ASRA/AAPM/ASA). Reg Anesth Pain Med 2018;43(5):521-546"
 )
-_LABEL = "ketamine labelling (pharmamedix monograph; Miller's Anesthesia)"
+_LABEL = "ketamine labelling (pharmamedix monograph; Miller's Anesthesia, 6th ed.)"
+# docs/clinical-policy.md "Eligibility for ketamine infusion [1.2, 1.5, 2.2]";
+# docs/clinical-sources.md §2.2: no guideline-level numeric thresholds exist.
 _VITALS_POLICY = (
-    "Clinic policy default (CLINICAL.md 'Eligibility'); institutional protocol values, not "
-    "guideline evidence (clinical-sources.md 2.2, [M, L])"
+    "ketaclinic clinic policy default: values common in institutional infusion protocols, not "
+    "guideline evidence; no guideline sets numeric vital-sign limits for ketamine infusions in "
+    "chronic pain (not confirmed in a primary source; low confidence)"
 )
 
 
@@ -92,6 +96,9 @@ def _condition(code: str, label: str, outcome: ReasonOutcome, source: str) -> Co
     return Condition(code=code, label=label, outcome=outcome, source=source)
 
 
+# Sources: docs/clinical-sources.md §1.2, §1.5 (contraindications and precautions, with the
+# suggested rule mapping; baseline liver tests). Hard stops and review conditions:
+# docs/clinical-policy.md "Eligibility for ketamine infusion [1.2, 1.5, 2.2]".
 CONDITIONS: Mapping[str, Condition] = MappingProxyType(
     {
         c.code: c
@@ -101,82 +108,78 @@ CONDITIONS: Mapping[str, Condition] = MappingProxyType(
                 "Pregnancy",
                 "ineligible",
                 "Schwenk ES et al. Reg Anesth Pain Med 2018;43(5):456-466 (relative "
-                f"contraindication, acute-pain companion guideline); {_LABEL}. "
-                "clinical-sources.md 1.2 [M, M]; CLINICAL.md hard stop.",
+                f"contraindication, acute-pain companion guideline); {_LABEL}. Not confirmed in "
+                "the chronic-pain guideline (medium confidence); a hard stop in ketaclinic's "
+                "clinic policy.",
             ),
             _condition(
                 "uncontrolled_hypertension",
                 "Uncontrolled hypertension",
                 "ineligible",
-                f"{_COHEN_2018}: do not use in poorly controlled cardiovascular disease; "
-                f"{_LABEL}. clinical-sources.md 1.2.",
+                f"{_COHEN_2018}: do not use in poorly controlled cardiovascular disease; {_LABEL}.",
             ),
             _condition(
                 "uncontrolled_cardiovascular_disease",
                 "Uncontrolled cardiovascular disease",
                 "ineligible",
-                f"{_COHEN_2018}: do not use in poorly controlled cardiovascular disease. "
-                "clinical-sources.md 1.2.",
+                f"{_COHEN_2018}: do not use in poorly controlled cardiovascular disease.",
             ),
             _condition(
                 "active_psychosis",
                 "Active psychosis",
                 "ineligible",
-                f"{_COHEN_2018}: avoid in poorly controlled psychosis. clinical-sources.md 1.2.",
+                f"{_COHEN_2018}: avoid in poorly controlled psychosis.",
             ),
             _condition(
                 "severe_hepatic_disease",
                 "Severe hepatic disease",
                 "ineligible",
-                f"{_COHEN_2018}: avoid in severe hepatic impairment. clinical-sources.md 1.2.",
+                f"{_COHEN_2018}: avoid in severe hepatic impairment.",
             ),
             _condition(
                 "raised_intracranial_pressure",
                 "Raised intracranial pressure",
                 "ineligible",
-                f"{_COHEN_2018}: Grade C evidence against use with elevated intracranial "
-                "pressure. clinical-sources.md 1.2.",
+                f"{_COHEN_2018}: Grade C evidence against use with elevated intracranial pressure.",
             ),
             _condition(
                 "raised_intraocular_pressure",
                 "Raised intraocular pressure",
                 "ineligible",
-                f"{_COHEN_2018}: Grade C evidence against use with elevated intraocular "
-                "pressure. clinical-sources.md 1.2.",
+                f"{_COHEN_2018}: Grade C evidence against use with elevated intraocular pressure.",
             ),
             _condition(
                 "active_substance_use_disorder",
                 "Active substance use disorder",
                 "ineligible",
                 f"{_COHEN_2018}: serial infusions should not be undertaken with an active "
-                "substance-abuse problem. clinical-sources.md 1.2.",
+                "substance-abuse problem.",
             ),
             _condition(
                 "ketamine_hypersensitivity",
                 "Known hypersensitivity to ketamine",
                 "ineligible",
-                f"{_LABEL}: hypersensitivity is a contraindication. clinical-sources.md 1.2.",
+                f"{_LABEL}: hypersensitivity is a contraindication.",
             ),
             _condition(
                 "psychosis_history",
                 "History of psychosis",
                 "review",
-                f"{_COHEN_2018}: psychosis is a caution; relative contraindication in the "
-                "design note of clinical-sources.md 1.2.",
+                f"{_COHEN_2018}: avoid in poorly controlled psychosis; ketaclinic's clinic "
+                "policy treats a history of psychosis as a relative contraindication.",
             ),
             _condition(
                 "moderate_hepatic_disease",
                 "Moderate hepatic disease",
                 "review",
                 f"{_COHEN_2018}: may be given judiciously with monitoring in moderate hepatic "
-                "disease; baseline liver tests suggested (clinical-sources.md 1.2, 1.5).",
+                "disease; baseline liver tests suggested.",
             ),
             _condition(
                 "substance_use_history",
                 "History of substance use disorder",
                 "review",
-                f"{_COHEN_2018}: universal precautions to monitor for abuse. "
-                "clinical-sources.md 1.2.",
+                f"{_COHEN_2018}: universal precautions to monitor for abuse.",
             ),
         )
     }
@@ -236,8 +239,8 @@ THERAPIES: Mapping[str, Therapy] = MappingProxyType(
             _drug("lidocaine_patch", "Lidocaine 5% plaster"),
             _drug("capsaicin_patch", "Capsaicin 8% patch"),
             _drug("botulinum_toxin", "Botulinum toxin A"),
-            # First choice in trigeminal neuralgia (clinical-sources.md 5.1), but not one of the
-            # three NeuPSIG first-line classes the rule counts.
+            # First choice in trigeminal neuralgia (docs/clinical-sources.md §5.1), but not one of
+            # the three NeuPSIG first-line classes the rule counts.
             _drug("carbamazepine", "Carbamazepine"),
             _drug("oxcarbazepine", "Oxcarbazepine"),
             _non_drug("physical_therapy", "Physical therapy"),
@@ -280,7 +283,7 @@ the rules stay correct on either number, and the exam form is the place to quest
 
 @dataclass(frozen=True)
 class EligibilityPolicy:
-    """The clinic's thresholds; defaults are CLINICAL.md's."""
+    """The clinic's thresholds; defaults from docs/clinical-policy.md (see the module docstring)."""
 
     min_age_years: int = 18
     crisis_systolic_bp: int = 180
@@ -419,6 +422,9 @@ class Rule:
     source: str
 
 
+# Sources, docs/clinical-sources.md §7.1, §2.2, §1.2, §7.2, §4.2, §5.1, §5.2, §1 in rule order:
+# minor (paediatric models, 7.1); vital-sign rules (2.2, 1.2, 7.2); not_chronic (4.2);
+# first_line_not_exhausted (5.1, 5.2, and the ASA 2023 statement in 1).
 RULES: Mapping[str, Rule] = MappingProxyType(
     {
         r.code: r
@@ -427,9 +433,9 @@ RULES: Mapping[str, Rule] = MappingProxyType(
                 "minor",
                 "ineligible",
                 "age_years < min_age_years",
-                "Clinic policy (CLINICAL.md 'Eligibility'): an adult service; paediatric "
-                "ketamine pharmacokinetics differ (Herd 2007, Hornik 2018; "
-                "clinical-sources.md 7.1).",
+                "ketaclinic clinic policy: an adult service; paediatric ketamine "
+                "pharmacokinetics differ (Herd DW et al. Paediatr Anaesth 2007; Hornik CP et al. "
+                "J Clin Pharmacol 2018).",
             ),
             Rule(
                 "blood_pressure_crisis",
@@ -443,26 +449,31 @@ RULES: Mapping[str, Rule] = MappingProxyType(
                 "review",
                 "not blood_pressure_crisis and (systolic_bp >= elevated_systolic_bp or "
                 "diastolic_bp >= elevated_diastolic_bp)",
-                f"{_VITALS_POLICY}; pre-infusion deferral at 160/100 is common protocol practice.",
+                f"{_VITALS_POLICY}; pre-infusion deferral at 160/100 is common protocol practice. "
+                "Ketamine may raise blood pressure by 20-25% (ketamine labelling, pharmamedix "
+                "monograph); mean peak rise +16/+11 mmHg at 40 min in 2342 infusions (Yale "
+                "cohort, Gen Hosp Psychiatry 2024).",
             ),
             Rule(
                 "tachycardia",
                 "review",
                 "heart_rate > max_heart_rate",
-                f"{_VITALS_POLICY}.",
+                f"{_VITALS_POLICY}. Ketamine raises heart rate (up to 43.5% in Langsjo JW et al. "
+                "Anesthesiology 2005;103:258).",
             ),
             Rule(
                 "low_oxygen_saturation",
                 "review",
                 "spo2 < min_spo2",
-                f"{_VITALS_POLICY}.",
+                f"{_VITALS_POLICY}. Rapid IV ketamine may cause respiratory depression or apnoea "
+                "(ketamine product labelling).",
             ),
             Rule(
                 "not_chronic",
                 "review",
                 "pain_duration_months <= chronic_pain_months",
                 "Chronic pain persists or recurs for longer than 3 months (IASP; Treede RD et al. "
-                "Pain 2019; ICD-11 MG30). clinical-sources.md 4.2.",
+                "Pain 2019; ICD-11 MG30).",
             ),
             Rule(
                 "first_line_not_exhausted",
@@ -472,7 +483,7 @@ RULES: Mapping[str, Rule] = MappingProxyType(
                 "Finnerup NB et al. Lancet Neurol 2015;14(2):162-173 and Soliman N et al. Lancet "
                 "Neurol 2025;24(5):413-428 (NeuPSIG first line: gabapentinoids, SNRIs, TCAs); ASA "
                 "Statement on Ketamine for Chronic Pain 2023 (after more conservative options "
-                "fail). clinical-sources.md 5.1, 5.2, 1.",
+                "fail).",
             ),
         )
     }

@@ -1,9 +1,10 @@
 """NeuPSIG grading of neuropathic pain: unlikely, possible, probable, definite.
 
 Finnerup NB, Haroutounian S, Kamerman P, et al. Neuropathic pain: an updated grading system for
-research and clinical practice. Pain 2016;157(8):1599-1606 (PMC4949003; clinical-sources.md 4.1;
-CLINICAL.md "Neuropathic grading"). The 2016 revision orders the steps history -> plausible
-distribution -> sensory signs -> confirmatory test, and each grade needs every step before it:
+research and clinical practice. Pain 2016;157(8):1599-1606 (PMC4949003;
+docs/clinical-sources.md §4.1; docs/clinical-policy.md "Neuropathic grading [4.1]"). The 2016
+revision orders the steps history -> plausible distribution -> sensory signs -> confirmatory test,
+and each grade needs every step before it:
 
 - possible: a history suggesting a relevant lesion or disease, and a neuroanatomically plausible
   pain distribution;
@@ -13,9 +14,10 @@ distribution -> sensory signs -> confirmatory test, and each grade needs every s
 - unlikely: the conditions for "possible" are not met.
 
 A confirmatory test without sensory signs therefore grades "possible" here, as the clinical
-contract (DESIGN.md) states the grades cumulatively. Finnerup 2016 (figure 2, note c) allows
-"probable" in that case when signs are hard to demonstrate but a test confirms the lesion; that is
-a clinician's judgement to record with the grade, not something this function assumes.
+contract (docs/design.md "Clinical core contract") states the grades cumulatively. Finnerup 2016
+(figure 2, note c) allows "probable" in that case when signs are hard to demonstrate but a test
+confirms the lesion; that is a clinician's judgement to record with the grade, not something this
+function assumes.
 
 The self-check can reach at most "possible"; the eligibility exam "probable"; a recorded
 confirmatory test "definite".
@@ -34,9 +36,10 @@ Grade = Literal["unlikely", "possible", "probable", "definite"]
 GRADES: Final[tuple[Grade, ...]] = ("unlikely", "possible", "probable", "definite")
 """The grades in increasing certainty."""
 
+# docs/clinical-sources.md §4.1
 SOURCE: Final = (
     "Finnerup NB et al. Neuropathic pain: an updated grading system for research and clinical "
-    "practice. Pain 2016;157(8):1599-1606 (NeuPSIG). clinical-sources.md 4.1."
+    "practice. Pain 2016;157(8):1599-1606 (NeuPSIG)."
 )
 
 

@@ -4,17 +4,19 @@
 the clinical contract (items with their wording, allowed answers and points, range, cut-off,
 bands, source and licence note), so forms, the REST API and FHIR export all read one definition.
 
-Scoring rules, cut-offs and evidence come from clinical-sources.md (section numbers in each
-instrument's ``source``) and CLINICAL.md "Screening instruments". The self-check uses the DN4
+Scoring rules, cut-offs and evidence come from docs/clinical-sources.md §3 (each instrument's
+section is in a comment beside its ``source``, which cites the publication itself) and
+docs/clinical-policy.md "Screening instruments [3]". The self-check uses the DN4
 interview items, ID Pain and S-LANSS; the clinician uses the full DN4; NRS, PEG and PGIC are the
 diary and outcome scales; RASS, MOAA/S and the modified Aldrete score are charted during and after
 an infusion. ``CHARTING_SCALES`` adds CADSS-6 for dissociation: it is scored by the same function
 but kept out of ``REGISTRY`` because it is not part of the contract's instrument list.
 
 Not built in (see ``NOT_BUILT_IN``): the Brief Pain Inventory, painDETECT and PROMIS measures need
-a licence or written permission before a platform may embed them (clinical-sources.md 3.4, 6.2,
-6.4). A screening result is never a diagnosis, and screening tools miss 10-20% of neuropathic pain
-(NeuPSIG 2016; clinical-sources.md 3.6), so a negative screen must never block a booking.
+a licence or written permission before a platform may embed them
+(docs/clinical-sources.md §3.4, §6.2, §6.4). A screening result is never a diagnosis, and
+screening tools miss 10-20% of neuropathic pain (NeuPSIG 2016; docs/clinical-sources.md §3.6), so a
+negative screen must never block a booking.
 
 Shared symptom concepts: the screening items carry a ``concept`` so a self-check can ask a shared
 symptom once and reuse the answer for each instrument that asks it. Two items share a concept only
@@ -330,11 +332,12 @@ _DN4_SOURCE = (
     "and development of a new neuropathic pain diagnostic questionnaire (DN4). "
     "Pain 2005;114(1-2):29-36."
 )
+# docs/clinical-sources.md §3.1 (licensing)
 _DN4_LICENCE = (
     "Copyright of its authors (French Neuropathic Pain Group, Bouhassira); translations are "
     "distributed by Mapi Research Trust (ePROVIDE). Often free for non-commercial clinical or "
     "academic use; embedding in commercial software likely needs a licence. Not verified: confirm "
-    "with ePROVIDE before deployment (clinical-sources.md 3.1, [M, L])."
+    "with ePROVIDE before deployment (not confirmed in a primary source; low confidence)."
 )
 
 _DN4 = Instrument(
@@ -348,9 +351,10 @@ _DN4 = Instrument(
         Band(0, 4, "unlikely neuropathic"),
         Band(4, 10, "likely neuropathic", includes_upper=True),
     ),
+    # docs/clinical-sources.md §3.1
     source=(
         f"{_DN4_SOURCE} Total 0-10, 4 or more = likely neuropathic (Perez 2007, Health Qual Life "
-        "Outcomes 5:66). clinical-sources.md 3.1."
+        "Outcomes 5:66)."
     ),
     licence=_DN4_LICENCE,
     instructions=(
@@ -372,9 +376,10 @@ _DN4_INTERVIEW = Instrument(
         Band(0, 3, "unlikely neuropathic"),
         Band(3, 7, "likely neuropathic", includes_upper=True),
     ),
+    # docs/clinical-sources.md §3.1
     source=(
         f"{_DN4_SOURCE} Interview items 1-7 only, total 0-7, 3 or more = likely neuropathic "
-        "(clinical-sources.md 3.1, [V-2nd, M])."
+        "(cut-off taken from a secondary summary, not the primary paper; medium confidence)."
     ),
     licence=_DN4_LICENCE,
     instructions=(
@@ -429,15 +434,16 @@ _ID_PAIN = Instrument(
         Band(2, 4, "possibly neuropathic"),
         Band(4, 5, "likely neuropathic", includes_upper=True),
     ),
+    # docs/clinical-sources.md §3.3
     source=(
         "Portenoy R; ID Pain Steering Committee. Development and testing of a neuropathic pain "
         "screening questionnaire: ID Pain. Curr Med Res Opin 2006;22(8):1555-1565. Range -1 to 5; "
         "cut-off 2 (Turkish validation: sensitivity 77.2%, specificity 85%); bands -1..0 unlikely, "
-        "1 borderline, 2-3 possible, 4-5 likely. clinical-sources.md 3.3."
+        "1 borderline, 2-3 possible, 4-5 likely."
     ),
     licence=(
-        "Developed with industry support (Endo); generally reproduced freely. Licence not "
-        "verified (clinical-sources.md 3.3, [N/M, L])."
+        "Developed with industry support (Endo); generally reproduced freely. Licence terms not "
+        "found in a primary source; low confidence."
     ),
     instructions=(
         "Answer yes or no to each question about your pain over the past week. Items 1-5 score 1 "
@@ -530,16 +536,17 @@ _S_LANSS = Instrument(
         Band(0, 12, "unlikely neuropathic"),
         Band(12, 24, "likely neuropathic", includes_upper=True),
     ),
+    # docs/clinical-sources.md §3.2
     source=(
         "Bennett MI, Smith BH, Torrance N, Potter J. The S-LANSS score for identifying pain of "
         "predominantly neuropathic origin: validation for use in clinical and postal research. "
         "J Pain 2005;6(3):149-158. doi:10.1016/j.jpain.2004.11.007. Total 0-24, 12 or more = "
-        "predominantly neuropathic. clinical-sources.md 3.2."
+        "predominantly neuropathic."
     ),
     licence=(
         "Copyright of the author/journal; widely reproduced and generally permitted for clinical "
-        "and research use. Permission for commercial embedding not verified "
-        "(clinical-sources.md 3.2, [M, L])."
+        "and research use. Permission for commercial embedding not verified (not confirmed in a "
+        "primary source; low confidence)."
     ),
     instructions=(
         "Think about how your pain has felt over the last week and answer each question; the "
@@ -577,9 +584,10 @@ _NRS = Instrument(
         Band(4, 7, "moderate"),
         Band(7, 10, "severe", includes_upper=True),
     ),
+    # docs/clinical-sources.md §6.1, §8.2
     source=(
         "0-10 numeric rating scale, LOINC 72514-3; change interpreted by IMMPACT (Dworkin RH et "
-        "al. J Pain 2008;9(2):105-121). clinical-sources.md 6.1, 8.2. " + _SEVERITY_NOTE
+        "al. J Pain 2008;9(2):105-121). " + _SEVERITY_NOTE
     ),
     licence="Generic numeric rating scale, not a proprietary instrument; no licence needed.",
     instructions="Choose one whole number from 0 to 10.",
@@ -623,17 +631,18 @@ _PEG = Instrument(
         Band(4, 7, "moderate"),
         Band(7, 10, "severe", includes_upper=True),
     ),
+    # docs/clinical-policy.md "Screening instruments [3]"; licence: docs/clinical-sources.md §6.2
     source=(
         "Krebs EE, Lorenz KA, Bair MJ, et al. Development and initial validation of the PEG, a "
         "three-item scale assessing pain intensity and interference. J Gen Intern Med "
-        "2009;24(6):733-738. Total = mean of the three items (0-10). CLINICAL.md 'Screening "
-        "instruments'. Bands are a reading aid (no published PEG bands). " + _SEVERITY_NOTE
+        "2009;24(6):733-738. Total = mean of the three items (0-10). Bands are a reading aid "
+        "(no published PEG bands). " + _SEVERITY_NOTE
     ),
     licence=(
         "Published in the open literature and widely reproduced. Its items derive from the Brief "
-        "Pain Inventory, whose copyright (Cleeland / MD Anderson) claims all derivatives "
-        "(clinical-sources.md 6.2); PEG's own licence status is not verified in "
-        "clinical-sources.md: confirm before commercial distribution."
+        "Pain Inventory, whose copyright (Cleeland / MD Anderson) claims all derivatives (MD "
+        "Anderson BPI user guide); PEG's own licence status is not verified: confirm before "
+        "commercial distribution."
     ),
     instructions="Choose one whole number from 0 to 10 for each question; the score is their mean.",
     administered_by="patient",
@@ -667,16 +676,16 @@ _PGIC = Instrument(
     maximum=7,
     cutoff=None,
     bands=_levels(_PGIC_LABELS),
+    # docs/clinical-sources.md §6.1, §6.3
     source=(
         "Farrar JT et al. Clinical importance of changes in chronic pain intensity measured on "
         "an 11-point numerical pain rating scale. Pain 2001;94:149-158; anchors from Guy W, ECDEU "
         "Assessment Manual (Clinical Global Impression), 1976. IMMPACT (Dworkin 2008): minimally "
-        "improved = minimal, much improved = moderate, very much improved = substantial. "
-        "clinical-sources.md 6.1, 6.3."
+        "improved = minimal, much improved = moderate, very much improved = substantial."
     ),
     licence=(
         "Public domain (derived from the NIMH ECDEU Clinical Global Impression). Not verified "
-        "(clinical-sources.md 6.3, [M, M])."
+        "(not confirmed in a primary source; medium confidence)."
     ),
     instructions="Choose the one statement that best describes the change since treatment began.",
     administered_by="patient",
@@ -702,8 +711,7 @@ _RASS_LEVELS = {
 }
 
 _SEDATION_SCALE_LICENCE = (
-    "Published clinical scale, widely reproduced in hospital protocols; licence terms are not "
-    "recorded in clinical-sources.md (not reviewed)."
+    "Published clinical scale, widely reproduced in hospital protocols; licence terms not reviewed."
 )
 
 _RASS = Instrument(
@@ -723,10 +731,11 @@ _RASS = Instrument(
     maximum=4,
     cutoff=None,
     bands=_levels({v: short for v, (short, _long) in _RASS_LEVELS.items()}),
+    # docs/clinical-sources.md §2.3
     source=(
         "Sessler CN, Gosnell MS, Grap MJ, et al. The Richmond Agitation-Sedation Scale: validity "
         "and reliability in adult intensive care unit patients. Am J Respir Crit Care Med "
-        "2002;166(10):1338-1344. clinical-sources.md 2.3."
+        "2002;166(10):1338-1344."
     ),
     licence=_SEDATION_SCALE_LICENCE,
     instructions=(
@@ -762,10 +771,11 @@ _MOAAS = Instrument(
     maximum=5,
     cutoff=None,
     bands=_levels({v: short for v, (short, _long) in _MOAAS_LEVELS.items()}),
+    # docs/clinical-sources.md §2.3 (level descriptions)
     source=(
         "Chernik DA et al. Validity and reliability of the Observer's Assessment of "
         "Alertness/Sedation Scale: study with intravenous midazolam. J Clin Psychopharmacol "
-        "1990;10(4):244-251. Level descriptions as in clinical-sources.md 2.3."
+        "1990;10(4):244-251."
     ),
     licence=_SEDATION_SCALE_LICENCE,
     instructions="Record the level of the patient's response.",
@@ -828,16 +838,14 @@ _ALDRETE = Instrument(
         Band(0, 9, "not ready for discharge"),
         Band(9, 10, "ready for discharge", includes_upper=True),
     ),
+    # docs/clinical-sources.md §2.5; docs/clinical-policy.md "During the infusion [2.2, 2.3, 2.5]"
     source=(
         "Aldrete JA, Kroulik D. A postanesthetic recovery score. Anesth Analg 1970;49(6):924-934; "
         "Aldrete JA. The post-anesthesia recovery score revisited. J Clin Anesth 1995;7(1):89-91 "
-        "(pulse oximetry replaces colour). 9 or more allows discharge. clinical-sources.md 2.5; "
-        "CLINICAL.md 'During the infusion' (discharge also needs an escort and 30 min observation)."
+        "(pulse oximetry replaces colour). 9 or more allows discharge. ketaclinic's discharge "
+        "also needs an escort and 30 min observation."
     ),
-    licence=(
-        "Published clinical score, widely reproduced; licence terms are not recorded in "
-        "clinical-sources.md (not reviewed)."
-    ),
+    licence=("Published clinical score, widely reproduced; licence terms not reviewed."),
     instructions="Score each of the five domains 0, 1 or 2 and add them.",
     administered_by="clinician",
     positive_meaning="ready for discharge on this score (escort and observation time also needed)",
@@ -878,16 +886,16 @@ _CADSS6 = Instrument(
         Band(0, 1, "none reported"),
         Band(1, 24, "dissociative symptoms reported", includes_upper=True),
     ),
+    # docs/clinical-sources.md §2.3; docs/clinical-policy.md "During the infusion [2.2, 2.3, 2.5]"
     source=(
         "Rodrigues NB et al. A simplified 6-item Clinician Administered Dissociative Symptom Scale "
         "(CADSS-6) for monitoring dissociative effects of sub-anesthetic ketamine infusions. "
         "J Affect Disord 2021 (items 1, 2, 6, 7, 15, 22 of the CADSS; Bremner JD et al. "
-        "J Trauma Stress 1998). Each item 0-4, total 0-24, no cut-off. clinical-sources.md 2.3; "
-        "CLINICAL.md 'During the infusion'."
+        "J Trauma Stress 1998). Each item 0-4, total 0-24, no cut-off."
     ),
     licence=(
-        "CADSS is copyright J. Douglas Bremner; licensing terms not found (clinical-sources.md "
-        "2.3, [N]). Item wording is deliberately not reproduced."
+        "CADSS is copyright J. Douglas Bremner; licensing terms were looked for and not found. "
+        "Item wording is deliberately not reproduced."
     ),
     instructions="Rate each item 0 (not at all) to 4 (extremely) for the patient's state now.",
     administered_by="clinician",
@@ -918,19 +926,21 @@ CHARTING_SCALES: Mapping[str, Instrument] = MappingProxyType({_CADSS6.code: _CAD
 
 _ALL: Mapping[str, Instrument] = MappingProxyType({**REGISTRY, **CHARTING_SCALES})
 
+# docs/clinical-sources.md §6.2, §3.4, §6.4 (BPI, painDETECT, PROMIS)
 NOT_BUILT_IN: Mapping[str, str] = MappingProxyType(
     {
         "bpi": (
             "Brief Pain Inventory: copyright Charles S. Cleeland, licensed by MD Anderson; fees "
-            "may apply and a licence is needed before embedding (clinical-sources.md 6.2)."
+            "may apply and a licence is needed before embedding (MD Anderson BPI user guide)."
         ),
         "paindetect": (
-            "painDETECT: copyrighted (originally Pfizer Pharma GmbH); not free for commercial "
-            "use, treat as licensed (clinical-sources.md 3.4)."
+            "painDETECT (Freynhagen R et al. Curr Med Res Opin 2006): copyrighted (originally "
+            "Pfizer Pharma GmbH); not free for commercial use, treat as licensed (licence terms "
+            "not confirmed in a primary source)."
         ),
         "promis": (
             "PROMIS Pain Interference and Intensity: copyright HealthMeasures; integration into "
-            "software needs written permission (HEAP) (clinical-sources.md 6.4)."
+            "software needs written permission (HEAP) (HealthMeasures terms of use)."
         ),
     }
 )

@@ -1,7 +1,7 @@
 """The parts of a comprehensive plan: medicines by NeuPSIG line, and the non-drug components.
 
 Guidance for the physician writing a plan, not a prescribing rule: the daily doses are the
-ranges the NeuPSIG recommendations give (clinical-sources.md section 5), shown beside the
+ranges the NeuPSIG recommendations give (docs/clinical-sources.md §5), shown beside the
 physician's own free-text instructions. Nothing here chooses, limits or checks a dose. Pure data
 and two look-ups; no Django.
 
@@ -37,48 +37,56 @@ __all__ = [
 LineNumber = Literal[1, 2, 3]
 
 # -- sources -----------------------------------------------------------------------------------
+# Shown to clinicians and patients, so they cite publications, never a file. Where each is recorded:
+# NeuPSIG 2015, titration, side effects and TCA cautions in docs/clinical-sources.md §5.1; the
+# 2025 update and tramadol in docs/clinical-sources.md §5.2; Moisset 2020, CDC 2022 and ASA 2023 in
+# docs/clinical-sources.md §5.3; the comprehensive plan in
+# docs/clinical-policy.md "What patients are told (education pages, in the project's own words)".
 
 NEUPSIG_2015_SOURCE: Final = (
     "NeuPSIG: Finnerup NB, Attal N et al. Pharmacotherapy for neuropathic pain in adults: a "
     "systematic review and meta-analysis. Lancet Neurol 2015;14(2):162-173 (PMC4493167, table 3; "
-    "doses as reproduced in PMC7807995, table 2), clinical-sources.md 5.1 [V, H]."
+    "doses as reproduced in PMC7807995, table 2)."
 )
 NEUPSIG_2025_SOURCE: Final = (
     "NeuPSIG 2025 update: Soliman N, Moisset X, Ferraro MC et al. Lancet Neurol "
     "2025;24(5):413-428 (doi 10.1016/S1474-4422(25)00068-7; PMID 40252663), recommendations as "
-    "summarised by epocrates, June 2025: clinical-sources.md 5.2 [V-2°, H]."
+    "summarised by epocrates, June 2025 (a secondary summary; high confidence)."
 )
 TITRATION_SOURCE: Final = (
-    "Practical starting doses: BJSM table 4 and Canadian Family Physician table, as collected in "
-    "clinical-sources.md 5.1 [V, M]."
+    "Practical starting doses: BJSM table 4 and Canadian Family Physician table (medium "
+    "confidence)."
 )
 _SIDE_EFFECTS_SOURCE: Final = (
-    "Side effects: PMC4493167 table 3 footnote, clinical-sources.md 5.1 [V, H]."
+    "Side effects: Finnerup NB et al. Lancet Neurol 2015 (PMC4493167), table 3 footnote."
 )
 _TCA_CAUTION_SOURCE: Final = (
-    "TCA cautions: ADA summary, clinical-sources.md 5.1 [V-2°, M]; verify before relying on it."
+    "TCA cautions: ADA guidance as quoted in a secondary summary (droracle.ai; medium "
+    "confidence); verify before relying on it."
 )
 _TRAMADOL_2025: Final = (
-    "NeuPSIG 2025 groups tramadol with the opioids at third line (clinical-sources.md 5.2 "
-    "[M, M]: verify against the full paper)."
+    "NeuPSIG 2025 (Soliman N et al. Lancet Neurol 2025) groups tramadol with the opioids at "
+    "third line (not confirmed in the full paper; medium confidence: verify)."
 )
 _MOISSET_2020: Final = (
     "Moisset X et al. Pharmacological and non-pharmacological treatments for neuropathic pain: "
-    "systematic review and French recommendations. Rev Neurol 2020;176:325-352, "
-    "clinical-sources.md 5.3 [V, H]."
+    "systematic review and French recommendations. Rev Neurol 2020;176:325-352."
 )
 _CDC_2022: Final = (
     "CDC 2022 opioid guideline, recommendation 2: make the most of non-drug and non-opioid "
-    "treatments such as exercise therapy, CBT and physical therapy for chronic pain, "
-    "clinical-sources.md 5.3 [M, H]."
+    "treatments such as exercise therapy, CBT and physical therapy for chronic pain (CDC "
+    "Clinical Practice Guideline for Prescribing Opioids for Pain, 2022)."
 )
 _ASA_2023: Final = (
-    "ASA 2023: ketamine only within a comprehensive multidisciplinary approach, "
-    "clinical-sources.md 5.3 [V, H]."
+    "American Society of Anesthesiologists, Statement on Ketamine for the Treatment of Chronic "
+    "Pain (2023): ketamine only within a comprehensive multidisciplinary approach."
 )
-_CLINICAL_MD_COMPONENTS: Final = (
-    "Listed as part of comprehensive management in CLINICAL.md 'What patients are told'; "
-    "clinical-sources.md holds no graded recommendation for it in neuropathic pain [N]."
+_PLAN_COMPONENTS: Final = (
+    "Part of ketaclinic's comprehensive pain-management plan, following the American Society of "
+    "Anesthesiologists Statement on Ketamine for the Treatment of Chronic Pain (2023: ketamine "
+    "only within a comprehensive multidisciplinary plan) and the CDC 2022 opioid guideline "
+    "(multimodal, multidisciplinary pain care). No graded recommendation for this component in "
+    "neuropathic pain was found."
 )
 
 # -- lines -------------------------------------------------------------------------------------
@@ -371,13 +379,13 @@ _NON_DRUG_LIST: Final[tuple[NonDrugComponent, ...]] = (
         code="massage",
         label="Massage",
         plain="Massage to ease tense muscles; tell the therapist which areas are sensitive.",
-        source=_CLINICAL_MD_COMPONENTS,
+        source=_PLAN_COMPONENTS,
     ),
     NonDrugComponent(
         code="acupuncture",
         label="Acupuncture",
         plain="Acupuncture sessions with a qualified practitioner.",
-        source=_CLINICAL_MD_COMPONENTS,
+        source=_PLAN_COMPONENTS,
     ),
     NonDrugComponent(
         code="cbt",
@@ -401,7 +409,7 @@ _NON_DRUG_LIST: Final[tuple[NonDrugComponent, ...]] = (
         code="diet",
         label="Diet",
         plain="Changes to what you eat, for example to keep blood sugar steady.",
-        source=_CLINICAL_MD_COMPONENTS,
+        source=_PLAN_COMPONENTS,
     ),
 )
 

@@ -1,7 +1,8 @@
 """The infusion day's rules: pre-infusion check, alerts, overdue vitals, rates and discharge.
 
-Pure functions over plain data: no Django, no I/O, deterministic. Defaults are CLINICAL.md
-"During the infusion" (clinical-sources.md 2.2, 2.3, 2.5); a clinic edits its own copy
+Pure functions over plain data: no Django, no I/O, deterministic. Defaults are
+docs/clinical-policy.md "During the infusion [2.2, 2.3, 2.5]" (evidence:
+docs/clinical-sources.md §2.2, §2.3, §2.5); a clinic edits its own copy
 (``clinics.ClinicPolicy``) and each check stores the values it used. Invalid input raises
 ``ValueError`` naming the offending field; nothing is guessed or silently clamped.
 
@@ -68,39 +69,67 @@ __all__ = [
     "vitals_overdue",
 ]
 
+# The sources below are shown to clinicians: they cite publications, never a file. Where each
+# comes from: docs/clinical-policy.md "During the infusion [2.2, 2.3, 2.5]" (the defaults) and
+# docs/clinical-sources.md §2.2, §2.3, §2.5 (the evidence); the plan rate and controlled-substance
+# records follow docs/clinical-policy.md "Protocol templates [2.1, 1.3]" and
+# docs/design.md "The journey (the spine of the product)" (steps 4 and 6).
+_NO_GUIDELINE_LIMITS: Final = (
+    "no guideline sets numeric vital-sign limits for ketamine infusions in chronic pain: these are "
+    "values common in institutional protocols (not confirmed in a primary source; low confidence)"
+)
+_VITALS_EVIDENCE: Final = (
+    "In 2342 infusions BP peaked at 40 min, by +16/+11 mmHg on average (Yale cohort, Gen Hosp "
+    "Psychiatry 2024); BP measured every 10 min during infusion in 684 infusions (Dunlop, Emory "
+    "cohort, J Affect Disord)"
+)
+_SCALES: Final = (
+    "RASS: Sessler CN et al. Am J Respir Crit Care Med 2002; MOAA/S: Chernik DA et al. "
+    "J Clin Psychopharmacol 1990"
+)
+_ALDRETE: Final = (
+    "modified Aldrete score: Aldrete JA, Kroulik D. Anesth Analg 1970; Aldrete JA. J Clin Anesth "
+    "1995"
+)
 MONITORING_SOURCE: Final = (
-    "CLINICAL.md 'During the infusion': defer if BP >= 160/100, HR > 110 or SpO2 < 94% before "
+    "ketaclinic clinic policy defaults: defer if BP >= 160/100, HR > 110 or SpO2 < 94% before "
     "starting; vitals at least every 15 min; alert on SBP > 180 or DBP > 110 or a rise > 30% over "
     "baseline, HR > 120, SpO2 < 92%, RR < 10/min, RASS <= -3 or MOAA/S <= 2; discharge at modified "
-    "Aldrete >= 9 after at least 30 min of observation (clinical-sources.md 2.2, 2.3, 2.5)."
+    f"Aldrete >= 9 after at least 30 min of observation. The numbers: {_NO_GUIDELINE_LIMITS}. "
+    f"{_VITALS_EVIDENCE}. {_SCALES}; {_ALDRETE}."
 )
 PRECHECK_SOURCE: Final = (
-    "CLINICAL.md 'During the infusion', before starting: defer if BP >= 160/100, resting HR > 110 "
-    "or SpO2 < 94% on room air (clinical-sources.md 2.2); fasting, escort, consent and the "
-    "plan's dose: DESIGN.md journey step 6 (pre-infusion checklist)."
+    "ketaclinic clinic policy defaults, before starting: defer if BP >= 160/100, resting HR > 110 "
+    f"or SpO2 < 94% on room air; {_NO_GUIDELINE_LIMITS}. They rest on Cohen SP et al. 2018 "
+    "(ASRA/AAPM/ASA consensus guidelines on IV ketamine for chronic pain, Reg Anesth Pain Med "
+    "2018;43(5):521-546): do not use in poorly controlled cardiovascular disease. Fasting, escort, "
+    "consent and the plan's dose: ketaclinic's pre-infusion checklist."
 )
 ALERT_SOURCE: Final = (
-    "CLINICAL.md 'During the infusion': alert and pause or slow on SBP > 180 or DBP > 110, or a "
+    "ketaclinic clinic policy defaults: alert and pause or slow on SBP > 180 or DBP > 110, or a "
     "rise > 30% over the patient's baseline; HR > 120 or a new arrhythmia; SpO2 < 92% sustained; "
-    "RR < 10/min; RASS <= -3 or MOAA/S <= 2 (clinical-sources.md 2.2, 2.3)."
+    f"RR < 10/min; RASS <= -3 or MOAA/S <= 2; {_NO_GUIDELINE_LIMITS}. {_VITALS_EVIDENCE}. "
+    f"{_SCALES}."
 )
 VITALS_INTERVAL_SOURCE: Final = (
-    "CLINICAL.md 'During the infusion': vitals (BP, HR, SpO2, RR) at least every 15 min; BP peaks "
-    "around 40 min (clinical-sources.md 2.2)."
+    "ketaclinic clinic policy default: vitals (BP, HR, SpO2, RR) at least every 15 min. "
+    f"{_VITALS_EVIDENCE}; UK hospital nursing guideline (RCHT v6.0, 2022): observations every "
+    "15 min in the first hour."
 )
 DISCHARGE_SOURCE: Final = (
-    "CLINICAL.md 'During the infusion', discharge: modified Aldrete >= 9, a responsible adult "
-    "escort, no driving until the next day, at least 30 min observation after the infusion ends "
-    "(clinical-sources.md 2.5)."
+    f"Discharge: {_ALDRETE}: 9 or more allows discharge. ketaclinic clinic policy adds a "
+    "responsible adult escort, no driving until the next day, and at least 30 min observation "
+    "after the infusion ends (common practice norms, not confirmed in a primary source; medium "
+    "confidence)."
 )
 PLAN_RATE_SOURCE: Final = (
-    "The signed plan's ketamine protocol (DESIGN.md journey step 4): the rate it computed is the "
-    "most the pump may run at, within the clinic's hard limits (CLINICAL.md 'Protocol templates')."
+    "The signed plan's ketamine protocol: the rate it computed is the most the pump may run at, "
+    "within the clinic's hard dose limits (ketaclinic clinic policy)."
 )
 CONTROLLED_SUBSTANCE_SOURCE: Final = (
-    "CLINICAL.md 'Protocol templates': ketamine is DEA Schedule III; each session records lot, "
-    "amount drawn, given and wasted, with a witness for waste (21 CFR 1304.22(c) records of "
-    "dispensing; waste witnessed by a second licensed person is common practice)."
+    "Ketamine is DEA Schedule III (openFDA NDC records); each session records lot, amount drawn, "
+    "given and wasted, with a witness for waste (21 CFR 1304.22(c) records of dispensing; waste "
+    "witnessed by a second licensed person is common practice)."
 )
 VITAL_LIMITS_SOURCE: Final = (
     "Plausibility bounds, not physiology: they catch typing slips (a missing digit, SpO2 over "
@@ -267,7 +296,8 @@ def precheck(
     """The pre-infusion checklist: the items that fail, in form order (none: start may go ahead).
 
     Blood pressure, heart rate and SpO2 are required (``ValueError`` naming the missing one);
-    the respiratory rate is recorded when taken but has no pre-start limit in CLINICAL.md.
+    the respiratory rate is recorded when taken but has no pre-start limit in
+    docs/clinical-policy.md "During the infusion [2.2, 2.3, 2.5]".
     Source: ``PRECHECK_SOURCE``.
     """
     checked = _vitals(vitals, "vitals")

@@ -2,9 +2,10 @@
 
 Response classes follow IMMPACT (Dworkin RH et al. Interpreting the clinical importance of
 treatment outcomes in chronic pain clinical trials: IMMPACT recommendations. J Pain
-2008;9(2):105-121; Farrar JT et al. Pain 2001;94:149-158; clinical-sources.md 6.1): a reduction of
-30% or more is moderately important, 50% or more substantial, 10-20% minimal. Durability and
-relapse follow CLINICAL.md "Outcomes" and the exact rule in DESIGN.md (clinical core contract):
+2008;9(2):105-121; Farrar JT et al. Pain 2001;94:149-158; docs/clinical-sources.md §6.1): a
+reduction of 30% or more is moderately important, 50% or more substantial, 10-20% minimal.
+Durability and relapse follow docs/clinical-policy.md "Outcomes [6.1]" and the exact rule in
+docs/design.md "Clinical core contract":
 relief has faded when the 7-day window mean climbs back above 70% of baseline for 3 consecutive
 days after a response. The window, minimum days, run length and fraction are clinic-tunable
 keyword parameters with the contract's values as defaults.
@@ -57,19 +58,22 @@ RESPONSE_CLASSES: Final[tuple[ResponseClass, ...]] = (
 )
 """From best to worst."""
 
+# docs/clinical-sources.md §6.1, §2.1; docs/clinical-policy.md "Outcomes [6.1]"
 SOURCE: Final = (
     "Dworkin RH et al. Interpreting the clinical importance of treatment outcomes in chronic pain "
-    "clinical trials: IMMPACT recommendations. J Pain 2008;9(2):105-121. clinical-sources.md 6.1; "
-    "relapse and durability rule: CLINICAL.md 'Outcomes', DESIGN.md clinical core contract."
+    "clinical trials: IMMPACT recommendations. J Pain 2008;9(2):105-121. Relapse and durability: "
+    "ketaclinic's own rule (pain back above 70% of baseline for 3 consecutive days); no "
+    "evidence-based relapse definition or booster interval was found in the literature."
 )
 
-# Lower bounds of each class, as exact fractions of the baseline (IMMPACT; DESIGN.md contract).
+# Lower bounds of each class, as exact fractions of the baseline
+# (IMMPACT; docs/design.md "Clinical core contract").
 _SUBSTANTIAL: Final = Fraction(1, 2)
 _MODERATE: Final = Fraction(3, 10)
 _MINIMAL: Final = Fraction(1, 10)
 
 DEFAULT_RELAPSE_FRACTION: Final = 0.7
-"""Relief has faded above this fraction of baseline (DESIGN.md contract; clinic-tunable)."""
+"""Relief has faded above this fraction (docs/design.md "Clinical core contract"); tunable."""
 
 _PAIN_MIN: Final = 0
 _PAIN_MAX: Final = 10
@@ -191,7 +195,7 @@ def durability(
 ) -> Durability:
     """Response and relapse after an infusion series, from diary entries (date, 0-10 NRS).
 
-    The rule (DESIGN.md, with the defaults shown):
+    The rule (docs/design.md "Clinical core contract", with the defaults shown):
 
     - only entries dated on or after ``series_end`` count; several entries on one day count as
       their mean;
@@ -270,9 +274,10 @@ def baseline_from_entries(
 ) -> float | None:
     """Baseline pain: the mean daily NRS over the ``window_days`` days before ``first_infusion``.
 
-    CLINICAL.md "Outcomes": baseline = mean daily NRS over the 7 days before the first infusion, or
-    the intake NRS when no diary exists. Days are first_infusion - 7 to first_infusion - 1 (the
-    infusion day itself is excluded: pain that morning may already be affected by the session).
+    docs/clinical-policy.md "Outcomes [6.1]": baseline = mean daily NRS over the 7 days before the
+    first infusion, or the intake NRS when no diary exists. Days are first_infusion - 7 to
+    first_infusion - 1 (the infusion day itself is excluded: pain that morning may already be
+    affected by the session).
     Several entries on one day count as their mean, and each day counts once. Returns None when
     fewer than ``min_days`` days have an entry (default 1: any diary day in the week is used); the
     caller then falls back to the intake NRS. A result of 0 is returned as is, though it cannot

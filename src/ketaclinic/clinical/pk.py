@@ -1,6 +1,7 @@
 """Predicted ketamine plasma concentration from linear compartment models.
 
-Decision support only, never automatic dosing (CLINICAL.md, Pharmacokinetics): every curve is
+Decision support only, never automatic dosing (docs/clinical-policy.md "Pharmacokinetics [7]";
+constants and ranges: docs/clinical-sources.md §7.1, §7.2): every curve is
 an estimate. Pure and deterministic: no Django, no I/O.
 
 The model
@@ -64,9 +65,10 @@ __all__ = [
     "simulate",
 ]
 
+# docs/clinical-sources.md §7.1
 PK_SOURCE: Final = (
     "Constants as coded in opentiva/opentiva, opentiva/ketamine.py (MIT licence; V in L, rate "
-    "constants per min), transcribed in clinical-sources.md 7.1 [V, H]. The effect-site ke0 "
+    "constants per min). The effect-site ke0 "
     "values there are derived by opentiva, not published, and are not used: this module "
     "predicts plasma concentration only."
 )
@@ -148,15 +150,17 @@ _DOMINO: Final = PKModel(
     k21=0.2470,
     k13=0.5900,
     k31=0.0146,
+    # docs/clinical-sources.md §7.1
     source=(
-        "Domino model as coded by opentiva (reference PMID 7198883), clinical-sources.md 7.1 "
-        "[V, H]; usually attributed to Domino EF et al. Clin Pharmacol Ther 1984;36:645-653 "
-        "[M, L]. The same constants appear in bensondaled/fus_anes tci/ketamine.py."
+        "Domino model as coded by opentiva (reference PMID 7198883); usually attributed to "
+        "Domino EF et al. Ketamine kinetics in unmedicated and diazepam-premedicated subjects. "
+        "Clin Pharmacol Ther 1984;36:645-653 (attribution not confirmed in a primary source; low "
+        "confidence). The same constants appear in bensondaled/fus_anes tci/ketamine.py."
     ),
     caveat=(
         "Default model. Overpredicts modestly: about 240 ng/mL at the end of 0.5 mg/kg over "
-        "40 min, where about 185 ng/mL was measured (Zarate 2006, in Zanos 2018; "
-        "clinical-sources.md 7.1). The original citation is ambiguous; verify."
+        "40 min, where about 185 ng/mL was measured (Zarate 2006, in Zanos P et al. Pharmacol "
+        "Rev 2018). The original citation is ambiguous; verify."
     ),
 )
 
@@ -169,13 +173,14 @@ _CLEMENTS: Final = PKModel(
     k21=0.0137,
     k13=None,
     k31=None,
+    # docs/clinical-sources.md §7.1
     source=(
         "Clements250 model as coded by opentiva, from Clements JA, Nimmo WS. Br J Anaesth "
-        "1981;53(1):27 (PMID 7459184; 250 ug/kg bolus data), clinical-sources.md 7.1 [V, H]."
+        "1981;53(1):27 (PMID 7459184; 250 ug/kg bolus data)."
     ),
     caveat=(
         "Parameters not verified against the paper; a V1 of 1.75 L/kg is unusually large for "
-        "a central compartment (clinical-sources.md 7.1 [M, L])."
+        "a central compartment (low confidence)."
     ),
 )
 
@@ -188,13 +193,14 @@ _HIJAZI: Final = PKModel(
     k21=0.0030,
     k13=None,
     k31=None,
+    # docs/clinical-sources.md §7.1
     source=(
         "Hijazi model as coded by opentiva, from Hijazi Y et al. Br J Anaesth 2003;90:155 "
-        "(PMID 12538370; doi 10.1093/bja/aeg028), clinical-sources.md 7.1 [V, H]."
+        "(PMID 12538370; doi 10.1093/bja/aeg028)."
     ),
     caveat=(
         "Fitted in 12 ICU patients with brain or spinal cord injury, who differ from clinic "
-        "outpatients: a poor default (clinical-sources.md 7.1). Clearance k10 x V1 = "
+        "outpatients: a poor default. Clearance k10 x V1 = "
         "0.036 L/kg/min agrees with the published 36 mL/min/kg."
     ),
 )
@@ -203,7 +209,8 @@ _HIJAZI: Final = PKModel(
 MODELS: Final[Mapping[str, PKModel]] = MappingProxyType(
     {model.name: model for model in (_DOMINO, _CLEMENTS, _HIJAZI)}
 )
-#: The model the UI shows unless a clinician picks another (CLINICAL.md, Pharmacokinetics).
+#: The model the UI shows unless a clinician picks another
+#: (docs/clinical-policy.md "Pharmacokinetics [7]").
 DEFAULT_MODEL: Final = "domino"
 
 
@@ -218,8 +225,8 @@ class ReferenceBand:
     source: str
 
 
-#: Reference ranges for the chart, lowest first (CLINICAL.md, Pharmacokinetics). Racemic
-#: ketamine; context for an estimate, not targets.
+#: Reference ranges for the chart, lowest first (docs/clinical-policy.md "Pharmacokinetics [7]";
+#: docs/clinical-sources.md §7.2). Racemic ketamine; context for an estimate, not targets.
 REFERENCE_BANDS: Final[tuple[ReferenceBand, ...]] = (
     ReferenceBand(
         code="analgesia",
@@ -227,8 +234,7 @@ REFERENCE_BANDS: Final[tuple[ReferenceBand, ...]] = (
         low_ng_per_ml=70.0,
         high_ng_per_ml=160.0,
         source=(
-            "Zanos P et al. Pharmacol Rev 2018;70:621, table 1: 0.15 mg/kg IV gives "
-            "70-160 ng/mL (clinical-sources.md 7.2 [V, H])."
+            "Zanos P et al. Pharmacol Rev 2018;70:621, table 1: 0.15 mg/kg IV gives 70-160 ng/mL."
         ),
     ),
     ReferenceBand(
@@ -238,7 +244,7 @@ REFERENCE_BANDS: Final[tuple[ReferenceBand, ...]] = (
         high_ng_per_ml=250.0,
         source=(
             "Zanos P et al. Pharmacol Rev 2018;70:621, table 1: 100-250 ng/mL after "
-            "0.5 mg/kg over 40 min (clinical-sources.md 7.2 [V, H])."
+            "0.5 mg/kg over 40 min."
         ),
     ),
     ReferenceBand(
@@ -248,7 +254,7 @@ REFERENCE_BANDS: Final[tuple[ReferenceBand, ...]] = (
         high_ng_per_ml=640.0,
         source=(
             "Idvall J et al. Br J Anaesth 1979;51:1167: patients recovered at 2.7 umol/L, "
-            "about 0.64 ug/mL (clinical-sources.md 7.2 [V, H])."
+            "about 0.64 ug/mL."
         ),
     ),
     ReferenceBand(
@@ -256,10 +262,7 @@ REFERENCE_BANDS: Final[tuple[ReferenceBand, ...]] = (
         label="General anaesthesia",
         low_ng_per_ml=1200.0,
         high_ng_per_ml=2400.0,
-        source=(
-            "Zanos P et al. Pharmacol Rev 2018;70:621, table 1: Cmax after 1-2 mg/kg IV "
-            "(clinical-sources.md 7.2 [V, H])."
-        ),
+        source=("Zanos P et al. Pharmacol Rev 2018;70:621, table 1: Cmax after 1-2 mg/kg IV."),
     ),
 )
 

@@ -1,4 +1,7 @@
-"""The ketamine protocol templates a new clinic starts with (CLINICAL.md "Protocol templates").
+"""The ketamine protocol templates a new clinic starts with.
+
+Defaults from docs/clinical-policy.md "Protocol templates [2.1, 1.3]"; the evidence for each is in
+docs/clinical-sources.md §2.1 and §1.3 (noted beside its ``source``, which cites the publication).
 
 Plain data with their sources: a clinic edits its own copies (``clinics.ProtocolTemplate``);
 these are only the starting point. Dose limits are not here: they are the clinic's
@@ -36,10 +39,11 @@ PROTOCOL_TEMPLATES: Final[tuple[ProtocolTemplateDefaults, ...]] = (
         rate_cap_mg_per_h=None,
         sessions_count=5,
         pattern="weekdays",
+        # docs/clinical-sources.md §2.1
         source=(
             "Cleveland Clinic cohort, Tankha et al., Reg Anesth Pain Med 2025 (PMID 41047247), "
             "n=1034: 0.5 mg/kg over 40 min on 5 consecutive days; 86.1% completed, no serious "
-            "adverse events (clinical-sources.md 2.1 [V, H])."
+            "adverse events."
         ),
     ),
     ProtocolTemplateDefaults(
@@ -51,10 +55,10 @@ PROTOCOL_TEMPLATES: Final[tuple[ProtocolTemplateDefaults, ...]] = (
         rate_cap_mg_per_h=25.0,
         sessions_count=10,
         pattern="weekdays",
+        # docs/clinical-sources.md §2.1
         source=(
             "Schwartzman et al., Pain 2009;147:107 (NCT00579085), CRPS: at most 0.35 mg/kg/h, "
-            "not exceeding 25 mg/h, 4 h a day for 10 days, outpatient (clinical-sources.md 2.1 "
-            "[V, H])."
+            "not exceeding 25 mg/h, 4 h a day for 10 days, outpatient."
         ),
     ),
     ProtocolTemplateDefaults(
@@ -66,15 +70,19 @@ PROTOCOL_TEMPLATES: Final[tuple[ProtocolTemplateDefaults, ...]] = (
         rate_cap_mg_per_h=None,
         sessions_count=1,
         pattern="weekdays",
+        # docs/clinical-sources.md §1.3
         source=(
-            "ASRA/AAPM/ASA consensus guideline on IV ketamine for chronic pain, Cohen et al. "
-            "2018: start with a single outpatient infusion of at least about 80 mg over more "
-            "than 2 h, then reassess (Grade C; clinical-sources.md 1.3 [V-2°, M])."
+            "ASRA/AAPM/ASA consensus guideline on IV ketamine for chronic pain, Cohen SP et al. "
+            "Reg Anesth Pain Med 2018;43(5):521-546: start with a single outpatient infusion of "
+            "at least about 80 mg over more than 2 h, then reassess (Grade C; as quoted in a "
+            "secondary summary, CASA Bulletin of Anesthesiology 2021; medium confidence)."
         ),
     ),
 )
 
+# docs/clinical-policy.md "Protocol templates [2.1, 1.3]"; docs/clinical-sources.md §2.1
 BOOSTER_SOURCE: Final = (
-    "Booster: one session when a relapse is flagged and the physician approves; no evidence-based "
-    "fixed interval exists (CLINICAL.md 'Protocol templates'; clinical-sources.md 2.1)."
+    "Booster: one session when a relapse is flagged and the physician approves (ketaclinic "
+    "clinic policy); no evidence-based fixed booster interval was found in the published "
+    "regimens (e.g. Schwartzman et al., Pain 2009; Tankha et al., Reg Anesth Pain Med 2025)."
 )

@@ -155,7 +155,7 @@ class ClinicPolicyForm(forms.Form):
         super().__init__(*args, **kwargs)
         for group in POLICY_GROUPS:
             for spec in group.fields:
-                hint = f"CLINICAL.md default: {show(spec.default)} {spec.unit}."
+                hint = f"Default: {show(spec.default)} {spec.unit}."
                 if spec.help:
                     hint = f"{hint} {spec.help}"
                 common: dict[str, Any] = {

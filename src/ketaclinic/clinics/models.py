@@ -74,7 +74,7 @@ class ClinicPolicy(models.Model):
 
     Rows are never edited: a change writes a new row with the next version number, so every
     eligibility decision, plan and session can store the version and values it was made with and
-    still show them after the settings move on. Defaults are CLINICAL.md's.
+    still show them after the settings move on. Defaults are those of docs/clinical-policy.md.
     """
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="policies")

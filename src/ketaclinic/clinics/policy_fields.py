@@ -2,12 +2,14 @@
 
 One table drives the settings page, the edit form and the service's range checks, so a label,
 unit or bound is written once. Defaults are not repeated here: they are the model fields'
-defaults, which come from the clinical dataclasses (CLINICAL.md).
+defaults, which come from the clinical dataclasses (docs/clinical-policy.md).
 
 The ranges are plausibility bounds, not policy: they catch typing slips (an extra zero, mmHg
 typed into a percentage field) and settings that would disable a check, while leaving every
-value a clinic could reasonably choose. Two bounds follow CLINICAL.md where it states a floor:
-no patient under 18, and vitals at least every 15 minutes.
+value a clinic could reasonably choose. Two bounds follow docs/clinical-policy.md where it states
+a floor: no patient under 18, from
+docs/clinical-policy.md "Eligibility for ketamine infusion [1.2, 1.5, 2.2]", and vitals at least
+every 15 minutes, from docs/clinical-policy.md "During the infusion [2.2, 2.3, 2.5]".
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ POLICY_GROUPS: Final[tuple[PolicyGroup, ...]] = (
                 "years",
                 18,
                 100,
-                help="CLINICAL.md: age under 18 is a hard stop.",
+                help="Policy floor: an adult service; age under 18 is a hard stop.",
             ),
             PolicyField("crisis_systolic_bp", "Crisis systolic blood pressure", MMHG, 120, 260),
             PolicyField("crisis_diastolic_bp", "Crisis diastolic blood pressure", MMHG, 70, 160),
@@ -204,7 +206,7 @@ POLICY_GROUPS: Final[tuple[PolicyGroup, ...]] = (
                 "min",
                 5,
                 15,
-                help="CLINICAL.md: at least every 15 minutes.",
+                help="Policy floor: at least every 15 minutes.",
             ),
         ),
     ),

@@ -55,7 +55,7 @@ def clinic_policy_current(*, clinic_id: int) -> ClinicPolicy:
     """The clinic's newest policy version.
 
     A clinic created without ``clinic_defaults_install`` has no row yet; it gets an unsaved
-    version 0 holding CLINICAL.md's defaults, so a check never runs without thresholds.
+    version 0 holding the default policy, so a check never runs without thresholds.
     """
     policy = ClinicPolicy.objects.filter(clinic_id=clinic_id).order_by("-version").first()
     if policy is None:
@@ -133,7 +133,7 @@ class PolicySection:
 
 
 def clinic_policy_sections(policy: ClinicPolicy) -> list[PolicySection]:
-    """The policy's values grouped as on the settings page, each beside CLINICAL.md's default."""
+    """The policy's values grouped as on the settings page, each beside its default."""
     from ketaclinic.clinics.policy_fields import POLICY_GROUPS, show
 
     return [

@@ -37,12 +37,12 @@ from ketaclinic.lib.forms import StaleObjectError
 
 @transaction.atomic
 def clinic_defaults_install(*, clinic: Clinic) -> None:
-    """Give a new clinic CLINICAL.md's policy (version 1) and the shipped protocol templates.
+    """Give a new clinic the default policy (version 1) and the shipped protocol templates.
 
     Idempotent: a clinic that already has a policy or any template keeps what it has.
     """
     if not ClinicPolicy.objects.filter(clinic=clinic).exists():
-        policy = ClinicPolicy(clinic=clinic, version=1, change_note="CLINICAL.md defaults")
+        policy = ClinicPolicy(clinic=clinic, version=1, change_note="ketaclinic defaults")
         policy.full_clean()
         policy.save()
     if not ProtocolTemplate.objects.filter(clinic=clinic).exists():

@@ -2,8 +2,9 @@
 
 The segments come from the session's rate events (each rate runs until the next event, the last
 one until now while the pump runs); the drawing is ``plans.charts.concentration_chart_svg``
-(``clinical.pk.simulate`` with CLINICAL.md's reference bands), so the plan page and the infusion
-chart show the same model the same way. An estimate, never a dosing instruction.
+(``clinical.pk.simulate`` with the reference bands of
+docs/clinical-policy.md "Pharmacokinetics [7]"), so the plan page and the infusion chart show the
+same model the same way. An estimate, never a dosing instruction.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ denormalised fields (current rate, last vitals, latest Aldrete) so the chair boa
 chair in a fixed number of queries.
 
 Observations are stored one value per row with their code system, code and UCUM unit
-(CLINICAL.md "Codes"): LOINC for vital signs and the pain NRS; the bedside scales that have no
-code in CLINICAL.md (RASS, MOAA/S, CADSS-6, modified Aldrete) use this project's own system
+(docs/clinical-policy.md "Codes [8]"): LOINC for vital signs and the pain NRS; the bedside scales
+that have no code there (RASS, MOAA/S, CADSS-6, modified Aldrete) use this project's own system
 ``ketaclinic`` with the instrument code and the UCUM annotation unit ``{score}``.
 """
 

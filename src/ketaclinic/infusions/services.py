@@ -87,7 +87,8 @@ FIELD_LABELS: Mapping[str, str] = {
     "witness": "Witness",
 }
 
-# LOINC codes of the values charted (CLINICAL.md "Codes"); units come from clinical.codes.
+# LOINC codes of the values charted (docs/clinical-policy.md "Codes [8]"); units come from
+# clinical.codes.
 LOINC_OF: Mapping[str, str] = {
     "systolic_bp": "8480-6",
     "diastolic_bp": "8462-4",

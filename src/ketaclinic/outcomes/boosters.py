@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 
 BOOSTER_TYPE_NAME = "Booster infusion"
 REASON_MAX = 500
-# The relapse run of ``durability`` (3 days, DESIGN.md): the window means shown with a flag.
+# The relapse run of ``durability`` (3 days, docs/design.md "Clinical core contract"): the window
+# means shown with a flag.
 RELAPSE_RUN_DAYS = 3
 
 

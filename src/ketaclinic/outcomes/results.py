@@ -35,8 +35,8 @@ from ketaclinic.patients.models import Patient
 
 BATCH_PATIENTS = 500
 
-# The durability rule's parameters (the defaults of ``clinical.outcomes.durability``, DESIGN.md),
-# stored with every result.
+# The durability rule's parameters (the defaults of ``clinical.outcomes.durability``,
+# docs/design.md "Clinical core contract"), stored with every result.
 RULE_PARAMETERS: dict[str, Any] = {
     "relapse_fraction": clinical_outcomes.DEFAULT_RELAPSE_FRACTION,
     "window_days": 7,

@@ -30,7 +30,8 @@ from ketaclinic.scheduling.models import Appointment, AppointmentKind, Appointme
 # no series of their own (bookings made one by one).
 SERIES_GAP_DAYS = 14
 # The follow-up pain of a series: the mean daily NRS over the 7 days after its last session,
-# defined when at least 4 of those days have an entry (the durability rule's window, DESIGN.md).
+# defined when at least 4 of those days have an entry (the durability rule's window,
+# docs/design.md "Clinical core contract").
 FOLLOWUP_DAYS = 7
 FOLLOWUP_MIN_DAYS = 4
 RECENT_ENTRIES = 14
@@ -156,7 +157,7 @@ class DiaryView:
 
     @property
     def threshold(self) -> float | None:
-        """The relapse level (70% of baseline, DESIGN.md contract) for the chart."""
+        """The relapse level (70% of baseline, docs/design.md "Clinical core contract")."""
         return (
             None
             if self.baseline is None
@@ -182,7 +183,8 @@ def patient_baseline(
     *,
     intakes: list[tuple[dt.date, float]],
 ) -> tuple[float | None, str]:
-    """(baseline, "diary" | "intake" | "") before the first series (CLINICAL.md "Outcomes"):
+    """(baseline, "diary" | "intake" | "") before the first series
+    (docs/clinical-policy.md "Outcomes [6.1]"):
     the mean daily NRS of the 7 days before the first infusion, else the latest intake NRS on or
     before it (``intakes``: consultation (date, NRS) pairs, newest first), recorded to
     hundredths (``clinical.outcomes.recorded_baseline``) so every decision uses the stored value.

@@ -184,7 +184,8 @@ def diary_entry_record(
                 object_type="diary_entry",
                 object_id=entry.pk,
                 patient=patient,
-                # Which fields, never their values (architecture.md "Privacy in URLs and logs").
+                # Which fields, never their values
+                # (docs/architecture.md "Privacy in URLs and logs").
                 detail={
                     "instrument": instrument,
                     "date": entry_date.isoformat(),

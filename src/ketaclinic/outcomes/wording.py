@@ -1,9 +1,10 @@
 """What the diary page says to a patient about their response, in plain words.
 
-CLINICAL.md "What patients are told": results must not promise relief, and every patient-facing
-result says it is not a diagnosis. The numbers and classes come from ``clinical.outcomes``
-(IMMPACT thresholds); this module only puts them into sentences. Nothing here suggests a
-treatment or a booster: that is the clinician's conversation with the patient.
+docs/clinical-policy.md "What patients are told (education pages, in the project's own words)":
+results must not promise relief, and every patient-facing result says it is not a diagnosis. The
+numbers and classes come from ``clinical.outcomes`` (IMMPACT thresholds); this module only puts
+them into sentences. Nothing here suggests a treatment or a booster: that is the clinician's
+conversation with the patient.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ HONESTY = (
     "with your care team about what this means for your treatment."
 )
 
-# IMMPACT classes in words a patient can use (Dworkin 2008; clinical-sources.md 6.1).
+# IMMPACT classes in words a patient can use (Dworkin 2008; docs/clinical-sources.md §6.1).
 CLASS_WORDS = {
     "substantial": "In pain research a drop of half or more is called a substantial change.",
     "moderate": "In pain research a drop of 30% or more is counted as a meaningful change.",

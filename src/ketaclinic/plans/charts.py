@@ -3,7 +3,8 @@
 The curve comes from ``ketaclinic.clinical.pk.simulate`` for any constant-rate segments, so the
 same function draws a plan's single infusion and, on the infusion day, the curve of the rates
 actually given (``compare_segments`` overlays the planned curve). Behind the curve are the
-reference bands of CLINICAL.md "Pharmacokinetics" (``pk.REFERENCE_BANDS``), shaded and labelled.
+reference bands of docs/clinical-policy.md "Pharmacokinetics [7]" (``pk.REFERENCE_BANDS``),
+shaded and labelled.
 Every chart says it is an estimate: decision support only, never automatic dosing.
 
 Drawing uses matplotlib's object API (``matplotlib.figure.Figure`` with its own canvas), never
@@ -46,10 +47,11 @@ __all__ = [
 #: (start_min, end_min, rate_mg_per_min), as ``pk.simulate`` takes them.
 Segment = tuple[float, float, float]
 
+# docs/clinical-policy.md "Pharmacokinetics [7]"; docs/clinical-sources.md §7.1, §7.2
 ESTIMATE_CAPTION: Final = (
     "An estimate from a population model, not a measurement. After 0.5 mg/kg over 40 min about "
-    "185 ng/mL was measured where the Domino model predicts about 240 ng/mL (CLINICAL.md, "
-    "Pharmacokinetics; clinical-sources.md 7.1)."
+    "185 ng/mL was measured (Zarate 2006, as tabulated in Zanos P et al. Pharmacol Rev "
+    "2018;70:621) where the Domino model predicts about 240 ng/mL."
 )
 
 # Colours that stay distinguishable in greyscale print and for common colour-vision deficiencies.

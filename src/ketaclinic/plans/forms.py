@@ -45,7 +45,8 @@ class PlanForm(forms.Form):
             )
         self.fields[f"c_{OTHER_MEDICATION}"] = _details_field(
             "Other medicines",
-            "E.g. carbamazepine for trigeminal neuralgia (clinical-sources.md 5.1).",
+            # docs/clinical-sources.md §5.1
+            "E.g. carbamazepine, first choice for trigeminal neuralgia (Behav Neurol 2019 review).",
         )
         for component in NON_DRUG_COMPONENTS.values():
             self.fields[f"c_{component.code}"] = _details_field(component.label)

@@ -19,7 +19,7 @@ from ketaclinic.clinics.models import Clinic, DosingBasis, ProtocolTemplate, Ser
 from ketaclinic.patients.models import Patient
 
 # Free text for a medicine outside the NeuPSIG catalogue (e.g. carbamazepine for trigeminal
-# neuralgia, clinical-sources.md 5.1).
+# neuralgia, docs/clinical-sources.md §5.1).
 OTHER_MEDICATION = "other_medication"
 COMPONENT_CHOICES: list[tuple[str, str]] = [
     *((item.code, item.name) for item in MEDICATIONS.values()),

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.utils import timezone
-from icalendar import Calendar, Event, vCalAddress  # type: ignore[import-untyped]
+from icalendar import Calendar, Event, vCalAddress
 
 from ketaclinic.scheduling.models import Appointment, WaitlistOffer
 

@@ -31,7 +31,7 @@ SHORT_NAMES: Mapping[str, str] = MappingProxyType(
 )
 
 CHRONIC_AFTER_MONTHS = 3.0
-"""Chronic pain lasts longer than 3 months (IASP / ICD-11; CLINICAL.md "Neuropathic grading")."""
+"""Chronic pain lasts longer than 3 months (IASP / ICD-11; docs/clinical-sources.md §4.2)."""
 
 # The two S-LANSS self-tests are asked on their own screen, after the instructions.
 SELF_TEST_CONCEPTS: tuple[str, ...] = ("rub_self_test", "press_self_test")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.assessments.models import Consultation
 from tests import factories
@@ -23,7 +23,7 @@ def no_sideways_scroll(page: Page) -> None:
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_a_physician_runs_a_consultation_and_overrides_the_decision(
-    live_server: Any, page: Page, world: World, viewport: dict[str, int]
+    live_server: Any, page: Page, world: World, viewport: ViewportSize
 ) -> None:
     page.set_viewport_size(viewport)
     page.goto(f"{live_server.url}/accounts/login/")

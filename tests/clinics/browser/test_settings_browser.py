@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.accounts.models import User
 from ketaclinic.clinics.selectors import clinic_policy_current
@@ -46,7 +46,7 @@ def _no_sideways_scroll(page: Page) -> None:
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_an_admin_changes_a_dose_limit_and_invites_a_nurse(
-    live_server: Any, page: Page, world: World, viewport: dict[str, int]
+    live_server: Any, page: Page, world: World, viewport: ViewportSize
 ) -> None:
     page.set_viewport_size(viewport)
     _sign_in(page, live_server.url, "admin@example.test")
@@ -76,7 +76,7 @@ def test_an_admin_changes_a_dose_limit_and_invites_a_nurse(
     page.get_by_role("button", name="Send invitation").click()
     expect(page.get_by_text("Invitation emailed to nora@example.test.")).to_be_visible()
     (message,) = [m for m in mail.outbox if m.to == ["nora@example.test"]]
-    link = re.search(r"http://\S+(/clinic/staff/join/\S+/)", message.body)
+    link = re.search(r"http://\S+(/clinic/staff/join/\S+/)", str(message.body))
     assert link is not None
 
     page.get_by_role("button", name="Sign out").click()

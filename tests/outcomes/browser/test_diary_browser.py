@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.audit.services import Actor
 from ketaclinic.outcomes import services
@@ -57,12 +57,12 @@ def _reminder_email(world: World) -> str:
     assert services.diary_reminders_send() == 1
     (message,) = mail.outbox
     assert message.to == [world.alice_patient.email]
-    return message.body
+    return str(message.body)
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_a_patient_records_through_the_emailed_links_and_sees_the_chart(
-    live_server: Any, page: Page, world: World, viewport: dict[str, int]
+    live_server: Any, page: Page, world: World, viewport: ViewportSize
 ) -> None:
     _history(world)
     body = _reminder_email(world)

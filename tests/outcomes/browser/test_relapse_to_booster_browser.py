@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.core import mail
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.accounts.models import Role
 from ketaclinic.analytics.seeding import seed_clinic
@@ -95,7 +95,7 @@ def portal_login_for(patient: Patient) -> str:
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_the_physician_approves_a_booster_for_a_seeded_relapse_and_the_patient_books_it(
-    live_server: Any, page: Page, afternoon_in_new_york: dt.date, viewport: dict[str, int]
+    live_server: Any, page: Page, afternoon_in_new_york: dt.date, viewport: ViewportSize
 ) -> None:
     patient, suggestion = flagged_seed_patient(afternoon_in_new_york)
     email = portal_login_for(patient)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.test import Client
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.accounts.models import User
 from ketaclinic.plans.models import Plan
@@ -30,7 +30,7 @@ def _sign_in(page: Page, live_server: Any, user: User) -> None:
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_a_physician_builds_a_plan_sees_the_dose_and_curve_and_signs_it(
-    live_server: Any, page: Page, world: World, viewport: dict[str, int]
+    live_server: Any, page: Page, world: World, viewport: ViewportSize
 ) -> None:
     page.set_viewport_size(viewport)
     _sign_in(page, live_server, world.physician)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.scheduling.models import Appointment
 from tests import factories
@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_a_patient_books_a_consultation_with_the_keyboard(
-    live_server: Any, page: Page, world: World, viewport: dict[str, int]
+    live_server: Any, page: Page, world: World, viewport: ViewportSize
 ) -> None:
     setup_schedule(world)
     page.set_viewport_size(viewport)

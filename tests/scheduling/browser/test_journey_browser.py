@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import icalendar
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.accounts.models import User
 from ketaclinic.audit.models import AuditEvent
@@ -49,7 +49,7 @@ def check_start(event: Any, appointment: Appointment) -> None:
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_a_new_visitor_goes_from_self_check_to_booking_then_moves_and_cancels_by_email(
-    live_server: Any, page: Page, world: World, viewport: dict[str, int]
+    live_server: Any, page: Page, world: World, viewport: ViewportSize
 ) -> None:
     sched = setup_schedule(world)
     # More than the 24 h cancel cut-off ahead, so the emailed links may still change it.

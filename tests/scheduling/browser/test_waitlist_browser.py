@@ -15,7 +15,7 @@ from django.core import mail
 from django_tasks import TaskResultStatus
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.audit.services import Actor
 from ketaclinic.patients.models import Patient
@@ -83,7 +83,7 @@ def run_the_worker() -> None:
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_a_freed_time_goes_to_the_next_in_line_when_the_first_lets_the_hold_expire(
-    live_server: Any, page: Page, world: World, viewport: dict[str, int]
+    live_server: Any, page: Page, world: World, viewport: ViewportSize
 ) -> None:
     sched = setup_schedule(world)
     carol = factories.make_patient(world.clinic, given="Carol", family="Third")
