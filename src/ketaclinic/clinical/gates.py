@@ -1,0 +1,227 @@
+"""Gates along the journey: the rules every entry point asks again, not only where they are made.
+
+docs/clinical-policy.md "Gates along the journey (added 2026-12-03)". An eligibility decision is
+made at the consultation, but a plan may be signed, a series booked and an infusion started weeks
+later, from other pages and by other roles; each of those asks the functions here, so the rule is
+written once. Pure functions over plain data: no Django, no clock (``today`` is an argument).
+
+- ``eligibility_in_force``: gate 1. The newest signed decision, from an exam at most
+  ``valid_months`` old, allows planning, booking and infusing when it is "eligible", or "review"
+  overridden by a physician with a written reason; "ineligible" is final until a new exam.
+- ``day_cap_conflicts``: gate 3. At most one ketamine session per patient per calendar day.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+__all__ = [
+    "ELIGIBILITY_GATE_SOURCE",
+    "ELIGIBILITY_VALID_MONTHS",
+    "ELIGIBILITY_VALID_MONTHS_RANGE",
+    "SESSIONS_PER_DAY",
+    "DecisionOnRecord",
+    "InForce",
+    "can_override",
+    "day_cap_conflicts",
+    "eligibility_in_force",
+    "months_after",
+]
+
+#: An eligibility decision stays in force for this many months after its exam (clinic setting).
+ELIGIBILITY_VALID_MONTHS: Final = 12
+#: The setting's bounds: a clinic may shorten the validity, never lengthen it past a year.
+ELIGIBILITY_VALID_MONTHS_RANGE: Final = (1, 12)
+#: Ketamine sessions per patient per calendar day of the location (a product ceiling).
+SESSIONS_PER_DAY: Final = 1
+
+# docs/clinical-sources.md §1.2 (contraindications and precautions).
+ELIGIBILITY_GATE_SOURCE: Final = (
+    "Cohen SP et al. Consensus guidelines on the use of intravenous ketamine infusions for "
+    "chronic pain (ASRA, AAPM, ASA). Reg Anesth Pain Med 2018;43(5):521-546: contraindications "
+    "and precautions. ketaclinic policy: the newest signed decision, from an exam at most 12 "
+    "months old, is the one in force; 'review' needs a physician's override with a reason; "
+    "'ineligible' cannot be overridden."
+)
+
+Outcome = Literal["eligible", "review", "ineligible"]
+_OUTCOMES: Final = ("eligible", "review", "ineligible")
+
+State = Literal[
+    "eligible", "review_overridden", "review", "ineligible", "expired", "unsigned", "none"
+]
+
+
+@dataclass(frozen=True)
+class DecisionOnRecord:
+    """One eligibility decision as the record holds it.
+
+    ``engine_outcome`` is what ``clinical.eligibility.evaluate`` returned; ``final_outcome`` is
+    what the physician signed ("" while unsigned); ``overridden`` is true when the physician
+    signed another outcome than the engine's, with ``override_reason``.
+    """
+
+    decision_id: str
+    exam_date: dt.date
+    engine_outcome: Outcome
+    final_outcome: Outcome | Literal[""]
+    overridden: bool = False
+    override_reason: str = ""
+    signed_at: dt.datetime | None = None
+    reasons: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.engine_outcome not in _OUTCOMES:
+            raise ValueError(f"engine_outcome: unknown outcome {self.engine_outcome!r}")
+        if self.final_outcome not in (*_OUTCOMES, ""):
+            raise ValueError(f"final_outcome: unknown outcome {self.final_outcome!r}")
+        if self.final_outcome and self.signed_at is None:
+            raise ValueError("signed_at: a signed decision needs the time it was signed")
+        if self.overridden and not self.final_outcome:
+            raise ValueError("overridden: an unsigned decision cannot be overridden")
+        if self.overridden and not self.override_reason.strip():
+            raise ValueError("override_reason: an override needs a written reason")
+
+    @property
+    def signed(self) -> bool:
+        return bool(self.final_outcome)
+
+
+@dataclass(frozen=True)
+class InForce:
+    """Whether the patient may be planned, booked and infused today, and why (not)."""
+
+    allowed: bool
+    state: State
+    decision: DecisionOnRecord | None
+    valid_until: dt.date | None
+    message: str
+    source: str = ELIGIBILITY_GATE_SOURCE
+
+
+def months_after(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` calendar months later (the month's last day when it is shorter)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def can_override(engine_outcome: str) -> bool:
+    """A physician may override "eligible" or "review" with a reason; never "ineligible"."""
+    if engine_outcome not in _OUTCOMES:
+        raise ValueError(f"engine_outcome: unknown outcome {engine_outcome!r}")
+    return engine_outcome != "ineligible"
+
+
+def _newest(decisions: Iterable[DecisionOnRecord]) -> DecisionOnRecord | None:
+    # A newer signed exam replaces every older decision; on one exam day the later signature wins.
+    return max(
+        decisions,
+        key=lambda d: (d.exam_date, d.signed_at or dt.datetime.min.replace(tzinfo=dt.UTC)),
+        default=None,
+    )
+
+
+def eligibility_in_force(
+    decisions: Sequence[DecisionOnRecord],
+    *,
+    today: dt.date,
+    valid_months: int = ELIGIBILITY_VALID_MONTHS,
+) -> InForce:
+    """The decision in force today and whether it allows ketamine (gate 1)."""
+    low, high = ELIGIBILITY_VALID_MONTHS_RANGE
+    if isinstance(valid_months, bool) or not isinstance(valid_months, int):
+        raise ValueError(f"valid_months: expected an integer, got {valid_months!r}")
+    if not low <= valid_months <= high:
+        raise ValueError(f"valid_months: must be between {low} and {high}, got {valid_months}")
+    future = [d.exam_date for d in decisions if d.exam_date > today]
+    if future:
+        raise ValueError(f"exam_date: {future[0].isoformat()} is after today ({today.isoformat()})")
+
+    newest = _newest(d for d in decisions if d.signed)
+    if newest is None:
+        draft = _newest(decisions)
+        if draft is None:
+            return InForce(
+                False,
+                "none",
+                None,
+                None,
+                "No eligibility decision: a physician must examine "
+                "the patient and sign a decision first.",
+            )
+        return InForce(
+            False,
+            "unsigned",
+            draft,
+            None,
+            f"The eligibility decision of the exam on {draft.exam_date.isoformat()} is not "
+            "signed yet: a physician must sign it first.",
+        )
+
+    valid_until = months_after(newest.exam_date, valid_months)
+    exam = newest.exam_date.isoformat()
+    if today > valid_until:
+        return InForce(
+            False,
+            "expired",
+            newest,
+            valid_until,
+            f"The eligibility exam of {exam} is more than {valid_months} months old (it was "
+            f"valid until {valid_until.isoformat()}): a new consultation and exam are needed.",
+        )
+    if newest.engine_outcome == "ineligible" or newest.final_outcome == "ineligible":
+        because = "; ".join(newest.reasons)
+        return InForce(
+            False,
+            "ineligible",
+            newest,
+            valid_until,
+            f"Ineligible for ketamine (exam of {exam})"
+            + (f": {because}" if because else "")
+            + ". This cannot be overridden: a new consultation and exam re-evaluate it.",
+        )
+    if newest.final_outcome == "review":
+        because = "; ".join(newest.reasons)
+        return InForce(
+            False,
+            "review",
+            newest,
+            valid_until,
+            f"The eligibility decision of {exam} needs review"
+            + (f" ({because})" if because else "")
+            + ": ketamine is allowed only after a physician overrides it with a written reason.",
+        )
+    if newest.engine_outcome == "review":
+        return InForce(
+            True,
+            "review_overridden",
+            newest,
+            valid_until,
+            f"Review overridden by a physician (exam of {exam}): {newest.override_reason.strip()}",
+        )
+    return InForce(True, "eligible", newest, valid_until, f"Eligible (exam of {exam}).")
+
+
+def day_cap_conflicts(
+    booked: Iterable[dt.date],
+    proposed: Iterable[dt.date],
+    *,
+    per_day: int = SESSIONS_PER_DAY,
+) -> tuple[dt.date, ...]:
+    """The days on which ``proposed`` sessions would pass ``per_day`` with those ``booked``.
+
+    Both are calendar days in the location's time zone; the result is sorted and each day is
+    listed once. Proposed days that repeat among themselves count too.
+    """
+    if isinstance(per_day, bool) or not isinstance(per_day, int) or per_day < 1:
+        raise ValueError(f"per_day: expected a positive integer, got {per_day!r}")
+    counts = Counter(booked)
+    proposed_days = list(proposed)
+    counts.update(proposed_days)
+    return tuple(sorted({day for day in proposed_days if counts[day] > per_day}))
