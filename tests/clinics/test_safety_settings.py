@@ -55,6 +55,7 @@ def test_the_field_table_covers_every_threshold_once_in_model_order() -> None:
         "Before the infusion",
         "Alerts during the infusion",
         "Discharge and chair time",
+        "Measured patient, dose given and charted times",
     ]
 
 

@@ -21,10 +21,27 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 __all__ = [
+    "BACKDATE_MAX_MIN",
+    "BACKDATE_MAX_MIN_RANGE",
+    "BACKDATE_REASON_AFTER_MIN",
+    "CLOCK_TOLERANCE_S",
+    "DOSE_DEVIATION_MIN_MG",
+    "DOSE_DEVIATION_PERCENT",
+    "DOSE_DEVIATION_PERCENT_RANGE",
+    "DRAW_MAX_FACTOR",
+    "DRAW_MAX_FACTOR_RANGE",
     "ELIGIBILITY_GATE_SOURCE",
     "ELIGIBILITY_VALID_MONTHS",
     "ELIGIBILITY_VALID_MONTHS_RANGE",
+    "EXAM_WEIGHT_MAX_AGE_DAYS",
+    "EXAM_WEIGHT_MAX_AGE_DAYS_RANGE",
+    "PUMP_RESOLUTION_ML_H",
+    "PUMP_RESOLUTION_ML_H_RANGE",
     "SESSIONS_PER_DAY",
+    "VITALS_BEFORE_DISCHARGE_MIN",
+    "VITALS_BEFORE_START_MIN",
+    "WEIGHT_CHANGE_PERCENT",
+    "WEIGHT_CHANGE_PERCENT_RANGE",
     "DecisionOnRecord",
     "InForce",
     "can_override",
@@ -39,6 +56,38 @@ ELIGIBILITY_VALID_MONTHS: Final = 12
 ELIGIBILITY_VALID_MONTHS_RANGE: Final = (1, 12)
 #: Ketamine sessions per patient per calendar day of the location (a product ceiling).
 SESSIONS_PER_DAY: Final = 1
+
+# -- the other gates' clinic settings: default and the (floor, ceiling) a clinic cannot pass ----
+# docs/clinical-policy.md "Gates along the journey (added 2026-12-03)"; "product" values are
+# ketaclinic's own choice to catch typing errors and outliers, not a guideline's.
+
+#: Gate 2: the exam's measured weight and height may be this many days old when a plan is signed.
+EXAM_WEIGHT_MAX_AGE_DAYS: Final = 90
+EXAM_WEIGHT_MAX_AGE_DAYS_RANGE: Final = (30, 180)
+#: Gate 2: the day's weight more than this percent from the plan's blocks the start.
+WEIGHT_CHANGE_PERCENT: Final = 10
+WEIGHT_CHANGE_PERCENT_RANGE: Final = (5, 20)
+#: Gate 4: a dose given past the plan's total by more than this percent (and more than
+#: ``DOSE_DEVIATION_MIN_MG``) opens a dose-deviation record (product).
+DOSE_DEVIATION_PERCENT: Final = 2
+DOSE_DEVIATION_PERCENT_RANGE: Final = (0, 5)
+DOSE_DEVIATION_MIN_MG: Final = 1.0
+#: Gate 4: the amount drawn may not pass this multiple of the plan's total (product).
+DRAW_MAX_FACTOR: Final = 1.5
+DRAW_MAX_FACTOR_RANGE: Final = (1.0, 2.0)
+#: Gate 7: how far back a charted time may be set, in minutes (product).
+BACKDATE_MAX_MIN: Final = 60
+BACKDATE_MAX_MIN_RANGE: Final = (0, 120)
+#: Gate 7: back-dating further than this needs a written reason.
+BACKDATE_REASON_AFTER_MIN: Final = 10
+#: Gate 7: a time up to this far ahead of the server's clock counts as now (clock drift).
+CLOCK_TOLERANCE_S: Final = 60
+#: Gate 6: vitals within this many minutes before the start, and before discharge.
+VITALS_BEFORE_START_MIN: Final = 15
+VITALS_BEFORE_DISCHARGE_MIN: Final = 15
+#: Item 8: the infusion pump's rate resolution, mL/h (clinic setting).
+PUMP_RESOLUTION_ML_H: Final = 0.1
+PUMP_RESOLUTION_ML_H_RANGE: Final = (0.01, 1.0)
 
 # docs/clinical-sources.md §1.2 (contraindications and precautions).
 ELIGIBILITY_GATE_SOURCE: Final = (

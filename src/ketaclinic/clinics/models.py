@@ -7,6 +7,7 @@ import zoneinfo
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from ketaclinic.clinical import gates
 from ketaclinic.clinical.dosing import DEFAULT_LIMITS, DoseLimits
 from ketaclinic.clinical.eligibility import EligibilityPolicy
 from ketaclinic.clinical.monitoring import DEFAULT_MONITORING, MonitoringPolicy
@@ -101,13 +102,18 @@ class ClinicPolicy(models.Model):
     first_line_classes_required = models.PositiveSmallIntegerField(
         default=_ELIGIBILITY.first_line_classes_required
     )
+    # How long a signed decision stays in force after its exam (clinical.gates, gate 1).
+    eligibility_valid_months = models.PositiveSmallIntegerField(
+        default=gates.ELIGIBILITY_VALID_MONTHS
+    )
 
     # Hard dose limits (clinical.dosing.DoseLimits). No code path may exceed them.
     max_rate_mg_per_kg_h = models.FloatField(default=DEFAULT_LIMITS.max_rate_mg_per_kg_h)
     max_session_mg_per_kg = models.FloatField(default=DEFAULT_LIMITS.max_session_mg_per_kg)
     max_session_mg = models.FloatField(default=DEFAULT_LIMITS.max_session_mg)
 
-    # Before starting an infusion: defer at or past these (CLINICAL.md "During the infusion").
+    # Before starting an infusion: defer at or past these
+    # (docs/clinical-policy.md "During the infusion [2.2, 2.3, 2.5]").
     precheck_max_systolic_bp = models.PositiveSmallIntegerField(
         default=DEFAULT_MONITORING.precheck_max_systolic_bp
     )
@@ -152,6 +158,17 @@ class ClinicPolicy(models.Model):
     # Chair time kept after each infusion for recovery and observation when booking a series.
     recovery_min = models.PositiveSmallIntegerField(default=60)
 
+    # Gates along the journey (clinical.gates): the measured patient, dose deviations, pump
+    # resolution and true charted times.
+    exam_weight_max_age_days = models.PositiveSmallIntegerField(
+        default=gates.EXAM_WEIGHT_MAX_AGE_DAYS
+    )
+    weight_change_percent = models.PositiveSmallIntegerField(default=gates.WEIGHT_CHANGE_PERCENT)
+    pump_resolution_ml_h = models.FloatField(default=gates.PUMP_RESOLUTION_ML_H)
+    dose_deviation_percent = models.FloatField(default=gates.DOSE_DEVIATION_PERCENT)
+    draw_max_factor = models.FloatField(default=gates.DRAW_MAX_FACTOR)
+    backdate_max_min = models.PositiveSmallIntegerField(default=gates.BACKDATE_MAX_MIN)
+
     class Meta:
         ordering = ["clinic", "-version"]
         constraints = [
@@ -186,6 +203,7 @@ class ClinicPolicy(models.Model):
         "min_spo2",
         "chronic_pain_months",
         "first_line_classes_required",
+        "eligibility_valid_months",
         "max_rate_mg_per_kg_h",
         "max_session_mg_per_kg",
         "max_session_mg",
@@ -205,6 +223,12 @@ class ClinicPolicy(models.Model):
         "discharge_min_aldrete",
         "discharge_min_observation_min",
         "recovery_min",
+        "exam_weight_max_age_days",
+        "weight_change_percent",
+        "pump_resolution_ml_h",
+        "dose_deviation_percent",
+        "draw_max_factor",
+        "backdate_max_min",
     )
 
     def snapshot(self) -> dict[str, object]:

@@ -21,6 +21,7 @@ from typing import Final
 
 from django.db import models
 
+from ketaclinic.clinical import gates
 from ketaclinic.clinics.models import ClinicPolicy
 
 
@@ -107,6 +108,15 @@ POLICY_GROUPS: Final[tuple[PolicyGroup, ...]] = (
                 0,
                 3,
                 help="Gabapentinoid, SNRI, TCA: failed or not tolerated.",
+            ),
+            PolicyField(
+                "eligibility_valid_months",
+                "A signed decision stays in force for",
+                "months after its exam",
+                gates.ELIGIBILITY_VALID_MONTHS_RANGE[0],
+                gates.ELIGIBILITY_VALID_MONTHS_RANGE[1],
+                help="Then a new consultation and exam are needed before more ketamine "
+                "(at most 12 months).",
             ),
         ),
     ),
@@ -236,6 +246,69 @@ POLICY_GROUPS: Final[tuple[PolicyGroup, ...]] = (
                 0,
                 480,
                 help="Used when booking a series; not less than the observation time.",
+            ),
+        ),
+    ),
+    PolicyGroup(
+        key="gates",
+        title="Measured patient, dose given and charted times",
+        intro=(
+            "Checks asked again along the journey: the plan's weight from the exam, the day's "
+            "weight before each infusion, the dose actually given against the plan, and how far "
+            "back a nurse may date what she charts."
+        ),
+        fields=(
+            PolicyField(
+                "exam_weight_max_age_days",
+                "Exam weight and height usable for a plan for",
+                "days",
+                gates.EXAM_WEIGHT_MAX_AGE_DAYS_RANGE[0],
+                gates.EXAM_WEIGHT_MAX_AGE_DAYS_RANGE[1],
+                help="Older than this, a new exam measures the patient before a plan is signed.",
+            ),
+            PolicyField(
+                "weight_change_percent",
+                "Day's weight differing from the plan's by more than",
+                "%",
+                gates.WEIGHT_CHANGE_PERCENT_RANGE[0],
+                gates.WEIGHT_CHANGE_PERCENT_RANGE[1],
+                help="Blocks the start until a physician revises the plan.",
+            ),
+            PolicyField(
+                "pump_resolution_ml_h",
+                "Infusion pump rate resolution",
+                "mL/h",
+                gates.PUMP_RESOLUTION_ML_H_RANGE[0],
+                gates.PUMP_RESOLUTION_ML_H_RANGE[1],
+                integer=False,
+                help="Rates are rounded to this step on the plan and accepted at it on the chart.",
+            ),
+            PolicyField(
+                "dose_deviation_percent",
+                "Dose given past the plan's total by more than",
+                "%",
+                gates.DOSE_DEVIATION_PERCENT_RANGE[0],
+                gates.DOSE_DEVIATION_PERCENT_RANGE[1],
+                integer=False,
+                help=f"And more than {gates.DOSE_DEVIATION_MIN_MG:g} mg: opens a dose deviation "
+                "that a physician must review before discharge.",
+            ),
+            PolicyField(
+                "draw_max_factor",
+                "Amount drawn at most",
+                "x the plan's total",
+                gates.DRAW_MAX_FACTOR_RANGE[0],
+                gates.DRAW_MAX_FACTOR_RANGE[1],
+                integer=False,
+            ),
+            PolicyField(
+                "backdate_max_min",
+                "Charted times may be set back at most",
+                "min",
+                gates.BACKDATE_MAX_MIN_RANGE[0],
+                gates.BACKDATE_MAX_MIN_RANGE[1],
+                help=f"With a reason when more than {gates.BACKDATE_REASON_AFTER_MIN} minutes "
+                "back; never in the future.",
             ),
         ),
     ),
