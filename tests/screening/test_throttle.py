@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import time_machine
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
 
@@ -17,6 +20,16 @@ from tests.screening.helpers import positive_data, post_data, step_url, walk
 pytestmark = pytest.mark.django_db
 
 LAST = "warning-signs"
+
+
+@pytest.fixture
+def mid_window() -> Iterator[None]:
+    """The limit counts per fixed window (an hour in these tests): a test running across the top
+    of the hour would start counting again halfway and never reach the limit. The clock stands
+    still at half past the current hour."""
+    half_past = dt.datetime.now(dt.UTC).replace(minute=30, second=0, microsecond=0)
+    with time_machine.travel(half_past, tick=False):
+        yield
 
 
 def submit_again(client: Client, data: dict[str, dict[str, Any]]) -> Any:
@@ -37,6 +50,7 @@ def test_normal_use_is_not_throttled(client: Client) -> None:
     assert client.get("/self-check/result/").status_code == 200
 
 
+@pytest.mark.usefixtures("mid_window")
 @override_settings(SELFCHECK_SUBMIT_RATE="3/h")
 def test_past_the_limit_a_polite_429_page_and_nothing_stored(client: Client) -> None:
     data = positive_data()
@@ -61,6 +75,7 @@ def test_past_the_limit_a_polite_429_page_and_nothing_stored(client: Client) -> 
     assert client.session[SESSION_ANSWERS][LAST] == {k: v == "yes" for k, v in data[LAST].items()}
 
 
+@pytest.mark.usefixtures("mid_window")
 @override_settings(SELFCHECK_SUBMIT_RATE="1/h")
 def test_a_throttled_visitor_with_a_warning_sign_is_still_told_to_get_urgent_care(
     client: Client,
