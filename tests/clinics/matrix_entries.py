@@ -13,12 +13,17 @@ from typing import Any
 from django.utils import timezone
 
 from ketaclinic.accounts.models import Role, StaffInvitation
-from ketaclinic.clinics.models import ProtocolTemplate
-from tests.authz import ADMIN_PAGE, DENY, GONE, LOGIN
+from ketaclinic.clinics.models import PolicyProposal, ProtocolTemplate
+from tests.authz import ADMIN_PAGE, DENY, GONE, LOGIN, OK
 from tests.conftest import World
 
 #                   anon   alice  bob    desk   nurse  phys   admin  other_phys
 ADMIN_POST_ONLY = (LOGIN, DENY, DENY, DENY, DENY, DENY, GONE, DENY)
+# Proposed safety settings (gate 9): physicians decide, the clinic admin follows; each clinic's
+# physicians see their own clinic's list. Deciding is POST-only: the role gate answers first
+# (404), then a physician's GET is 405, whichever clinic the proposal belongs to.
+PROPOSALS_PAGE = (LOGIN, DENY, DENY, DENY, DENY, OK, OK, OK)
+PHYSICIAN_POST_ONLY = (LOGIN, DENY, DENY, DENY, DENY, GONE, DENY, GONE)
 BAD_LINK = (400,) * 8
 
 
@@ -54,6 +59,19 @@ def _invitation(world: World) -> dict[str, Any]:
     return {"invitation_id": invitation.pk}
 
 
+def _proposal(world: World) -> dict[str, Any]:
+    proposal = PolicyProposal.objects.create(
+        clinic=world.clinic,
+        based_on_version=1,
+        values={"max_session_mg": 250.0},
+        old_values={"max_session_mg": 200.0},
+        waiting_on=["max_session_mg"],
+        note="Heavier patients",
+        proposed_by=world.clinic_admin,
+    )
+    return {"proposal_id": proposal.pk}
+
+
 def _bad_token(world: World) -> dict[str, Any]:
     return {"token": "not-a-signed-token"}
 
@@ -63,6 +81,9 @@ ENTRIES: dict[str, Any] = {
     "clinics:policy": (ADMIN_PAGE, None),
     "clinics:policy_edit": (ADMIN_PAGE, None),
     "clinics:policy_history": (ADMIN_PAGE, None),
+    "clinics:policy_proposals": (PROPOSALS_PAGE, None),
+    "clinics:policy_proposal_approve": (PHYSICIAN_POST_ONLY, _proposal),
+    "clinics:policy_proposal_decline": (PHYSICIAN_POST_ONLY, _proposal),
     "clinics:locations": (ADMIN_PAGE, None),
     "clinics:location_new": (ADMIN_PAGE, None),
     "clinics:location_edit": (ADMIN_PAGE, _location),

@@ -78,18 +78,20 @@ def test_the_defaults_pass_the_service_checks_unchanged() -> None:
 
 def test_an_update_writes_the_next_version_and_never_edits_the_old_row(world: World) -> None:
     before = clinic_policy_current(clinic_id=world.clinic.pk)
-    new = _update(world, {"max_session_mg": 150.0, "alert_heart_rate": 125}, note="Lower cap")
+    new = _update(
+        world, {"max_session_mg": 150.0, "precheck_max_heart_rate": 105}, note="Lower cap"
+    )
     assert new.version == 2
     assert new.created_by == world.clinic_admin
     assert new.change_note == "Lower cap"
     assert new.max_session_mg == 150.0
-    assert new.alert_heart_rate == 125
+    assert new.precheck_max_heart_rate == 105
     # Unchanged thresholds carry over.
     assert new.min_spo2 == before.min_spo2
     old = ClinicPolicy.objects.get(pk=before.pk)
     assert old.version == 1
     assert old.max_session_mg == 200.0
-    assert old.alert_heart_rate == 120
+    assert old.precheck_max_heart_rate == 110
     current = clinic_policy_current(clinic_id=world.clinic.pk)
     assert current.pk == new.pk
     assert current.dose_limits() == DoseLimits(max_session_mg=150.0)
@@ -98,7 +100,7 @@ def test_an_update_writes_the_next_version_and_never_edits_the_old_row(world: Wo
 
 def test_each_update_is_audited_with_the_old_and_new_values(world: World) -> None:
     new = _update(world, {"max_session_mg": 150.0, "elevated_systolic_bp": 150}, note="Tighter")
-    _update(world, {"alert_spo2": 91}, based_on=2, note="Second")
+    _update(world, {"precheck_min_spo2": 95}, based_on=2, note="Second")
     first, second = _policy_events()
     assert first.action == "update"
     assert first.actor == world.clinic_admin
@@ -111,8 +113,8 @@ def test_each_update_is_audited_with_the_old_and_new_values(world: World) -> Non
         "old": {"max_session_mg": 200.0, "elevated_systolic_bp": 160},
         "new": {"max_session_mg": 150.0, "elevated_systolic_bp": 150},
     }
-    assert second.detail["old"] == {"alert_spo2": 92}
-    assert second.detail["new"] == {"alert_spo2": 91}
+    assert second.detail["old"] == {"precheck_min_spo2": 94}
+    assert second.detail["new"] == {"precheck_min_spo2": 95}
     assert second.detail["version"] == 3
 
 
@@ -160,8 +162,13 @@ BAD_VALUES = [
     # (changes, field named, words in the message)
     ({"elevated_systolic_bp": 185}, "elevated_systolic_bp", "must not be above"),
     ({"elevated_diastolic_bp": 115}, "elevated_diastolic_bp", "must not be above"),
-    ({"max_session_mg": 5000.0}, "max_session_mg", "between 1 and 1000 mg"),
-    ({"max_rate_mg_per_kg_h": 0.0}, "max_rate_mg_per_kg_h", "between 0.01 and 5"),
+    ({"max_session_mg": 5000.0}, "max_session_mg", "between 1 and 300 mg (ketaclinic's ceiling)"),
+    ({"max_session_mg": 300.5}, "max_session_mg", "between 1 and 300 mg (ketaclinic's ceiling)"),
+    ({"max_session_mg_per_kg": 3.5}, "max_session_mg_per_kg", "between 0.01 and 3 mg/kg"),
+    ({"max_rate_mg_per_kg_h": 2.1}, "max_rate_mg_per_kg_h", "between 0.01 and 2 mg/kg/h"),
+    ({"max_rate_mg_per_kg_h": 0.0}, "max_rate_mg_per_kg_h", "(ketaclinic's floor); got 0"),
+    ({"discharge_min_aldrete": 8}, "discharge_min_aldrete", "between 9 and 10 points"),
+    ({"discharge_min_observation_min": 15}, "discharge_min_observation_min", "between 30 and"),
     ({"max_session_mg_per_kg": -1.0}, "max_session_mg_per_kg", "between"),
     ({"min_spo2": 101}, "min_spo2", "between 80 and 100 %"),
     ({"min_age_years": 16}, "min_age_years", "between 18 and 100"),
@@ -291,7 +298,7 @@ def test_the_edit_form_saves_a_new_version(client_for: Any, world: World) -> Non
 
 def test_a_stale_form_is_refused_with_a_clear_message(client_for: Any, world: World) -> None:
     old = clinic_policy_current(clinic_id=world.clinic.pk)
-    _update(world, {"alert_spo2": 91})
+    _update(world, {"precheck_min_spo2": 95})
     response = client_for("clinic_admin").post(
         "/clinic/settings/safety/edit/", _form_data(old, max_session_mg="175")
     )
@@ -326,14 +333,14 @@ def test_bad_form_input_names_the_field_and_saves_nothing(
 def test_the_history_lists_each_version_with_who_when_note_and_what_changed(
     client_for: Any, world: World
 ) -> None:
-    _update(world, {"max_session_mg": 150.0, "alert_spo2": 91}, note="Lower cap")
+    _update(world, {"max_session_mg": 150.0, "precheck_min_spo2": 95}, note="Lower cap")
     _update(world, {"recovery_min": 90}, based_on=2, note="Longer recovery")
     page = client_for("clinic_admin").get("/clinic/settings/safety/history/").content.decode()
     assert page.index("Version 3") < page.index("Version 2") < page.index("Version 1")
     assert "· Ada Admin · “Lower cap”" in page
     assert "· Ada Admin · “Longer recovery”" in page
     assert "<td>Maximum total per session</td><td>200 mg</td><td>150 mg</td>" in page
-    assert "<td>SpO2 below (sustained)</td><td>92 %</td><td>91 %</td>" in page
+    assert "<td>Defer at SpO2 on room air below</td><td>94 %</td><td>95 %</td>" in page
     assert "<td>Chair time kept after each infusion</td><td>60 min</td><td>90 min</td>" in page
     assert "The first version." in page
 
@@ -350,8 +357,9 @@ def test_policy_pages_use_the_same_queries_for_one_or_twenty_versions(
 ) -> None:
     client = client_for("clinic_admin")
     client.get(url)
-    # session, user, the user's clinic (role gate), the policy versions with their authors
-    expected = 4
+    # session, user, the user's clinic (role gate), the policy versions with their authors (and
+    # their approvers); the settings page also reads the proposals waiting for approval.
+    expected = 5 if url == "/clinic/settings/safety/" else 4
     with django_assert_num_queries(expected):
         assert client.get(url).status_code == 200
     _grow_history(world, 20)

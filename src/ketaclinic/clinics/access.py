@@ -2,7 +2,8 @@
 
 Only a clinic admin of the same clinic; anyone else gets a 404, as if the row did not exist
 (the same rule as ``patients.access``). Services call these too, so a write is refused even if a
-view forgot its role gate.
+view forgot its role gate. The one exception is the second physician's decision on a proposed
+change to the safety settings (gate 9): a physician of the same clinic.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.http import Http404
 
 from ketaclinic.accounts.models import Role, User
 from ketaclinic.audit.services import Actor
-from ketaclinic.clinics.models import Chair, Clinic, Location, ProtocolTemplate
+from ketaclinic.clinics.models import Chair, Clinic, Location, PolicyProposal, ProtocolTemplate
 
 M = TypeVar("M", bound=Model)
 
@@ -28,6 +29,14 @@ def admin_user(actor: Actor) -> User:
         or user.role != Role.CLINIC_ADMIN
         or user.clinic_id is None
     ):
+        raise Http404("Page not found")
+    return user
+
+
+def physician_user(actor: Actor) -> User:
+    """The acting physician (active, of a clinic), or 404."""
+    user = actor.user
+    if user is None or not user.is_active or user.role != Role.PHYSICIAN or user.clinic_id is None:
         raise Http404("Page not found")
     return user
 
@@ -63,3 +72,11 @@ def access_protocol_template(
 ) -> ProtocolTemplate:
     qs = ProtocolTemplate.objects.filter(clinic_id=admin_clinic(actor))
     return _get(qs.select_for_update() if for_update else qs, template_id)
+
+
+def access_policy_proposal(actor: Actor, proposal_id: int) -> PolicyProposal:
+    """A proposal of the acting physician's clinic, locked for the decision, or 404."""
+    clinic_id = physician_user(actor).clinic_id
+    assert clinic_id is not None
+    qs = PolicyProposal.objects.filter(clinic_id=clinic_id).select_related("clinic", "proposed_by")
+    return _get(qs.select_for_update(of=("self",)), proposal_id)

@@ -155,23 +155,28 @@ class ClinicPolicyForm(forms.Form):
         super().__init__(*args, **kwargs)
         for group in POLICY_GROUPS:
             for spec in group.fields:
-                hint = f"Default: {show(spec.default)} {spec.unit}."
-                if spec.help:
-                    hint = f"{hint} {spec.help}"
-                common: dict[str, Any] = {
-                    "label": f"{spec.label} ({spec.unit})",
-                    "help_text": hint,
-                    "min_value": spec.minimum,
-                    "max_value": spec.maximum,
-                }
+                hint = " ".join(
+                    part
+                    for part in (
+                        f"Default: {show(spec.default)} {spec.unit}.",
+                        f"Allowed: {show(spec.minimum)} to {show(spec.maximum)}.",
+                        spec.help,
+                        spec.needs_approval,
+                    )
+                    if part
+                )
+                # The bounds go on the input as a hint only: the service checks them and says
+                # which floor or ceiling a value passed (clinical.ceilings, gate 9).
+                attrs = {"min": show(spec.minimum), "max": show(spec.maximum)}
                 field: forms.Field
                 if spec.integer:
-                    common["min_value"], common["max_value"] = int(spec.minimum), int(spec.maximum)
-                    field = forms.IntegerField(**common)
+                    field = forms.IntegerField(widget=forms.NumberInput(attrs=attrs))
                 else:
                     field = forms.FloatField(
-                        **common, widget=forms.NumberInput(attrs={"step": "any"})
+                        widget=forms.NumberInput(attrs={**attrs, "step": "any"})
                     )
+                field.label = f"{spec.label} ({spec.unit})"
+                field.help_text = hint
                 self.fields[spec.name] = field
 
     def sections(self) -> list[tuple[str, str, list[forms.BoundField]]]:

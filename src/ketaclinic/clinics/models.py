@@ -7,7 +7,7 @@ import zoneinfo
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from ketaclinic.clinical import gates
+from ketaclinic.clinical import ceilings, gates
 from ketaclinic.clinical.dosing import DEFAULT_LIMITS, DoseLimits
 from ketaclinic.clinical.eligibility import EligibilityPolicy
 from ketaclinic.clinical.monitoring import DEFAULT_MONITORING, MonitoringPolicy
@@ -156,7 +156,7 @@ class ClinicPolicy(models.Model):
         default=DEFAULT_MONITORING.discharge_min_observation_min
     )
     # Chair time kept after each infusion for recovery and observation when booking a series.
-    recovery_min = models.PositiveSmallIntegerField(default=60)
+    recovery_min = models.PositiveSmallIntegerField(default=ceilings.RECOVERY_MIN)
 
     # Gates along the journey (clinical.gates): the measured patient, dose deviations, pump
     # resolution and true charted times.
@@ -263,6 +263,91 @@ class ClinicPolicy(models.Model):
         )
 
 
+class ProposalStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a second physician"
+    APPROVED = "approved", "Approved"
+    DECLINED = "declined", "Declined"
+
+
+class PolicyProposal(models.Model):
+    """A change to the safety settings that takes effect only when a second physician approves it.
+
+    docs/clinical-policy.md "Gates along the journey (added 2026-12-03)" item 9: raising a dose
+    limit above its default, or changing a discharge or monitoring value
+    (``clinical.ceilings.needs_second_approval``). The clinic admin proposes; the version in
+    force (``based_on_version``) stays in force until a physician of the clinic other than the
+    proposer approves, which writes the next ``ClinicPolicy`` version (``result``). A proposal
+    made on a version that is no longer current cannot be approved, only declined.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="policy_proposals")
+    # The version in force when it was proposed (0: the clinic ran on the unsaved defaults).
+    based_on_version = models.PositiveIntegerField()
+    # The settings that change, {name: new value}, and their values in that version; the others
+    # stay as they are.
+    values = models.JSONField()
+    old_values = models.JSONField()
+    # The names among them that made the change wait for approval, in table order.
+    waiting_on = models.JSONField()
+    note = models.CharField(max_length=300)
+    status = models.CharField(
+        max_length=10, choices=ProposalStatus.choices, default=ProposalStatus.PENDING
+    )
+    proposed_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=300, blank=True)
+    result = models.OneToOneField(
+        ClinicPolicy,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="approved_proposal",
+    )
+
+    class Meta:
+        ordering = ["clinic", "-proposed_at", "-id"]
+        constraints = [
+            # Pending: undecided. Decided: by someone, at a time. Approved exactly when a version
+            # came of it.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(
+                        status=ProposalStatus.PENDING,
+                        decided_by__isnull=True,
+                        decided_at__isnull=True,
+                        result__isnull=True,
+                    )
+                    | models.Q(
+                        status=ProposalStatus.APPROVED,
+                        decided_by__isnull=False,
+                        decided_at__isnull=False,
+                        result__isnull=False,
+                    )
+                    | models.Q(
+                        status=ProposalStatus.DECLINED,
+                        decided_by__isnull=False,
+                        decided_at__isnull=False,
+                        result__isnull=True,
+                    )
+                ),
+                name="policy_proposal_decision_consistent",
+            ),
+            # The proposer is never the approver.
+            models.CheckConstraint(
+                condition=models.Q(decided_by__isnull=True)
+                | ~models.Q(decided_by=models.F("proposed_by")),
+                name="policy_proposal_second_person",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"safety settings proposal {self.pk} ({self.status})"
+
+
 class DosingBasis(models.TextChoices):
     ACTUAL = "actual", "Actual body weight"
     IDEAL = "ideal", "Ideal body weight (Devine)"
@@ -315,7 +400,10 @@ class ProtocolTemplate(models.Model):
                 name="protocol_template_one_dose_form",
             ),
             models.CheckConstraint(
-                condition=models.Q(duration_min__gte=5, duration_min__lte=720)
+                condition=models.Q(
+                    duration_min__gte=ceilings.INFUSION_DURATION_MIN_RANGE[0],
+                    duration_min__lte=ceilings.INFUSION_DURATION_MIN_RANGE[1],
+                )
                 & models.Q(sessions_count__gte=1, sessions_count__lte=30),
                 name="protocol_template_ranges",
             ),

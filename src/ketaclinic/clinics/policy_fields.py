@@ -1,15 +1,10 @@
-"""What each safety setting means: its group, label, unit and plausible range.
+"""What each safety setting means: its group, label, unit and help text.
 
-One table drives the settings page, the edit form and the service's range checks, so a label,
-unit or bound is written once. Defaults are not repeated here: they are the model fields'
-defaults, which come from the clinical dataclasses (docs/clinical-policy.md).
-
-The ranges are plausibility bounds, not policy: they catch typing slips (an extra zero, mmHg
-typed into a percentage field) and settings that would disable a check, while leaving every
-value a clinic could reasonably choose. Two bounds follow docs/clinical-policy.md where it states
-a floor: no patient under 18, from
-docs/clinical-policy.md "Eligibility for ketamine infusion [1.2, 1.5, 2.2]", and vitals at least
-every 15 minutes, from docs/clinical-policy.md "During the infusion [2.2, 2.3, 2.5]".
+One table drives the settings page, the edit form and the service's checks, so a label or unit
+is written once. Numbers are not repeated here: each setting's floor, ceiling and whether a
+change waits for a second physician come from ``clinical.ceilings.SETTINGS``
+(docs/clinical-policy.md "Gates along the journey (added 2026-12-03)", item 9), and defaults are
+the model fields', which come from the clinical dataclasses.
 """
 
 from __future__ import annotations
@@ -22,6 +17,7 @@ from typing import Final
 from django.db import models
 
 from ketaclinic.clinical import gates
+from ketaclinic.clinical.ceilings import SETTINGS, SettingBounds
 from ketaclinic.clinics.models import ClinicPolicy
 
 
@@ -30,10 +26,32 @@ class PolicyField:
     name: str
     label: str
     unit: str
-    minimum: float
-    maximum: float
-    integer: bool = True
     help: str = ""
+
+    @property
+    def bounds(self) -> SettingBounds:
+        return SETTINGS[self.name]
+
+    @property
+    def minimum(self) -> int | float:
+        return self.bounds.floor
+
+    @property
+    def maximum(self) -> int | float:
+        return self.bounds.ceiling
+
+    @property
+    def integer(self) -> bool:
+        return self.bounds.integer
+
+    @property
+    def needs_approval(self) -> str:
+        """What a change waits for, in words ("" when it takes effect at once)."""
+        if self.bounds.approval == "raise":
+            return "Raising it above the default takes effect when a second physician approves."
+        if self.bounds.approval == "change":
+            return "A change takes effect when a second physician approves it."
+        return ""
 
     @property
     def default(self) -> int | float:
@@ -68,53 +86,40 @@ POLICY_GROUPS: Final[tuple[PolicyGroup, ...]] = (
                 "min_age_years",
                 "Minimum age",
                 "years",
-                18,
-                100,
                 help="Policy floor: an adult service; age under 18 is a hard stop.",
             ),
-            PolicyField("crisis_systolic_bp", "Crisis systolic blood pressure", MMHG, 120, 260),
-            PolicyField("crisis_diastolic_bp", "Crisis diastolic blood pressure", MMHG, 70, 160),
+            PolicyField("crisis_systolic_bp", "Crisis systolic blood pressure", MMHG),
+            PolicyField("crisis_diastolic_bp", "Crisis diastolic blood pressure", MMHG),
             PolicyField(
                 "elevated_systolic_bp",
                 "Elevated systolic blood pressure (review)",
                 MMHG,
-                100,
-                260,
                 help="Not above the crisis systolic pressure.",
             ),
             PolicyField(
                 "elevated_diastolic_bp",
                 "Elevated diastolic blood pressure (review)",
                 MMHG,
-                60,
-                160,
                 help="Not above the crisis diastolic pressure.",
             ),
-            PolicyField("max_heart_rate", "Heart rate above which to review", PER_MIN, 60, 200),
-            PolicyField("min_spo2", "SpO2 below which to review", "%", 80, 100),
+            PolicyField("max_heart_rate", "Heart rate above which to review", PER_MIN),
+            PolicyField("min_spo2", "SpO2 below which to review", "%"),
             PolicyField(
                 "chronic_pain_months",
                 "Pain counts as chronic after",
                 "months",
-                0,
-                24,
-                integer=False,
                 help="Chronic means longer than this (IASP / ICD-11: 3 months).",
             ),
             PolicyField(
                 "first_line_classes_required",
                 "First-line drug classes tried before ketamine",
                 "classes (of 3)",
-                0,
-                3,
                 help="Gabapentinoid, SNRI, TCA: failed or not tolerated.",
             ),
             PolicyField(
                 "eligibility_valid_months",
                 "A signed decision stays in force for",
                 "months after its exam",
-                gates.ELIGIBILITY_VALID_MONTHS_RANGE[0],
-                gates.ELIGIBILITY_VALID_MONTHS_RANGE[1],
                 help="Then a new consultation and exam are needed before more ketamine "
                 "(at most 12 months).",
             ),
@@ -125,23 +130,13 @@ POLICY_GROUPS: Final[tuple[PolicyGroup, ...]] = (
         title="Dose limits",
         intro=(
             "Hard limits for one infusion session. No plan, template or rate change may go past "
-            "them, and there is no override."
+            "them, and there is no override. Each has a ceiling no clinic can pass, which "
+            "catches typing errors and outliers."
         ),
         fields=(
-            PolicyField(
-                "max_rate_mg_per_kg_h", "Maximum infusion rate", "mg/kg/h", 0.01, 5, integer=False
-            ),
-            PolicyField(
-                "max_session_mg_per_kg",
-                "Maximum dose per session",
-                "mg/kg",
-                0.01,
-                10,
-                integer=False,
-            ),
-            PolicyField(
-                "max_session_mg", "Maximum total per session", "mg", 1, 1000, integer=False
-            ),
+            PolicyField("max_rate_mg_per_kg_h", "Maximum infusion rate", "mg/kg/h"),
+            PolicyField("max_session_mg_per_kg", "Maximum dose per session", "mg/kg"),
+            PolicyField("max_session_mg", "Maximum total per session", "mg"),
         ),
     ),
     PolicyGroup(
@@ -153,32 +148,24 @@ POLICY_GROUPS: Final[tuple[PolicyGroup, ...]] = (
                 "precheck_max_systolic_bp",
                 "Defer at systolic blood pressure of",
                 MMHG,
-                100,
-                260,
                 help="Not above the alert systolic pressure.",
             ),
             PolicyField(
                 "precheck_max_diastolic_bp",
                 "Defer at diastolic blood pressure of",
                 MMHG,
-                60,
-                160,
                 help="Not above the alert diastolic pressure.",
             ),
             PolicyField(
                 "precheck_max_heart_rate",
                 "Defer at a resting heart rate above",
                 PER_MIN,
-                60,
-                200,
                 help="Not above the alert heart rate.",
             ),
             PolicyField(
                 "precheck_min_spo2",
                 "Defer at SpO2 on room air below",
                 "%",
-                80,
-                100,
                 help="Not below the alert SpO2.",
             ),
         ),
@@ -188,35 +175,20 @@ POLICY_GROUPS: Final[tuple[PolicyGroup, ...]] = (
         title="Alerts during the infusion",
         intro="The nurse is alerted to pause or slow the infusion at these readings.",
         fields=(
-            PolicyField("alert_systolic_bp", "Systolic blood pressure above", MMHG, 100, 260),
-            PolicyField("alert_diastolic_bp", "Diastolic blood pressure above", MMHG, 60, 160),
-            PolicyField(
-                "alert_bp_rise_percent", "Blood pressure rise over baseline above", "%", 5, 100
-            ),
-            PolicyField("alert_heart_rate", "Heart rate above", PER_MIN, 60, 220),
-            PolicyField("alert_spo2", "SpO2 below (sustained)", "%", 80, 100),
-            PolicyField("alert_respiratory_rate", "Respiratory rate below", "breaths/min", 4, 20),
-            PolicyField(
-                "alert_rass",
-                "Sedation at RASS of or below",
-                "RASS level (-5 to +4)",
-                -5,
-                0,
-            ),
-            PolicyField(
-                "alert_moaas",
-                "Sedation at MOAA/S of or below",
-                "MOAA/S level (0 to 5)",
-                0,
-                4,
-            ),
+            PolicyField("alert_systolic_bp", "Systolic blood pressure above", MMHG),
+            PolicyField("alert_diastolic_bp", "Diastolic blood pressure above", MMHG),
+            PolicyField("alert_bp_rise_percent", "Blood pressure rise over baseline above", "%"),
+            PolicyField("alert_heart_rate", "Heart rate above", PER_MIN),
+            PolicyField("alert_spo2", "SpO2 below (sustained)", "%"),
+            PolicyField("alert_respiratory_rate", "Respiratory rate below", "breaths/min"),
+            PolicyField("alert_rass", "Sedation at RASS of or below", "RASS level (-5 to +4)"),
+            PolicyField("alert_moaas", "Sedation at MOAA/S of or below", "MOAA/S level (0 to 5)"),
             PolicyField(
                 "vitals_interval_min",
                 "Vitals at least every",
                 "min",
-                5,
-                15,
-                help="Policy floor: at least every 15 minutes.",
+                help="BP every 10 minutes in the Yale and Emory cohorts; every 15 minutes in "
+                "the first hour in a UK nursing guideline.",
             ),
         ),
     ),
@@ -229,22 +201,18 @@ POLICY_GROUPS: Final[tuple[PolicyGroup, ...]] = (
                 "discharge_min_aldrete",
                 "Modified Aldrete score of at least",
                 "points (of 10)",
-                8,
-                10,
+                help="A score of 9 or more allows discharge (Aldrete 1970, modified 1995).",
             ),
             PolicyField(
                 "discharge_min_observation_min",
                 "Observation after the infusion ends, at least",
                 "min",
-                15,
-                480,
+                help="Common practice: 30 to 60 minutes after the infusion ends.",
             ),
             PolicyField(
                 "recovery_min",
                 "Chair time kept after each infusion",
                 "min",
-                0,
-                480,
                 help="Used when booking a series; not less than the observation time.",
             ),
         ),
@@ -262,51 +230,32 @@ POLICY_GROUPS: Final[tuple[PolicyGroup, ...]] = (
                 "exam_weight_max_age_days",
                 "Exam weight and height usable for a plan for",
                 "days",
-                gates.EXAM_WEIGHT_MAX_AGE_DAYS_RANGE[0],
-                gates.EXAM_WEIGHT_MAX_AGE_DAYS_RANGE[1],
                 help="Older than this, a new exam measures the patient before a plan is signed.",
             ),
             PolicyField(
                 "weight_change_percent",
                 "Day's weight differing from the plan's by more than",
                 "%",
-                gates.WEIGHT_CHANGE_PERCENT_RANGE[0],
-                gates.WEIGHT_CHANGE_PERCENT_RANGE[1],
                 help="Blocks the start until a physician revises the plan.",
             ),
             PolicyField(
                 "pump_resolution_ml_h",
                 "Infusion pump rate resolution",
                 "mL/h",
-                gates.PUMP_RESOLUTION_ML_H_RANGE[0],
-                gates.PUMP_RESOLUTION_ML_H_RANGE[1],
-                integer=False,
                 help="Rates are rounded to this step on the plan and accepted at it on the chart.",
             ),
             PolicyField(
                 "dose_deviation_percent",
                 "Dose given past the plan's total by more than",
                 "%",
-                gates.DOSE_DEVIATION_PERCENT_RANGE[0],
-                gates.DOSE_DEVIATION_PERCENT_RANGE[1],
-                integer=False,
                 help=f"And more than {gates.DOSE_DEVIATION_MIN_MG:g} mg: opens a dose deviation "
                 "that a physician must review before discharge.",
             ),
-            PolicyField(
-                "draw_max_factor",
-                "Amount drawn at most",
-                "x the plan's total",
-                gates.DRAW_MAX_FACTOR_RANGE[0],
-                gates.DRAW_MAX_FACTOR_RANGE[1],
-                integer=False,
-            ),
+            PolicyField("draw_max_factor", "Amount drawn at most", "x the plan's total"),
             PolicyField(
                 "backdate_max_min",
                 "Charted times may be set back at most",
                 "min",
-                gates.BACKDATE_MAX_MIN_RANGE[0],
-                gates.BACKDATE_MAX_MIN_RANGE[1],
                 help=f"With a reason when more than {gates.BACKDATE_REASON_AFTER_MIN} minutes "
                 "back; never in the future.",
             ),

@@ -5,7 +5,15 @@ from dataclasses import dataclass
 from django.db.models import Count, Prefetch, Q
 
 from ketaclinic.accounts.models import STAFF_ROLES, Role, StaffInvitation, User
-from ketaclinic.clinics.models import Chair, Clinic, ClinicPolicy, Location, ProtocolTemplate
+from ketaclinic.clinics.models import (
+    Chair,
+    Clinic,
+    ClinicPolicy,
+    Location,
+    PolicyProposal,
+    ProposalStatus,
+    ProtocolTemplate,
+)
 
 
 @dataclass(frozen=True)
@@ -168,15 +176,18 @@ class PolicyChange:
 class PolicyVersion:
     policy: ClinicPolicy
     changes: list[PolicyChange]
+    # The second physician whose approval brought this version into force (gate 9), if any.
+    approved_by: User | None = None
 
 
 def clinic_policy_history(*, clinic_id: int) -> list[PolicyVersion]:
-    """Every version, newest first, with what changed from the version before it: one query."""
+    """Every version, newest first, with what changed from the version before it and who
+    approved it: one query."""
     from ketaclinic.clinics.policy_fields import POLICY_FIELDS, show
 
     versions = list(
         ClinicPolicy.objects.filter(clinic_id=clinic_id)
-        .select_related("created_by")
+        .select_related("created_by", "approved_proposal__decided_by")
         .order_by("version")
     )
     history: list[PolicyVersion] = []
@@ -189,10 +200,78 @@ def clinic_policy_history(*, clinic_id: int) -> list[PolicyVersion]:
                 if old != new:
                     spec = POLICY_FIELDS[name]
                     changes.append(PolicyChange(spec.label, spec.unit, show(old), show(new)))
-        history.append(PolicyVersion(policy, changes))
+        proposal = getattr(policy, "approved_proposal", None)
+        history.append(
+            PolicyVersion(policy, changes, proposal.decided_by if proposal is not None else None)
+        )
         previous = policy
     history.reverse()
     return history
+
+
+@dataclass(frozen=True)
+class ProposalRow:
+    """A proposed change to the safety settings as the pages show it."""
+
+    proposal: PolicyProposal
+    changes: list[PolicyChange]
+    # Labels of the settings that made it wait for a second physician.
+    waiting_on: list[str]
+    # Proposed on a version that is no longer in force: it can only be declined.
+    stale: bool
+
+
+def _proposal_rows(proposals: list[PolicyProposal], current_version: int) -> list[ProposalRow]:
+    from ketaclinic.clinics.policy_fields import POLICY_FIELDS, show
+
+    rows = []
+    for proposal in proposals:
+        changes = [
+            PolicyChange(
+                POLICY_FIELDS[name].label,
+                POLICY_FIELDS[name].unit,
+                show(proposal.old_values[name]),
+                show(proposal.values[name]),
+            )
+            for name in ClinicPolicy.THRESHOLD_FIELDS
+            if name in proposal.values
+        ]
+        rows.append(
+            ProposalRow(
+                proposal=proposal,
+                changes=changes,
+                waiting_on=[POLICY_FIELDS[name].label for name in proposal.waiting_on],
+                stale=proposal.based_on_version != current_version,
+            )
+        )
+    return rows
+
+
+def policy_proposals_pending(*, clinic_id: int, current: ClinicPolicy) -> list[ProposalRow]:
+    """The clinic's proposals waiting for a second physician, oldest first (the order to decide
+    them in), each marked stale when ``current`` is not the version it was proposed on: one
+    query."""
+    proposals = list(
+        PolicyProposal.objects.filter(clinic_id=clinic_id, status=ProposalStatus.PENDING)
+        .select_related("proposed_by")
+        .order_by("proposed_at", "id")
+    )
+    return _proposal_rows(proposals, current.version)
+
+
+# How many decided proposals the approvals page lists; the history page keeps every version.
+RECENT_DECISIONS = 10
+
+
+def policy_proposals_decided(*, clinic_id: int, current: ClinicPolicy) -> list[ProposalRow]:
+    """The clinic's last ``RECENT_DECISIONS`` decided proposals, newest first: one query."""
+    proposals = list(
+        PolicyProposal.objects.filter(clinic_id=clinic_id)
+        .exclude(status=ProposalStatus.PENDING)
+        .select_related("proposed_by", "decided_by", "result")
+        .order_by("-decided_at", "-id")[:RECENT_DECISIONS]
+    )
+    return _proposal_rows(proposals, current.version)
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone
 
+from ketaclinic.accounts.models import User
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.clinical.ceilings import (
+    INFUSION_DURATION_MIN_RANGE,
+    changes_needing_approval,
+    setting_check,
+)
 from ketaclinic.clinical.dosing import DoseLimitExceeded, DoseLimits, infusion_plan
 from ketaclinic.clinical.eligibility import EligibilityPolicy
 from ketaclinic.clinical.monitoring import MonitoringPolicy
@@ -25,11 +33,21 @@ from ketaclinic.clinical.protocols import PROTOCOL_TEMPLATES
 from ketaclinic.clinics.access import (
     access_chair,
     access_location,
+    access_policy_proposal,
     access_protocol_template,
     admin_clinic,
     admin_user,
+    physician_user,
 )
-from ketaclinic.clinics.models import Chair, Clinic, ClinicPolicy, Location, ProtocolTemplate
+from ketaclinic.clinics.models import (
+    Chair,
+    Clinic,
+    ClinicPolicy,
+    Location,
+    PolicyProposal,
+    ProposalStatus,
+    ProtocolTemplate,
+)
 from ketaclinic.clinics.policy_fields import ORDERED_PAIRS, POLICY_FIELDS, show
 from ketaclinic.clinics.selectors import clinic_policy_current
 from ketaclinic.lib.forms import StaleObjectError
@@ -293,7 +311,8 @@ def _template_check(template: ProtocolTemplate, limits: DoseLimits) -> None:
         maximum=MAX_CONCENTRATION_MG_PER_ML,
     )
     for name, low, high, unit in (
-        ("duration_min", 5, 720, "minutes"),
+        # Gate 9: one infusion lasts 10 to 480 minutes (clinical.ceilings, product bounds).
+        ("duration_min", *INFUSION_DURATION_MIN_RANGE, "minutes"),
         ("sessions_count", 1, 30, "sessions"),
     ):
         value = getattr(template, name)
@@ -417,24 +436,23 @@ def protocol_template_set_active(
 
 
 def _policy_number(name: str, value: object) -> tuple[int | float | None, str | None]:
+    """The value as the setting stores it, or the problem in the words of the settings page; the
+    bounds are clinical.ceilings' (gate 9)."""
     spec = POLICY_FIELDS[name]
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None, "Enter a number."
     if isinstance(value, float) and not math.isfinite(value):
         return None, "Enter a number."
-    if spec.integer:
-        if isinstance(value, float):
-            if not value.is_integer():
-                return None, "Enter a whole number."
-            value = int(value)
-    else:
-        value = float(value)
-    if not spec.minimum <= value <= spec.maximum:
+    if spec.integer and isinstance(value, float) and not value.is_integer():
+        return None, "Enter a whole number."
+    try:
+        return setting_check(name, value), None
+    except ValueError:
+        limit = "ketaclinic's ceiling" if value > spec.maximum else "ketaclinic's floor"
         return None, (
-            f"Must be between {show(spec.minimum)} and {show(spec.maximum)} {spec.unit}; "
-            f"got {show(value)}."
+            f"Must be between {show(spec.minimum)} and {show(spec.maximum)} {spec.unit} "
+            f"({limit}); got {show(value)}."
         )
-    return value, None
 
 
 def _clinical_check(errors: dict[str, list[str]], values: dict[str, object]) -> None:
@@ -481,6 +499,114 @@ def clinic_policy_values_check(values: Mapping[str, object]) -> dict[str, object
     return checked
 
 
+def _thresholds(policy: ClinicPolicy) -> dict[str, float]:
+    return {name: getattr(policy, name) for name in ClinicPolicy.THRESHOLD_FIELDS}
+
+
+@dataclass(frozen=True)
+class _PolicyChange:
+    """A checked change to the version in force: the full new set, the values it replaces, and
+    the settings among them that wait for a second physician."""
+
+    current: ClinicPolicy
+    checked: dict[str, object]
+    old: dict[str, object]
+    waiting: tuple[str, ...]
+
+    @property
+    def new(self) -> dict[str, object]:
+        return {name: self.checked[name] for name in self.old}
+
+
+def _policy_change(
+    *, actor: Actor, clinic: Clinic, values: Mapping[str, object], based_on_version: int, note: str
+) -> _PolicyChange:
+    """Everything a change must pass before anything is written (the caller's transaction)."""
+    _refuse_unknown(values, ClinicPolicy.THRESHOLD_FIELDS)
+    admin_clinic(actor, clinic)
+    if not note.strip():
+        raise ValidationError({"note": "Say what changed and why, in a short note."})
+    # Lock the clinic row so two admins saving at once queue up here; the unique (clinic,
+    # version) constraint is the backstop where the database has no row locks (SQLite).
+    Clinic.objects.select_for_update().filter(pk=clinic.pk).first()
+    current = clinic_policy_current(clinic_id=clinic.pk)
+    if current.version != based_on_version:
+        raise StaleObjectError("set of safety settings")
+    merged: dict[str, object] = dict(_thresholds(current))
+    merged.update(values)
+    checked = clinic_policy_values_check(merged)
+    old = {
+        n: getattr(current, n)
+        for n in ClinicPolicy.THRESHOLD_FIELDS
+        if checked[n] != getattr(current, n)
+    }
+    if not old:
+        raise ValidationError(
+            "No setting was changed, so no new version was saved.", code="unchanged"
+        )
+    new = {name: checked[name] for name in old}
+    waiting = changes_needing_approval(_thresholds(current), new)  # type: ignore[arg-type]
+    return _PolicyChange(current=current, checked=checked, old=old, waiting=waiting)
+
+
+def _policy_version_write(
+    *,
+    actor: Actor,
+    clinic: Clinic,
+    change: _PolicyChange,
+    author: User,
+    note: str,
+    proposal: PolicyProposal | None = None,
+) -> ClinicPolicy:
+    policy = ClinicPolicy(
+        clinic=clinic,
+        version=change.current.version + 1,
+        created_by=author,
+        change_note=note,
+        **change.checked,
+    )
+    # The version number is this function's to choose; a clash with another row is a race,
+    # reported as a stale form below rather than as a field error.
+    policy.full_clean(exclude=["version"])
+    try:
+        with transaction.atomic():
+            policy.save()
+    except IntegrityError:
+        raise StaleObjectError("set of safety settings") from None
+    detail: dict[str, object] = {
+        "version": policy.version,
+        "based_on_version": change.current.version,
+        "note": note,
+        "old": change.old,
+        "new": change.new,
+    }
+    if proposal is not None:
+        detail.update(proposal=proposal.pk, proposed_by=author.pk)
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="clinic_policy",
+        object_id=policy.pk,
+        clinic=clinic,
+        detail=detail,
+    )
+    return policy
+
+
+def _approval_refusal(change: _PolicyChange) -> ValidationError:
+    return ValidationError(
+        {
+            name: (
+                f"{POLICY_FIELDS[name].needs_approval} Propose the change "
+                f"({show(change.old[name])} to {show(change.checked[name])} "
+                f"{POLICY_FIELDS[name].unit}); version {change.current.version} stays in force "
+                "until then."
+            )
+            for name in change.waiting
+        }
+    )
+
+
 @transaction.atomic
 def clinic_policy_update(
     *,
@@ -493,61 +619,183 @@ def clinic_policy_update(
     """Write the clinic's next safety-policy version; earlier versions are never edited.
 
     ``values`` may hold some or all thresholds; the rest carry over. Refused, with nothing
-    written, when the form was based on an older version, when a value is out of range, or when
-    nothing changed.
+    written, when the form was based on an older version, when a value is out of its bounds,
+    when nothing changed, or when a change needs a second physician's approval (gate 9: raising
+    a dose limit above its default, changing a discharge or monitoring value; those go through
+    ``policy_proposal_create``).
     """
-    _refuse_unknown(values, ClinicPolicy.THRESHOLD_FIELDS)
-    admin_clinic(actor, clinic)
-    note = note.strip()
-    if not note:
-        raise ValidationError({"note": "Say what changed and why, in a short note."})
-    # Lock the clinic row so two admins saving at once queue up here; the unique (clinic,
-    # version) constraint is the backstop where the database has no row locks (SQLite).
-    Clinic.objects.select_for_update().filter(pk=clinic.pk).first()
-    current = clinic_policy_current(clinic_id=clinic.pk)
-    if current.version != based_on_version:
-        raise StaleObjectError("set of safety settings")
-    merged: dict[str, object] = {
-        name: getattr(current, name) for name in ClinicPolicy.THRESHOLD_FIELDS
-    }
-    merged.update(values)
-    checked = clinic_policy_values_check(merged)
-    old = {
-        n: getattr(current, n)
-        for n in ClinicPolicy.THRESHOLD_FIELDS
-        if checked[n] != getattr(current, n)
-    }
-    if not old:
-        raise ValidationError(
-            "No setting was changed, so no new version was saved.", code="unchanged"
-        )
-    policy = ClinicPolicy(
-        clinic=clinic,
-        version=current.version + 1,
-        created_by=admin_user(actor),
-        change_note=note,
-        **checked,
+    change = _policy_change(
+        actor=actor, clinic=clinic, values=values, based_on_version=based_on_version, note=note
     )
-    # The version number is this function's to choose; a clash with another row is a race,
-    # reported as a stale form below rather than as a field error.
-    policy.full_clean(exclude=["version"])
-    try:
-        with transaction.atomic():
-            policy.save()
-    except IntegrityError:
-        raise StaleObjectError("set of safety settings") from None
+    if change.waiting:
+        raise _approval_refusal(change)
+    return _policy_version_write(
+        actor=actor, clinic=clinic, change=change, author=admin_user(actor), note=note.strip()
+    )
+
+
+def _proposal_write(
+    *, actor: Actor, clinic: Clinic, change: _PolicyChange, note: str
+) -> PolicyProposal:
+    proposal = PolicyProposal(
+        clinic=clinic,
+        based_on_version=change.current.version,
+        values=change.new,
+        old_values=change.old,
+        waiting_on=list(change.waiting),
+        note=note,
+        proposed_by=admin_user(actor),
+    )
+    proposal.full_clean()
+    proposal.save()
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="clinic_policy_proposal",
+        object_id=proposal.pk,
+        clinic=clinic,
+        detail={
+            "based_on_version": change.current.version,
+            "note": note,
+            "old": change.old,
+            "new": change.new,
+            "waiting_on": list(change.waiting),
+        },
+    )
+    return proposal
+
+
+@transaction.atomic
+def policy_proposal_create(
+    *,
+    actor: Actor,
+    clinic: Clinic,
+    values: Mapping[str, object],
+    based_on_version: int,
+    note: str,
+) -> PolicyProposal:
+    """Save a change to the safety settings as a proposal; the version in force stays in force
+    until a second physician approves it (``policy_proposal_approve``). Checked like
+    ``clinic_policy_update``, with nothing written on a refusal."""
+    change = _policy_change(
+        actor=actor, clinic=clinic, values=values, based_on_version=based_on_version, note=note
+    )
+    return _proposal_write(actor=actor, clinic=clinic, change=change, note=note.strip())
+
+
+@transaction.atomic
+def clinic_policy_change(
+    *,
+    actor: Actor,
+    clinic: Clinic,
+    values: Mapping[str, object],
+    based_on_version: int,
+    note: str,
+) -> ClinicPolicy | PolicyProposal:
+    """What the settings form saves: the next version when every change may take effect at
+    once, else the whole change as one proposal for a second physician (gate 9)."""
+    change = _policy_change(
+        actor=actor, clinic=clinic, values=values, based_on_version=based_on_version, note=note
+    )
+    if change.waiting:
+        return _proposal_write(actor=actor, clinic=clinic, change=change, note=note.strip())
+    return _policy_version_write(
+        actor=actor, clinic=clinic, change=change, author=admin_user(actor), note=note.strip()
+    )
+
+
+def _proposal_pending(proposal: PolicyProposal) -> None:
+    if proposal.status != ProposalStatus.PENDING:
+        raise ValidationError(
+            {"proposal": f"This change was already {proposal.get_status_display().lower()}."}
+        )
+
+
+@transaction.atomic
+def policy_proposal_approve(*, actor: Actor, proposal_id: int, note: str = "") -> ClinicPolicy:
+    """A second physician approves a proposed change: the next version is written with it.
+
+    Refused, with nothing written, for anyone but an active physician of the clinic (404), for
+    the proposer, for a proposal already decided, and for one made on a version that is no
+    longer in force (it would undo the changes saved since; the admin proposes again).
+    """
+    approver = physician_user(actor)
+    assert approver.clinic_id is not None
+    Clinic.objects.select_for_update().filter(pk=approver.clinic_id).first()
+    proposal = access_policy_proposal(actor, proposal_id)
+    _proposal_pending(proposal)
+    if proposal.proposed_by_id == approver.pk:
+        raise ValidationError(
+            {"proposal": "You proposed this change: another physician must approve it."}
+        )
+    current = clinic_policy_current(clinic_id=proposal.clinic_id)
+    if current.version != proposal.based_on_version:
+        raise ValidationError(
+            {
+                "proposal": (
+                    f"This change was proposed on version {proposal.based_on_version}, and "
+                    f"version {current.version} is in force now: it cannot be approved. Decline "
+                    "it; the clinic admin may propose it again on the current settings."
+                )
+            }
+        )
+    merged: dict[str, object] = dict(_thresholds(current))
+    merged.update(proposal.values)
+    checked = clinic_policy_values_check(merged)
+    old = {n: getattr(current, n) for n in ClinicPolicy.THRESHOLD_FIELDS if n in proposal.values}
+    change = _PolicyChange(
+        current=current,
+        checked=checked,
+        old=old,
+        waiting=tuple(proposal.waiting_on),
+    )
+    policy = _policy_version_write(
+        actor=actor,
+        clinic=proposal.clinic,
+        change=change,
+        author=proposal.proposed_by,
+        note=proposal.note,
+        proposal=proposal,
+    )
+    proposal.status = ProposalStatus.APPROVED
+    proposal.decided_by = approver
+    proposal.decided_at = timezone.now()
+    proposal.decision_note = note.strip()
+    proposal.result = policy
+    proposal.full_clean()
+    proposal.save()
+    audit_record(
+        actor=actor,
+        action=Action.SIGN,
+        object_type="clinic_policy_proposal",
+        object_id=proposal.pk,
+        clinic=proposal.clinic,
+        detail={"status": "approved", "version": policy.version, "note": proposal.decision_note},
+    )
+    return policy
+
+
+@transaction.atomic
+def policy_proposal_decline(*, actor: Actor, proposal_id: int, reason: str) -> PolicyProposal:
+    """A physician declines a proposed change, with a reason; the settings stay as they are."""
+    decider = physician_user(actor)
+    proposal = access_policy_proposal(actor, proposal_id)
+    _proposal_pending(proposal)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the change is declined, in a short note."})
+    proposal.status = ProposalStatus.DECLINED
+    proposal.decided_by = decider
+    proposal.decided_at = timezone.now()
+    proposal.decision_note = reason
+    proposal.full_clean()
+    proposal.save()
     audit_record(
         actor=actor,
         action=Action.UPDATE,
-        object_type="clinic_policy",
-        object_id=policy.pk,
-        clinic=clinic,
-        detail={
-            "version": policy.version,
-            "based_on_version": current.version,
-            "note": note,
-            "old": old,
-            "new": {name: checked[name] for name in old},
-        },
+        object_type="clinic_policy_proposal",
+        object_id=proposal.pk,
+        clinic=proposal.clinic,
+        detail={"status": "declined", "note": reason},
     )
-    return policy
+    return proposal

@@ -9,6 +9,17 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("clinic/settings/safety/", views.policy_detail, name="policy"),
     path("clinic/settings/safety/edit/", views.policy_edit, name="policy_edit"),
     path("clinic/settings/safety/history/", views.policy_history, name="policy_history"),
+    path("clinic/safety-proposals/", views.policy_proposals, name="policy_proposals"),
+    path(
+        "clinic/safety-proposals/<int:proposal_id>/approve/",
+        views.policy_proposal_approve,
+        name="policy_proposal_approve",
+    ),
+    path(
+        "clinic/safety-proposals/<int:proposal_id>/decline/",
+        views.policy_proposal_decline,
+        name="policy_proposal_decline",
+    ),
     path("clinic/locations/", views.location_list, name="locations"),
     path("clinic/locations/new/", views.location_new, name="location_new"),
     path("clinic/locations/<int:location_id>/", views.location_edit, name="location_edit"),

@@ -1,6 +1,8 @@
 """Clinic settings for clinic admins: locations and chairs, staff and invitations, protocol
 templates and the safety settings. Thin views: parse, authorize, call a service or selector,
-render. Every page is gated to clinic admins (404 for anyone else); the services check again."""
+render. Every page is gated to clinic admins (404 for anyone else); the services check again.
+The exception: proposed changes to the safety settings, which physicians see and decide on
+(gate 9), and clinic admins see."""
 
 from __future__ import annotations
 
@@ -30,9 +32,11 @@ from ketaclinic.clinics.forms import (
     StaffMemberForm,
     time_zone_names,
 )
+from ketaclinic.clinics.models import ClinicPolicy
 from ketaclinic.clinics.services import LOCATION_FIELDS, TEMPLATE_FIELDS
 
 ADMIN = Role.CLINIC_ADMIN
+PHYSICIAN = Role.PHYSICIAN
 
 
 def _clinic_id(request: HttpRequest) -> int:
@@ -88,11 +92,16 @@ def settings_index(request: HttpRequest) -> HttpResponse:
 @roles_required(ADMIN)
 @require_GET
 def policy_detail(request: HttpRequest) -> HttpResponse:
-    policy = selectors.clinic_policy_for_page(clinic_id=_clinic_id(request))
+    clinic_id = _clinic_id(request)
+    policy = selectors.clinic_policy_for_page(clinic_id=clinic_id)
     return render(
         request,
         "clinics/policy_detail.html",
-        {"policy": policy, "sections": selectors.clinic_policy_sections(policy)},
+        {
+            "policy": policy,
+            "sections": selectors.clinic_policy_sections(policy),
+            "pending": selectors.policy_proposals_pending(clinic_id=clinic_id, current=policy),
+        },
     )
 
 
@@ -105,7 +114,7 @@ def policy_edit(request: HttpRequest) -> HttpResponse:
     form = ClinicPolicyForm(request.POST or None, policy=policy)
     if request.method == "POST" and form.is_valid():
         try:
-            new = services.clinic_policy_update(
+            saved = services.clinic_policy_change(
                 actor=Actor.from_request(request),
                 clinic=user.clinic,
                 values=form.values(),
@@ -115,7 +124,14 @@ def policy_edit(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             _form_errors(form, exc)
         else:
-            messages.success(request, f"Saved as version {new.version}.")
+            if isinstance(saved, ClinicPolicy):
+                messages.success(request, f"Saved as version {saved.version}.")
+            else:
+                messages.info(
+                    request,
+                    "Proposed: the change takes effect when a second physician approves it. "
+                    f"Version {policy.version} stays in force until then.",
+                )
             return redirect("clinics:policy")
     status = 422 if request.method == "POST" else 200
     return render(
@@ -128,6 +144,62 @@ def policy_edit(request: HttpRequest) -> HttpResponse:
 def policy_history(request: HttpRequest) -> HttpResponse:
     history = selectors.clinic_policy_history(clinic_id=_clinic_id(request))
     return render(request, "clinics/policy_history.html", {"history": history})
+
+
+@roles_required(PHYSICIAN, ADMIN)
+@require_GET
+def policy_proposals(request: HttpRequest) -> HttpResponse:
+    """Proposed changes to the safety settings: physicians approve or decline them, the clinic
+    admin follows them."""
+    user = signed_in_user(request)
+    clinic_id = _clinic_id(request)
+    policy = selectors.clinic_policy_current(clinic_id=clinic_id)
+    return render(
+        request,
+        "clinics/policy_proposals.html",
+        {
+            "policy": policy,
+            "pending": selectors.policy_proposals_pending(clinic_id=clinic_id, current=policy),
+            "decided": selectors.policy_proposals_decided(clinic_id=clinic_id, current=policy),
+            "may_decide": user.role == PHYSICIAN,
+            "me": user,
+        },
+    )
+
+
+PROPOSAL_LABELS = {"proposal": "Proposed change", "reason": "Reason for declining"}
+
+
+@roles_required(PHYSICIAN)
+@require_POST
+def policy_proposal_approve(request: HttpRequest, proposal_id: int) -> HttpResponse:
+    try:
+        policy = services.policy_proposal_approve(
+            actor=Actor.from_request(request),
+            proposal_id=proposal_id,
+            note=request.POST.get("note", ""),
+        )
+    except ValidationError as exc:
+        _flash_errors(request, exc, PROPOSAL_LABELS)
+    else:
+        messages.success(request, f"Approved: version {policy.version} is in force.")
+    return redirect("clinics:policy_proposals")
+
+
+@roles_required(PHYSICIAN)
+@require_POST
+def policy_proposal_decline(request: HttpRequest, proposal_id: int) -> HttpResponse:
+    try:
+        services.policy_proposal_decline(
+            actor=Actor.from_request(request),
+            proposal_id=proposal_id,
+            reason=request.POST.get("reason", ""),
+        )
+    except ValidationError as exc:
+        _flash_errors(request, exc, PROPOSAL_LABELS)
+    else:
+        messages.success(request, "Declined: the settings stay as they are.")
+    return redirect("clinics:policy_proposals")
 
 
 # --- locations and chairs ---------------------------------------------------------------------

@@ -39,6 +39,7 @@ NAVIGATION: dict[str, list[tuple[str, str]]] = {
         ("Boosters", "outcomes:staff_boosters"),
         ("Analytics", "analytics:clinic"),
         ("New bookings", "scheduling:desk_bookings"),
+        ("Safety settings", "clinics:policy_proposals"),
     ],
     Role.CLINIC_ADMIN: [
         ("Home", "home"),

@@ -90,3 +90,38 @@ def test_an_admin_changes_a_dose_limit_and_invites_a_nurse(
     nora = User.objects.get(email="nora@example.test")
     assert (nora.role, nora.clinic_id) == ("nurse", world.clinic.pk)
     assert list(nora.locations.all()) == [world.cleveland]
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_raised_limit_waits_for_a_physician_who_approves_it(
+    live_server: Any, page: Page, world: World, viewport: ViewportSize
+) -> None:
+    # Gate 9: the admin proposes 250 mg; 200 mg stays in force until a physician approves.
+    page.set_viewport_size(viewport)
+    _sign_in(page, live_server.url, "admin@example.test")
+    page.goto(f"{live_server.url}/clinic/settings/safety/edit/")
+    page.get_by_label("Maximum total per session (mg)").fill("250")
+    page.get_by_label("What changed and why").fill("Heavier patients at Cleveland")
+    page.get_by_role("button", name="Save as a new version").click()
+    expect(page.get_by_text("Version 1 stays in force until then.")).to_be_visible()
+    expect(page.locator("[data-setting=max_session_mg] strong")).to_have_text("200 mg")
+    expect(page.get_by_role("heading", name="Waiting for a second physician")).to_be_visible()
+    _no_sideways_scroll(page)
+    assert clinic_policy_current(clinic_id=world.clinic.pk).max_session_mg == 200.0
+
+    page.context.clear_cookies()
+    _sign_in(page, live_server.url, "doc@example.test")
+    if viewport == DESKTOP:
+        # The physician's navigation leads to the page (on a phone it sits behind the menu).
+        page.get_by_role("link", name="Safety settings").click()
+    else:
+        page.goto(f"{live_server.url}/clinic/safety-proposals/")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Proposed changes to the safety settings"
+    )
+    _no_sideways_scroll(page)
+    page.get_by_label("Note with your approval").fill("Checked with the medical director")
+    page.get_by_role("button", name="Approve this change").click()
+    expect(page.get_by_text("Approved: version 2 is in force.")).to_be_visible()
+    expect(page.get_by_text("No change is waiting for a decision.")).to_be_visible()
+    assert clinic_policy_current(clinic_id=world.clinic.pk).max_session_mg == 250.0
