@@ -19,6 +19,8 @@ from ketaclinic.clinical.monitoring import (
     CONTROLLED_SUBSTANCE_SOURCE,
     DEFAULT_MONITORING,
     DISCHARGE_SOURCE,
+    MONITORING_GATE,
+    OVERRIDE_CEILING_GATE,
     PLAN_RATE_SOURCE,
     PRECHECK_SOURCE,
     VITAL_LIMITS,
@@ -28,14 +30,20 @@ from ketaclinic.clinical.monitoring import (
     PlannedDoseReached,
     PlanRateExceeded,
     Vitals,
+    VitalsGap,
+    baseline_vitals_missing,
     controlled_substance_check,
     discharge_check,
+    discharge_vitals_missing,
     infused_mg,
     infusion_rate_check,
+    is_ceiling,
     precheck,
+    precheck_ceiling,
     sedation_alerts,
     vital_alerts,
     vitals_due_at,
+    vitals_gaps,
     vitals_overdue,
 )
 
@@ -609,3 +617,89 @@ def test_default_policy_is_clinical_md() -> None:
     assert DEFAULT_MONITORING.discharge_min_aldrete == 9
     assert DEFAULT_MONITORING.discharge_min_observation_min == 30
     assert DEFAULT_MONITORING.vitals_interval_min == 15
+
+
+# -- gates along the journey: the override ceiling and monitoring required ----------------------
+
+T0 = dt.datetime(2026, 12, 3, 15, 0, tzinfo=dt.UTC)
+
+
+def minutes(n: float) -> dt.datetime:
+    return T0 + dt.timedelta(minutes=n)
+
+
+def test_precheck_readings_past_an_alert_limit_are_a_ceiling_no_override_clears() -> None:
+    found = precheck_ceiling(
+        vitals=Vitals(
+            systolic_bp=220, diastolic_bp=130, heart_rate=125, spo2=90, respiratory_rate=8
+        )
+    )
+    assert [f.code for f in found] == [
+        "no_start_today_systolic_bp_high",
+        "no_start_today_diastolic_bp_high",
+        "no_start_today_heart_rate_high",
+        "no_start_today_spo2_low",
+        "no_start_today_respiratory_rate_low",
+    ]
+    assert found[0].message == (
+        "Pre-check override ceiling: Systolic BP 220 mmHg is above 180, past the in-infusion "
+        "alert limit: no infusion today, and no override can allow it."
+    )
+    assert found[2].message.startswith(
+        f"{OVERRIDE_CEILING_GATE}: Heart rate 125/min is above 120, past"
+    )
+    assert {f.source for f in found} == {ALERT_SOURCE}
+    assert all(is_ceiling(f.code) for f in found)
+    # A failed pre-check below the alert limits (170/100) is not a ceiling: it may be overridden.
+    assert precheck_ceiling(vitals=Vitals(systolic_bp=170, diastolic_bp=100, heart_rate=80)) == ()
+    assert not is_ceiling("systolic_bp_high")
+    assert not is_ceiling(None)
+
+
+def test_baseline_vitals_must_lie_in_the_fifteen_minutes_before_the_start() -> None:
+    assert baseline_vitals_missing(last_vitals_at=minutes(-15), start_at=T0) is None
+    assert baseline_vitals_missing(last_vitals_at=T0, start_at=T0) is None
+    late = baseline_vitals_missing(last_vitals_at=minutes(-16), start_at=T0)
+    assert late is not None
+    assert late.code == "baseline_vitals_missing"
+    assert late.message == (
+        "Monitoring required: no baseline vitals in the 15 min before the start; record a new "
+        "pre-infusion check first."
+    )
+    assert late.source == VITALS_INTERVAL_SOURCE
+    none = baseline_vitals_missing(last_vitals_at=None, start_at=T0, within_min=10)
+    assert none is not None
+    assert none.threshold == 10
+    with pytest.raises(ValueError, match="within_min must be at least 1"):
+        baseline_vitals_missing(last_vitals_at=None, start_at=T0, within_min=0)
+
+
+def test_discharge_needs_vitals_after_the_stop_and_in_the_last_fifteen_minutes() -> None:
+    ended = minutes(0)
+    assert (
+        discharge_vitals_missing(last_vitals_at=minutes(20), ended_at=ended, now=minutes(35)) == ()
+    )
+    assert [
+        f.code
+        for f in discharge_vitals_missing(
+            last_vitals_at=minutes(5), ended_at=ended, now=minutes(35)
+        )
+    ] == ["vitals_before_discharge_missing"]
+    assert [
+        f.code
+        for f in discharge_vitals_missing(last_vitals_at=None, ended_at=ended, now=minutes(35))
+    ] == ["vitals_after_stop_missing", "vitals_before_discharge_missing"]
+    # Vitals at the stop's own minute are not "after the stop".
+    assert [
+        f.message
+        for f in discharge_vitals_missing(last_vitals_at=ended, ended_at=ended, now=minutes(10))
+    ] == [f"{MONITORING_GATE}: no vitals charted since the infusion stopped."]
+
+
+def test_gaps_longer_than_twice_the_interval_are_listed() -> None:
+    taken = [minutes(-5), minutes(10), minutes(45), minutes(80)]  # before the start is ignored
+    gaps = vitals_gaps(taken=taken, started_at=T0, ended_at=minutes(60), longer_than_min=30)
+    assert gaps == (VitalsGap(minutes(10), minutes(45), 35.0),)
+    assert vitals_gaps(taken=[], started_at=T0, ended_at=minutes(30), longer_than_min=30) == ()
+    with pytest.raises(ValueError, match="ended_at must not be before started_at"):
+        vitals_gaps(taken=[], started_at=T0, ended_at=minutes(-1), longer_than_min=30)

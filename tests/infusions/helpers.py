@@ -18,6 +18,7 @@ from ketaclinic.clinics.models import Chair, Location
 from ketaclinic.infusions import services
 from ketaclinic.infusions.models import (
     ChartEntry,
+    ControlledSubstanceRecord,
     InfusionSession,
     Observation,
     RateEvent,
@@ -46,6 +47,9 @@ ALDRETE_9 = {
     "oxygen_saturation": 2,
 }
 ALDRETE_8 = {**ALDRETE_9, "activity": 1}
+# The reason the helpers give for a time entered in the past (gate 7 asks for one past 10 min;
+# a blank time needs none, so it is only read when a time is given).
+LATE = "Charted after the event"
 
 
 def actor(user: User) -> Actor:
@@ -75,6 +79,7 @@ def signed_plan(world: World, patient: Patient, *, rate_mg_per_h: float = 52.5) 
 
 
 def signed_plan_for(patient: Patient, physician: User, *, rate_mg_per_h: float = 52.5) -> Plan:
+    factories.ensure_eligible(patient, physician)
     number = Plan.objects.filter(patient=patient).count() + 1
     now = timezone.now()
     plan = Plan.objects.create(
@@ -181,6 +186,8 @@ class Day:
             "escort_arranged": True,
             "consent_confirmed": True,
             "pain_nrs": 7,
+            "weight_kg": 70.0,
+            "time_reason": LATE,
         }
         args.update(overrides)
         return services.precheck_record(
@@ -205,6 +212,7 @@ class Day:
             expected_version=self.v,
             at=at,
             rate_ml_per_h=Decimal(rate),
+            time_reason=LATE,
         )
 
     def rate(self, rate: str, at: dt.datetime | None = None, reason: str = "") -> Any:
@@ -215,11 +223,16 @@ class Day:
             at=at,
             rate_ml_per_h=Decimal(rate),
             reason=reason,
+            time_reason=LATE,
         )
 
     def stop(self, at: dt.datetime | None = None) -> Any:
         return services.infusion_stop(
-            actor=self.nurse, session_id=self.session.public_id, expected_version=self.v, at=at
+            actor=self.nurse,
+            session_id=self.session.public_id,
+            expected_version=self.v,
+            at=at,
+            time_reason=LATE,
         )
 
     def vitals(self, taken_at: dt.datetime | None = None, **values: Any) -> Any:
@@ -236,6 +249,7 @@ class Day:
             rass=rass,
             moaas=moaas,
             pain_nrs=pain,
+            time_reason=LATE,
         )
 
     def aldrete(self, answers: dict[str, int] | None = None, pain_nrs: int | None = 3) -> Any:
@@ -282,6 +296,7 @@ class Day:
             "arrived_at",
             "started_at",
             "ended_at",
+            "observed_from",
             "last_vitals_at",
             "rate_since",
             "aldrete_at",
@@ -299,6 +314,9 @@ class Day:
         for check in s.prechecks.all():
             check.taken_at -= delta
             check.save(update_fields=["taken_at"])
+        for record in ControlledSubstanceRecord.objects.filter(session=s):
+            record.drawn_at -= delta
+            record.save(update_fields=["drawn_at"])
         Observation.objects.filter(session=s).update(taken_at=s.arrived_at)
 
 
@@ -329,11 +347,16 @@ def day_at(
     day.start()
     if state == "infusing":
         return day
-    day.backdate(40)
+    # Vitals every 20 min while infusing (no gap past twice the interval), one after the stop and
+    # one just before discharge (gate 6).
+    day.backdate(20)
+    day.vitals()
+    day.backdate(20)
     day.stop()
     if state == "recovering":
         return day
     day.backdate(40)
+    day.vitals()
     day.aldrete()
     day.discharge()
     if state == "discharged":

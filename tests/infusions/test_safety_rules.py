@@ -15,8 +15,6 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from ketaclinic.audit.models import AuditEvent
-from ketaclinic.audit.services import Actor
-from ketaclinic.clinics import services as clinic_services
 from ketaclinic.clinics.selectors import clinic_policy_current
 from ketaclinic.infusions import services
 from ketaclinic.infusions.models import (
@@ -39,22 +37,17 @@ from tests.infusions.helpers import (
     signed_plan,
 )
 from tests.infusions.test_services import refused
+from tests.plans.helpers import set_limits
 
 pytestmark = pytest.mark.django_db
 
 CADSS_ONES = dict.fromkeys(("item_1", "item_2", "item_6", "item_7", "item_15", "item_22"), 1)
 
 
-def set_policy(world: World, **values: object) -> None:
-    """The clinic admin writes the next policy version with these values."""
-    current = clinic_policy_current(clinic_id=world.clinic.pk)
-    clinic_services.clinic_policy_update(
-        actor=Actor(user=world.clinic_admin),
-        clinic=world.clinic,
-        values=values,
-        based_on_version=current.version,
-        note="Changed after a review.",
-    )
+def set_policy(world: World, **values: float) -> None:
+    """The clinic admin saves the next policy version with these values (and a second physician
+    approves it when the change needs one, gate 9)."""
+    set_limits(world, **values)
 
 
 def later(minutes: int = 5) -> dt.datetime:
@@ -263,7 +256,7 @@ def test_the_clinics_rate_limit_applies_even_within_the_plan(world: World) -> No
     ],
 )
 def test_a_plan_total_past_the_clinics_current_limits_cannot_start(
-    world: World, limits: dict[str, object], text: str
+    world: World, limits: dict[str, float], text: str
 ) -> None:
     day = day_at(world, "precheck")
     day.draw()
@@ -371,10 +364,11 @@ def test_a_rise_over_the_patients_baseline_alerts_below_the_absolute_limits(worl
     day = day_at(world, "infusing")  # baseline 128/78 from the pre-infusion check
     _entry, alerts = day.vitals(systolic_bp=170, diastolic_bp=105)
     # 170 and 105 are under 180/110, but more than 30% over 128 (166.4) and 78 (101.4).
-    assert [(a.code, a.value, a.threshold) for a in alerts] == [
+    assert [(f["code"], f["value"], f["threshold"]) for a in alerts for f in a.findings] == [
         ("systolic_bp_rise", 170.0, pytest.approx(166.4)),
         ("diastolic_bp_rise", 105.0, pytest.approx(101.4)),
     ]
+    assert len(alerts) == 1
     assert {a.policy_version for a in alerts} == {day.reload().policy_version}
     # The clinic allows a 40% rise: the same reading no longer alerts; the alert names the new
     # policy version.
@@ -512,6 +506,7 @@ def test_audit_events_of_a_day_name_fields_not_clinical_values(world: World) -> 
         "failed",
         "policy_version",
         "witness",
+        "alerts",
     }
     assert {key for detail in details.values() for key in detail} <= allowed
     assert ControlledSubstanceRecord.objects.get().given_mg == Decimal("35")

@@ -25,6 +25,7 @@ way as ``clinical.dosing``.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from ketaclinic.clinical._validate import (
     type_name,
 )
 from ketaclinic.clinical.dosing import DoseLimits, rate_limit_check, session_dose_check
+from ketaclinic.clinical.gates import VITALS_BEFORE_DISCHARGE_MIN, VITALS_BEFORE_START_MIN
 from ketaclinic.clinical.instruments import Score, score
 
 __all__ = [
@@ -46,7 +48,9 @@ __all__ = [
     "CONTROLLED_SUBSTANCE_SOURCE",
     "DEFAULT_MONITORING",
     "DISCHARGE_SOURCE",
+    "MONITORING_GATE",
     "MONITORING_SOURCE",
+    "OVERRIDE_CEILING_GATE",
     "PLAN_RATE_SOURCE",
     "PRECHECK_SOURCE",
     "VITALS_INTERVAL_SOURCE",
@@ -58,14 +62,20 @@ __all__ = [
     "PlanRateExceeded",
     "PlannedDoseReached",
     "Vitals",
+    "VitalsGap",
+    "baseline_vitals_missing",
     "controlled_substance_check",
     "discharge_check",
+    "discharge_vitals_missing",
     "infused_mg",
     "infusion_rate_check",
+    "is_ceiling",
     "precheck",
+    "precheck_ceiling",
     "sedation_alerts",
     "vital_alerts",
     "vitals_due_at",
+    "vitals_gaps",
     "vitals_overdue",
 ]
 
@@ -744,3 +754,139 @@ def discharge_check(
     return DischargeCheck(
         ready=not missing, missing=tuple(missing), aldrete=aldrete, observed_min=observed
     )
+
+
+# -- gates along the journey: monitoring required, the override ceiling --------------------------
+# docs/clinical-policy.md "Gates along the journey (added 2026-12-03)" (items 5 and 6); the limits
+# are the clinic's in-infusion alert settings and vitals interval (docs/clinical-sources.md §2.2).
+
+#: The names the refusals start with, so each page names the gate that refused.
+MONITORING_GATE: Final = "Monitoring required"
+OVERRIDE_CEILING_GATE: Final = "Pre-check override ceiling"
+_CEILING_PREFIX: Final = "no_start_today_"
+
+
+def precheck_ceiling(
+    *, vitals: Vitals, policy: MonitoringPolicy = DEFAULT_MONITORING
+) -> tuple[Finding, ...]:
+    """Pre-check readings past an in-infusion alert limit (SBP or DBP, HR, SpO2, RR, a new
+    arrhythmia): no override may clear them and they block the start that day (gate 5).
+
+    The codes start with ``no_start_today_`` (``is_ceiling``). Source: ``ALERT_SOURCE``.
+    """
+    rules = _policy(policy)
+    found = vital_alerts(vitals=_vitals(vitals, "vitals"), baseline=None, policy=rules)
+    return tuple(
+        Finding(
+            f"{_CEILING_PREFIX}{f.code}",
+            f.field,
+            f"{OVERRIDE_CEILING_GATE}: {f.message.split(':')[0].rstrip('.')}, past the "
+            "in-infusion alert limit: no infusion today, and no override can allow it.",
+            ALERT_SOURCE,
+            f.value,
+            f.threshold,
+        )
+        for f in found
+    )
+
+
+def is_ceiling(code: object) -> bool:
+    """True for a finding code of ``precheck_ceiling``."""
+    return isinstance(code, str) and code.startswith(_CEILING_PREFIX)
+
+
+def baseline_vitals_missing(
+    *,
+    last_vitals_at: dt.datetime | None,
+    start_at: dt.datetime,
+    within_min: int = VITALS_BEFORE_START_MIN,
+) -> Finding | None:
+    """A baseline set of vitals must lie within ``within_min`` minutes before the start (gate 6);
+    the finding when it does not, else None. Source: ``VITALS_INTERVAL_SOURCE``."""
+    start = _aware(start_at, "start_at")
+    window = require_int(within_min, "within_min", minimum=1)
+    if last_vitals_at is not None:
+        last = _aware(last_vitals_at, "last_vitals_at")
+        if start - dt.timedelta(minutes=window) <= last <= start:
+            return None
+    return Finding(
+        "baseline_vitals_missing",
+        "vitals",
+        f"{MONITORING_GATE}: no baseline vitals in the {window} min before the start; record a "
+        "new pre-infusion check first.",
+        VITALS_INTERVAL_SOURCE,
+        None,
+        window,
+    )
+
+
+def discharge_vitals_missing(
+    *,
+    last_vitals_at: dt.datetime | None,
+    ended_at: dt.datetime,
+    now: dt.datetime,
+    within_min: int = VITALS_BEFORE_DISCHARGE_MIN,
+) -> tuple[Finding, ...]:
+    """Before discharge (gate 6): a set of vitals after the stop, and one within ``within_min``
+    minutes before now. The findings that are missing (none: the gate holds)."""
+    ended = _aware(ended_at, "ended_at")
+    current = _aware(now, "now")
+    window = require_int(within_min, "within_min", minimum=1)
+    last = None if last_vitals_at is None else _aware(last_vitals_at, "last_vitals_at")
+    missing: list[Finding] = []
+    if last is None or last <= ended:
+        missing.append(
+            Finding(
+                "vitals_after_stop_missing",
+                "vitals",
+                f"{MONITORING_GATE}: no vitals charted since the infusion stopped.",
+                VITALS_INTERVAL_SOURCE,
+            )
+        )
+    if last is None or last < current - dt.timedelta(minutes=window):
+        missing.append(
+            Finding(
+                "vitals_before_discharge_missing",
+                "vitals",
+                f"{MONITORING_GATE}: no vitals in the last {window} min; take a set before "
+                "discharge.",
+                VITALS_INTERVAL_SOURCE,
+                None,
+                window,
+            )
+        )
+    return tuple(missing)
+
+
+@dataclass(frozen=True)
+class VitalsGap:
+    """A stretch of the infusion without vitals: from ``since`` to ``until``, ``minutes`` long."""
+
+    since: dt.datetime
+    until: dt.datetime
+    minutes: float
+
+
+def vitals_gaps(
+    *,
+    taken: Sequence[dt.datetime],
+    started_at: dt.datetime,
+    ended_at: dt.datetime,
+    longer_than_min: float,
+) -> tuple[VitalsGap, ...]:
+    """The stretches between the start, each set of vitals charted while infusing, and the stop
+    that last longer than ``longer_than_min`` minutes (gate 6: twice the interval needs a
+    written reason at signing). Sets outside the infusion are ignored."""
+    start = _aware(started_at, "started_at")
+    end = _aware(ended_at, "ended_at")
+    if end < start:
+        raise ValueError("ended_at must not be before started_at")
+    limit = float(require_number(longer_than_min, "longer_than_min", minimum=0))
+    inside = sorted(t for t in (_aware(t, "taken") for t in taken) if start < t < end)
+    marks = [start, *inside, end]
+    gaps = []
+    for since, until in itertools.pairwise(marks):
+        minutes = (until - since).total_seconds() / 60
+        if minutes > limit:
+            gaps.append(VitalsGap(since, until, minutes))
+    return tuple(gaps)

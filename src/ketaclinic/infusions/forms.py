@@ -13,8 +13,8 @@ import zoneinfo
 from typing import Any
 
 from django import forms
-from django.utils import timezone
 
+from ketaclinic.clinical.gates import BACKDATE_REASON_AFTER_MIN
 from ketaclinic.clinical.instruments import get_instrument
 from ketaclinic.clinical.monitoring import VITAL_LIMITS
 from ketaclinic.infusions.models import (
@@ -28,20 +28,21 @@ from ketaclinic.infusions.models import (
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
 
-def local_now_value(time_zone: str, now: dt.datetime | None = None) -> str:
-    """The value a datetime-local field shows for "now" at the location."""
-    moment = now or timezone.now()
-    return moment.astimezone(zoneinfo.ZoneInfo(time_zone)).strftime(LOCAL_FORMAT)
-
-
 class LocalDateTimeField(forms.DateTimeField):
-    """A wall-clock time at the location, made aware in the location's zone (not the server's)."""
+    """A wall-clock time at the location, made aware in the location's zone (not the server's).
 
-    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_FORMAT)
+    Left blank it means the server's time of saving (gate 7): the chart never pre-fills it with
+    the time the page was drawn, which would date an entry made minutes later to the earlier
+    minute."""
+
+    widget = forms.DateTimeInput(
+        attrs={"type": "datetime-local", "class": "when"}, format=LOCAL_FORMAT
+    )
 
     def __init__(self, *, time_zone: str = "UTC", **kwargs: Any) -> None:
         kwargs.setdefault("input_formats", [LOCAL_FORMAT, "%Y-%m-%d %H:%M"])
         kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", "blank = now")
         super().__init__(**kwargs)
         self.time_zone = time_zone
 
@@ -51,6 +52,15 @@ class LocalDateTimeField(forms.DateTimeField):
             return None
         zone = zoneinfo.ZoneInfo(self.time_zone)
         return result.replace(tzinfo=None).replace(tzinfo=zone)
+
+
+def _time_reason() -> forms.CharField:
+    return forms.CharField(
+        label="Why charted late",
+        required=False,
+        max_length=300,
+        help_text=f"needed when the time is more than {BACKDATE_REASON_AFTER_MIN} min back",
+    )
 
 
 def _number(label: str, lowest: int, highest: int, *, required: bool = False) -> forms.IntegerField:
@@ -118,6 +128,14 @@ class VitalsFields(forms.Form):
 
 class PrecheckForm(SessionForm, VitalsFields):
     taken_at = LocalDateTimeField(label="Time")
+    time_reason = _time_reason()
+    weight_kg = forms.DecimalField(
+        label="Weight today (kg)",
+        max_digits=5,
+        decimal_places=1,
+        min_value=0,
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "0.1", "class": "num"}),
+    )
     pain_nrs = _number("Pain now (0-10)", 0, 10, required=True)
     fasting = forms.BooleanField(label="Fasted as instructed", required=False)
     escort_arranged = forms.BooleanField(
@@ -127,11 +145,13 @@ class PrecheckForm(SessionForm, VitalsFields):
 
     field_order = [
         "taken_at",
+        "time_reason",
         "systolic_bp",
         "diastolic_bp",
         "heart_rate",
         "spo2",
         "respiratory_rate",
+        "weight_kg",
         "pain_nrs",
         "fasting",
         "escort_arranged",
@@ -163,6 +183,7 @@ class VitalsForm(SessionForm, VitalsFields):
     pain_nrs = _number("Pain (0-10)", 0, 10)
     new_arrhythmia = forms.BooleanField(label="New arrhythmia", required=False)
     note = forms.CharField(label="Note", required=False, max_length=500)
+    time_reason = _time_reason()
 
     field_order = [
         "systolic_bp",
@@ -175,6 +196,7 @@ class VitalsForm(SessionForm, VitalsFields):
         "pain_nrs",
         "new_arrhythmia",
         "taken_at",
+        "time_reason",
         "note",
     ]
 
@@ -212,17 +234,20 @@ def _rate_field(label: str = "Rate (mL/h)") -> forms.DecimalField:
 class StartForm(SessionForm):
     rate_ml_per_h = _rate_field()
     at = LocalDateTimeField(label="Started at")
+    time_reason = _time_reason()
 
 
 class RateForm(SessionForm):
     rate_ml_per_h = _rate_field("New rate (mL/h)")
     at = LocalDateTimeField(label="At")
     reason = forms.CharField(label="Reason", required=False, max_length=300)
+    time_reason = _time_reason()
 
 
 class StopForm(SessionForm):
     at = LocalDateTimeField(label="Stopped at")
     reason = forms.CharField(label="Reason", required=False, max_length=300)
+    time_reason = _time_reason()
 
 
 def _scale_choices(code: str, key: str) -> list[tuple[int, str]]:
@@ -233,6 +258,7 @@ def _scale_choices(code: str, key: str) -> list[tuple[int, str]]:
 
 class CadssForm(SessionForm):
     taken_at = LocalDateTimeField(label="Time")
+    time_reason = _time_reason()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -250,6 +276,7 @@ class CadssForm(SessionForm):
 
 class RecoveryForm(SessionForm):
     taken_at = LocalDateTimeField(label="Time")
+    time_reason = _time_reason()
     pain_nrs = _number("Pain now (0-10)", 0, 10)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -260,7 +287,9 @@ class RecoveryForm(SessionForm):
                 coerce=int,
                 choices=[("", "Choose"), *_scale_choices("aldrete", item.key)],
             )
-        self.order_fields(["taken_at", *[i.key for i in get_instrument("aldrete").items]])
+        self.order_fields(
+            ["taken_at", "time_reason", *[i.key for i in get_instrument("aldrete").items]]
+        )
 
     def answers(self) -> dict[str, object]:
         return {item.key: self.cleaned_data[item.key] for item in get_instrument("aldrete").items}
@@ -276,6 +305,7 @@ class AdverseEventForm(SessionForm):
     kind = forms.ChoiceField(label="Event", choices=AdverseEventKind.choices)
     severity = forms.ChoiceField(label="Severity", choices=Severity.choices)
     onset_at = LocalDateTimeField(label="Onset")
+    time_reason = _time_reason()
     interventions = forms.MultipleChoiceField(
         label="What was done",
         choices=Intervention.choices,
@@ -311,6 +341,12 @@ class ReconcileForm(SessionForm):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
     )
+    given_reason = forms.CharField(
+        label="Why given differs from the charted rates",
+        required=False,
+        max_length=1000,
+        help_text="needed only when it differs; a physician then reviews it",
+    )
 
     def __init__(self, *args: Any, witnesses: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -326,7 +362,20 @@ class DischargeForm(SessionForm):
 
 
 class SignForm(SessionForm):
-    pass
+    gap_reason = forms.CharField(
+        label="Why vitals had a long gap",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="needed when vitals were not charted for more than twice the interval",
+    )
+
+
+class DeviationReviewForm(SessionForm):
+    deviation = forms.UUIDField(widget=forms.HiddenInput)
+    note = forms.CharField(
+        label="Physician's review", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class AddendumForm(SessionForm):

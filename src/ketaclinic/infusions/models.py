@@ -82,6 +82,9 @@ class InfusionSession(models.Model):
     # checked against, so the chart keeps explaining itself after the plan or policy changes.
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # Where the observation before discharge counts from: the stop, or the minute it was saved
+    # when the stop was back-dated (clinical.charting.observation_start).
+    observed_from = models.DateTimeField(null=True, blank=True)
     plan_rate_mg_per_h = models.FloatField(null=True, blank=True)
     plan_rate_ml_per_h = models.FloatField(null=True, blank=True)
     plan_total_mg = models.FloatField(null=True, blank=True)
@@ -107,6 +110,10 @@ class InfusionSession(models.Model):
     aldrete_total = models.PositiveSmallIntegerField(null=True, blank=True)
     aldrete_at = models.DateTimeField(null=True, blank=True)
     open_alerts = models.PositiveSmallIntegerField(default=0)
+    # Dose deviations not yet reviewed by a physician: they block discharge and signing.
+    open_deviations = models.PositiveSmallIntegerField(default=0)
+    # Why the vitals had a gap longer than twice the interval, written at signing.
+    monitoring_gap_reason = models.TextField(blank=True)
 
     # Discharge.
     escort_name = models.CharField(max_length=200, blank=True)
@@ -197,6 +204,8 @@ class PreInfusionCheck(models.Model):
     escort_arranged = models.BooleanField()
     consent_confirmed = models.BooleanField()
     plan_dose_present = models.BooleanField()
+    # The day's measured weight (gate 2); null on checks recorded before it was asked.
+    weight_kg = models.FloatField(null=True, blank=True)
     passed = models.BooleanField()
     # [{code, field, message, source, value, threshold}] from clinical.monitoring.precheck.
     findings = models.JSONField(default=list, blank=True)
@@ -247,6 +256,8 @@ class ChartEntry(models.Model):
     )
     recorded_at = models.DateTimeField(auto_now_add=True)
     note = models.CharField(max_length=500, blank=True)
+    # Why the time was set more than a few minutes back (clinical.charting.charted_time).
+    time_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["session", "taken_at", "id"]
@@ -301,6 +312,7 @@ class RateEvent(models.Model):
     rate_ml_per_h = models.DecimalField(max_digits=7, decimal_places=2)
     rate_mg_per_h = models.FloatField()
     reason = models.CharField(max_length=300, blank=True)
+    time_reason = models.CharField(max_length=300, blank=True)
     # Amount given up to this event (from the previous segments), for the chart's table.
     given_mg = models.FloatField()
     # The clinic policy version the rate was checked against (start, change, pause, resume):
@@ -338,8 +350,8 @@ class AlertAction(models.TextChoices):
 
 
 class Alert(models.Model):
-    """A rule that fired on charted values; it stays open (and on the board) until a nurse or
-    physician acknowledges it with the action taken."""
+    """The rules that fired on one reading, as one alert; it stays open (and on the board) until
+    a nurse or physician acknowledges it once with the action taken."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     session = models.ForeignKey(InfusionSession, on_delete=models.PROTECT, related_name="alerts")
@@ -352,6 +364,9 @@ class Alert(models.Model):
     source = models.TextField()
     value = models.FloatField(null=True, blank=True)
     threshold = models.FloatField(null=True, blank=True)
+    # One alert per reading (gate 8): every limit it crossed, [{code, field, message, value,
+    # threshold}]; code/field/value/threshold above repeat the first, ``message`` joins them.
+    findings = models.JSONField(default=list, blank=True)
     raised_at = models.DateTimeField()
     policy_version = models.PositiveIntegerField()
     acknowledged_at = models.DateTimeField(null=True, blank=True)
@@ -428,6 +443,7 @@ class AdverseEvent(models.Model):
     interventions = models.JSONField(default=list)
     note = models.CharField(max_length=1000, blank=True)
     outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    time_reason = models.CharField(max_length=300, blank=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -457,6 +473,7 @@ class ControlledSubstanceRecord(models.Model):
     expiry = models.DateField()
     drawn_mg = models.DecimalField(max_digits=7, decimal_places=2)
     drawn_at = models.DateTimeField()
+    time_reason = models.CharField(max_length=300, blank=True)
     drawn_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -466,6 +483,8 @@ class ControlledSubstanceRecord(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     reconciled_at = models.DateTimeField(null=True, blank=True)
+    # Why "given" differs from the dose the charted rates give (a deviation opens with it).
+    given_reason = models.TextField(blank=True)
     reconciled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -498,6 +517,57 @@ class ControlledSubstanceRecord(models.Model):
     @property
     def is_reconciled(self) -> bool:
         return self.reconciled_at is not None
+
+
+class DeviationTrigger(models.TextChoices):
+    STOP = "stop", "At the stop"
+    RATE = "rate", "At a rate change"
+    VITALS = "vitals", "At a vitals save"
+    RECONCILE = "reconcile", "At reconciliation"
+
+
+class DoseDeviation(models.Model):
+    """The dose given passed the plan's total past the clinic's tolerance (gate 4), or the
+    reconciled "given" differs from the charted rates. Opens by itself; stays on the board and
+    the chart, and blocks discharge and signing, until a physician reviews it with a note."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    session = models.ForeignKey(
+        InfusionSession, on_delete=models.PROTECT, related_name="dose_deviations"
+    )
+    trigger = models.CharField(max_length=10, choices=DeviationTrigger.choices)
+    opened_at = models.DateTimeField()
+    given_mg = models.FloatField()
+    plan_total_mg = models.FloatField()
+    excess_mg = models.FloatField()
+    message = models.CharField(max_length=500)
+    # For a reconciliation: the figure entered and the reason written with it.
+    entered_mg = models.FloatField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    policy_version = models.PositiveIntegerField()
+    policy_values = models.JSONField(default=dict)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    review_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["session", "opened_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reviewed_at__isnull=True)
+                | (Q(reviewed_by__isnull=False) & ~Q(review_note="")),
+                name="infusion_deviation_reviewed_with_note",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.message
+
+    @property
+    def is_open(self) -> bool:
+        return self.reviewed_at is None
 
 
 class Addendum(lib_models.Addendum):

@@ -21,10 +21,12 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from ketaclinic.accounts.models import Role, User
+from ketaclinic.assessments.selectors import eligibility_in_force_for_patients
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
-from ketaclinic.clinical import monitoring
+from ketaclinic.clinical import charting, monitoring
 from ketaclinic.clinical.dosing import DoseLimits
+from ketaclinic.clinical.gates import InForce
 from ketaclinic.clinical.monitoring import MonitoringPolicy
 from ketaclinic.clinics.models import Chair, ClinicPolicy, Location
 from ketaclinic.clinics.selectors import clinic_policy_current
@@ -44,6 +46,7 @@ from ketaclinic.infusions.models import (
     Alert,
     ChartEntry,
     ControlledSubstanceRecord,
+    DoseDeviation,
     EntryKind,
     InfusionSession,
     Observation,
@@ -94,6 +97,10 @@ class BoardItem:
     waiting_for: list[str] = field(default_factory=list)
     # Set while the pump runs although it may no longer (``pump_stop_reason``).
     stop_reason: str = ""
+    # Dose deviations not yet reviewed (gate 4): on the board until a physician reviews them.
+    open_deviations: int = 0
+    # The eligibility decision in force today (gate 1), so a nurse sees it before the pre-check.
+    in_force: InForce | None = None
 
     @property
     def state_label(self) -> str:
@@ -180,17 +187,7 @@ def _session_item(
     if session.status == SessionStatus.INFUSING and not session.current_rate_mg_per_h:
         state = "paused"
     if session.status == SessionStatus.RECOVERING:
-        gate = monitoring.discharge_check(
-            aldrete_answers=session.aldrete_answers,
-            # The escort is confirmed in person at discharge; the board shows the clinical part.
-            escort_confirmed=True,
-            infusion_ended_at=session.ended_at,
-            now=max(now, session.ended_at or now),
-            policy=rules,
-        )
-        waiting = [f.message for f in gate.missing]
-        if session.open_alerts:
-            waiting.append("Open alerts to acknowledge.")
+        waiting = [f.message for f in discharge_missing(session, rules=rules, now=now)]
         if not waiting:
             state = "ready"
     item = BoardItem(
@@ -219,7 +216,48 @@ def _session_item(
     if session.started_at is not None:
         item.given_mg = given_mg_at(session, now if session.ended_at is None else session.ended_at)
     item.stop_reason = pump_stop_reason(session, limits=limits, now=now)
+    item.open_deviations = session.open_deviations
     return item
+
+
+def discharge_missing(
+    session: InfusionSession, *, rules: MonitoringPolicy, now: dt.datetime
+) -> list[monitoring.Finding]:
+    """What still stands between a recovering patient and discharge, from the session row alone
+    (no query): the discharge gate (observation from the moment a back-dated stop was saved),
+    the vitals after the stop and just before discharge (gate 6), open alerts and open dose
+    deviations (gate 4). The escort is confirmed in person, so it is not listed here."""
+    ended = session.ended_at
+    if ended is None:
+        return []
+    moment = max(now, session.observed_from or ended)
+    gate = monitoring.discharge_check(
+        aldrete_answers=session.aldrete_answers,
+        escort_confirmed=True,
+        infusion_ended_at=session.observed_from or ended,
+        now=moment,
+        policy=rules,
+    )
+    missing = list(gate.missing)
+    missing += monitoring.discharge_vitals_missing(
+        last_vitals_at=session.last_vitals_at, ended_at=ended, now=moment
+    )
+    if session.open_alerts:
+        missing.append(
+            monitoring.Finding(
+                "open_alerts", "alerts", "Open alerts to acknowledge.", monitoring.ALERT_SOURCE
+            )
+        )
+    if session.open_deviations:
+        missing.append(
+            monitoring.Finding(
+                "open_deviations",
+                "deviations",
+                f"{charting.DOSE_GATE}: a physician must review it.",
+                charting.DOSE_SOURCE,
+            )
+        )
+    return missing
 
 
 def board_for_location(*, actor: Actor, location_id: int, now: dt.datetime | None = None) -> Board:
@@ -262,6 +300,11 @@ def board_for_location(*, actor: Actor, location_id: int, now: dt.datetime | Non
             .order_by("start", "id")
         )
         policy = clinic_policy_current(clinic_id=location.clinic_id)
+        in_force = eligibility_in_force_for_patients(
+            clinic_id=location.clinic_id,
+            patient_ids={s.patient_id for s in sessions} | {a.patient_id for a in expected},
+            today=moment.astimezone(zoneinfo.ZoneInfo(location.time_zone)).date(),
+        )
         audit_record(
             actor=actor,
             action=Action.READ,
@@ -275,6 +318,7 @@ def board_for_location(*, actor: Actor, location_id: int, now: dt.datetime | Non
     unplaced: list[BoardItem] = []
     for session in sessions:
         item = _session_item(session, rules=rules, limits=limits, now=moment, clinical=clinical)
+        item.in_force = in_force.get(session.patient_id)
         by_chair.get(session.chair_id or -1, unplaced).append(item)
     for appointment in expected:
         item = BoardItem(
@@ -282,6 +326,7 @@ def board_for_location(*, actor: Actor, location_id: int, now: dt.datetime | Non
             patient=appointment.patient,
             time=appointment.start,
             appointment=appointment,
+            in_force=in_force.get(appointment.patient_id),
         )
         by_chair.get(appointment.chair_id or -1, unplaced).append(item)
     rows = [
@@ -344,6 +389,15 @@ class SessionChart:
     discharge: monitoring.DischargeCheck | None
     curve: charts.SessionCurve | None
     stop_reason: str = ""
+    deviations: list[DoseDeviation] = field(default_factory=list)
+    # What discharge still waits for (gates 4, 6 and the discharge gate), while recovering.
+    discharge_missing: list[monitoring.Finding] = field(default_factory=list)
+    # Stretches of the infusion without vitals longer than twice the interval (gate 6).
+    vitals_gaps: tuple[monitoring.VitalsGap, ...] = ()
+
+    @property
+    def open_deviations(self) -> list[DoseDeviation]:
+        return [d for d in self.deviations if d.is_open]
 
     @property
     def latest_precheck(self) -> PreInfusionCheck | None:
@@ -399,6 +453,7 @@ def session_chart(
         )
         rate_events = list(session.rate_events.select_related("recorded_by"))
         alerts = list(session.alerts.select_related("acknowledged_by"))
+        deviations = list(session.dose_deviations.select_related("reviewed_by"))
         adverse_events = list(session.adverse_events.select_related("recorded_by"))
         controlled = (
             ControlledSubstanceRecord.objects.filter(session=session)
@@ -450,13 +505,23 @@ def session_chart(
     if session.started_at is not None:
         given = given_mg_at(session, session.ended_at or moment)
     discharge = None
+    missing: list[monitoring.Finding] = []
     if session.status == SessionStatus.RECOVERING:
         discharge = monitoring.discharge_check(
             aldrete_answers=session.aldrete_answers,
             escort_confirmed=True,
-            infusion_ended_at=session.ended_at,
-            now=max(moment, session.ended_at or moment),
+            infusion_ended_at=session.observed_from or session.ended_at,
+            now=max(moment, session.observed_from or session.ended_at or moment),
             policy=rules,
+        )
+        missing = discharge_missing(session, rules=rules, now=moment)
+    gaps: tuple[monitoring.VitalsGap, ...] = ()
+    if session.started_at is not None and session.ended_at is not None:
+        gaps = monitoring.vitals_gaps(
+            taken=[row.entry.taken_at for row in vitals_rows if _is_vitals_set(row.values)],
+            started_at=session.started_at,
+            ended_at=session.ended_at,
+            longer_than_min=2 * rules.vitals_interval_min,
         )
     curve = charts.session_curve(
         session=session, rate_events=rate_events, protocol=protocol, now=moment
@@ -482,7 +547,15 @@ def session_chart(
         discharge=discharge,
         curve=curve,
         stop_reason=pump_stop_reason(session, limits=policy.dose_limits(), now=moment),
+        deviations=deviations,
+        discharge_missing=missing,
+        vitals_gaps=gaps,
     )
+
+
+def _is_vitals_set(values: dict[str, str]) -> bool:
+    # A set of vitals has a vital sign; pain or a sedation scale alone does not count (gate 6).
+    return any(k in values for k in ("systolic_bp", "heart_rate", "spo2", "respiratory_rate"))
 
 
 def patient_sessions(

@@ -18,7 +18,7 @@ import datetime as dt
 import uuid
 import zoneinfo
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -28,9 +28,10 @@ from django.http import Http404
 from django.utils import timezone
 
 from ketaclinic.accounts.models import Role, User
+from ketaclinic.assessments.selectors import require_eligibility_in_force
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
-from ketaclinic.clinical import codes, dosing, instruments, monitoring
+from ketaclinic.clinical import charting, codes, dosing, gates, instruments, monitoring
 from ketaclinic.clinical.dosing import DoseLimitExceeded
 from ketaclinic.clinical.instruments import InvalidAnswers
 from ketaclinic.clinical.monitoring import Finding, Vitals
@@ -51,6 +52,8 @@ from ketaclinic.infusions.models import (
     AlertAction,
     ChartEntry,
     ControlledSubstanceRecord,
+    DeviationTrigger,
+    DoseDeviation,
     EntryKind,
     InfusionSession,
     Intervention,
@@ -63,7 +66,7 @@ from ketaclinic.infusions.models import (
 )
 from ketaclinic.lib.forms import StaleObjectError
 from ketaclinic.patients.models import Patient
-from ketaclinic.plans.models import Plan, PlanStatus
+from ketaclinic.plans.models import KetamineProtocol, Plan, PlanStatus
 from ketaclinic.scheduling.models import Appointment, AppointmentKind, AppointmentStatus
 from ketaclinic.scheduling.signals import announce_appointments_changed
 
@@ -128,26 +131,45 @@ def _clock(value: dt.datetime, tz: zoneinfo.ZoneInfo) -> str:
     return f"{local:%Y-%m-%d %H:%M}"
 
 
+@dataclass(frozen=True)
+class _Timed:
+    """A charted time that passed gate 7, with what the row and the audit event keep of it."""
+
+    at: dt.datetime
+    reason: str
+    audit: dict[str, Any]
+
+
 def _when(
     value: dt.datetime | None,
     *,
     field: str,
     tz: zoneinfo.ZoneInfo,
+    policy: ClinicPolicy,
     not_before: Sequence[tuple[dt.datetime | None, str]] = (),
-) -> dt.datetime:
-    """The time entered (to the minute), or now; refused in the future or before an event."""
-    now = _now()
-    at = _minute(now if value is None else value)
-    if timezone.is_naive(at):
+    reason: str = "",
+) -> _Timed:
+    """The time to chart (gate 7, ``clinical.charting.charted_time``): blank is the server's
+    time of saving; back-dating within the clinic's window, with a reason past a few minutes;
+    never in the future, never before the events it follows."""
+    if value is not None and timezone.is_naive(value):
         raise ValidationError({field: "Enter a time with its date."})
-    if at > now:
-        raise ValidationError({field: f"{_clock(at, tz)} is in the future."})
-    for bound, label in not_before:
-        if bound is not None and at < _minute(bound):
-            raise ValidationError(
-                {field: f"{_clock(at, tz)} is before {label} at {_clock(bound, tz)}."}
-            )
-    return at
+    verdict = charting.charted_time(
+        entered=value,
+        now=_now(),
+        follows=not_before,
+        reason=reason,
+        backdate_max_min=policy.backdate_max_min,
+        tz=tz,
+    )
+    if not verdict.allowed or verdict.at is None:
+        raise ValidationError({field: verdict.message})
+    text = reason.strip()[:300] if verdict.backdated_min else ""
+    # The audit names how far back and that a reason was written; the text stays on the row.
+    audit: dict[str, Any] = {}
+    if verdict.backdated_min:
+        audit = {"backdated_min": verdict.backdated_min, "time_reason": bool(text)}
+    return _Timed(verdict.at, text, audit)
 
 
 def _sentence(message: str) -> str:
@@ -245,6 +267,57 @@ def current_plan(patient: Patient) -> Plan | None:
         Plan.objects.filter(patient=patient, status=PlanStatus.SIGNED, protocol__isnull=False)
         .select_related("protocol")
         .first()
+    )
+
+
+def _day_bounds(tz: zoneinfo.ZoneInfo, moment: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The calendar day of ``moment`` at the location, as [start, end)."""
+    day = moment.astimezone(tz).date()
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+    return start, start + dt.timedelta(days=1)
+
+
+def _ceiling_today(session: InfusionSession, tz: zoneinfo.ZoneInfo) -> bool:
+    """Gate 5: did any pre-check of this patient today read past an in-infusion alert limit?"""
+    start, end = _day_bounds(tz, _now())
+    checks = PreInfusionCheck.objects.filter(
+        session__patient_id=session.patient_id, taken_at__gte=start, taken_at__lt=end
+    ).values_list("findings", flat=True)
+    return any(monitoring.is_ceiling(f.get("code")) for found in checks for f in found)
+
+
+def _day_weight(value: float | None) -> float:
+    low, high = charting.DAY_WEIGHT_RANGE_KG
+    if value is None:
+        raise ValidationError(
+            {"weight_kg": "Day's weight: enter the patient's weight measured today (kg)."}
+        )
+    if not low <= float(value) <= high:
+        raise ValidationError(
+            {"weight_kg": f"Day's weight: enter a weight from {low:g} to {high:g} kg."}
+        )
+    return float(value)
+
+
+def _weight_finding(plan: Plan | None, day_weight: float, policy: ClinicPolicy) -> Finding | None:
+    """Gate 2: the day's weight more than the clinic's percentage from the plan's measured one."""
+    if plan is None:
+        return None
+    plan_weight = plan.protocol.weight_kg
+    if not charting.weight_changed(
+        day_weight_kg=day_weight,
+        plan_weight_kg=plan_weight,
+        percent=policy.weight_change_percent,
+    ):
+        return None
+    return Finding(
+        "weight_changed",
+        "weight_kg",
+        f"{charting.WEIGHT_GATE}: {day_weight:g} kg is more than {policy.weight_change_percent}% "
+        f"from the plan's {plan_weight:g} kg: a physician must revise the plan before the start.",
+        charting.WEIGHT_SOURCE,
+        day_weight,
+        plan_weight,
     )
 
 
@@ -604,11 +677,15 @@ def precheck_record(
     escort_arranged: bool,
     consent_confirmed: bool,
     pain_nrs: int | None,
+    weight_kg: float | None = None,
+    time_reason: str = "",
 ) -> PreInfusionCheck:
     """Run the pre-infusion checklist (``clinical.monitoring.precheck``) and store its result.
 
     A pass clears the start; a failure blocks it until a later check passes or a physician
     overrides it. The check's vitals become the patient's baseline for the rise alerts.
+    Readings past an in-infusion alert limit (gate 5) and a day's weight too far from the
+    plan's (gate 2) fail it and cannot be overridden.
     """
     session = _locked(actor, session_id, expected_version)
     tz = _tz(session)
@@ -616,11 +693,26 @@ def precheck_record(
         if session.status in (SessionStatus.INFUSING, SessionStatus.RECOVERING):
             raise ValidationError("The infusion has already started.")
         raise _closed_error(session, tz)
-    at = _when(taken_at, field="taken_at", tz=tz, not_before=[(session.arrived_at, "the arrival")])
+    # Gate 1: no pre-infusion check (and so no start) without an eligibility decision in force.
+    require_eligibility_in_force(
+        patient=session.patient,
+        today=_now().astimezone(tz).date(),
+        action="run the pre-infusion check",
+    )
+    policy = _policy(session)
+    timed = _when(
+        taken_at,
+        field="taken_at",
+        tz=tz,
+        policy=policy,
+        not_before=[(session.arrived_at, "the arrival")],
+        reason=time_reason,
+    )
+    at = timed.at
     checked = _vitals(vitals)
     pain = _pain(pain_nrs)
+    day_weight = _day_weight(weight_kg)
     plan = current_plan(session.patient)
-    policy = _policy(session)
     try:
         findings = monitoring.precheck(
             vitals=checked,
@@ -630,14 +722,20 @@ def precheck_record(
             plan_dose_present=plan is not None,
             policy=policy.monitoring_policy(),
         )
+        findings += monitoring.precheck_ceiling(vitals=checked, policy=policy.monitoring_policy())
     except ValueError as exc:
         raise _clinical_error(exc) from None
+    weight_finding = _weight_finding(plan, day_weight, policy)
+    if weight_finding is not None:
+        findings += (weight_finding,)
+    blocked_today = _ceiling_today(session, tz)
     entry = ChartEntry(
         session=session,
         kind=EntryKind.PRECHECK,
         phase=Phase.BEFORE,
         taken_at=at,
         recorded_by=_user(actor),
+        time_reason=timed.reason,
     )
     entry.full_clean(exclude=["session", "recorded_by"])
     entry.save()
@@ -651,6 +749,7 @@ def precheck_record(
         escort_arranged=bool(escort_arranged),
         consent_confirmed=bool(consent_confirmed),
         plan_dose_present=plan is not None,
+        weight_kg=day_weight,
         passed=not findings,
         findings=[_finding_dict(f) for f in findings],
         policy_version=policy.version,
@@ -660,7 +759,8 @@ def precheck_record(
     check.save()
     session.plan = plan
     session.status = SessionStatus.PRECHECK
-    session.start_cleared = not findings
+    # A reading past an alert limit earlier today keeps the start blocked even after a pass.
+    session.start_cleared = not findings and not blocked_today
     session.baseline_systolic_bp = checked.systolic_bp
     session.baseline_diastolic_bp = checked.diastolic_bp
     session.baseline_heart_rate = checked.heart_rate
@@ -674,6 +774,7 @@ def precheck_record(
         passed=not findings,
         failed=[f.code for f in findings],
         policy_version=policy.version,
+        **timed.audit,
     )
     return check
 
@@ -689,10 +790,24 @@ def precheck_override(
     check = session.prechecks.order_by("-recorded_at", "-id").first()
     if check is None or check.passed or check.override_by_id is not None:
         raise ValidationError("The latest pre-infusion check does not need an override.")
-    if "no_plan_dose" in {f.get("code") for f in check.findings}:
+    failed = {f.get("code") for f in check.findings}
+    if "no_plan_dose" in failed:
         raise ValidationError(
             "There is no signed plan with a ketamine dose: sign a plan first; the dose "
             "cannot be overridden."
+        )
+    ceiling = [f["message"] for f in check.findings if monitoring.is_ceiling(f.get("code"))]
+    if ceiling or _ceiling_today(session, _tz(session)):
+        raise ValidationError(
+            ceiling[0]
+            if ceiling
+            else f"{monitoring.OVERRIDE_CEILING_GATE}: a reading today was past an in-infusion "
+            "alert limit: no infusion today, and no override can allow it."
+        )
+    if "weight_changed" in failed:
+        raise ValidationError(
+            f"{charting.WEIGHT_GATE}: the day's weight is too far from the plan's; a physician "
+            "must revise the plan, then record a new pre-infusion check. It cannot be overridden."
         )
     text = reason.strip()
     if len(text) < MIN_REASON_LENGTH:
@@ -754,8 +869,10 @@ def controlled_draw_record(
     expiry: dt.date,
     drawn_mg: Decimal,
     drawn_at: dt.datetime | None = None,
+    time_reason: str = "",
 ) -> ControlledSubstanceRecord:
-    """Ketamine drawn up for this session: lot, expiry and amount (Schedule III record)."""
+    """Ketamine drawn up for this session: lot, expiry and amount (Schedule III record), at most
+    the clinic's multiple of the plan's total (gate 4)."""
     session = _locked(actor, session_id, expected_version)
     tz = _tz(session)
     if session.status not in (SessionStatus.ARRIVED, SessionStatus.PRECHECK):
@@ -767,7 +884,16 @@ def controlled_draw_record(
     plan = current_plan(session.patient)
     if plan is None:
         raise ValidationError("There is no signed plan with a ketamine dose for this session.")
-    at = _when(drawn_at, field="drawn_at", tz=tz, not_before=[(session.arrived_at, "the arrival")])
+    policy = _policy(session)
+    timed = _when(
+        drawn_at,
+        field="drawn_at",
+        tz=tz,
+        policy=policy,
+        not_before=[(session.arrived_at, "the arrival")],
+        reason=time_reason,
+    )
+    at = timed.at
     lot_text = lot.strip()
     if not lot_text:
         raise ValidationError({"lot": "Enter the lot number on the vial."})
@@ -775,12 +901,15 @@ def controlled_draw_record(
         raise ValidationError({"expiry": f"This lot expired on {expiry:%d %B %Y}: do not use it."})
     if drawn_mg <= 0:
         raise ValidationError({"drawn_mg": "The amount drawn must be more than 0 mg."})
-    limits = _policy(session).dose_limits()
-    if drawn_mg > Decimal(repr(limits.max_session_mg)) * 2:
+    most = charting.draw_limit_mg(
+        plan_total_mg=plan.protocol.total_mg, factor=policy.draw_max_factor
+    )
+    if drawn_mg > Decimal(repr(most)):
         raise ValidationError(
             {
-                "drawn_mg": f"{drawn_mg} mg is far more than a session may give "
-                f"({limits.max_session_mg:g} mg): check the amount."
+                "drawn_mg": f"{charting.DOSE_GATE}: {drawn_mg} mg is more than "
+                f"{policy.draw_max_factor:g} x the plan's total of {plan.protocol.total_mg:g} mg "
+                f"(at most {most:g} mg may be drawn): check the amount."
             }
         )
     record = ControlledSubstanceRecord(
@@ -790,6 +919,7 @@ def controlled_draw_record(
         expiry=expiry,
         drawn_mg=drawn_mg,
         drawn_at=at,
+        time_reason=timed.reason,
         drawn_by=_user(actor),
     )
     record.full_clean(exclude=["session", "drawn_by"])
@@ -801,6 +931,7 @@ def controlled_draw_record(
         "controlled_draw",
         action=Action.CREATE,
         fields=["lot", "expiry", "drawn_mg"],
+        **timed.audit,
     )
     return record
 
@@ -816,9 +947,12 @@ def infusion_start(
     expected_version: int,
     at: dt.datetime | None,
     rate_ml_per_h: Decimal,
+    time_reason: str = "",
 ) -> InfusionSession:
     """Start the pump: only after a passed (or overridden) check, with a drawn, recorded lot,
-    at a rate within the plan and the clinic's limits."""
+    at a rate within the plan and the clinic's limits; with baseline vitals just before
+    (gate 6), on the day's weight (gate 2), once a day at most (gate 3), and never on a day a
+    reading crossed an in-infusion alert limit (gate 5)."""
     session = _locked(actor, session_id, expected_version)
     tz = _tz(session)
     if session.started_at is not None:
@@ -834,6 +968,10 @@ def infusion_start(
             "The pre-infusion check did not pass: recheck, or a physician may override it "
             "with a reason."
         )
+    # Gate 1 again at the start: the decision may have expired or been replaced since the check.
+    require_eligibility_in_force(
+        patient=session.patient, today=_now().astimezone(tz).date(), action="start the infusion"
+    )
     plan = current_plan(session.patient)
     if plan is None:
         raise ValidationError("There is no signed plan with a ketamine dose for this session.")
@@ -852,17 +990,35 @@ def infusion_start(
             "start; defer this session."
         )
     rate_entered = _rate_entered(rate_ml_per_h, start=True)
+    if _ceiling_today(session, tz):
+        raise ValidationError(
+            f"{monitoring.OVERRIDE_CEILING_GATE}: a pre-check reading today was past an "
+            "in-infusion alert limit: no infusion today."
+        )
     latest_check = session.prechecks.order_by("-recorded_at", "-id").first()
-    start = _when(
+    policy = _policy(session)
+    timed = _when(
         at,
         field="at",
         tz=tz,
+        policy=policy,
         not_before=[
             (session.arrived_at, "the arrival"),
             (latest_check.taken_at if latest_check else None, "the pre-infusion check"),
+            (record.drawn_at, "the draw"),
         ],
+        reason=time_reason,
     )
-    policy = _policy(session)
+    start = timed.at
+    _day_cap_check(session, tz, start)
+    baseline = monitoring.baseline_vitals_missing(
+        last_vitals_at=session.last_vitals_at, start_at=start
+    )
+    if baseline is not None:
+        raise ValidationError(baseline.message)
+    day_weight = latest_check.weight_kg if latest_check else None
+    if day_weight is not None:
+        _day_weight_change_check(protocol, day_weight, policy)
     session.plan = plan
     session.plan_rate_mg_per_h = protocol.rate_mg_per_h
     session.plan_rate_ml_per_h = protocol.rate_ml_per_h
@@ -873,6 +1029,9 @@ def infusion_start(
     session.concentration_mg_per_ml = protocol.concentration_mg_per_ml
     session.pk_model = protocol.pk_model
     rate = _check_rate(session, rate_entered, 0.0, policy)
+    if day_weight is not None:
+        # After the plan's own checks, so a plan past the limits on its weight says so first.
+        _day_weight_limits_check(protocol, day_weight, rate, policy)
     session.policy_version = policy.version
     session.policy_values = policy.snapshot()
     session.status = SessionStatus.INFUSING
@@ -889,6 +1048,7 @@ def infusion_start(
         rate_mg_per_h=rate,
         given_mg=0.0,
         policy_version=policy.version,
+        time_reason=timed.reason,
         recorded_by=_user(actor),
     )
     event.full_clean(exclude=["session", "recorded_by"])
@@ -900,8 +1060,65 @@ def infusion_start(
         "start",
         fields=["started_at", "rate_ml_per_h"],
         policy_version=policy.version,
+        **timed.audit,
     )
     return session
+
+
+def _day_cap_check(session: InfusionSession, tz: zoneinfo.ZoneInfo, start: dt.datetime) -> None:
+    """Gate 3: at most ``SESSIONS_PER_DAY`` ketamine sessions per patient per calendar day of the
+    location (``clinical.gates.day_cap_conflicts``); a session counts once it has a start."""
+    day_start, day_end = _day_bounds(tz, start)
+    started = InfusionSession.objects.filter(
+        patient_id=session.patient_id, started_at__gte=day_start, started_at__lt=day_end
+    ).exclude(pk=session.pk)
+    days = [s.astimezone(tz).date() for s in started.values_list("started_at", flat=True) if s]
+    if gates.day_cap_conflicts(days, [start.astimezone(tz).date()]):
+        raise ValidationError(
+            f"One session per day: {session.patient.full_name} already had a ketamine infusion "
+            f"on {start.astimezone(tz):%A %d %B} (at most {gates.SESSIONS_PER_DAY} per day)."
+        )
+
+
+def _day_weight_change_check(
+    protocol: KetamineProtocol, day_weight: float, policy: ClinicPolicy
+) -> None:
+    """Gate 2 at the start: the day's weight still within the clinic's percentage of the plan's
+    (the plan may have been revised since the check)."""
+    if charting.weight_changed(
+        day_weight_kg=day_weight,
+        plan_weight_kg=protocol.weight_kg,
+        percent=policy.weight_change_percent,
+    ):
+        raise ValidationError(
+            f"{charting.WEIGHT_GATE}: {day_weight:g} kg today is more than "
+            f"{policy.weight_change_percent}% from the plan's {protocol.weight_kg:g} kg: a "
+            "physician must revise the plan before the start."
+        )
+
+
+def _day_weight_limits_check(
+    protocol: KetamineProtocol, day_weight: float, rate: float, policy: ClinicPolicy
+) -> None:
+    """Gate 2 at the start: the plan's total and the rate within the mg/kg limits on the day's
+    weight, not only on the weight the plan was computed with."""
+    try:
+        dosing.session_dose_check(
+            total_mg=protocol.total_mg, dosing_weight_kg=day_weight, limits=policy.dose_limits()
+        )
+        dosing.rate_limit_check(
+            rate_mg_per_h=rate, dosing_weight_kg=day_weight, limits=policy.dose_limits()
+        )
+    except DoseLimitExceeded as exc:
+        parts = [
+            f"{value:.3g} {_LIMIT_TEXT[limit][1]}, over the limit of {maximum:g} "
+            f"{_LIMIT_TEXT[limit][1]}"
+            for limit, value, maximum in exc.exceeded
+        ]
+        raise ValidationError(
+            f"{charting.WEIGHT_GATE}: on today's weight of {day_weight:g} kg the plan is past the "
+            f"clinic's limits ({'; '.join(parts)}): a physician must revise the plan."
+        ) from None
 
 
 def _running(session: InfusionSession, tz: zoneinfo.ZoneInfo) -> None:
@@ -923,26 +1140,31 @@ def infusion_rate_set(
     at: dt.datetime | None,
     rate_ml_per_h: Decimal,
     reason: str = "",
+    time_reason: str = "",
 ) -> RateEvent:
     """Change the pump rate; 0 pauses, a rate after a pause resumes. Refused past the plan's
-    rate or the clinic's limits, or once the plan's total has been given."""
+    rate or the clinic's limits, or once the plan's total has been given. A dose already past
+    the plan's total opens a dose deviation (gate 4)."""
     session = _locked(actor, session_id, expected_version)
     tz = _tz(session)
     _running(session, tz)
-    when = _when(
+    policy = _policy(session)
+    timed = _when(
         at,
         field="at",
         tz=tz,
+        policy=policy,
         not_before=[
             (session.started_at, "the start"),
             (session.rate_since, "the last rate change"),
         ],
+        reason=time_reason,
     )
+    when = timed.at
     rate_ml_per_h = _rate_entered(rate_ml_per_h)
     if rate_ml_per_h == session.current_rate_ml_per_h:
         raise ValidationError({"rate_ml_per_h": f"The pump already runs at {rate_ml_per_h} mL/h."})
     given = given_mg_at(session, when)
-    policy = _policy(session)
     rate = _check_rate(session, rate_ml_per_h, given, policy)
     if rate == 0:
         kind = RateEventKind.PAUSE
@@ -957,6 +1179,7 @@ def infusion_rate_set(
         rate_ml_per_h=rate_ml_per_h,
         rate_mg_per_h=rate,
         reason=reason.strip()[:300],
+        time_reason=timed.reason,
         given_mg=given,
         policy_version=policy.version,
         recorded_by=_user(actor),
@@ -967,8 +1190,16 @@ def infusion_rate_set(
     session.current_rate_mg_per_h = rate
     session.rate_since = when
     session.given_before_mg = given
+    _deviation_open(actor, session, given=given, trigger=DeviationTrigger.RATE, policy=policy)
     _save(session)
-    _audit(actor, session, f"rate_{kind}", fields=["rate_ml_per_h"], policy_version=policy.version)
+    _audit(
+        actor,
+        session,
+        f"rate_{kind}",
+        fields=["rate_ml_per_h"],
+        policy_version=policy.version,
+        **timed.audit,
+    )
     return event
 
 
@@ -980,20 +1211,27 @@ def infusion_stop(
     expected_version: int,
     at: dt.datetime | None,
     reason: str = "",
+    time_reason: str = "",
 ) -> InfusionSession:
-    """Stop the pump: the infusion has ended and observation begins."""
+    """Stop the pump: the infusion has ended and observation begins (from the minute the stop
+    is saved when it is back-dated, gate 7). A dose given past the plan's total opens a dose
+    deviation (gate 4)."""
     session = _locked(actor, session_id, expected_version)
     tz = _tz(session)
     _running(session, tz)
-    when = _when(
+    policy = _policy(session)
+    timed = _when(
         at,
         field="at",
         tz=tz,
+        policy=policy,
         not_before=[
             (session.started_at, "the start"),
             (session.rate_since, "the last rate change"),
         ],
+        reason=time_reason,
     )
+    when = timed.at
     given = given_mg_at(session, when)
     RateEvent.objects.create(
         session=session,
@@ -1002,18 +1240,82 @@ def infusion_stop(
         rate_ml_per_h=Decimal("0"),
         rate_mg_per_h=0.0,
         reason=reason.strip()[:300],
+        time_reason=timed.reason,
         given_mg=given,
+        policy_version=policy.version,
         recorded_by=_user(actor),
     )
     session.status = SessionStatus.RECOVERING
     session.ended_at = when
+    session.observed_from = charting.observation_start(ended_at=when, saved_at=_now())
     session.current_rate_ml_per_h = Decimal("0")
     session.current_rate_mg_per_h = 0.0
     session.rate_since = when
     session.given_before_mg = given
+    _deviation_open(actor, session, given=given, trigger=DeviationTrigger.STOP, policy=policy)
     _save(session)
-    _audit(actor, session, "stop", fields=["ended_at"])
+    _audit(actor, session, "stop", fields=["ended_at"], **timed.audit)
     return session
+
+
+def _deviation_open(
+    actor: Actor,
+    session: InfusionSession,
+    *,
+    given: float,
+    trigger: DeviationTrigger,
+    policy: ClinicPolicy,
+) -> DoseDeviation | None:
+    """Gate 4: open a dose-deviation record once the dose given passes the plan's total by more
+    than the clinic's tolerance (once per session; the caller saves the session's count)."""
+    total = session.plan_total_mg
+    if total is None or total <= 0:
+        return None
+    excess = charting.dose_excess(
+        given_mg=given,
+        plan_total_mg=total,
+        percent=policy.dose_deviation_percent,
+        min_mg=gates.DOSE_DEVIATION_MIN_MG,
+    )
+    if excess is None:
+        return None
+    if session.dose_deviations.exclude(trigger=DeviationTrigger.RECONCILE).exists():
+        return None
+    deviation = DoseDeviation(
+        session=session,
+        trigger=trigger,
+        opened_at=_now(),
+        given_mg=given,
+        plan_total_mg=total,
+        excess_mg=excess,
+        message=(
+            f"{charting.DOSE_GATE}: {given:.1f} mg given, {excess:.1f} mg past the plan's total "
+            f"of {total:g} mg (tolerance {policy.dose_deviation_percent:g}% and "
+            f"{gates.DOSE_DEVIATION_MIN_MG:g} mg). A physician must review it."
+        ),
+        policy_version=policy.version,
+        policy_values=policy.snapshot(),
+    )
+    return _deviation_save(actor, session, deviation)
+
+
+def _deviation_save(
+    actor: Actor, session: InfusionSession, deviation: DoseDeviation
+) -> DoseDeviation:
+    """Store an opened deviation, count it on the session (the caller saves it) and audit it."""
+    deviation.full_clean(exclude=["session", "reviewed_by"])
+    deviation.save()
+    session.open_deviations += 1
+    _audit(
+        actor,
+        session,
+        "dose_deviation_open",
+        action=Action.CREATE,
+        deviation=str(deviation.public_id),
+        trigger=str(deviation.trigger),
+        policy_version=deviation.policy_version,
+    )
+    return deviation
 
 
 # -- monitoring --------------------------------------------------------------------------------
@@ -1041,24 +1343,27 @@ def _raise_alerts(
     findings: Sequence[Finding],
     policy: ClinicPolicy,
 ) -> list[Alert]:
-    alerts = [
-        Alert(
-            session=session,
-            entry=entry,
-            code=f.code,
-            field=f.field,
-            message=f.message,
-            source=f.source,
-            value=f.value,
-            threshold=f.threshold,
-            raised_at=entry.taken_at,
-            policy_version=policy.version,
-        )
-        for f in findings
-    ]
-    Alert.objects.bulk_create(alerts)
-    session.open_alerts += len(alerts)
-    return alerts
+    """One alert for the reading, listing every limit it crossed (gate 8): one acknowledgement
+    then records the action taken for all of them."""
+    if not findings:
+        return []
+    first = findings[0]
+    alert = Alert(
+        session=session,
+        entry=entry,
+        code=first.code,
+        field=first.field,
+        message=" ".join(f.message for f in findings)[:500],
+        source=" ".join(dict.fromkeys(f.source for f in findings)),
+        value=first.value,
+        threshold=first.threshold,
+        findings=[_finding_dict(f) for f in findings],
+        raised_at=entry.taken_at,
+        policy_version=policy.version,
+    )
+    alert.save()
+    session.open_alerts += 1
+    return [alert]
 
 
 @transaction.atomic
@@ -1073,18 +1378,28 @@ def vitals_record(
     moaas: int | None = None,
     pain_nrs: int | None = None,
     note: str = "",
+    time_reason: str = "",
 ) -> tuple[ChartEntry, list[Alert]]:
     """Vital signs and sedation during or after the infusion; alerts fire on the absolute
-    limits and on a blood-pressure rise over the patient's own (pre-infusion) baseline."""
+    limits and on a blood-pressure rise over the patient's own (pre-infusion) baseline. A dose
+    already past the plan's total opens a dose deviation (gate 4)."""
     session = _locked(actor, session_id, expected_version)
     tz = _tz(session)
     _monitoring(session, tz)
-    at = _when(taken_at, field="taken_at", tz=tz, not_before=[(session.started_at, "the start")])
+    policy = _policy(session)
+    timed = _when(
+        taken_at,
+        field="taken_at",
+        tz=tz,
+        policy=policy,
+        not_before=[(session.started_at, "the start")],
+        reason=time_reason,
+    )
+    at = timed.at
     checked = _vitals(vitals)
     pain = _pain(pain_nrs)
     if checked.is_empty and rass is None and moaas is None and pain is None:
         raise ValidationError("Enter at least one value.")
-    policy = _policy(session)
     rules = policy.monitoring_policy()
     baseline = None
     if session.baseline_systolic_bp is not None and session.baseline_diastolic_bp is not None:
@@ -1106,6 +1421,7 @@ def vitals_record(
         taken_at=at,
         recorded_by=_user(actor),
         note=note.strip()[:500],
+        time_reason=timed.reason,
     )
     entry.full_clean(exclude=["session", "recorded_by"])
     entry.save()
@@ -1122,13 +1438,16 @@ def vitals_record(
     )
     if has_vital and (session.last_vitals_at is None or at > session.last_vitals_at):
         session.last_vitals_at = at
+    given = given_mg_at(session, session.ended_at or _now())
+    _deviation_open(actor, session, given=given, trigger=DeviationTrigger.VITALS, policy=policy)
     _save(session)
     _audit(
         actor,
         session,
         "vitals",
         fields=[o.code for o in rows],
-        alerts=[a.code for a in alerts],
+        alerts=[f.code for f in findings],
+        **timed.audit,
     )
     return entry, alerts
 
@@ -1141,6 +1460,7 @@ def cadss_record(
     expected_version: int,
     taken_at: dt.datetime | None,
     answers: Mapping[str, object],
+    time_reason: str = "",
 ) -> ChartEntry:
     """CADSS-6 (dissociation), scored by ``clinical.instruments``: a baseline before the start
     (after the arrival), then during and after the infusion."""
@@ -1149,14 +1469,17 @@ def cadss_record(
     before = session.status in (SessionStatus.ARRIVED, SessionStatus.PRECHECK)
     if not before:
         _monitoring(session, tz)
-    at = _when(
+    timed = _when(
         taken_at,
         field="taken_at",
         tz=tz,
+        policy=_policy(session),
         not_before=[(session.arrived_at, "the arrival")]
         if before
         else [(session.started_at, "the start")],
+        reason=time_reason,
     )
+    at = timed.at
     try:
         result = instruments.score("cadss6", answers)
     except InvalidAnswers as exc:
@@ -1167,12 +1490,13 @@ def cadss_record(
         phase=Phase.BEFORE if before else _phase(session, at),
         taken_at=at,
         recorded_by=_user(actor),
+        time_reason=timed.reason,
     )
     entry.full_clean(exclude=["session", "recorded_by"])
     entry.save()
     _scale_observation(entry, session, "cadss6", result.total, answers).save()
     _save(session)
-    _audit(actor, session, "cadss6", fields=["cadss6"], phase=str(entry.phase))
+    _audit(actor, session, "cadss6", fields=["cadss6"], phase=str(entry.phase), **timed.audit)
     return entry
 
 
@@ -1185,6 +1509,7 @@ def recovery_assess(
     taken_at: dt.datetime | None,
     aldrete: Mapping[str, object],
     pain_nrs: int | None = None,
+    time_reason: str = "",
 ) -> ChartEntry:
     """The modified Aldrete score after the infusion (and the pain NRS after)."""
     session = _locked(actor, session_id, expected_version)
@@ -1195,12 +1520,15 @@ def recovery_assess(
         if session.status in (SessionStatus.ARRIVED, SessionStatus.PRECHECK):
             raise ValidationError("The infusion has not started.")
         raise _closed_error(session, tz)
-    at = _when(
+    timed = _when(
         taken_at,
         field="taken_at",
         tz=tz,
+        policy=_policy(session),
         not_before=[(session.ended_at, "the end of the infusion")],
+        reason=time_reason,
     )
+    at = timed.at
     try:
         result = instruments.score("aldrete", aldrete)
     except InvalidAnswers as exc:
@@ -1212,6 +1540,7 @@ def recovery_assess(
         phase=Phase.AFTER,
         taken_at=at,
         recorded_by=_user(actor),
+        time_reason=timed.reason,
     )
     entry.full_clean(exclude=["session", "recorded_by"])
     entry.save()
@@ -1229,6 +1558,7 @@ def recovery_assess(
         session,
         "aldrete",
         fields=["aldrete", *(["pain_nrs"] if pain is not None else [])],
+        **timed.audit,
     )
     return entry
 
@@ -1283,14 +1613,21 @@ def adverse_event_record(
     interventions: Sequence[str],
     outcome: str,
     note: str = "",
+    time_reason: str = "",
 ) -> AdverseEvent:
     session = _locked(actor, session_id, expected_version)
     tz = _tz(session)
     if session.status not in ACTIVE_STATUSES:
         raise _closed_error(session, tz)
-    onset = _when(
-        onset_at, field="onset_at", tz=tz, not_before=[(session.arrived_at, "the arrival")]
+    timed = _when(
+        onset_at,
+        field="onset_at",
+        tz=tz,
+        policy=_policy(session),
+        not_before=[(session.arrived_at, "the arrival")],
+        reason=time_reason,
     )
+    onset = timed.at
     chosen = list(dict.fromkeys(interventions))
     if not chosen:
         raise ValidationError({"interventions": "Choose what was done (or 'None needed')."})
@@ -1310,12 +1647,21 @@ def adverse_event_record(
         interventions=chosen,
         note=text[:1000],
         outcome=outcome,
+        time_reason=timed.reason,
         recorded_by=_user(actor),
     )
     event.full_clean(exclude=["session", "recorded_by"])
     event.save()
     _save(session)
-    _audit(actor, session, "adverse_event", action=Action.CREATE, kind=kind, severity=severity)
+    _audit(
+        actor,
+        session,
+        "adverse_event",
+        action=Action.CREATE,
+        kind=kind,
+        severity=severity,
+        **timed.audit,
+    )
     return event
 
 
@@ -1332,9 +1678,12 @@ def controlled_reconcile(
     wasted_mg: Decimal,
     witness_id: int | None,
     witness_password: str = "",
+    given_reason: str = "",
 ) -> ControlledSubstanceRecord:
     """Close the Schedule III record: drawn = given + wasted, any waste witnessed by a second
-    nurse or physician of the clinic who confirms with their own password."""
+    nurse or physician of the clinic who confirms with their own password. "Given" must match
+    the dose the charted rates give within the clinic's tolerance, or carry a reason, which
+    opens a dose deviation for a physician to review (gate 4)."""
     session = _locked(actor, session_id, expected_version)
     record: ControlledSubstanceRecord | None = getattr(session, "controlled_substance", None)
     if record is None:
@@ -1374,13 +1723,51 @@ def controlled_reconcile(
         field = message.split(":", 1)[0].split(" ", 1)[0]
         text = message.split(":", 1)[1].strip() if ":" in message else _sentence(message)
         raise ValidationError({field: text[0].upper() + text[1:]}) from None
+    policy = _policy(session)
+    computed = given_mg_at(session, session.ended_at) if session.ended_at is not None else 0.0
+    mismatch = charting.reconciled_mismatch(
+        entered_mg=float(given_mg),
+        computed_mg=computed,
+        percent=policy.dose_deviation_percent,
+        min_mg=gates.DOSE_DEVIATION_MIN_MG,
+    )
+    why = given_reason.strip()
+    if mismatch is not None and len(why) < MIN_REASON_LENGTH:
+        raise ValidationError(
+            {
+                "given_reason": f"{charting.DOSE_GATE}: given {given_mg} mg differs from the "
+                f"{computed:.2f} mg the charted rates give by {mismatch:.2f} mg (tolerance "
+                f"{policy.dose_deviation_percent:g}% and {gates.DOSE_DEVIATION_MIN_MG:g} mg): "
+                f"correct it, or write the reason (at least {MIN_REASON_LENGTH} characters); a "
+                "physician then reviews it."
+            }
+        )
     record.given_mg = given_mg
     record.wasted_mg = wasted_mg
     record.waste_witness = witness
     record.reconciled_at = _now()
     record.reconciled_by = user
+    record.given_reason = why if mismatch is not None else ""
     record.full_clean(exclude=["session", "drawn_by", "waste_witness", "reconciled_by"])
     record.save()
+    if mismatch is not None:
+        deviation = DoseDeviation(
+            session=session,
+            trigger=DeviationTrigger.RECONCILE,
+            opened_at=_now(),
+            given_mg=computed,
+            plan_total_mg=session.plan_total_mg or 0.0,
+            excess_mg=mismatch,
+            entered_mg=float(given_mg),
+            reason=why,
+            message=(
+                f"{charting.DOSE_GATE}: reconciled as {given_mg} mg given, but the charted "
+                f"rates give {computed:.2f} mg ({mismatch:.2f} mg apart): {why}"
+            )[:500],
+            policy_version=policy.version,
+            policy_values=policy.snapshot(),
+        )
+        _deviation_save(actor, session, deviation)
     _save(session)
     _audit(
         actor,
@@ -1420,16 +1807,27 @@ def session_discharge(
     gate = monitoring.discharge_check(
         aldrete_answers=session.aldrete_answers,
         escort_confirmed=bool(escort_confirmed),
-        infusion_ended_at=session.ended_at,
+        # A back-dated stop does not shorten the observation (gate 7).
+        infusion_ended_at=session.observed_from or session.ended_at,
         now=now,
         policy=policy.monitoring_policy(),
     )
     errors: dict[str, list[str]] = {}
     for finding in gate.missing:
         errors.setdefault(finding.field, []).append(finding.message)
+    assert session.ended_at is not None  # recovering: the stop was charted
+    for finding in monitoring.discharge_vitals_missing(
+        last_vitals_at=session.last_vitals_at, ended_at=session.ended_at, now=now
+    ):
+        errors.setdefault(finding.field, []).append(finding.message)
     if session.open_alerts:
         errors.setdefault("alerts", []).append(
             f"{session.open_alerts} alert(s) not yet acknowledged."
+        )
+    if session.open_deviations:
+        errors.setdefault("deviations", []).append(
+            f"{charting.DOSE_GATE}: {session.open_deviations} dose deviation(s) not yet reviewed "
+            "by a physician."
         )
     if errors:
         raise ValidationError(errors)
@@ -1444,6 +1842,8 @@ def session_discharge(
         "policy_version": policy.version,
         "discharge_min_aldrete": policy.discharge_min_aldrete,
         "discharge_min_observation_min": policy.discharge_min_observation_min,
+        "vitals_before_discharge_min": gates.VITALS_BEFORE_DISCHARGE_MIN,
+        "last_vitals_at": session.last_vitals_at.isoformat() if session.last_vitals_at else None,
     }
     _save(session)
     _appointment_set_status(session.appointment, AppointmentStatus.COMPLETED, actor)
@@ -1453,22 +1853,120 @@ def session_discharge(
 
 @transaction.atomic
 def session_sign(
-    *, actor: Actor, session_id: uuid.UUID | str, expected_version: int
+    *,
+    actor: Actor,
+    session_id: uuid.UUID | str,
+    expected_version: int,
+    gap_reason: str = "",
 ) -> InfusionSession:
-    """A physician signs the session: from then on it is read-only; corrections are addenda."""
+    """A physician signs the session: from then on it is read-only; corrections are addenda.
+    Open dose deviations block it; vitals gaps longer than twice the interval need a written
+    reason (gate 6)."""
     session = _locked(actor, session_id, expected_version, roles=SIGNERS)
     if session.status not in (SessionStatus.DISCHARGED, SessionStatus.DEFERRED):
         raise ValidationError("Sign the session after the patient is discharged (or deferred).")
     if session.open_alerts:
         raise ValidationError("Acknowledge every alert before signing.")
+    if session.open_deviations:
+        raise ValidationError(
+            f"{charting.DOSE_GATE}: a physician must review every dose deviation before signing."
+        )
     record = getattr(session, "controlled_substance", None)
     if record is not None and not record.is_reconciled:
         raise ValidationError("Reconcile the controlled-substance record before signing.")
+    gaps = vitals_gaps_of(session)
+    why = gap_reason.strip()
+    if gaps and len(why) < MIN_REASON_LENGTH:
+        tz = _tz(session)
+        listed = "; ".join(
+            f"{_clock(g.since, tz)} to {_clock(g.until, tz)} ({g.minutes:.0f} min)" for g in gaps
+        )
+        raise ValidationError(
+            {
+                "gap_reason": f"{monitoring.MONITORING_GATE}: vitals were not charted for longer "
+                f"than twice the {_policy(session).vitals_interval_min}-min interval ({listed}): "
+                f"write the reason (at least {MIN_REASON_LENGTH} characters) to sign."
+            }
+        )
     session.signed_at = _now()
     session.signed_by = _user(actor)
+    session.monitoring_gap_reason = why if gaps else ""
     _save(session)
-    _audit(actor, session, "sign", action=Action.SIGN)
+    _audit(
+        actor,
+        session,
+        "sign",
+        action=Action.SIGN,
+        **({"vitals_gaps": len(gaps), "fields": ["monitoring_gap_reason"]} if gaps else {}),
+    )
     return session
+
+
+def vitals_gaps_of(session: InfusionSession) -> tuple[monitoring.VitalsGap, ...]:
+    """The stretches of the infusion without vitals longer than twice the clinic's interval."""
+    if session.started_at is None or session.ended_at is None:
+        return ()
+    taken = list(
+        ChartEntry.objects.filter(session=session, observations__code__in=_VITAL_CODES)
+        .values_list("taken_at", flat=True)
+        .distinct()
+    )
+    return monitoring.vitals_gaps(
+        taken=taken,
+        started_at=session.started_at,
+        ended_at=session.ended_at,
+        longer_than_min=2 * _policy(session).vitals_interval_min,
+    )
+
+
+# The codes that make a set of vitals (pain and the scales do not).
+_VITAL_CODES = tuple(LOINC_OF[n] for n in ("systolic_bp", "heart_rate", "spo2", "respiratory_rate"))
+
+
+@transaction.atomic
+def dose_deviation_review(
+    *,
+    actor: Actor,
+    session_id: uuid.UUID | str,
+    expected_version: int,
+    deviation_id: uuid.UUID | str,
+    note: str,
+) -> DoseDeviation:
+    """A physician reviews a dose deviation with a note (audited); until then it blocks
+    discharge and signing (gate 4)."""
+    session = _locked(actor, session_id, expected_version, roles=SIGNERS)
+    try:
+        key = uuid.UUID(str(deviation_id))
+    except ValueError:
+        raise ValidationError({"deviation": "Choose one of this session's deviations."}) from None
+    deviation = session.dose_deviations.filter(public_id=key).first()
+    if deviation is None:
+        raise ValidationError({"deviation": "Choose one of this session's deviations."})
+    if not deviation.is_open:
+        raise ValidationError("This dose deviation was already reviewed.")
+    text = note.strip()
+    if len(text) < MIN_REASON_LENGTH:
+        raise ValidationError(
+            {
+                "note": f"{charting.DOSE_GATE}: write the review (at least {MIN_REASON_LENGTH} "
+                "characters)."
+            }
+        )
+    deviation.reviewed_at = _now()
+    deviation.reviewed_by = _user(actor)
+    deviation.review_note = text[:2000]
+    deviation.full_clean(exclude=["session", "reviewed_by"])
+    deviation.save()
+    session.open_deviations = max(session.open_deviations - 1, 0)
+    _save(session)
+    _audit(
+        actor,
+        session,
+        "dose_deviation_review",
+        action=Action.UPDATE,
+        deviation=str(deviation.public_id),
+    )
+    return deviation
 
 
 @transaction.atomic

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET
 from ketaclinic.accounts.access import roles_required
 from ketaclinic.accounts.models import Role, User
 from ketaclinic.audit.services import Actor
+from ketaclinic.clinical import charting
 from ketaclinic.infusions import forms as f
 from ketaclinic.infusions import selectors, services
 from ketaclinic.infusions.access import (
@@ -144,10 +145,12 @@ def _forms(
     """Every chart form, unbound with sensible initial values, unless a bound one is given."""
     session = chart.session
     tz = session.location.time_zone
-    now = f.local_now_value(tz, chart.now)
     base = {"version": session.version}
-    timed = {**base, "taken_at": now, "at": now, "onset_at": now}
+    # Time fields start blank: blank is the server's time of saving (gate 7), never the time
+    # this page was drawn.
+    timed = base
     plan_rate = chart.protocol.rate_ml_per_h if chart.protocol else session.plan_rate_ml_per_h
+    pump_rate = chart.protocol.pump_rate_ml_per_h if chart.protocol else None
     drawn = chart.controlled.drawn_mg if chart.controlled else None
     given = _round_down(chart.given_mg) if chart.given_mg is not None else Decimal("0")
     if drawn is not None and given is not None and given > drawn:
@@ -165,7 +168,13 @@ def _forms(
         "defer": f.ReasonForm(initial=base, time_zone=tz, prefix="defer"),
         "draw": f.DrawForm(initial=base, time_zone=tz),
         "start": f.StartForm(
-            initial={**timed, "rate_ml_per_h": _round_down(plan_rate)}, time_zone=tz
+            # The pump setting the plan shows (rounded down to the clinic's pump step), which
+            # the rate check accepts as it is; plans signed before it existed: the plan's rate.
+            initial={
+                **timed,
+                "rate_ml_per_h": pump_rate if pump_rate is not None else _round_down(plan_rate),
+            },
+            time_zone=tz,
         ),
         "rate": f.RateForm(
             initial={**timed, "rate_ml_per_h": session.current_rate_ml_per_h}, time_zone=tz
@@ -175,6 +184,7 @@ def _forms(
         "cadss": f.CadssForm(initial=timed, time_zone=tz, prefix="cadss"),
         "recovery": f.RecoveryForm(initial=timed, time_zone=tz, prefix="recovery"),
         "acknowledge": f.AcknowledgeForm(initial=base, time_zone=tz),
+        "review": f.DeviationReviewForm(initial=base, time_zone=tz, prefix="review"),
         "adverse_event": f.AdverseEventForm(initial=timed, time_zone=tz, prefix="ae"),
         "reconcile": f.ReconcileForm(
             initial={
@@ -217,6 +227,7 @@ def _render_chart(
         "can_addendum": user.role in CHARTERS and session.is_signed,
         "tz": session.location.time_zone,
         "S": SessionStatus,
+        "dose_source": charting.DOSE_SOURCE,
     }
     return render(request, "infusions/session.html", context, status=status)
 
@@ -277,6 +288,8 @@ def _run_precheck(actor: Actor, s: InfusionSession, form: Any) -> str:
         escort_arranged=form.cleaned_data["escort_arranged"],
         consent_confirmed=form.cleaned_data["consent_confirmed"],
         pain_nrs=form.cleaned_data["pain_nrs"],
+        weight_kg=float(form.cleaned_data["weight_kg"]),
+        time_reason=form.cleaned_data["time_reason"],
     )
     if check.passed:
         return "Pre-infusion check passed: the infusion may start."
@@ -322,6 +335,7 @@ def _run_start(actor: Actor, s: InfusionSession, form: Any) -> str:
         expected_version=_v(form),
         at=form.cleaned_data["at"],
         rate_ml_per_h=form.cleaned_data["rate_ml_per_h"],
+        time_reason=form.cleaned_data["time_reason"],
     )
     return "Infusion started."
 
@@ -334,6 +348,7 @@ def _run_rate(actor: Actor, s: InfusionSession, form: Any) -> str:
         at=form.cleaned_data["at"],
         rate_ml_per_h=form.cleaned_data["rate_ml_per_h"],
         reason=form.cleaned_data["reason"],
+        time_reason=form.cleaned_data["time_reason"],
     )
     return f"{event.get_kind_display()}: {event.rate_ml_per_h} mL/h."
 
@@ -345,6 +360,7 @@ def _run_stop(actor: Actor, s: InfusionSession, form: Any) -> str:
         expected_version=_v(form),
         at=form.cleaned_data["at"],
         reason=form.cleaned_data["reason"],
+        time_reason=form.cleaned_data["time_reason"],
     )
     return "Infusion stopped: observation has begun."
 
@@ -360,6 +376,7 @@ def _run_vitals(actor: Actor, s: InfusionSession, form: Any) -> str:
         moaas=form.cleaned_data["moaas"],
         pain_nrs=form.cleaned_data["pain_nrs"],
         note=form.cleaned_data["note"],
+        time_reason=form.cleaned_data["time_reason"],
     )
     if alerts:
         return "Vitals saved. ALERT: " + " ".join(a.message for a in alerts)
@@ -373,6 +390,7 @@ def _run_cadss(actor: Actor, s: InfusionSession, form: Any) -> str:
         expected_version=_v(form),
         taken_at=form.cleaned_data["taken_at"],
         answers=form.answers(),
+        time_reason=form.cleaned_data["time_reason"],
     )
     return "CADSS-6 saved."
 
@@ -385,6 +403,7 @@ def _run_recovery(actor: Actor, s: InfusionSession, form: Any) -> str:
         taken_at=form.cleaned_data["taken_at"],
         aldrete=form.answers(),
         pain_nrs=form.cleaned_data["pain_nrs"],
+        time_reason=form.cleaned_data["time_reason"],
     )
     return "Recovery assessment saved."
 
@@ -412,6 +431,7 @@ def _run_adverse_event(actor: Actor, s: InfusionSession, form: Any) -> str:
         interventions=form.cleaned_data["interventions"],
         outcome=form.cleaned_data["outcome"],
         note=form.cleaned_data["note"],
+        time_reason=form.cleaned_data["time_reason"],
     )
     return "Adverse event recorded."
 
@@ -425,6 +445,7 @@ def _run_reconcile(actor: Actor, s: InfusionSession, form: Any) -> str:
         wasted_mg=form.cleaned_data["wasted_mg"],
         witness_id=form.cleaned_data["witness"],
         witness_password=form.cleaned_data["witness_password"],
+        given_reason=form.cleaned_data["given_reason"],
     )
     return "Controlled-substance record reconciled."
 
@@ -441,8 +462,24 @@ def _run_discharge(actor: Actor, s: InfusionSession, form: Any) -> str:
 
 
 def _run_sign(actor: Actor, s: InfusionSession, form: Any) -> str:
-    services.session_sign(actor=actor, session_id=s.public_id, expected_version=_v(form))
+    services.session_sign(
+        actor=actor,
+        session_id=s.public_id,
+        expected_version=_v(form),
+        gap_reason=form.cleaned_data["gap_reason"],
+    )
     return "Session signed and locked."
+
+
+def _run_review(actor: Actor, s: InfusionSession, form: Any) -> str:
+    services.dose_deviation_review(
+        actor=actor,
+        session_id=s.public_id,
+        expected_version=_v(form),
+        deviation_id=form.cleaned_data["deviation"],
+        note=form.cleaned_data["note"],
+    )
+    return "Dose deviation reviewed."
 
 
 def _run_addendum(actor: Actor, s: InfusionSession, form: Any) -> str:
@@ -468,6 +505,7 @@ ACTIONS: dict[str, ActionSpec] = {
     "cadss": ActionSpec(f.CadssForm, _run_cadss, prefix="cadss", anchor="scales"),
     "recovery": ActionSpec(f.RecoveryForm, _run_recovery, prefix="recovery", anchor="discharge"),
     "acknowledge": ActionSpec(f.AcknowledgeForm, _run_acknowledge, anchor="alerts"),
+    "review": ActionSpec(f.DeviationReviewForm, _run_review, SIGNERS, "review", "alerts"),
     "adverse_event": ActionSpec(f.AdverseEventForm, _run_adverse_event, prefix="ae", anchor="ae"),
     "reconcile": ActionSpec(f.ReconcileForm, _run_reconcile, anchor="controlled"),
     "discharge": ActionSpec(f.DischargeForm, _run_discharge, anchor="discharge"),

@@ -1,9 +1,10 @@
 """A nurse takes a demo patient from arrival to discharge on the chair board and the chart: a
 blood-pressure alert is acknowledged on the way, the discharge is refused until the modified
-Aldrete reaches 9, and the physician signs. Times are entered as the nurse would when charting
-a little late, so the 30 minutes of observation have passed by the end of the test. The clock
-is moved to mid-afternoon in New York (and keeps ticking), so the backdated times always fall
-within the clinic's day, whatever the hour the suite runs at."""
+Aldrete reaches 9, and the physician signs. Times are left blank, as the nurse charts as things
+happen (blank is the time of saving, gate 7); the clock is moved forward between steps with
+time-machine, for the test and its live server alike, so 20 minutes of infusion and 35 of
+observation pass. The clock starts mid-afternoon in New York (and keeps ticking), so every time
+falls within the clinic's day, whatever the hour the suite runs at."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import zoneinfo
 from typing import Any
 
 import pytest
+import time_machine
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
@@ -70,8 +72,24 @@ def demo_infusion_today(start: dt.datetime) -> tuple[Patient, Location]:
     return patient, cleveland
 
 
+def chart_vitals(page: Page, systolic: str = "132", diastolic: str = "80") -> None:
+    """A set of vitals within limits, the time left blank (the time of saving)."""
+    page.wait_for_load_state("load")
+    vitals = page.get_by_test_id("vitals-form")
+    expect(vitals.get_by_label("Time")).to_have_value("")
+    vitals.get_by_label("Systolic BP (mmHg)").fill(systolic)
+    vitals.get_by_label("Diastolic BP (mmHg)").fill(diastolic)
+    vitals.get_by_label("Heart rate (/min)").fill("80")
+    vitals.get_by_label("SpO2 (%)").fill("97")
+    vitals.get_by_label("Resp. rate (/min)").fill("14")
+    vitals.get_by_role("button", name="Save vitals").click()
+    expect(page.locator(".messages, [role=status]").first).to_contain_text("Vitals saved")
+
+
 @pytest.mark.usefixtures("afternoon_in_new_york")
-def test_a_nurse_runs_an_infusion_day_and_the_physician_signs(live_server: Any, page: Page) -> None:
+def test_a_nurse_runs_an_infusion_day_and_the_physician_signs(
+    live_server: Any, page: Page, request: pytest.FixtureRequest
+) -> None:
     tz = zoneinfo.ZoneInfo("America/New_York")
     now = timezone.now().astimezone(tz).replace(second=0, microsecond=0)
     span = 150
@@ -79,9 +97,7 @@ def test_a_nurse_runs_an_infusion_day_and_the_physician_signs(live_server: Any, 
     def ago(minutes: int) -> str:
         return (now - dt.timedelta(minutes=minutes)).strftime(FORMAT)
 
-    arrival, precheck, start = span, span - 2, span - 5
-    vitals_at = start - 10
-    stop = max(start - 40, 31)
+    arrival = span
     patient, cleveland = demo_infusion_today(now - dt.timedelta(minutes=span))
     page.set_viewport_size(DESKTOP)
     base = live_server.url
@@ -101,12 +117,13 @@ def test_a_nurse_runs_an_infusion_day_and_the_physician_signs(live_server: Any, 
 
     # Pre-infusion check: vitals within limits, fasting, escort, consent.
     form = page.get_by_test_id("precheck-form")
-    form.get_by_label("Time").fill(ago(precheck))
+    expect(form.get_by_label("Time")).to_have_value("")
     form.get_by_label("Systolic BP (mmHg)").fill("150")
     form.get_by_label("Diastolic BP (mmHg)").fill("85")
     form.get_by_label("Heart rate (/min)").fill("76")
     form.get_by_label("SpO2 (%)").fill("97")
     form.get_by_label("Resp. rate (/min)").fill("14")
+    form.get_by_label("Weight today (kg)").fill("70")
     form.get_by_label("Pain now (0-10)").fill("7")
     form.get_by_label("Fasted as instructed").check()
     form.get_by_label("Escort arranged for the journey home").check()
@@ -121,7 +138,6 @@ def test_a_nurse_runs_an_infusion_day_and_the_physician_signs(live_server: Any, 
     page.get_by_role("button", name="Record the draw").click()
     expect(page.get_by_test_id("controlled-record")).to_contain_text("KET-24-0117")
     expect(page.get_by_label("Rate (mL/h)")).to_have_value("5.25")
-    page.get_by_label("Started at").fill(ago(start))
     page.get_by_role("button", name="Start the infusion").click()
     expect(page.get_by_test_id("session-state")).to_have_text("Infusing")
 
@@ -138,7 +154,6 @@ def test_a_nurse_runs_an_infusion_day_and_the_physician_signs(live_server: Any, 
     vitals.get_by_label("SpO2 (%)").fill("97")
     vitals.get_by_label("Resp. rate (/min)").fill("15")
     vitals.get_by_label("RASS").select_option("0")
-    vitals.get_by_label("Time").fill(ago(vitals_at))
     vitals.get_by_label("Resp. rate (/min)").press("Enter")
     alert = page.get_by_test_id("open-alert")
     expect(alert).to_have_count(1)
@@ -152,14 +167,22 @@ def test_a_nurse_runs_an_infusion_day_and_the_physician_signs(live_server: Any, 
     page.get_by_role("button", name="Acknowledge").click()
     expect(page.get_by_test_id("no-open-alerts")).to_be_visible()
     page.get_by_label("New rate (mL/h)").fill("2.5")
-    page.get_by_label("At", exact=True).fill(ago(vitals_at - 1))
     page.get_by_role("button", name="Set the rate").click()
     expect(page.get_by_test_id("rate-events")).to_contain_text("Rate changed")
 
-    # Stop, then the recovery: Aldrete 8 is not enough.
-    page.get_by_label("Stopped at").fill(ago(stop))
-    page.get_by_role("button", name="Stop the infusion").click()
-    expect(page.get_by_test_id("session-state")).to_have_text("Recovering")
+    # 20 minutes on: vitals again (every interval while infusing), then the stop.
+    with time_machine.travel(now + dt.timedelta(minutes=20), tick=True):
+        page.reload()
+        chart_vitals(page)
+        expect(page.get_by_test_id("vitals-row")).to_have_count(3)
+        page.get_by_role("button", name="Stop the infusion").click()
+        expect(page.get_by_test_id("session-state")).to_have_text("Recovering")
+    # 35 minutes after the stop: vitals within the last 15 minutes; Aldrete 8 is not enough.
+    later = time_machine.travel(now + dt.timedelta(minutes=56), tick=True)
+    later.start()
+    request.addfinalizer(later.stop)
+    page.reload()
+    chart_vitals(page)
     recovery = page.get_by_test_id("recovery-form")
     for label, value in (
         ("Activity", "1"),
@@ -239,7 +262,9 @@ def test_a_nurse_runs_an_infusion_day_and_the_physician_signs(live_server: Any, 
         "vitals",
         "alert_acknowledge",
         "rate_change",
+        "vitals",
         "stop",
+        "vitals",
         "aldrete",
         "aldrete",
         "discharge",
