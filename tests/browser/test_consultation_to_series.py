@@ -6,7 +6,6 @@ then finds the series on the schedule."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 import zoneinfo
 from typing import Any
 
@@ -118,8 +117,9 @@ def test_from_consultation_to_a_booked_series_on_the_schedule(
     page.get_by_role("link", name="Set ketamine protocol").click()
     page.get_by_label("Protocol template").select_option(label=CLEVELAND_TEMPLATE)
     page.get_by_role("button", name="Use this template").click()
-    # Weight and height come from today's exam.
-    expect(page.get_by_label("Weight (kg)")).to_have_value(re.compile(r"^82(\.0)?$"))
+    # Weight and height come from today's exam, shown and not typed.
+    expect(page.get_by_test_id("exam-measurements")).to_contain_text("weight 82 kg")
+    expect(page.get_by_label("Weight (kg)")).to_have_count(0)
     page.get_by_role("button", name="Calculate and save").click()
     expect(page.get_by_test_id("total-mg")).to_have_text("41 mg")  # 0.5 mg/kg x 82 kg
     expect(page.get_by_role("img", name="Predicted plasma concentration")).to_be_attached()

@@ -18,13 +18,16 @@ from ketaclinic.clinical.dosing import (
     DEFAULT_LIMITS,
     DEVINE_SOURCE,
     DOSE_LIMITS_SOURCE,
+    PUMP_ROUNDING_SOURCE,
     DoseLimitExceeded,
     DoseLimits,
     InfusionPlan,
+    PumpRate,
     dosing_weight,
     infusion_plan,
     infusion_plan_for_rate,
     max_dose_mg_per_kg,
+    pump_rate,
     rate_limit_check,
     session_dose_check,
 )
@@ -650,3 +653,82 @@ def test_every_formula_names_its_source() -> None:
     assert "ketaclinic clinic policy defaults" in DOSE_LIMITS_SOURCE
     assert "Cohen SP et al. Reg Anesth Pain Med 2018" in DOSE_LIMITS_SOURCE
     assert "Schwenk ES et al. Reg Anesth Pain Med 2018" in DOSE_LIMITS_SOURCE
+
+
+# -- the pump's setting ------------------------------------------------------------------------
+
+
+def test_pump_rate_rounds_down_to_the_step_and_says_what_it_delivers() -> None:
+    # 52.5 mg/h at 10 mg/mL = 5.25 mL/h; down to 0.1 mL/h: 5.2 mL/h = 52 mg/h.
+    assert pump_rate(rate_mg_per_h=52.5, concentration_mg_per_ml=10, resolution_ml_h=0.1) == (
+        PumpRate(rate_ml_per_h=Decimal("5.2"), rate_mg_per_h=Decimal("52.0"))
+    )
+
+
+def test_pump_rate_never_rounds_up_where_half_even_would() -> None:
+    # 53.5 mg/h at 10 mg/mL = 5.35 mL/h: half-even gives 5.4 (54 mg/h, over the rate); down, 5.3.
+    result = pump_rate(rate_mg_per_h=53.5, concentration_mg_per_ml=10, resolution_ml_h=0.1)
+    assert result.rate_ml_per_h == Decimal("5.3")
+    assert result.rate_mg_per_h == Decimal("53.0")
+
+
+def test_pump_rate_on_a_step_is_unchanged_despite_binary_floats() -> None:
+    # 0.3 / 0.1 is 2.9999999999999996 in floats; on the entered decimals it is 3 steps exactly.
+    result = pump_rate(rate_mg_per_h=3.0, concentration_mg_per_ml=10, resolution_ml_h=0.1)
+    assert result.rate_ml_per_h == Decimal("0.3")
+    assert result.rate_mg_per_h == Decimal("3.0")
+
+
+def test_pump_rate_uses_the_clinic_resolution() -> None:
+    # 52.5 mg/h at 50 mg/mL = 1.05 mL/h: 1.05 at 0.01, 1.0 at 0.1, 1 at 1 mL/h.
+    at = {
+        r: pump_rate(rate_mg_per_h=52.5, concentration_mg_per_ml=50, resolution_ml_h=r)
+        for r in (0.01, 0.1, 1.0)
+    }
+    assert at[0.01] == PumpRate(Decimal("1.05"), Decimal("52.50"))
+    assert at[0.1] == PumpRate(Decimal("1.0"), Decimal("50.00"))
+    assert at[1.0] == PumpRate(Decimal("1.0"), Decimal("50.0"))
+
+
+def test_pump_rate_below_one_step_is_refused_naming_the_rate() -> None:
+    with pytest.raises(ValueError, match=r"^rate_mg_per_h 0.5 mg/h is 0.05 mL/h .*below one pump"):
+        pump_rate(rate_mg_per_h=0.5, concentration_mg_per_ml=10, resolution_ml_h=0.1)
+
+
+@pytest.mark.parametrize("field", ["rate_mg_per_h", "concentration_mg_per_ml", "resolution_ml_h"])
+@pytest.mark.parametrize("value", BAD_NUMBERS)
+def test_pump_rate_refuses_invalid_input_naming_the_field(field: str, value: object) -> None:
+    arguments: dict[str, object] = {
+        "rate_mg_per_h": 52.5,
+        "concentration_mg_per_ml": 10,
+        "resolution_ml_h": 0.1,
+    }
+    arguments[field] = value
+    with pytest.raises(ValueError, match=rf"^{field} "):
+        pump_rate(**arguments)  # type: ignore[arg-type]
+
+
+def test_pump_rounding_source_says_why_down() -> None:
+    assert "never runs faster" in PUMP_ROUNDING_SOURCE
+
+
+@given(
+    rate=st.floats(min_value=0.01, max_value=2000, allow_nan=False, allow_infinity=False),
+    concentration=st.sampled_from(CONCENTRATIONS_MG_PER_ML),
+    resolution=st.sampled_from([0.01, 0.05, 0.1, 0.5, 1.0]),
+)
+def test_pump_rate_is_a_whole_step_never_above_the_rate_and_within_one_step(
+    rate: float, concentration: float, resolution: float
+) -> None:
+    exact_ml = entered(rate) / entered(concentration)
+    assume(exact_ml >= entered(resolution))
+    result = pump_rate(
+        rate_mg_per_h=rate, concentration_mg_per_ml=concentration, resolution_ml_h=resolution
+    )
+    ml = Fraction(result.rate_ml_per_h)
+    step = entered(resolution)
+    assert (ml / step).denominator == 1
+    assert ml <= exact_ml
+    assert exact_ml - ml < step
+    assert Fraction(result.rate_mg_per_h) == ml * entered(concentration)
+    assert Fraction(result.rate_mg_per_h) <= entered(rate)

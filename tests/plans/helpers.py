@@ -7,12 +7,15 @@ from typing import Any
 
 from django.utils import timezone
 
+from ketaclinic.assessments.models import Consultation
+from ketaclinic.assessments.selectors import latest_exam_measurements
 from ketaclinic.audit.services import Actor
 from ketaclinic.clinics.models import ClinicPolicy, ProtocolTemplate
-from ketaclinic.clinics.services import clinic_policy_update
+from ketaclinic.clinics.services import clinic_policy_change, policy_proposal_approve
 from ketaclinic.patients.models import Patient
 from ketaclinic.plans import services
-from ketaclinic.plans.models import Plan
+from ketaclinic.plans.models import KetamineProtocol, Plan
+from tests import factories
 from tests.conftest import World
 
 CLEVELAND = "0.5 mg/kg over 40 min, 5 consecutive days"
@@ -51,6 +54,27 @@ def draft(
     )
 
 
+def measured(
+    world: World,
+    patient: Patient | None = None,
+    *,
+    weight_kg: float = 70.0,
+    height_cm: float = 170.0,
+    exam_date: dt.date | None = None,
+) -> Consultation:
+    """An exam (a draft consultation, no eligibility decision) that measured the patient: the
+    dose is computed on the newest one."""
+    chosen = patient or world.alice_patient
+    return Consultation.objects.create(
+        clinic_id=chosen.clinic_id,
+        patient=chosen,
+        exam_date=exam_date or timezone.localdate(),
+        weight_kg=weight_kg,
+        height_cm=height_cm,
+        created_by=world.physician,
+    )
+
+
 def choice(world: World, name: str = CLEVELAND, **overrides: Any) -> services.ProtocolChoice:
     chosen = template(world, name)
     values: dict[str, Any] = {
@@ -60,27 +84,39 @@ def choice(world: World, name: str = CLEVELAND, **overrides: Any) -> services.Pr
         "fixed_dose_mg": chosen.fixed_dose_mg,
         "duration_min": chosen.duration_min,
         "concentration_mg_per_ml": 10.0,
-        "weight_kg": 70.0,
-        "height_cm": 170.0,
         "pk_model": "domino",
     }
     values.update(overrides)
     return services.ProtocolChoice(**values)
 
 
-def with_protocol(world: World, plan: Plan, name: str = CLEVELAND, **overrides: Any) -> Plan:
+def save_protocol(
+    world: World, plan: Plan, name: str = CLEVELAND, **overrides: Any
+) -> KetamineProtocol:
+    """Save the plan's protocol as the form would. ``weight_kg``/``height_cm`` among the
+    overrides record a new exam with those measurements first (the dose rests on the latest
+    exam, never on a typed weight); without them a patient never measured gets a 70 kg, 170 cm
+    exam (and no eligibility decision: that gate is the tests' own business)."""
+    body = {k: overrides.pop(k) for k in ("weight_kg", "height_cm") if k in overrides}
+    if body or latest_exam_measurements(patient=plan.patient) is None:
+        measured(world, plan.patient, **body)
     plan.refresh_from_db()
-    services.protocol_save(
+    return services.protocol_save(
         actor=physician(world),
         plan_id=str(plan.public_id),
         expected_version=plan.version,
         choice=choice(world, name, **overrides),
     )
+
+
+def with_protocol(world: World, plan: Plan, name: str = CLEVELAND, **overrides: Any) -> Plan:
+    save_protocol(world, plan, name, **overrides)
     plan.refresh_from_db()
     return plan
 
 
 def signed(world: World, patient: Patient | None = None) -> Plan:
+    factories.ensure_eligible(patient or world.alice_patient, world.physician)
     plan = with_protocol(world, draft(world, patient))
     return services.plan_sign(
         actor=physician(world), plan_id=str(plan.public_id), expected_version=plan.version
@@ -88,13 +124,18 @@ def signed(world: World, patient: Patient | None = None) -> Plan:
 
 
 def set_limits(world: World, **limits: float) -> ClinicPolicy:
-    """A new policy version with other dose limits, as the clinic admin would save it."""
+    """A new policy version with other dose limits, as the clinic admin would save it (and a
+    second physician approve it, when a limit goes above its default)."""
     current = ClinicPolicy.objects.filter(clinic=world.clinic).order_by("-version").first()
     assert current is not None
-    return clinic_policy_update(
+    saved = clinic_policy_change(
         actor=Actor(user=world.clinic_admin),
         clinic=world.clinic,
         values=limits,
         based_on_version=current.version,
-        note="Tighter limits for the test",
+        note="Other limits for the test",
     )
+    if isinstance(saved, ClinicPolicy):
+        return saved
+    # Raising a limit above its default waits for a second physician (gate 9).
+    return policy_proposal_approve(actor=physician(world), proposal_id=saved.pk)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.audit.services import Actor
@@ -313,14 +316,15 @@ def _plan_form(**extra: Any) -> dict[str, Any]:
 
 def _protocol_form(world: World, plan: Plan, **extra: Any) -> dict[str, Any]:
     plan.refresh_from_db()
+    template_id = choice(world).template_id
     data = {
-        "template": choice(world).template_id,
+        "template": template_id,
+        # The fields below hold this template's values (as the page filled them).
+        "shown_template": template_id,
         "dosing_basis": "actual",
         "dose_mg_per_kg": "0.5",
         "duration_min": "40",
         "concentration_mg_per_ml": "10.0",
-        "weight_kg": "70",
-        "height_cm": "170",
         "pk_model": "domino",
         "version": str(plan.version),
     }
@@ -344,7 +348,10 @@ def test_a_physician_builds_signs_and_prints_a_plan_through_the_pages(
     assert doc.post(protocol_url, _protocol_form(world, plan)).status_code == 302
     detail = doc.get(response["Location"]).content.decode()
     assert "35 mg" in detail
-    assert "52.5 mg/h · 5.25 mL/h" in detail
+    # 52.5 mg/h at 10 mg/mL is 5.25 mL/h; the pump is set to 5.2 mL/h (0.1 steps, down): 52 mg/h.
+    assert "5.2 mL/h · 52 mg/h" in detail
+    assert "52.5 mg/h · 5.25 mL/h, set to the pump's step of 0.1 mL/h rounded down" in detail
+    assert "0.5 mg/kg over 40 min, 5 sessions, 35 mg, 5.2 mL/h" in detail
     assert "3.5 mL" in detail
     assert "0.75 mg/kg/h · 0.5 mg/kg per session" in detail
     assert 'id="band-analgesia"' in detail
@@ -356,6 +363,9 @@ def test_a_physician_builds_signs_and_prints_a_plan_through_the_pages(
     printed = doc.get(reverse("plans:plan_print", kwargs={"plan_id": plan.public_id}))
     assert printed.status_code == 200
     assert "not a promise of relief" in printed.content.decode()
+    assert "Prescription: 0.5 mg/kg over 40 min, 5 sessions, 35 mg, 5.2 mL/h." in (
+        printed.content.decode()
+    )
 
 
 def test_the_plan_page_says_when_the_rate_cap_lowered_the_dose(
@@ -413,15 +423,18 @@ def test_a_dose_past_the_limit_is_refused_on_the_page_with_the_limit_named(
     assert _state() == before
 
 
-def test_a_weight_of_zero_is_refused_on_the_page_naming_the_field(
-    world: World, client_for: Any
-) -> None:
+@pytest.mark.parametrize("typed", ["0", "0.1", "150", "500"])
+def test_a_typed_weight_is_not_used_the_exam_is(world: World, client_for: Any, typed: str) -> None:
     plan = draft(world)
     url = reverse("plans:protocol_edit", kwargs={"plan_id": plan.public_id})
-    response = client_for("physician").post(url, _protocol_form(world, plan, weight_kg="0"))
-    assert response.status_code == 422
-    assert "Weight (kg): weight_kg must be greater than 0" in response.content.decode()
-    assert not KetamineProtocol.objects.exists()
+    response = client_for("physician").post(
+        url, _protocol_form(world, plan, weight_kg=typed, height_cm="250")
+    )
+    assert response.status_code == 302
+    protocol = KetamineProtocol.objects.get()
+    # The conftest's exam of today: 70 kg, 170 cm; 0.5 mg/kg x 70 kg = 35 mg.
+    assert (protocol.weight_kg, protocol.height_cm, protocol.total_mg) == (70.0, 170.0, 35.0)
+    assert protocol.exam_date == timezone.localdate()
 
 
 def test_a_stale_page_is_refused_with_409(world: World, client_for: Any) -> None:
@@ -441,31 +454,29 @@ def test_a_stale_page_is_refused_with_409(world: World, client_for: Any) -> None
     assert Plan.objects.get().status == "draft"
 
 
-def test_the_protocol_form_prefills_weight_and_height_from_the_latest_exam(
+def test_the_protocol_form_shows_the_latest_exams_weight_and_height_read_only(
     world: World, client_for: Any
 ) -> None:
-    import datetime as dt
+    from tests.plans.helpers import measured
 
-    from ketaclinic.assessments.models import Consultation
-
-    for day, weight in ((1, 80.0), (2, 82.5)):
-        Consultation.objects.create(
-            clinic=world.clinic,
-            patient=world.alice_patient,
-            exam_date=dt.date(2026, 1, day),
-            weight_kg=weight,
-            height_cm=171.0,
-            created_by=world.physician,
-        )
+    today = timezone.localdate()
+    measured(world, weight_kg=80.0, height_cm=171.0, exam_date=today - dt.timedelta(days=1))
+    measured(world, weight_kg=82.5, height_cm=171.0, exam_date=today)
     plan = draft(world)
-    html = (
-        client_for("physician")
-        .get(reverse("plans:protocol_edit", kwargs={"plan_id": plan.public_id}))
-        .content.decode()
-    )
-    assert 'name="weight_kg" value="82.5"' in html
-    assert 'name="height_cm" value="171.0"' in html
-    assert "Female" in html
+    later = timezone.now() + dt.timedelta(days=13)
+    with time_machine.travel(later, tick=False):
+        html = (
+            client_for("physician")
+            .get(reverse("plans:protocol_edit", kwargs={"plan_id": plan.public_id}))
+            .content.decode()
+        )
+    assert (
+        f"Dosing on the exam of <strong>{today:%b} {today.day}, {today.year}</strong> (13 days "
+        "ago): weight <strong>82.5 kg</strong>, height <strong>171 cm</strong>, sex assigned at "
+        "birth <strong>Female</strong>"
+    ) in html
+    assert 'name="weight_kg"' not in html
+    assert 'name="height_cm"' not in html
 
 
 def test_choosing_another_template_prefills_its_values(world: World, client_for: Any) -> None:
@@ -476,7 +487,8 @@ def test_choosing_another_template_prefills_its_values(world: World, client_for:
     url = reverse("plans:protocol_edit", kwargs={"plan_id": plan.public_id})
     html = client_for("physician").get(f"{url}?template={asra.pk}").content.decode()
     assert 'name="fixed_dose_mg" value="80.0"' in html
-    assert 'name="dose_mg_per_kg"' not in html
+    assert '<div data-dose-field="dose_mg_per_kg" hidden>' in html
+    assert f'name="shown_template" value="{asra.pk}"' in html
     assert 'name="duration_min" value="150"' in html
 
 
@@ -656,16 +668,18 @@ def _grow_history(world: World, versions: int) -> Plan:
     )
 
 
-@pytest.mark.parametrize("name", ["plans:plan_detail", "plans:plan_print"])
+# The detail page reads four more: the newest decision and the series for the suggested tasks,
+# and the policy and decisions for the eligibility decision in force.
+@pytest.mark.parametrize(("name", "queries"), [("plans:plan_detail", 13), ("plans:plan_print", 9)])
 def test_the_plan_page_takes_the_same_queries_whatever_the_history(
-    world: World, client_for: Any, django_assert_num_queries: Any, name: str
+    world: World, client_for: Any, django_assert_num_queries: Any, name: str, queries: int
 ) -> None:
     doc = client_for("physician")
     small = signed(world, world.bob_patient)
     large = _grow_history(world, versions=6)
     assert large.components.count() > 15
     doc.get(reverse(name, kwargs={"plan_id": small.public_id}))  # warm the chart cache
-    with django_assert_num_queries(9) as small_queries:
+    with django_assert_num_queries(queries) as small_queries:
         assert doc.get(reverse(name, kwargs={"plan_id": small.public_id})).status_code == 200
     with django_assert_num_queries(len(small_queries.captured_queries)):
         assert doc.get(reverse(name, kwargs={"plan_id": large.public_id})).status_code == 200

@@ -30,13 +30,16 @@ __all__ = [
     "DEFAULT_LIMITS",
     "DEVINE_SOURCE",
     "DOSE_LIMITS_SOURCE",
+    "PUMP_ROUNDING_SOURCE",
     "DoseLimitExceeded",
     "DoseLimits",
     "InfusionPlan",
+    "PumpRate",
     "dosing_weight",
     "infusion_plan",
     "infusion_plan_for_rate",
     "max_dose_mg_per_kg",
+    "pump_rate",
     "rate_limit_check",
     "session_dose_check",
 ]
@@ -447,3 +450,63 @@ def infusion_plan_for_rate(
         limits=_limits(limits),
         rate_capped=capped,
     )
+
+
+# -- the pump's setting ------------------------------------------------------------------------
+
+# docs/clinical-policy.md "Gates along the journey (added 2026-12-03)" (item 8 of the issue: one
+# rounding rule for mL/h and mg/h; the resolution is the clinic setting pump_resolution_ml_h).
+PUMP_ROUNDING_SOURCE: Final = (
+    "ketaclinic clinic policy: the pump rate is the computed mL/h rounded down to the pump's "
+    "step, so the pump never runs faster than the prescribed rate; the mg/h shown beside it is "
+    "what that setting really delivers."
+)
+
+
+@dataclass(frozen=True)
+class PumpRate:
+    """What to set the pump to, and what that setting really delivers.
+
+    ``rate_ml_per_h`` is a whole number of pump steps, exactly (a ``Decimal``, as a pump shows
+    it); ``rate_mg_per_h`` is ``rate_ml_per_h x concentration``, exactly. Both are at most the
+    computed rate and within one step of it.
+    """
+
+    rate_ml_per_h: Decimal
+    rate_mg_per_h: Decimal
+
+
+def _entered_decimal(value: float) -> Decimal:
+    # The decimal the number was entered as (see the module docstring), as a Decimal.
+    return Decimal(repr(float(value)))
+
+
+def pump_rate(
+    *, rate_mg_per_h: float, concentration_mg_per_ml: float, resolution_ml_h: float
+) -> PumpRate:
+    """The pump setting for ``rate_mg_per_h``: mL/h rounded DOWN to a multiple of the step.
+
+    One rounding rule for the plan and the infusion chart. Down, not half-even: a pump set a
+    step above the computed rate would give more than the dose that was checked against the
+    clinic's limits (52.5 mg/h at 10 mg/mL is 5.25 mL/h; half-even gives 5.2, but 5.35 mL/h
+    would round to 5.4, past the rate), whereas rounding down gives at most one step less,
+    which the returned ``rate_mg_per_h`` shows. Exact arithmetic on the entered decimals: no
+    binary rounding error moves a rate across a step.
+
+    A rate below one step cannot be set (the pump would run at 0): ``ValueError`` naming
+    ``rate_mg_per_h``. Source: ``PUMP_ROUNDING_SOURCE``.
+    """
+    rate = _positive("rate_mg_per_h", rate_mg_per_h)
+    concentration = _positive("concentration_mg_per_ml", concentration_mg_per_ml)
+    resolution = _positive("resolution_ml_h", resolution_ml_h)
+    step = _entered_decimal(resolution)
+    exact_ml = _exact(rate) / _exact(concentration)
+    steps = math.floor(exact_ml / _exact(resolution))
+    if steps < 1:
+        raise ValueError(
+            f"rate_mg_per_h {_show(rate)} mg/h is {_show(exact_ml)} mL/h at "
+            f"{_show(concentration)} mg/mL, below one pump step of {step} mL/h; choose a "
+            "weaker concentration"
+        )
+    setting = step * steps
+    return PumpRate(rate_ml_per_h=setting, rate_mg_per_h=setting * _entered_decimal(concentration))

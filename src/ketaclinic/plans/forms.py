@@ -85,9 +85,17 @@ class PlanForm(forms.Form):
 
 
 class ProtocolForm(forms.Form):
-    """The physician's choices for the protocol; the template supplies the rest."""
+    """One form: the template chosen and the values it fills in, saved only as they are shown.
 
-    template = forms.TypedChoiceField(coerce=int, widget=forms.HiddenInput)
+    ``shown_template`` is the template whose values the fields were filled with (by the server,
+    or by plans.js when the choice changes). When it differs from ``template`` the fields belong
+    to another template than the one chosen: the view refills them and saves nothing, so a
+    template is never saved with another template's dose. Weight and height are not fields:
+    they are the exam's (shown read-only beside the form).
+    """
+
+    template = forms.TypedChoiceField(coerce=int, label="Protocol template")
+    shown_template = forms.IntegerField(widget=forms.HiddenInput)
     dosing_basis = forms.ChoiceField(
         choices=DosingBasis.choices,
         label="Dosing weight",
@@ -108,8 +116,6 @@ class ProtocolForm(forms.Form):
         label="Concentration on hand",
         help_text="Vial strength as ketamine base.",
     )
-    weight_kg = forms.FloatField(label="Weight (kg)", widget=forms.NumberInput({"step": "any"}))
-    height_cm = forms.FloatField(label="Height (cm)", widget=forms.NumberInput({"step": "any"}))
     pk_model = forms.ChoiceField(
         choices=[(name, m.label) for name, m in pk.MODELS.items()],
         label="Model for the predicted curve",
@@ -125,24 +131,49 @@ class ProtocolForm(forms.Form):
         field = self.fields["template"]
         assert isinstance(field, forms.TypedChoiceField)
         field.choices = [(t.pk, t.name) for t in templates]
-        # A template prescribes one dose form: offer only that one.
-        if template.fixed_dose_mg is not None:
-            del self.fields["dose_mg_per_kg"]
-            self.fields["fixed_dose_mg"].required = True
-        else:
-            del self.fields["fixed_dose_mg"]
-            self.fields["dose_mg_per_kg"].required = True
+        # A template prescribes one dose form: only that one is required (and shown; plans.js
+        # switches them when the choice changes).
+        per_kg = template.fixed_dose_mg is None
+        self.fields["dose_mg_per_kg"].required = per_kg
+        self.fields["fixed_dose_mg"].required = not per_kg
+        self.hidden_dose = "fixed_dose_mg" if per_kg else "dose_mg_per_kg"
+
+    def shows_chosen_template(self) -> bool:
+        """Whether the fields hold the chosen template's values (call after ``is_valid``)."""
+        return self.cleaned_data.get("shown_template") == self.cleaned_data.get("template")
+
+    def dose_fields(self) -> list[forms.BoundField]:
+        return [self["dose_mg_per_kg"], self["fixed_dose_mg"]]
+
+    def other_fields(self) -> list[forms.BoundField]:
+        return [
+            self[name]
+            for name in ("duration_min", "dosing_basis", "concentration_mg_per_ml", "pk_model")
+        ]
+
+    @staticmethod
+    def template_values(template: ProtocolTemplate) -> dict[str, Any]:
+        """The values a template fills the fields with (also given to plans.js, per option)."""
+        values: dict[str, Any] = {
+            "dosing_basis": template.dosing_basis,
+            "dose_mg_per_kg": template.dose_mg_per_kg,
+            "fixed_dose_mg": template.fixed_dose_mg,
+            "duration_min": template.duration_min,
+        }
+        if template.concentration_mg_per_ml in dosing.CONCENTRATIONS_MG_PER_ML:
+            values["concentration_mg_per_ml"] = template.concentration_mg_per_ml
+        return values
 
     @staticmethod
     def initial_for(
-        *,
-        template: ProtocolTemplate,
-        protocol: KetamineProtocol | None,
-        measurements: tuple[float, float] | None,
-        version: int,
+        *, template: ProtocolTemplate, protocol: KetamineProtocol | None, version: int
     ) -> dict[str, Any]:
         """The saved protocol's values if it used this template, else the template's."""
-        initial: dict[str, Any] = {"template": template.pk, "version": version}
+        initial: dict[str, Any] = {
+            "template": template.pk,
+            "shown_template": template.pk,
+            "version": version,
+        }
         if protocol is not None and protocol.template_id == template.pk:
             for name in (
                 "dosing_basis",
@@ -150,25 +181,11 @@ class ProtocolForm(forms.Form):
                 "fixed_dose_mg",
                 "duration_min",
                 "concentration_mg_per_ml",
-                "weight_kg",
-                "height_cm",
                 "pk_model",
             ):
                 initial[name] = getattr(protocol, name)
             return initial
-        initial.update(
-            dosing_basis=template.dosing_basis,
-            dose_mg_per_kg=template.dose_mg_per_kg,
-            fixed_dose_mg=template.fixed_dose_mg,
-            duration_min=template.duration_min,
-            pk_model=pk.DEFAULT_MODEL,
-        )
-        if template.concentration_mg_per_ml in dosing.CONCENTRATIONS_MG_PER_ML:
-            initial["concentration_mg_per_ml"] = template.concentration_mg_per_ml
-        if measurements is not None:
-            initial["weight_kg"], initial["height_cm"] = measurements
-        elif protocol is not None:
-            initial["weight_kg"], initial["height_cm"] = protocol.weight_kg, protocol.height_cm
+        initial.update(ProtocolForm.template_values(template), pk_model=pk.DEFAULT_MODEL)
         return initial
 
 

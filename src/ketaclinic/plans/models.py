@@ -118,9 +118,19 @@ class KetamineProtocol(models.Model):
     )
     template_name = models.CharField(max_length=120, blank=True)
     source = models.TextField(blank=True)
-    # Inputs, as entered or taken from the exam.
+    # Inputs. Weight and height are the exam's measurements, never typed on the protocol form
+    # (docs/clinical-policy.md "Gates along the journey (added 2026-12-03)", item 2): ``exam``
+    # is the consultation they came from and ``exam_date`` its date, checked again at signing.
     weight_kg = models.FloatField()
     height_cm = models.FloatField()
+    exam = models.ForeignKey(
+        "assessments.Consultation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    exam_date = models.DateField(null=True, blank=True)
     sex = models.CharField(max_length=10)
     dosing_basis = models.CharField(max_length=10, choices=DosingBasis.choices)
     dose_mg_per_kg = models.FloatField(null=True, blank=True)
@@ -139,6 +149,10 @@ class KetamineProtocol(models.Model):
     rate_mg_per_h = models.FloatField()
     rate_ml_per_h = models.FloatField()
     volume_ml = models.FloatField()
+    # The pump setting: rate_ml_per_h rounded down to the clinic's pump step, and the mg/h that
+    # setting really delivers (clinical.dosing.pump_rate); what the infusion chart accepts.
+    pump_rate_ml_per_h = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    pump_rate_mg_per_h = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
     # Per kg of dosing weight, as given (after any rate cap); from clinical.dosing.InfusionPlan.
     rate_mg_per_kg_h = models.FloatField(null=True, blank=True)
     given_mg_per_kg = models.FloatField(null=True, blank=True)

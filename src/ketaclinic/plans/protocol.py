@@ -15,7 +15,7 @@ from typing import Final
 
 from django.core.exceptions import ValidationError
 
-from ketaclinic.clinical import dosing, pk
+from ketaclinic.clinical import ceilings, dosing, pk
 
 __all__ = [
     "LIMIT_LABELS",
@@ -45,6 +45,8 @@ _FIELD_OF: Final = {
     "dosing_weight_kg": "weight_kg",
     "concentration_mg_per_ml": "concentration_mg_per_ml",
     "rate_cap_mg_per_h": "rate_cap_mg_per_h",
+    # pump_rate: a rate below one pump step is fixed by a weaker concentration.
+    "rate_mg_per_h": "concentration_mg_per_ml",
 }
 
 
@@ -70,6 +72,8 @@ class ComputedProtocol:
     plan: dosing.InfusionPlan
     # What mg/kg x weight (or the fixed dose) would have been without the template's rate cap.
     uncapped_total_mg: float
+    # The pump setting for the plan's rate, rounded down to the clinic's pump step.
+    pump: dosing.PumpRate
 
 
 class DoseRefusedError(ValidationError):
@@ -119,7 +123,11 @@ def _field_error(exc: ValueError) -> ValidationError:
 
 
 def protocol_compute(
-    inputs: ProtocolInputs, *, limits: dosing.DoseLimits, policy_version: int
+    inputs: ProtocolInputs,
+    *,
+    limits: dosing.DoseLimits,
+    policy_version: int,
+    pump_resolution_ml_h: float,
 ) -> ComputedProtocol:
     """The dosing weight and infusion plan for ``inputs``, checked against ``limits``.
 
@@ -128,6 +136,8 @@ def protocol_compute(
     - with a rate cap (Schwartzman 2009: 0.35 mg/kg/h, not over 25 mg/h):
       ``dosing.infusion_plan_for_rate`` at dose / hours, so a heavy patient's rate is held at
       the cap and the session dose falls with it.
+
+    The pump setting is ``dosing.pump_rate`` at the clinic's ``pump_resolution_ml_h``.
 
     Raises ``ValidationError`` naming the field for bad input, and ``DoseRefusedError`` naming
     every limit exceeded.
@@ -149,6 +159,13 @@ def protocol_compute(
     if inputs.pk_model not in pk.MODELS:
         raise ValidationError({"pk_model": f"Choose one of {', '.join(pk.MODELS)}."})
     duration = _positive("duration_min", inputs.duration_min)
+    try:
+        # Gate 9: 10-480 min, the product's bounds for one infusion (clinical.ceilings).
+        ceilings.infusion_duration_check(inputs.duration_min)
+    except ValueError as exc:
+        raise ValidationError(
+            {"duration_min": "Duration (min): " + str(exc).split(": ", 1)[1] + "."}
+        ) from None
     try:
         weight = dosing.dosing_weight(
             weight_kg=inputs.weight_kg,
@@ -179,8 +196,15 @@ def protocol_compute(
                 rate_cap_mg_per_h=inputs.rate_cap_mg_per_h,
                 limits=limits,
             )
+        pump = dosing.pump_rate(
+            rate_mg_per_h=plan.rate_mg_per_h,
+            concentration_mg_per_ml=inputs.concentration_mg_per_ml,
+            resolution_ml_h=pump_resolution_ml_h,
+        )
     except dosing.DoseLimitExceeded as exc:
         raise DoseRefusedError(exc, policy_version=policy_version) from exc
     except ValueError as exc:
         raise _field_error(exc) from exc
-    return ComputedProtocol(dosing_weight_kg=weight, plan=plan, uncapped_total_mg=uncapped_total)
+    return ComputedProtocol(
+        dosing_weight_kg=weight, plan=plan, uncapped_total_mg=uncapped_total, pump=pump
+    )

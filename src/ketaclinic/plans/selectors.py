@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, replace
 
 from django.db import transaction
 from django.http import Http404
+from django.utils import timezone
 
 from ketaclinic.accounts.models import User
-from ketaclinic.assessments.selectors import latest_body_measurements
+from ketaclinic.assessments.selectors import (
+    ExamMeasurements,
+    eligibility_in_force_for,
+    latest_decision,
+    latest_exam_measurements,
+)
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.clinical.gates import InForce
 from ketaclinic.clinical.medications import (
     LINES,
     MEDICATIONS,
@@ -19,8 +27,10 @@ from ketaclinic.clinical.medications import (
     Medication,
     NonDrugComponent,
 )
+from ketaclinic.clinical.tasks_suggested import SuggestedTask, suggested_tasks
 from ketaclinic.clinics.models import ClinicPolicy, ProtocolTemplate
 from ketaclinic.clinics.selectors import clinic_policy_current, protocol_templates_active
+from ketaclinic.outcomes.selectors import infusion_series_for_patient
 from ketaclinic.patients.access import access_patient
 from ketaclinic.patients.models import Patient
 from ketaclinic.plans.access import PLAN_WRITERS, access_plan
@@ -75,6 +85,10 @@ class PlanPage:
     can_write: bool
     # Whether the patient already has a draft (then a signed plan cannot be revised again).
     draft_exists: bool
+    # Tests to suggest before the series (not gates); only the staff plan page reads them.
+    suggested: tuple[SuggestedTask, ...] = ()
+    # The eligibility decision in force today (gate 1); only the staff plan page reads it.
+    in_force: InForce | None = None
 
     @property
     def has_components(self) -> bool:
@@ -120,6 +134,22 @@ def _group(components: list[PlanComponent]) -> tuple[list[MedicationGroup], list
     return groups, non_drug
 
 
+def _suggested(plan: Plan, *, today: dt.date) -> tuple[SuggestedTask, ...]:
+    """Item 11's tasks from the newest signed decision and the patient's finished series.
+
+    Two queries. A series still under way (this plan's own, typically) is left out: only a
+    finished one makes the next series recurrent.
+    """
+    decision = latest_decision(patient=plan.patient)
+    series = infusion_series_for_patient(plan.patient, today=today)
+    return suggested_tasks(
+        conditions=decision.consultation.conditions if decision is not None else (),
+        reason_codes=[str(r.get("code", "")) for r in decision.reasons] if decision else (),
+        previous_series_ends=[span.end for span in series if not span.ongoing],
+        today=today,
+    )
+
+
 def _page(plan: Plan, *, user: User) -> PlanPage:
     groups, non_drug = _group(list(plan.components.all()))
     draft_exists = (
@@ -162,11 +192,20 @@ def patient_plans(*, actor: Actor, patient_public_id: str) -> tuple[Patient, lis
 def plan_page(
     *, actor: Actor, plan_id: str, view: str = "detail", for_write: bool = False
 ) -> PlanPage:
-    """One plan with its components, protocol and the clinic's current policy, audited."""
+    """One plan with its components, protocol and the clinic's current policy, audited.
+
+    The detail page also lists the suggested tasks (two more queries).
+    """
     assert actor.user is not None
     with transaction.atomic():
         plan = access_plan(actor.user, plan_id, for_write=for_write)
         page = _page(plan, user=actor.user)
+        if view == "detail":
+            page = replace(
+                page,
+                suggested=_suggested(plan, today=timezone.localdate()),
+                in_force=eligibility_in_force_for(patient=plan.patient, today=timezone.localdate()),
+            )
         audit_record(
             actor=actor,
             action=Action.READ,
@@ -210,8 +249,21 @@ def my_plan(*, actor: Actor) -> PlanPage | None:
 class ProtocolFormData:
     page: PlanPage
     templates: list[ProtocolTemplate]
-    # (weight_kg, height_cm) from the newest exam that recorded both, or None.
-    measurements: tuple[float, float] | None
+    # The newest exam that recorded weight and height (the dose is computed on it), or None.
+    measurements: ExamMeasurements | None
+    today: dt.date
+
+    @property
+    def exam_age_days(self) -> int | None:
+        return (
+            None if self.measurements is None else (self.today - self.measurements.exam_date).days
+        )
+
+    @property
+    def exam_too_old(self) -> bool:
+        """Past the clinic's limit: the protocol may be saved, but signing will refuse it."""
+        age = self.exam_age_days
+        return age is not None and age > self.page.policy.exam_weight_max_age_days
 
 
 def protocol_form_data(*, actor: Actor, plan_id: str) -> ProtocolFormData:
@@ -223,7 +275,8 @@ def protocol_form_data(*, actor: Actor, plan_id: str) -> ProtocolFormData:
         data = ProtocolFormData(
             page=page,
             templates=protocol_templates_active(clinic_id=plan.clinic_id),
-            measurements=latest_body_measurements(patient=plan.patient),
+            measurements=latest_exam_measurements(patient=plan.patient),
+            today=timezone.localdate(),
         )
         audit_record(
             actor=actor,

@@ -17,6 +17,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from ketaclinic.assessments.selectors import (
+    ExamMeasurements,
+    latest_exam_measurements,
+    require_eligibility_in_force,
+)
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinics.models import ClinicPolicy, ProtocolTemplate
@@ -33,9 +38,11 @@ from ketaclinic.plans.models import (
     PlanStatus,
 )
 from ketaclinic.plans.protocol import ComputedProtocol, ProtocolInputs, protocol_compute
+from ketaclinic.scheduling.services import series_replace_for_revision
 
 __all__ = [
     "COMPONENT_CODES",
+    "DosingWeightGateError",
     "PlanLockedError",
     "ProtocolChoice",
     "plan_create",
@@ -253,7 +260,12 @@ def plan_update(
 
 @dataclass(frozen=True)
 class ProtocolChoice:
-    """What the physician chose on the protocol form (the rest comes from the template)."""
+    """What the physician chose on the protocol form (the rest comes from the template).
+
+    No weight or height: those are the latest exam's measurements, read by the service, so a
+    typed weight can never pass the dose limits (docs/clinical-policy.md "Gates along the
+    journey (added 2026-12-03)", item 2).
+    """
 
     template_id: int
     dosing_basis: str
@@ -261,9 +273,50 @@ class ProtocolChoice:
     fixed_dose_mg: float | None
     duration_min: int
     concentration_mg_per_ml: float
-    weight_kg: float
-    height_cm: float
     pk_model: str
+
+
+class DosingWeightGateError(ValidationError):
+    """The dose cannot rest on the measured patient: no exam, a stale one, or a newer one."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"Dosing weight gate: {message}", code="dosing_weight_gate")
+
+
+def _measured(patient: Patient) -> ExamMeasurements:
+    found = latest_exam_measurements(patient=patient)
+    if found is None:
+        raise DosingWeightGateError(
+            "no exam records the patient's weight and height. Record both at a consultation; "
+            "the dose is computed from the exam, never from a typed weight."
+        )
+    return found
+
+
+def _check_exam_for_signing(
+    protocol: KetamineProtocol, measured: ExamMeasurements, *, today: dt.date, max_age_days: int
+) -> None:
+    """Gate 2 at signing: the protocol rests on the newest exam, at most ``max_age_days`` old."""
+    if (measured.consultation_id, measured.weight_kg, measured.height_cm) != (
+        protocol.exam_id,
+        protocol.weight_kg,
+        protocol.height_cm,
+    ):
+        raise DosingWeightGateError(
+            f"the protocol was computed on {protocol.weight_kg:g} kg and {protocol.height_cm:g} "
+            f"cm, but the latest exam ({measured.exam_date:%b} {measured.exam_date.day}, "
+            f"{measured.exam_date.year}) records {measured.weight_kg:g} kg and "
+            f"{measured.height_cm:g} cm. Open the ketamine protocol and save it again to "
+            "recompute the dose on the latest exam."
+        )
+    age = (today - measured.exam_date).days
+    if age > max_age_days:
+        raise DosingWeightGateError(
+            f"the latest exam with weight and height is from {measured.exam_date:%b} "
+            f"{measured.exam_date.day}, {measured.exam_date.year}, {age} days ago; the clinic "
+            f"allows at most {max_age_days} days at signing. Record today's weight and height "
+            "at a consultation, then save the ketamine protocol again."
+        )
 
 
 def _template(clinic_id: int, template_id: int) -> ProtocolTemplate:
@@ -297,6 +350,8 @@ def _store(
         "total_mg": computed.plan.total_mg,
         "rate_mg_per_h": computed.plan.rate_mg_per_h,
         "rate_ml_per_h": computed.plan.rate_ml_per_h,
+        "pump_rate_ml_per_h": computed.pump.rate_ml_per_h,
+        "pump_rate_mg_per_h": computed.pump.rate_mg_per_h,
         "volume_ml": computed.plan.volume_ml,
         "rate_mg_per_kg_h": computed.plan.rate_mg_per_kg_h,
         "given_mg_per_kg": computed.plan.dose_mg_per_kg,
@@ -326,6 +381,7 @@ def protocol_save(
     plan = _locked_draft(actor, plan_id, expected_version)
     template = _template(plan.clinic_id, choice.template_id)
     policy = clinic_policy_current(clinic_id=plan.clinic_id)
+    measured = _measured(plan.patient)
     inputs = ProtocolInputs(
         dosing_basis=choice.dosing_basis,
         dose_mg_per_kg=choice.dose_mg_per_kg,
@@ -333,12 +389,17 @@ def protocol_save(
         duration_min=choice.duration_min,
         rate_cap_mg_per_h=template.rate_cap_mg_per_h,
         concentration_mg_per_ml=choice.concentration_mg_per_ml,
-        weight_kg=choice.weight_kg,
-        height_cm=choice.height_cm,
+        weight_kg=measured.weight_kg,
+        height_cm=measured.height_cm,
         sex=plan.patient.sex,
         pk_model=choice.pk_model,
     )
-    computed = protocol_compute(inputs, limits=policy.dose_limits(), policy_version=policy.version)
+    computed = protocol_compute(
+        inputs,
+        limits=policy.dose_limits(),
+        policy_version=policy.version,
+        pump_resolution_ml_h=policy.pump_resolution_ml_h,
+    )
     try:
         protocol = plan.protocol
         action = Action.UPDATE
@@ -360,6 +421,8 @@ def protocol_save(
         "concentration_mg_per_ml": inputs.concentration_mg_per_ml,
         "weight_kg": inputs.weight_kg,
         "height_cm": inputs.height_cm,
+        "exam_id": measured.consultation_id,
+        "exam_date": measured.exam_date,
         "sex": inputs.sex,
         "pk_model": inputs.pk_model,
     }
@@ -415,9 +478,29 @@ def plan_sign(*, actor: Actor, plan_id: str, expected_version: int) -> Plan:
     except KetamineProtocol.DoesNotExist:
         protocol = None
     if protocol is not None:
+        # Gate 1: a ketamine protocol is signed only under an eligibility decision in force.
+        in_force = require_eligibility_in_force(
+            patient=plan.patient,
+            today=timezone.localdate(),
+            action="sign a plan with a ketamine protocol",
+        )
+        detail["eligibility_decision"] = in_force.decision.decision_id if in_force.decision else ""
         policy = clinic_policy_current(clinic_id=plan.clinic_id)
+        # Gate 2: the dose rests on the newest exam's measured weight, recent enough.
+        measured = _measured(plan.patient)
+        _check_exam_for_signing(
+            protocol,
+            measured,
+            today=timezone.localdate(),
+            max_age_days=policy.exam_weight_max_age_days,
+        )
+        detail["exam_date"] = measured.exam_date.isoformat()
+        detail["exam_weight_max_age_days"] = policy.exam_weight_max_age_days
         computed = protocol_compute(
-            _inputs_of(protocol), limits=policy.dose_limits(), policy_version=policy.version
+            _inputs_of(protocol),
+            limits=policy.dose_limits(),
+            policy_version=policy.version,
+            pump_resolution_ml_h=policy.pump_resolution_ml_h,
         )
         if _store(protocol, computed, policy):
             protocol.full_clean(exclude=["plan"])
@@ -440,6 +523,14 @@ def plan_sign(*, actor: Actor, plan_id: str, expected_version: int) -> Plan:
             patient=plan.patient,
             detail={"fields": ["status"], "superseded_by": str(plan.public_id)},
         )
+    if protocol is not None and previous:
+        # Gate 3: the revised plan replaces the old plan's remaining booked sessions (cancelled,
+        # the patient emailed by the scheduling app) instead of a second series beside them.
+        replaced = series_replace_for_revision(
+            actor=actor, superseded_plan_ids=[old.pk for old in previous]
+        )
+        if replaced:
+            detail["replaced_series"] = replaced
     plan.status = PlanStatus.SIGNED
     plan.signed_by = actor.user
     plan.signed_at = timezone.now()

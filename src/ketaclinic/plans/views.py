@@ -159,6 +159,9 @@ def plan_edit(request: HttpRequest, plan_id: str) -> HttpResponse:
 @roles_required(WRITER)
 @require_http_methods(["GET", "POST"])
 def protocol_edit(request: HttpRequest, plan_id: str) -> HttpResponse:
+    """One form: choosing a template fills the fields (plans.js at once; without JavaScript,
+    "Use this template" reloads them), and a save whose fields belong to another template than
+    the one chosen refills them and saves nothing."""
     actor = Actor.from_request(request)
     data = selectors.protocol_form_data(actor=actor, plan_id=str(plan_id))
     page = data.page
@@ -173,22 +176,33 @@ def protocol_edit(request: HttpRequest, plan_id: str) -> HttpResponse:
         wanted = str(page.protocol.template_id)
     template = next((t for t in data.templates if str(t.pk) == wanted), data.templates[0])
     context["template"] = template
-    if request.method == "GET":
+    context["template_values"] = {
+        str(t.pk): ProtocolForm.template_values(t) for t in data.templates
+    }
+
+    def filled(status: int = 200, **extra: Any) -> HttpResponse:
         form = ProtocolForm(
             initial=ProtocolForm.initial_for(
-                template=template,
-                protocol=page.protocol,
-                measurements=data.measurements,
-                version=page.plan.version,
+                template=template, protocol=page.protocol, version=page.plan.version
             ),
             templates=data.templates,
             template=template,
         )
-        return render(request, "plans/protocol_form.html", {**context, "form": form})
+        return render(
+            request, "plans/protocol_form.html", {**context, **extra, "form": form}, status=status
+        )
+
+    if request.method == "GET" or request.POST.get("action") == "load":
+        return filled()
+    if request.POST.get("shown_template") != str(template.pk):
+        # The fields hold another template's values (the choice changed without them being
+        # refilled): show the chosen template's values and save nothing.
+        return filled(422, template_reloaded=True)
     form = ProtocolForm(request.POST, templates=data.templates, template=template)
     status = 422
     if form.is_valid():
         cleaned = form.cleaned_data
+        per_kg = template.fixed_dose_mg is None
         try:
             services.protocol_save(
                 actor=actor,
@@ -197,12 +211,11 @@ def protocol_edit(request: HttpRequest, plan_id: str) -> HttpResponse:
                 choice=services.ProtocolChoice(
                     template_id=cleaned["template"],
                     dosing_basis=cleaned["dosing_basis"],
-                    dose_mg_per_kg=cleaned.get("dose_mg_per_kg"),
-                    fixed_dose_mg=cleaned.get("fixed_dose_mg"),
+                    # Only the dose form the template prescribes (the other field is hidden).
+                    dose_mg_per_kg=cleaned["dose_mg_per_kg"] if per_kg else None,
+                    fixed_dose_mg=None if per_kg else cleaned["fixed_dose_mg"],
                     duration_min=cleaned["duration_min"],
                     concentration_mg_per_ml=cleaned["concentration_mg_per_ml"],
-                    weight_kg=cleaned["weight_kg"],
-                    height_cm=cleaned["height_cm"],
                     pk_model=cleaned["pk_model"],
                 ),
             )

@@ -44,24 +44,22 @@ def test_a_physician_builds_a_plan_sees_the_dose_and_curve_and_signs_it(
     expect(page.get_by_test_id("plan-status")).to_have_text("Draft")
 
     page.get_by_role("link", name="Set ketamine protocol").click()
+    # The dose rests on the exam (70 kg, 170 cm), shown read-only; choosing fills the fields.
+    expect(page.get_by_test_id("exam-measurements")).to_contain_text("weight 70 kg")
     page.get_by_label("Protocol template").select_option(label=CLEVELAND)
-    page.get_by_role("button", name="Use this template").click()
     expect(page.get_by_label("Dose (mg/kg per session)")).to_have_value("0.5")
-    page.get_by_label("Weight (kg)").fill("140")
-    page.get_by_label("Height (cm)").fill("185")
-    page.get_by_label("Dose (mg/kg per session)").fill("1.5")
-    page.get_by_label("Infusion duration (minutes)").fill("120")
+    page.get_by_label("Dose (mg/kg per session)").fill("2.5")
+    page.get_by_label("Infusion duration (minutes)").fill("240")
     page.get_by_role("button", name="Calculate and save").click()
-    # 1.5 mg/kg x 140 kg = 210 mg: past the clinic's 200 mg, refused with the limit named.
-    expect(page.get_by_test_id("refusal")).to_contain_text("max_session_mg")
-    page.get_by_label("Weight (kg)").fill("70")
-    page.get_by_label("Height (cm)").fill("170")
+    # 2.5 mg/kg is past the clinic's 2 mg/kg per session: refused with the limit named.
+    expect(page.get_by_test_id("refusal")).to_contain_text("max_session_mg_per_kg")
     page.get_by_label("Dose (mg/kg per session)").fill("0.5")
     page.get_by_label("Infusion duration (minutes)").fill("40")
     page.get_by_role("button", name="Calculate and save").click()
 
     expect(page.get_by_test_id("total-mg")).to_have_text("35 mg")
-    expect(page.get_by_test_id("rate")).to_have_text("52.5 mg/h · 5.25 mL/h")
+    # 5.25 mL/h rounded down to the pump's 0.1 mL/h step: 5.2 mL/h, which delivers 52 mg/h.
+    expect(page.get_by_test_id("rate")).to_have_text("5.2 mL/h · 52 mg/h")
     expect(page.get_by_test_id("volume")).to_have_text("3.5 mL")
     chart = page.get_by_role("img", name="Predicted plasma concentration")
     expect(chart).to_be_attached()

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import template
+
+from ketaclinic.plans.models import KetamineProtocol
+from ketaclinic.plans.wording import figure, protocol_words
 
 register = template.Library()
 
@@ -32,11 +37,10 @@ def num(value: object, places: int = 2) -> str:
 
     (Django's floatformat:"-2" prints 52.5 as "52.50".)
     """
-    if not isinstance(value, int | float) or isinstance(value, bool):
+    if not isinstance(value, int | float | Decimal) or isinstance(value, bool):
         # Missing (None, or "" from policy_value): show nothing rather than guess.
         return ""
-    text = f"{round(float(value), int(places)):.{int(places)}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return figure(float(value), int(places))
 
 
 _PATTERN_WORDS = {
@@ -50,3 +54,9 @@ _PATTERN_WORDS = {
 def pattern_words(pattern: str) -> str:
     """How a series falls on the calendar, in a patient's words."""
     return _PATTERN_WORDS.get(pattern, "")
+
+
+@register.filter(name="protocol_words")
+def protocol_words_filter(protocol: KetamineProtocol | None) -> str:
+    """The saved protocol in one line (``plans.wording.protocol_words``)."""
+    return "" if protocol is None else protocol_words(protocol)
