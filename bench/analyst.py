@@ -16,7 +16,8 @@ Inputs (DataFrames):
 
 - ``diary``: patient_id, entry_date (datetime64), score (the daily NRS);
 - ``sessions``: patient_id, series_id, day (datetime64; the location's calendar day) of every
-  infusion appointment booked in a series that was not cancelled or missed;
+  infusion session of a series that was given (its pump started; deferred, missed and cancelled
+  sessions never count), and of those still booked after ``today`` if any;
 - ``intake``: patient_id, exam_date (datetime64), pain_nrs of the signed consultations.
 """
 

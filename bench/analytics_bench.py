@@ -120,13 +120,13 @@ def analyst_path(clinic: Any, folder: Path, today: dt.date) -> tuple[list[float]
         [clinic.pk],
         diary_csv,
     )
+    # Given sessions only: a session counts once its pump started.
     _export(
-        "SELECT a.patient_id, a.series_id, (a.start AT TIME ZONE l.time_zone)::date AS day "
-        "FROM scheduling_appointment a "
-        "JOIN scheduling_appointmenttype t ON t.id = a.type_id "
-        "JOIN clinics_location l ON l.id = a.location_id "
-        "WHERE a.clinic_id = %s AND t.kind = 'infusion' AND a.series_id IS NOT NULL "
-        "AND a.status NOT IN ('cancelled', 'no_show')",
+        "SELECT s.patient_id, a.series_id, (s.started_at AT TIME ZONE l.time_zone)::date AS day "
+        "FROM infusions_infusionsession s "
+        "JOIN scheduling_appointment a ON a.id = s.appointment_id "
+        "JOIN clinics_location l ON l.id = s.location_id "
+        "WHERE s.clinic_id = %s AND s.started_at IS NOT NULL AND a.series_id IS NOT NULL",
         [clinic.pk],
         sessions_csv,
     )

@@ -6,13 +6,14 @@ import datetime as dt
 import zoneinfo
 
 import pandas as pd
+from django.db.models import F
 
 from bench.analyst import analyst_series
 from bench.analyst import kaplan_meier as analyst_km
 from ketaclinic.analytics.seeding import SeedSummary, seed_clinic
 from ketaclinic.clinics.models import Clinic
+from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.outcomes.models import DiaryEntry
-from ketaclinic.scheduling.models import Appointment
 
 TODAY = dt.date(2026, 6, 1)
 
@@ -26,15 +27,21 @@ def independent_series(clinic: Clinic, today: dt.date = TODAY) -> pd.DataFrame:
     (``bench.analyst``, the analyst's path, which calls nothing of ``ketaclinic.clinical``)."""
     from ketaclinic.assessments.models import Consultation
 
-    appointments = Appointment.objects.filter(
-        clinic=clinic, series__isnull=False, type__kind="infusion"
-    ).exclude(status__in=["cancelled", "no_show"])
+    # Given sessions only: those whose pump started (deferred and missed ones never count).
+    given = InfusionSession.objects.filter(
+        clinic=clinic, appointment__series__isnull=False, started_at__isnull=False
+    )
     sessions = pd.DataFrame.from_records(
-        appointments.values("patient_id", "series_id", "start", "location__time_zone")
+        given.values(
+            "patient_id",
+            series_id=F("appointment__series_id"),
+            start=F("started_at"),
+            zone=F("location__time_zone"),
+        )
     )
     sessions["day"] = [
         pd.Timestamp(start.astimezone(zoneinfo.ZoneInfo(zone)).date())
-        for start, zone in zip(sessions["start"], sessions["location__time_zone"], strict=True)
+        for start, zone in zip(sessions["start"], sessions["zone"], strict=True)
     ]
     diary = pd.DataFrame.from_records(
         DiaryEntry.objects.filter(clinic=clinic, instrument="nrs").values(

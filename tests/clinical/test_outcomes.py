@@ -13,13 +13,27 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ketaclinic.clinical.outcomes import (
+    BOOSTER_BUFFER_MIN,
+    BOOSTER_DURATION_MIN,
+    FOLLOWUP_DAYS,
+    FOLLOWUP_MIN_DAYS,
+    MIN_DAYS_IN_WINDOW,
+    PGIC_AFTER_DAYS,
+    RELAPSE_RUN_DAYS,
     RESPONSE_CLASSES,
+    SERIES_GAP_DAYS,
     SOURCE,
+    WINDOW_DAYS,
     Durability,
+    SeriesJudgement,
+    baseline_choice,
     baseline_from_entries,
     classify_response,
     durability,
+    gap_groups,
+    judge_series,
     recorded_baseline,
+    relapse_window_means,
 )
 
 END = dt.date(2025, 3, 3)
@@ -655,3 +669,156 @@ def test_recorded_baseline_lets_integers_reproduce_every_relief_decision() -> No
 def test_recorded_baseline_refuses_what_is_not_a_pain_score(bad: object) -> None:
     with pytest.raises(ValueError, match="baseline"):
         recorded_baseline(bad)  # type: ignore[arg-type]
+
+
+# --- series: baseline choice, judgement, gap rule, relapse window ------------------------------
+
+
+def test_the_gate_constants_are_the_policys_values() -> None:
+    # docs/clinical-policy.md "Outcomes [6.1]" and docs/design.md "Clinical core contract".
+    assert (WINDOW_DAYS, MIN_DAYS_IN_WINDOW, RELAPSE_RUN_DAYS) == (7, 4, 3)
+    assert (FOLLOWUP_DAYS, FOLLOWUP_MIN_DAYS, PGIC_AFTER_DAYS) == (7, 4, 7)
+    assert SERIES_GAP_DAYS == 14
+    assert (BOOSTER_DURATION_MIN, BOOSTER_BUFFER_MIN) == (40, 30)
+
+
+def test_the_baseline_is_the_diary_week_before_the_first_session_recorded_to_hundredths() -> None:
+    entries = [(day(-3), 6), (day(-2), 6), (day(-1), 5)]
+    assert baseline_choice(entries, day(0), intakes=[(day(-30), 9)]) == (5.67, "diary")
+
+
+def test_without_a_diary_week_the_latest_intake_on_or_before_the_first_session_is_used() -> None:
+    # Newest first; the intake after the first session does not count.
+    intakes = [(day(2), 9), (day(0), 7.25), (day(-20), 8)]
+    assert baseline_choice([(day(-9), 3)], day(0), intakes=intakes) == (7.25, "intake")
+
+
+def test_without_diary_or_intake_there_is_no_baseline() -> None:
+    assert baseline_choice([], day(0), intakes=[(day(1), 8)]) == (None, "")
+
+
+@pytest.mark.parametrize(
+    ("intakes", "message"),
+    [
+        ("8", "intakes must be a sequence"),
+        ([(day(-1),)], r"intakes\[0\] must be a \(date, value\) pair"),
+        ([("2025-03-01", 8)], r"intakes\[0\] date"),
+        ([(day(-1), 11)], r"intakes\[0\] value"),
+    ],
+)
+def test_the_baseline_choice_refuses_bad_intakes_naming_the_field(
+    intakes: object, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        baseline_choice([], day(0), intakes=intakes)  # type: ignore[arg-type]
+
+
+def test_a_series_is_judged_on_its_follow_up_week_and_the_diary_before_the_next_series() -> None:
+    entries = [(day(k), 3) for k in range(1, 8)] + [(day(k), 8) for k in range(8, 20)]
+    judged = judge_series(baseline=8.0, entries=entries, series_end=END, next_start=day(9))
+    # Follow-up 3 of 8: 62.5% less. Relief from day 4 (4 days of 3); the 8s from day 9 on belong
+    # to the next series, so there is no relapse: censored at day 8, the last entry before it.
+    assert judged == SeriesJudgement(
+        followup=3.0,
+        response="substantial",
+        durability=Durability(
+            responded=True,
+            response_date=day(4),
+            relapse_date=None,
+            days_of_relief=8,
+            censored=True,
+        ),
+    )
+
+
+def test_a_series_without_enough_follow_up_days_has_no_class_but_its_durability() -> None:
+    entries = [(day(1), 2), (day(2), 2), (day(3), 2)]
+    judged = judge_series(baseline=8.0, entries=entries, series_end=END, next_start=None)
+    assert (judged.followup, judged.response) == (None, None)
+    assert judged.durability == NO_RESPONSE
+
+
+@pytest.mark.parametrize("baseline", [None, 0, 0.0])
+def test_without_a_usable_baseline_nothing_is_judged(baseline: float | None) -> None:
+    entries = [(day(k), 3) for k in range(1, 8)]
+    assert judge_series(
+        baseline=baseline, entries=entries, series_end=END, next_start=None
+    ) == SeriesJudgement(followup=None, response=None, durability=None)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"series_end": "2025-03-03"}, "series_end"),
+        ({"next_start": "2025-04-01"}, "next_start"),
+        ({"baseline": -1.0}, "baseline"),
+        ({"entries": [(day(1), "3")]}, r"entries\[0\] value"),
+    ],
+)
+def test_the_judgement_refuses_bad_input_naming_the_field(
+    kwargs: dict[str, object], message: str
+) -> None:
+    args: dict[str, object] = {
+        "baseline": 8.0,
+        "entries": [(day(1), 3)],
+        "series_end": END,
+        "next_start": None,
+    }
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        judge_series(**args)  # type: ignore[arg-type]
+
+
+def test_sessions_at_most_14_days_apart_form_one_run() -> None:
+    days = [day(0), day(7), day(21), day(36), day(36)]  # gaps 7, 14, 15, 0
+    assert gap_groups(days) == [range(0, 3), range(3, 5)]
+    assert gap_groups(days, gap_days=7) == [range(0, 2), range(2, 3), range(3, 5)]
+    assert gap_groups([]) == []
+
+
+@pytest.mark.parametrize(
+    ("days", "gap_days", "message"),
+    [
+        ([day(3), day(1)], 14, r"days\[1\] comes before days\[0\]"),
+        ([day(1), "2025-03-05"], 14, r"days\[1\]"),
+        ("2025-03-05", 14, "days must be a sequence"),
+        ([day(1)], -1, "gap_days"),
+    ],
+)
+def test_the_gap_rule_refuses_bad_input_naming_the_field(
+    days: object, gap_days: int, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        gap_groups(days, gap_days=gap_days)  # type: ignore[arg-type]
+
+
+def test_the_relapse_window_means_are_those_of_the_relapse_run() -> None:
+    # Relief (2) for days 0-20, then 8 from day 21 on; entries before the series end are left out.
+    entries = (
+        [(day(-1), 10)] + [(day(k), 2) for k in range(21)] + [(day(k), 8) for k in range(21, 30)]
+    )
+    means = relapse_window_means(entries=entries, series_end=END, relapse_date=day(24))
+    # Day 24's window (days 18-24): three 2s and four 8s.
+    assert means == {day(24): 38 / 7, day(25): 44 / 7, day(26): 50 / 7}
+
+
+def test_a_relapse_day_without_enough_diary_days_has_no_window_mean() -> None:
+    entries = [(day(k), 8) for k in (0, 1, 2, 3)]
+    means = relapse_window_means(entries=entries, series_end=END, relapse_date=day(3))
+    # Day 3: four days (0-3); day 4: still four; day 5: four (days 0-3 of 5's window d-6..d).
+    assert means == {day(3): 8.0, day(4): 8.0, day(5): 8.0}
+    sparse = relapse_window_means(entries=entries[:3], series_end=END, relapse_date=day(3))
+    assert sparse == {}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"series_end": None}, "series_end"), ({"relapse_date": "2025-04-01"}, "relapse_date")],
+)
+def test_the_relapse_window_refuses_bad_input_naming_the_field(
+    kwargs: dict[str, object], message: str
+) -> None:
+    args: dict[str, object] = {"entries": [], "series_end": END, "relapse_date": day(3)}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        relapse_window_means(**args)  # type: ignore[arg-type]

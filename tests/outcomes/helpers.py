@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterable
+from typing import Literal
 
 from django.utils import timezone
 
 from ketaclinic.audit.models import AuditEvent
+from ketaclinic.infusions.models import InfusionSession, SessionStatus
 from ketaclinic.outcomes.models import NRS_LOINC, DiaryEntry, DiaryLink, ReminderSchedule
 from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling.models import (
@@ -22,6 +24,8 @@ from ketaclinic.scheduling.models import (
 from tests.conftest import World
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
+
+Charted = Literal["given", "deferred", "none"]
 
 
 def today() -> dt.date:
@@ -59,26 +63,60 @@ def infusions(
     status: str = AppointmentStatus.COMPLETED,
     series: InductionSeries | None = None,
     at: dt.time = dt.time(10, 0),
+    session: Charted | None = None,
 ) -> list[Appointment]:
+    """Infusion appointments on ``days``. A completed one comes with its session charted as
+    given (started, stopped, discharged: only a started session counts as given) unless
+    ``session`` says otherwise: "given" or "deferred" (sent home before the start) charts such a
+    session whatever the status, "none" charts nothing."""
     kind = infusion_type(world)
+    if session is None:
+        session = "given" if status == AppointmentStatus.COMPLETED else "none"
     rows = []
     for day in days:
         start = dt.datetime.combine(day, at, tzinfo=NEW_YORK)
-        rows.append(
-            Appointment.objects.create(
-                clinic=world.clinic,
-                location=world.cleveland,
-                provider=world.nurse,
-                patient=patient,
-                type=kind,
-                start=start,
-                end=start + dt.timedelta(minutes=40),
-                block_end=start + dt.timedelta(minutes=70),
-                status=status,
-                series=series,
-            )
+        appointment = Appointment.objects.create(
+            clinic=world.clinic,
+            location=world.cleveland,
+            provider=world.nurse,
+            patient=patient,
+            type=kind,
+            start=start,
+            end=start + dt.timedelta(minutes=40),
+            block_end=start + dt.timedelta(minutes=70),
+            status=status,
+            series=series,
         )
+        if session != "none":
+            charted_session(world, appointment, given=session == "given")
+        rows.append(appointment)
     return rows
+
+
+def charted_session(world: World, appointment: Appointment, *, given: bool) -> InfusionSession:
+    """The appointment's infusion session straight in the database: given (started at the
+    booked time, stopped 40 min later, discharged) or deferred before the start."""
+    start = appointment.start
+    values: dict[str, object] = (
+        {
+            "status": SessionStatus.DISCHARGED,
+            "started_at": start,
+            "ended_at": start + dt.timedelta(minutes=40),
+            "discharged_at": start + dt.timedelta(minutes=70),
+            "discharged_by": world.nurse,
+        }
+        if given
+        else {"status": SessionStatus.DEFERRED, "deferred_reason": "Blood pressure 172/104."}
+    )
+    return InfusionSession.objects.create(
+        clinic=appointment.clinic,
+        location=appointment.location,
+        patient=appointment.patient,
+        appointment=appointment,
+        arrived_at=start - dt.timedelta(minutes=15),
+        arrived_by=world.nurse,
+        **values,
+    )
 
 
 def induction_series(world: World, patient: Patient) -> InductionSeries:
@@ -138,13 +176,28 @@ def snapshot() -> dict[str, object]:
     }
 
 
-def relapse_history(world: World, patient: Patient, *, at: dt.time = dt.time(10, 0)) -> dt.date:
+def relapse_history(
+    world: World,
+    patient: Patient,
+    *,
+    at: dt.time = dt.time(10, 0),
+    status: str = AppointmentStatus.COMPLETED,
+    session: Charted | None = None,
+) -> dt.date:
     """Baseline 8 the week before a 5-day series (days T-63..T-59), pain 2 after it, then 8 from
     T-29: the window mean first stays above 0.7 x 8 on T-25 (4 eights and 3 twos: 44/7 = 6.3),
-    so durability reports the relapse on T-25. Returns that date."""
+    so durability reports the relapse on T-25 (when the sessions were given: ``status`` and
+    ``session`` as for ``infusions``). Returns that date."""
     t = today()
     day = dt.timedelta(days=1)
-    infusions(world, patient, [t - 63 * day + n * day for n in range(5)], at=at)
+    infusions(
+        world,
+        patient,
+        [t - 63 * day + n * day for n in range(5)],
+        at=at,
+        status=status,
+        session=session,
+    )
     values = {t - n * day: 8 for n in range(64, 71)}
     values.update({t - n * day: 2 for n in range(30, 59)})
     values.update({t - n * day: 8 for n in range(1, 30)})

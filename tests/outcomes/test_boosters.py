@@ -324,8 +324,11 @@ def test_others_posting_a_decision_get_404_and_nothing_changes(
 
 
 def _offer(world: World) -> BoosterSuggestion:
+    """An approved booster for Alice, whose last exam found her eligible (gate 1 holds for a
+    booster booking as for a series: tests/safety/test_breaking_attempts.py walks the refusal)."""
     suggestion = _approve(world, _flag(world))
     nurse_hours(world.nurse, world.cleveland)
+    factories.ensure_eligible(world.alice_patient, world.physician)
     return suggestion
 
 

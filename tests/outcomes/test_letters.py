@@ -43,10 +43,6 @@ def _day(session: InfusionSession) -> str:
     return f"{timezone.localtime(moment, NEW_YORK):%d %b %Y}"
 
 
-def session_of(world: World) -> InfusionSession:
-    return InfusionSession.objects.get(patient=world.alice_patient)
-
-
 def _given(world: World, *, days_ago: int, adverse: int = 0, **fields: Any) -> InfusionSession:
     """A finished session written straight to the table, 40 minutes at 52.5 mg/h."""
     start = timezone.now() - dt.timedelta(days=days_ago)
@@ -121,10 +117,19 @@ def test_a_letter_is_requested_audited_and_drawn_by_the_worker(
     assert f"Re: {patient.full_name}" in text
     assert "Plan 1, signed" in text
     assert "Ketamine" in text
-    # The one session charted (the series' appointments have no session: see below).
+    # The series' five sessions were given (charted without pump rates); today's has not started.
+    series_days = InfusionSession.objects.filter(
+        patient=patient, started_at__isnull=False
+    ).order_by("started_at")
+    arrived = InfusionSession.objects.get(patient=patient, started_at__isnull=True)
     assert _sessions(text) == (
-        f"0 infusion sessions given. {_day(session_of(diary_world))}, Cleveland: arrived; the "
-        "infusion has not started. 1 adverse event, see below."
+        "5 infusion sessions given. "
+        + "".join(
+            f"{_day(s)}, Cleveland: discharged; dose given not recorded, infused over 40 min. "
+            for s in series_days
+        )
+        + f"{_day(arrived)}, Cleveland: arrived; the infusion has not started. "
+        "1 adverse event, see below."
     )
     assert "Baseline pain (0-10): 8.0" in text
     assert "observed response: Substantial" in text
@@ -138,7 +143,7 @@ def test_a_letter_is_requested_audited_and_drawn_by_the_worker(
 
 def test_the_letter_lists_the_sessions_given_not_the_appointments(diary_world: World) -> None:
     # Five "completed" infusion appointments with nothing charted: no session was given.
-    relapse_history(diary_world, diary_world.alice_patient)
+    relapse_history(diary_world, diary_world.alice_patient, session="none")
     deferred = _given(
         diary_world,
         days_ago=3,
@@ -228,7 +233,7 @@ def test_a_session_in_progress_shows_the_dose_so_far(diary_world: World) -> None
 def test_the_letter_takes_as_many_queries_for_many_sessions_as_for_one(
     diary_world: World,
 ) -> None:
-    relapse_history(diary_world, diary_world.alice_patient)
+    relapse_history(diary_world, diary_world.alice_patient, session="none")
     signed(diary_world, diary_world.alice_patient)
     _given(diary_world, days_ago=10, adverse=1)
     # A fresh patient row each time, as the worker loads it: nothing cached from the first run.

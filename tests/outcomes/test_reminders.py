@@ -30,6 +30,7 @@ from ketaclinic.outcomes.models import (
     ReminderSchedule,
     SentDiaryReminder,
 )
+from ketaclinic.scheduling.models import AppointmentStatus
 from tests.conftest import World
 from tests.outcomes.helpers import NEW_YORK, infusions, registered_since, snapshot
 
@@ -420,3 +421,22 @@ def test_the_pgic_is_not_asked_while_the_series_is_recent(diary_world: World) ->
     mail.outbox.clear()
     services.diary_reminders_send(now=SUNDAY_7PM + dt.timedelta(minutes=1))
     assert "overall condition" not in mail.outbox[0].body
+
+
+def test_deferred_sessions_never_make_the_reminder_ask_the_pgic(diary_world: World) -> None:
+    # Item 10 of the policy's gates: a series "ended" only if a session was given.
+    infusions(
+        diary_world,
+        diary_world.alice_patient,
+        [SUNDAY - dt.timedelta(days=n) for n in (9, 8)],
+        status=AppointmentStatus.ARRIVED,
+        session="deferred",
+    )
+    _due_schedule(diary_world, due=SUNDAY_7PM)
+    mail.outbox.clear()
+    services.diary_reminders_send(now=SUNDAY_7PM + dt.timedelta(minutes=1))
+    assert "overall condition" not in mail.outbox[0].body
+    assert sorted(SentDiaryReminder.objects.values_list("instrument", "local_date")) == [
+        ("nrs", SUNDAY),
+        ("peg", SUNDAY),
+    ]

@@ -9,6 +9,7 @@ import zoneinfo
 from typing import Any
 
 from ketaclinic.audit.models import AuditEvent
+from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.outcomes import results
 from ketaclinic.outcomes.models import SeriesResult
 from ketaclinic.patients.models import Patient
@@ -73,6 +74,9 @@ def test_cancelled_infusions_leave_no_stale_result(diary_world: World) -> None:
     relapse_history(diary_world, diary_world.bob_patient, at=dt.time(14, 0))
     results.series_results_refresh(clinic=diary_world.clinic)
     assert SeriesResult.objects.count() == 2
+    # Bob's sessions were never given after all (charted in error, removed) and his
+    # appointments are cancelled.
+    InfusionSession.objects.filter(patient=diary_world.bob_patient).delete()
     Appointment.objects.filter(patient=diary_world.bob_patient).update(
         status=AppointmentStatus.CANCELLED
     )
@@ -102,6 +106,8 @@ def test_an_appointment_change_refreshes_the_patients_results(
     results.series_results_refresh(clinic=diary_world.clinic)
     assert SeriesResult.objects.get(patient=diary_world.alice_patient).sessions == 5
     last = Appointment.objects.filter(patient=diary_world.alice_patient).latest("start")
+    # The last session was in fact never given: still booked, no session charted.
+    InfusionSession.objects.filter(appointment=last).delete()
     Appointment.objects.filter(pk=last.pk).update(status=AppointmentStatus.BOOKED)
     last.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):

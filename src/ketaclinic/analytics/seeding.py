@@ -37,7 +37,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from ketaclinic.accounts.models import Role, User
-from ketaclinic.assessments.models import Cause, Consultation, ConsultationStatus
+from ketaclinic.assessments.models import (
+    Cause,
+    Consultation,
+    ConsultationStatus,
+    DecisionOutcome,
+    DecisionStatus,
+    EligibilityDecision,
+)
+from ketaclinic.clinical.eligibility import RULESET_VERSION
 from ketaclinic.clinics.models import Clinic, Location, ProtocolTemplate, SeriesPattern
 from ketaclinic.clinics.selectors import clinic_policy_current
 from ketaclinic.infusions.models import (
@@ -370,6 +378,29 @@ def _seed_batch(
             )
         )
     Consultation.objects.bulk_create(consultations)
+    # Every seeded patient was treated, so each exam ended in a signed "eligible" decision: the
+    # eligibility gate (clinical.gates) then holds for seeded patients as for real ones, and a
+    # booster for a patient whose exam is over a year old asks for a new exam, as it should.
+    policy_version = clinic_policy_current(clinic_id=clinic.pk).version
+    EligibilityDecision.objects.bulk_create(
+        EligibilityDecision(
+            # Derived from the consultation's id, not drawn: the generator's sequence (and so
+            # every seeded figure after this point) stays what it was before decisions existed.
+            public_id=uuid.uuid5(namespace, f"decision-{consultation.public_id}"),
+            consultation=consultation,
+            clinic=clinic,
+            patient=consultation.patient,
+            outcome=DecisionOutcome.ELIGIBLE,
+            ruleset_version=RULESET_VERSION,
+            policy_version=policy_version,
+            evaluated_at=now,
+            status=DecisionStatus.SIGNED,
+            final_outcome=DecisionOutcome.ELIGIBLE,
+            signed_by=physician,
+            signed_at=now,
+        )
+        for consultation in consultations
+    )
     Cause.objects.bulk_create(
         Cause(
             consultation=consultation,

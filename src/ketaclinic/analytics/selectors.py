@@ -11,8 +11,9 @@ patients or 100,000, and reads no diary entry.
 
 Definitions (docs/clinical-policy.md "Outcomes [6.1]", docs/design.md "Clinical core contract"):
 
-- a series is the sessions of one induction series that have taken place (days in the
-  location's calendar); it is judged on the diary after its last session and before the
+- a series is the given sessions of one induction series (the pump started; deferred, missed
+  and cancelled sessions never count, ``outcomes.selectors.infusion_session_rows``; days in the
+  location's calendar); it is judged on the diary after its last given session and before the
   patient's next series;
 - the response class compares the baseline with the mean daily NRS of the 7 days after the
   series (at least 4 days); a responder has at least 30% less pain (moderate or substantial);
@@ -222,14 +223,16 @@ def _appointment_counts(*, clinic: Clinic, filters: Filters) -> tuple[dict[str, 
     if filters.date_to is not None:
         appointments = appointments.filter(start__date__lte=filters.date_to)
     counts = appointments.aggregate(
-        completed=Count("pk", filter=Q(status=AppointmentStatus.COMPLETED)),
+        # Sessions given: the pump started (a deferred session is attended, not given;
+        # docs/clinical-policy.md "Gates along the journey (added 2026-12-03)", item 10).
+        given=Count("pk", filter=Q(infusion_session__started_at__isnull=False)),
         no_show=Count("pk", filter=Q(status=AppointmentStatus.NO_SHOW)),
         attended=Count(
             "pk", filter=Q(status__in=[AppointmentStatus.COMPLETED, AppointmentStatus.ARRIVED])
         ),
     )
     events = AdverseEvent.objects.filter(
-        session__appointment__in=appointments.filter(status=AppointmentStatus.COMPLETED)
+        session__appointment__in=appointments, session__started_at__isnull=False
     ).count()
     return counts, events
 
@@ -255,7 +258,7 @@ def clinic_analytics(*, actor: Actor, clinic: Clinic, filters: Filters) -> Clini
         by_protocol=by_protocol,
         overall=_total(ALL_SERIES, by_cause),
         curves=curves,
-        sessions=counts["completed"],
+        sessions=counts["given"],
         adverse_events=events,
         no_shows=counts["no_show"],
         attended=counts["attended"],

@@ -36,15 +36,29 @@ from ketaclinic.clinical._validate import (
 )
 
 __all__ = [
+    "BOOSTER_BUFFER_MIN",
+    "BOOSTER_DURATION_MIN",
     "DEFAULT_RELAPSE_FRACTION",
+    "FOLLOWUP_DAYS",
+    "FOLLOWUP_MIN_DAYS",
+    "MIN_DAYS_IN_WINDOW",
+    "PGIC_AFTER_DAYS",
+    "RELAPSE_RUN_DAYS",
     "RESPONSE_CLASSES",
+    "SERIES_GAP_DAYS",
     "SOURCE",
+    "WINDOW_DAYS",
     "Durability",
     "ResponseClass",
+    "SeriesJudgement",
+    "baseline_choice",
     "baseline_from_entries",
     "classify_response",
     "durability",
+    "gap_groups",
+    "judge_series",
     "recorded_baseline",
+    "relapse_window_means",
 ]
 
 ResponseClass = Literal["substantial", "moderate", "minimal", "none", "worse"]
@@ -74,6 +88,35 @@ _MINIMAL: Final = Fraction(1, 10)
 
 DEFAULT_RELAPSE_FRACTION: Final = 0.7
 """Relief has faded above this fraction (docs/design.md "Clinical core contract"); tunable."""
+
+WINDOW_DAYS: Final = 7
+"""Days in the window mean of the durability rule (docs/design.md "Clinical core contract")."""
+MIN_DAYS_IN_WINDOW: Final = 4
+"""A window mean is defined when at least this many of its days have an entry (same rule)."""
+RELAPSE_RUN_DAYS: Final = 3
+"""Consecutive days above the relapse level that make a relapse (same rule)."""
+
+FOLLOWUP_DAYS: Final = 7
+"""The follow-up pain of a series is the mean daily NRS over the 7 days after its last given
+session, defined when at least ``FOLLOWUP_MIN_DAYS`` of them have an entry: the durability rule's
+window, applied to the week after the series (docs/design.md "Clinical core contract";
+docs/clinical-policy.md "Outcomes [6.1]")."""
+FOLLOWUP_MIN_DAYS: Final = MIN_DAYS_IN_WINDOW
+
+PGIC_AFTER_DAYS: Final = FOLLOWUP_DAYS
+"""The PGIC is asked once per series, at the end of the follow-up week the response class is
+judged on (docs/clinical-sources.md §6.3: the PGIC is collected at the endpoint)."""
+
+SERIES_GAP_DAYS: Final = 14
+"""Given sessions no further apart than this form one series when they were not booked as one.
+ketaclinic's own rule: published series run daily or a few times a week over at most about two
+weeks, and no published booster interval is shorter (docs/clinical-sources.md §2.1)."""
+
+BOOSTER_DURATION_MIN: Final = 40
+"""A booster is one session; without a clinic infusion type to copy, it lasts 40 minutes
+(0.5 mg/kg over 40 min, Tankha 2025; docs/clinical-sources.md §2.1)."""
+BOOSTER_BUFFER_MIN: Final = 30
+"""...followed by at least 30 minutes of observation (docs/clinical-sources.md §2.5)."""
 
 _PAIN_MIN: Final = 0
 _PAIN_MAX: Final = 10
@@ -189,9 +232,9 @@ def durability(
     entries: Sequence[tuple[dt.date, float]],
     series_end: dt.date,
     relapse_fraction: float = DEFAULT_RELAPSE_FRACTION,
-    window_days: int = 7,
-    min_days_in_window: int = 4,
-    relapse_run_days: int = 3,
+    window_days: int = WINDOW_DAYS,
+    min_days_in_window: int = MIN_DAYS_IN_WINDOW,
+    relapse_run_days: int = RELAPSE_RUN_DAYS,
 ) -> Durability:
     """Response and relapse after an infusion series, from diary entries (date, 0-10 NRS).
 
@@ -315,3 +358,143 @@ def recorded_baseline(value: float) -> float:
     # Half up: floor(x + 1/2), exact on fractions (round() would round a half to even).
     rounded = (hundredths + Fraction(1, 2)).__floor__()
     return rounded / 10**_RECORDED_PLACES
+
+
+def baseline_choice(
+    entries: Sequence[tuple[dt.date, float]],
+    first_infusion: dt.date,
+    *,
+    intakes: Sequence[tuple[dt.date, float]],
+) -> tuple[float | None, Literal["diary", "intake", ""]]:
+    """(baseline, source) before the first given session (docs/clinical-policy.md
+    "Outcomes [6.1]"): the mean daily NRS of the 7 days before ``first_infusion``
+    (``baseline_from_entries``), else the intake NRS of the latest consultation on or before it
+    (``intakes``: (exam date, NRS) pairs, newest first, so a same-day tie goes to the first
+    listed); recorded to hundredths (``recorded_baseline``). (None, "") when there is neither.
+    """
+    start = require_date(first_infusion, "first_infusion")
+    baseline = baseline_from_entries(entries, start)
+    if baseline is not None:
+        return recorded_baseline(baseline), "diary"
+    for day, value in _daily_pairs(intakes, "intakes"):
+        if day <= start:
+            return recorded_baseline(value), "intake"
+    return None, ""
+
+
+def _daily_pairs(pairs: object, name: str) -> list[tuple[dt.date, int | float]]:
+    """``pairs`` checked as a sequence of (date, 0-10 score) pairs, in their order."""
+    if not isinstance(pairs, Sequence) or isinstance(pairs, str | bytes):
+        raise ValueError(
+            f"{name} must be a sequence of (date, value) pairs, not {type_name(pairs)}"
+        )
+    checked = []
+    for index, pair in enumerate(pairs):
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise ValueError(
+                f"{name}[{index}] must be a (date, value) pair, not {type_name(pair)} {pair!r}"
+            )
+        day = require_date(pair[0], f"{name}[{index}] date")
+        value = require_number(
+            pair[1], f"{name}[{index}] value", minimum=_PAIN_MIN, maximum=_PAIN_MAX
+        )
+        checked.append((day, value))
+    return checked
+
+
+@dataclass(frozen=True)
+class SeriesJudgement:
+    """What the chart says of one finished series: the follow-up mean (None without enough
+    diary days), its IMMPACT class, and the durability of its relief (None without a usable
+    baseline)."""
+
+    followup: float | None
+    response: ResponseClass | None
+    durability: Durability | None
+
+
+_UNJUDGED: Final = SeriesJudgement(followup=None, response=None, durability=None)
+
+
+def judge_series(
+    *,
+    baseline: float | None,
+    entries: Sequence[tuple[dt.date, float]],
+    series_end: dt.date,
+    next_start: dt.date | None,
+) -> SeriesJudgement:
+    """Judge one finished series (its last given session on ``series_end``) on the diary
+    ``entries`` before the next series starts (``next_start``; None for the latest series), so a
+    later series' relief is never credited to an earlier one (docs/clinical-policy.md
+    "Outcomes [6.1]"; the rule in docs/design.md "Clinical core contract").
+
+    The follow-up is the mean of days ``series_end + 1`` .. ``series_end + FOLLOWUP_DAYS``, with
+    at least ``FOLLOWUP_MIN_DAYS`` of them; its class is ``classify_response``; the durability
+    is ``durability`` on the same entries, censored at the last one. Without a baseline, or with
+    a baseline of 0 (nothing to reduce), nothing is judged.
+    """
+    end = require_date(series_end, "series_end")
+    if next_start is not None:
+        require_date(next_start, "next_start")
+    if baseline is None or require_number(baseline, "baseline", minimum=_PAIN_MIN) <= 0:
+        return _UNJUDGED
+    window = [
+        (d, v) for d, v in _daily_pairs(entries, "entries") if next_start is None or d < next_start
+    ]
+    # baseline_from_entries averages the days before a given day: asked for the day after the
+    # follow-up week, it gives the mean of days end+1 .. end+FOLLOWUP_DAYS.
+    followup = baseline_from_entries(
+        window,
+        end + dt.timedelta(days=FOLLOWUP_DAYS + 1),
+        window_days=FOLLOWUP_DAYS,
+        min_days=FOLLOWUP_MIN_DAYS,
+    )
+    response = classify_response(baseline, followup) if followup is not None else None
+    lasting = durability(baseline=baseline, entries=window, series_end=end)
+    return SeriesJudgement(followup=followup, response=response, durability=lasting)
+
+
+def gap_groups(days: Sequence[dt.date], *, gap_days: int = SERIES_GAP_DAYS) -> list[range]:
+    """Split ``days`` (in ascending order) into runs whose consecutive days are at most
+    ``gap_days`` apart: the series of sessions not booked as one (``SERIES_GAP_DAYS``). Returns
+    the index ranges of each run, in order; no days, no runs."""
+    gap = require_int(gap_days, "gap_days", minimum=0, maximum=366)
+    if not isinstance(days, Sequence) or isinstance(days, str | bytes):
+        raise ValueError(f"days must be a sequence of dates, not {type_name(days)}")
+    checked = [require_date(day, f"days[{index}]") for index, day in enumerate(days)]
+    groups: list[range] = []
+    begin = 0
+    for index in range(1, len(checked)):
+        if checked[index] < checked[index - 1]:
+            raise ValueError(f"days[{index}] comes before days[{index - 1}]: sort the days first")
+        if (checked[index] - checked[index - 1]).days > gap:
+            groups.append(range(begin, index))
+            begin = index
+    if checked:
+        groups.append(range(begin, len(checked)))
+    return groups
+
+
+def relapse_window_means(
+    *, entries: Sequence[tuple[dt.date, float]], series_end: dt.date, relapse_date: dt.date
+) -> dict[dt.date, float]:
+    """The window means (``WINDOW_DAYS`` days, at least ``MIN_DAYS_IN_WINDOW`` of them) on the
+    ``RELAPSE_RUN_DAYS`` days of the relapse run that ``durability`` reported, over the entries
+    on or after ``series_end``: the figures shown with a relapse flag. Days whose window is
+    undefined are left out."""
+    end = require_date(series_end, "series_end")
+    relapse = require_date(relapse_date, "relapse_date")
+    after = [(d, v) for d, v in _daily_pairs(entries, "entries") if d >= end]
+    means: dict[dt.date, float] = {}
+    for offset in range(RELAPSE_RUN_DAYS):
+        day = relapse + dt.timedelta(days=offset)
+        # The window mean on day d is the mean of d-6 .. d: "the 7 days before d + 1".
+        mean = baseline_from_entries(
+            after,
+            day + dt.timedelta(days=1),
+            window_days=WINDOW_DAYS,
+            min_days=MIN_DAYS_IN_WINDOW,
+        )
+        if mean is not None:
+            means[day] = mean
+    return means

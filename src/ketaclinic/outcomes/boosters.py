@@ -38,9 +38,6 @@ log = logging.getLogger(__name__)
 
 BOOSTER_TYPE_NAME = "Booster infusion"
 REASON_MAX = 500
-# The relapse run of ``durability`` (3 days, docs/design.md "Clinical core contract"): the window
-# means shown with a flag.
-RELAPSE_RUN_DAYS = 3
 
 
 @dataclass(frozen=True)
@@ -60,17 +57,11 @@ def relapse_for_patient(patient: Patient) -> Relapse | None:
     if latest.durability is None or latest.durability.relapse_date is None:
         return None
     relapse = latest.durability.relapse_date
-    after = [(d, v) for d, v in view.nrs if d >= latest.span.end]
-    means: dict[str, float] = {}
-    for offset in range(RELAPSE_RUN_DAYS):
-        day = relapse + dt.timedelta(days=offset)
-        # The window mean on day d is the mean of d-6 .. d: "the 7 days before d + 1".
-        mean = clinical_outcomes.baseline_from_entries(
-            after, day + dt.timedelta(days=1), window_days=7, min_days=4
-        )
-        if mean is not None:
-            means[day.isoformat()] = round(mean, 2)
-    return Relapse(latest.span.end, relapse, view.baseline, means)
+    means = clinical_outcomes.relapse_window_means(
+        entries=view.nrs, series_end=latest.span.end, relapse_date=relapse
+    )
+    shown = {day.isoformat(): round(mean, 2) for day, mean in means.items()}
+    return Relapse(latest.span.end, relapse, view.baseline, shown)
 
 
 def booster_suggestion_for_patient(*, patient: Patient) -> BoosterSuggestion | None:
@@ -189,8 +180,8 @@ def booster_type_ensure(*, actor: Actor, clinic_id: int) -> AppointmentType:
         clinic_id=clinic_id,
         kind=AppointmentKind.INFUSION,
         name=BOOSTER_TYPE_NAME,
-        duration_min=base.duration_min if base else 40,
-        buffer_min=base.buffer_min if base else 30,
+        duration_min=base.duration_min if base else clinical_outcomes.BOOSTER_DURATION_MIN,
+        buffer_min=base.buffer_min if base else clinical_outcomes.BOOSTER_BUFFER_MIN,
         provider_role=base.provider_role if base else Role.NURSE,
         needs_chair=base.needs_chair if base else True,
         # Not in the public booking flow: only a patient with an approved booster may book it.

@@ -39,11 +39,11 @@ BATCH_PATIENTS = 500
 # docs/design.md "Clinical core contract"), stored with every result.
 RULE_PARAMETERS: dict[str, Any] = {
     "relapse_fraction": clinical_outcomes.DEFAULT_RELAPSE_FRACTION,
-    "window_days": 7,
-    "min_days_in_window": 4,
-    "relapse_run_days": 3,
-    "followup_days": selectors.FOLLOWUP_DAYS,
-    "followup_min_days": selectors.FOLLOWUP_MIN_DAYS,
+    "window_days": clinical_outcomes.WINDOW_DAYS,
+    "min_days_in_window": clinical_outcomes.MIN_DAYS_IN_WINDOW,
+    "relapse_run_days": clinical_outcomes.RELAPSE_RUN_DAYS,
+    "followup_days": clinical_outcomes.FOLLOWUP_DAYS,
+    "followup_min_days": clinical_outcomes.FOLLOWUP_MIN_DAYS,
 }
 
 
@@ -115,12 +115,9 @@ def _compute(patients: Sequence[Patient], now: dt.datetime) -> list[SeriesResult
     ids = [p.pk for p in patients]
     sessions: dict[int, list[selectors.SessionRow]] = defaultdict(list)
     series_ids: set[int] = set()
-    for patient_id, start, series_id, zone_name, location_id in (
-        selectors.infusion_session_rows()
-        .filter(patient_id__in=ids)
-        .values_list("patient_id", "start", "series_id", "location__time_zone", "location_id")
-    ):
-        sessions[patient_id].append((start, series_id, zone_name, location_id))
+    for patient_id, row in selectors.infusion_session_rows(patient_ids=ids):
+        sessions[patient_id].append(row)
+        series_id = row[1]
         if series_id is not None:
             series_ids.add(series_id)
     nrs: dict[int, list[tuple[dt.date, float]]] = defaultdict(list)

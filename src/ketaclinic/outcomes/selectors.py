@@ -13,39 +13,36 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models.functions import Coalesce
 
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinical import outcomes as clinical_outcomes
+from ketaclinic.infusions.models import SessionStatus
 from ketaclinic.outcomes import timing
 from ketaclinic.outcomes.models import DiaryEntry, Instrument, ReminderSchedule
 from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling.models import Appointment, AppointmentKind, AppointmentStatus
 
-# Consecutive infusions no further apart than this form one series when the appointments carry
-# no series of their own (bookings made one by one).
-SERIES_GAP_DAYS = 14
-# The follow-up pain of a series: the mean daily NRS over the 7 days after its last session,
-# defined when at least 4 of those days have an entry (the durability rule's window,
-# docs/design.md "Clinical core contract").
-FOLLOWUP_DAYS = 7
-FOLLOWUP_MIN_DAYS = 4
-RECENT_ENTRIES = 14
+# Appointments whose session may still be given: booked, or checked in and not yet started.
+_WAITING = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)
+_NOT_STARTED = (SessionStatus.ARRIVED, SessionStatus.PRECHECK)
 
-_SKIPPED = (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW)
+RECENT_ENTRIES = 14
 
 
 @dataclass(frozen=True)
 class SeriesSpan:
     """One induction series as days in the patient's time zone.
 
-    ``start``/``end``: the first and last sessions that have taken place (today or earlier);
-    ``sessions``: their days; ``ongoing``: more sessions of this series are still to come, so its
-    response cannot be judged yet.
+    ``start``/``end``: the first and last sessions given (the pump started);
+    ``sessions``: their days; ``ongoing``: sessions of this series are still to come (booked
+    for today or later, not deferred), so its response cannot be judged yet.
     """
 
     start: dt.date
@@ -53,80 +50,99 @@ class SeriesSpan:
     sessions: tuple[dt.date, ...] = ()
     ongoing: bool = False
     series_id: int | None = None  # the InductionSeries, when the sessions were booked as one
-    location_id: int | None = None  # where the first session was
+    location_id: int | None = None  # where the first given session was
 
 
-# One infusion appointment as ``series_spans`` reads it: start, series id, the location's time
-# zone and id.
-SessionRow = tuple[dt.datetime, int | None, str, int]
+# One infusion appointment as ``series_spans`` reads it: when (the start of its given session,
+# else the booked start), series id, the location's time zone and id, and whether it was given.
+SessionRow = tuple[dt.datetime, int | None, str, int, bool]
+
+# A session of the induction series: its day, location id and whether it was given.
+_Session = tuple[dt.date, int, bool]
 
 
-def _spans(
-    groups: list[tuple[int | None, list[tuple[dt.date, int]]]], today: dt.date
-) -> list[SeriesSpan]:
+def _spans(groups: list[tuple[int | None, list[_Session]]]) -> list[SeriesSpan]:
     spans = []
     for series_id, sessions in groups:
-        days = [d for d, _ in sessions]
-        past = tuple(sorted(d for d in days if d <= today))
-        if past:
-            spans.append(
-                SeriesSpan(
-                    start=past[0],
-                    end=past[-1],
-                    sessions=past,
-                    ongoing=len(past) < len(days),
-                    series_id=series_id,
-                    location_id=min(sessions)[1],
-                )
+        given = sorted((day, location_id) for day, location_id, done in sessions if done)
+        if not given:
+            continue  # nothing given yet (or ever): not a series
+        days = tuple(day for day, _ in given)
+        spans.append(
+            SeriesSpan(
+                start=days[0],
+                end=days[-1],
+                sessions=days,
+                # Only sessions still to come are in a series beside the given ones.
+                ongoing=any(not done for _, _, done in sessions),
+                series_id=series_id,
+                location_id=given[0][1],
             )
+        )
     return sorted(spans, key=lambda s: (s.start, s.series_id or 0))
 
 
 def series_spans(rows: list[SessionRow], today: dt.date) -> list[SeriesSpan]:
-    """A patient's series from their infusion appointments (not cancelled or missed), oldest
-    first. Those booked as an ``InductionSeries`` are grouped by it; the others (booked one by
-    one, or before series existed) by the gap rule: consecutive sessions at most
-    ``SERIES_GAP_DAYS`` apart are one series. Days are the location's calendar days."""
-    by_series: dict[int, list[tuple[dt.date, int]]] = {}
-    loose: list[tuple[dt.date, int]] = []
-    for start, series_id, zone_name, location_id in rows:
-        day = start.astimezone(zoneinfo.ZoneInfo(zone_name)).date()
-        if series_id is not None:
-            by_series.setdefault(series_id, []).append((day, location_id))
-        else:
-            loose.append((day, location_id))
-    loose_groups: list[list[tuple[dt.date, int]]] = []
-    for session in sorted(loose):
-        if loose_groups and (session[0] - loose_groups[-1][-1][0]).days <= SERIES_GAP_DAYS:
-            loose_groups[-1].append(session)
-        else:
-            loose_groups.append([session])
-    groups: list[tuple[int | None, list[tuple[dt.date, int]]]] = [
+    """A patient's series, oldest first, from their given infusion sessions and those still to
+    come (``infusion_session_rows``): a session counts once the pump started; deferred, missed and
+    cancelled ones never count (item 10 of
+    docs/clinical-policy.md "Gates along the journey (added 2026-12-03)").
+    A booked session whose day has passed without a start is neither given nor to come.
+    Sessions booked as an ``InductionSeries`` are grouped by it; the others by the gap rule
+    (``clinical.outcomes.gap_groups``). Days are the location's calendar days."""
+    by_series: dict[int, list[_Session]] = {}
+    loose: list[_Session] = []
+    for at, series_id, zone_name, location_id, given in rows:
+        day = at.astimezone(zoneinfo.ZoneInfo(zone_name)).date()
+        if not given and day < today:
+            continue
+        target = loose if series_id is None else by_series.setdefault(series_id, [])
+        target.append((day, location_id, given))
+    loose.sort()
+    loose_groups = [
+        [loose[i] for i in run] for run in clinical_outcomes.gap_groups([d for d, _, _ in loose])
+    ]
+    groups: list[tuple[int | None, list[_Session]]] = [
         *by_series.items(),
         *((None, group) for group in loose_groups),
     ]
-    return _spans(groups, today)
+    return _spans(groups)
 
 
 def infusion_series_for_patient(
     patient: Patient, *, today: dt.date | None = None
 ) -> list[SeriesSpan]:
     """The patient's infusion series, oldest first (one query; see ``series_spans``)."""
-    rows = list(infusion_session_rows().filter(patient=patient))
+    rows = [row for _, row in infusion_session_rows(patient_ids=[patient.pk])]
     if today is None:
         today = timing.local_today(timing.patient_zone(patient))
     return series_spans(rows, today)
 
 
-def infusion_session_rows() -> QuerySet[Appointment, SessionRow]:
-    """Infusion appointments (``type.kind == "infusion"``) not cancelled or missed, as
-    ``SessionRow`` tuples; the caller narrows them to one patient or a batch."""
-    return (
-        Appointment.objects.filter(type__kind=AppointmentKind.INFUSION)
-        .exclude(status__in=_SKIPPED)
-        .order_by("start", "pk")
-        .values_list("start", "series_id", "location__time_zone", "location_id")
+def infusion_session_rows(*, patient_ids: Collection[int]) -> list[tuple[int, SessionRow]]:
+    """The one read every series comes from (diary, PGIC timing, boosters, letters, stored
+    results and so the analytics), as (patient id, ``SessionRow``) pairs in booked order (one
+    query): the infusion appointments (``type.kind == "infusion"``) of ``patient_ids`` whose
+    session has started (given), or still booked or checked in without a deferred or started
+    session (to come, if their day has not passed)."""
+    given = Q(infusion_session__started_at__isnull=False)
+    to_come = Q(status__in=_WAITING) & (
+        Q(infusion_session__isnull=True) | Q(infusion_session__status__in=_NOT_STARTED)
     )
+    rows = (
+        Appointment.objects.filter(patient_id__in=patient_ids, type__kind=AppointmentKind.INFUSION)
+        .filter(given | to_come)
+        .annotate(
+            at=Coalesce("infusion_session__started_at", "start"),
+            given=ExpressionWrapper(given, output_field=BooleanField()),
+        )
+        .order_by("start", "pk")
+        .values_list("patient_id", "at", "series_id", "location__time_zone", "location_id", "given")
+    )
+    return [
+        (patient_id, (at, series_id, zone_name, location_id, bool(done)))
+        for patient_id, at, series_id, zone_name, location_id, done in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -183,22 +199,12 @@ def patient_baseline(
     *,
     intakes: list[tuple[dt.date, float]],
 ) -> tuple[float | None, str]:
-    """(baseline, "diary" | "intake" | "") before the first series
-    (docs/clinical-policy.md "Outcomes [6.1]"):
-    the mean daily NRS of the 7 days before the first infusion, else the latest intake NRS on or
-    before it (``intakes``: consultation (date, NRS) pairs, newest first), recorded to
-    hundredths (``clinical.outcomes.recorded_baseline``) so every decision uses the stored value.
-    """
+    """(baseline, "diary" | "intake" | "") before the first given session
+    (``clinical.outcomes.baseline_choice``; ``intakes``: consultation (date, NRS) pairs, newest
+    first). No series given, no baseline."""
     if not series:
         return None, ""
-    first = series[0].start
-    baseline = clinical_outcomes.baseline_from_entries(nrs, first)
-    if baseline is not None:
-        return clinical_outcomes.recorded_baseline(baseline), "diary"
-    intake = next((value for day, value in intakes if day <= first), None)
-    if intake is not None:
-        return clinical_outcomes.recorded_baseline(intake), "intake"
-    return None, ""
+    return clinical_outcomes.baseline_choice(nrs, series[0].start, intakes=intakes)
 
 
 def series_outcomes(
@@ -207,36 +213,22 @@ def series_outcomes(
     series: list[SeriesSpan],
     baseline: float | None,
 ) -> list[SeriesOutcome]:
-    """Response class and durability of each series (``clinical.outcomes``).
-
-    Each series is judged on the entries before the next series starts, so a later series'
-    relief is never credited to an earlier one; its durability is then censored at the last
-    entry before the next series.
-    """
+    """Response class and durability of each finished series (``clinical.outcomes.judge_series``,
+    on the entries before the next series starts); an ongoing series is not judged yet."""
     results = []
     for index, span in enumerate(series):
-        if span.ongoing or baseline is None or baseline <= 0:
+        if span.ongoing:
             results.append(SeriesOutcome(index + 1, span, None, None, None))
             continue
-        next_start = series[index + 1].start if index + 1 < len(series) else None
-        window = [(d, v) for d, v in nrs if next_start is None or d < next_start]
-        # baseline_from_entries averages the days before a given day: asked for the day 8 days
-        # after the series end, it gives the mean of days end+1 .. end+7, the follow-up week.
-        followup = clinical_outcomes.baseline_from_entries(
-            window,
-            span.end + dt.timedelta(days=FOLLOWUP_DAYS + 1),
-            window_days=FOLLOWUP_DAYS,
-            min_days=FOLLOWUP_MIN_DAYS,
+        judged = clinical_outcomes.judge_series(
+            baseline=baseline,
+            entries=nrs,
+            series_end=span.end,
+            next_start=series[index + 1].start if index + 1 < len(series) else None,
         )
-        response = (
-            clinical_outcomes.classify_response(baseline, followup)
-            if followup is not None
-            else None
+        results.append(
+            SeriesOutcome(index + 1, span, judged.followup, judged.response, judged.durability)
         )
-        lasting = clinical_outcomes.durability(
-            baseline=baseline, entries=window, series_end=span.end
-        )
-        results.append(SeriesOutcome(index + 1, span, followup, response, lasting))
     return results
 
 

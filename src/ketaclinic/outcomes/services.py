@@ -26,6 +26,7 @@ from django.utils import timezone
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinical import codes, instruments
+from ketaclinic.clinical.outcomes import PGIC_AFTER_DAYS
 from ketaclinic.lib.forms import StaleObjectError
 from ketaclinic.outcomes import emails, timing
 from ketaclinic.outcomes.links import diary_link_consume, diary_link_issue
@@ -48,10 +49,6 @@ NOTE_MAX = 500
 # odd hour; the schedule moves on to the next day.
 REMINDER_GRACE = dt.timedelta(hours=6)
 REMINDER_BATCH = 200
-# The PGIC ("since the start of treatment, my overall status is") is asked once per series, with
-# the first reminder at least this many days after its last session: the end of the follow-up
-# week the response class is judged on (selectors.FOLLOWUP_DAYS).
-PGIC_AFTER_DAYS = 7
 # Every schedule handled moves past ``now`` (or off), so the loop ends long before this; the cap
 # only guards against a bug turning the worker into a busy loop.
 MAX_BATCHES = 1000

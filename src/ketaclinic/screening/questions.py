@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
-from ketaclinic.clinical.eligibility import THERAPIES
+from ketaclinic.clinical.eligibility import DEFAULT_POLICY, THERAPIES
 from ketaclinic.clinical.instruments import REGISTRY, Score, score
 
 SCREENING_CODES: tuple[str, ...] = ("dn4-interview", "id-pain", "s-lanss")
@@ -30,8 +30,9 @@ SHORT_NAMES: Mapping[str, str] = MappingProxyType(
     {"dn4-interview": "DN4", "id-pain": "ID Pain", "s-lanss": "S-LANSS"}
 )
 
-CHRONIC_AFTER_MONTHS = 3.0
-"""Chronic pain lasts longer than 3 months (IASP / ICD-11; docs/clinical-sources.md §4.2)."""
+CHRONIC_AFTER_MONTHS = DEFAULT_POLICY.chronic_pain_months
+"""Chronic pain lasts longer than 3 months (IASP / ICD-11; docs/clinical-sources.md §4.2): the
+eligibility rule's own default, so the self-check and the exam draw the line in one place."""
 
 # The two S-LANSS self-tests are asked on their own screen, after the instructions.
 SELF_TEST_CONCEPTS: tuple[str, ...] = ("rub_self_test", "press_self_test")
