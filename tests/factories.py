@@ -9,6 +9,13 @@ from typing import Any
 from allauth.account.models import EmailAddress
 
 from ketaclinic.accounts.models import Role, User
+from ketaclinic.assessments.models import (
+    Consultation,
+    ConsultationStatus,
+    DecisionStatus,
+    EligibilityDecision,
+)
+from ketaclinic.clinical.eligibility import RULESET_VERSION
 from ketaclinic.clinics.models import Chair, Clinic, Location
 from ketaclinic.clinics.services import clinic_defaults_install
 from ketaclinic.patients.models import Patient
@@ -77,3 +84,75 @@ def make_patient(
     }
     fields.update(extra)
     return Patient.objects.create(**fields)
+
+
+def make_decision(
+    patient: Patient,
+    physician: User,
+    *,
+    outcome: str = "eligible",
+    final: str | None = None,
+    exam_date: dt.date | None = None,
+    override_reason: str = "",
+    signed: bool = True,
+    weight_kg: float = 70.0,
+    height_cm: float = 170.0,
+    reasons: tuple[str, ...] = (),
+) -> EligibilityDecision:
+    """A consultation with its eligibility decision, as a physician would have signed it.
+
+    ``final`` differs from ``outcome`` for an override (then ``override_reason`` is needed);
+    ``signed=False`` leaves a draft. The exam records the weight and height the plan uses.
+    """
+    from django.utils import timezone
+
+    now = timezone.now()
+    exam_date = exam_date or timezone.localdate()
+    final = outcome if final is None else final
+    consultation = Consultation.objects.create(
+        clinic_id=patient.clinic_id,
+        patient=patient,
+        exam_date=exam_date,
+        status=ConsultationStatus.SIGNED if signed else ConsultationStatus.DRAFT,
+        pain_nrs=7,
+        pain_duration_months=18.0,
+        weight_kg=weight_kg,
+        height_cm=height_cm,
+        created_by=physician,
+        signed_by=physician if signed else None,
+        signed_at=now if signed else None,
+    )
+    if not signed:
+        status = DecisionStatus.DRAFT
+    elif final != outcome:
+        status = DecisionStatus.OVERRIDDEN
+    else:
+        status = DecisionStatus.SIGNED
+    return EligibilityDecision.objects.create(
+        consultation=consultation,
+        clinic_id=patient.clinic_id,
+        patient=patient,
+        outcome=outcome,
+        reasons=[
+            {"code": f"reason_{i}", "outcome": outcome, "message": text, "source": "test"}
+            for i, text in enumerate(reasons)
+        ],
+        ruleset_version=RULESET_VERSION,
+        policy_version=1,
+        evaluated_at=now,
+        status=status,
+        final_outcome=final if signed else "",
+        override_reason=override_reason,
+        signed_by=physician if signed else None,
+        signed_at=now if signed else None,
+    )
+
+
+def ensure_eligible(patient: Patient, physician: User, *, exam_date: dt.date | None = None) -> None:
+    """Give the patient a signed "eligible" decision unless one is already on record.
+
+    ``exam_date`` places the exam near a test's own clock (a test that books in 2030 needs an
+    exam from then: an exam more than 12 months before its "now" is no longer in force).
+    """
+    if not EligibilityDecision.objects.filter(patient=patient, final_outcome="eligible").exists():
+        make_decision(patient, physician, exam_date=exam_date)

@@ -104,8 +104,15 @@ def complete(
     )
 
 
-def signed(world: World, patient: Patient | None = None) -> Consultation:
-    c = complete(world, patient)
+# Two first-line classes failed or not tolerated: the rules find the patient eligible.
+FIRST_LINE_EXHAUSTED = {"gabapentin": "failed", "duloxetine": "intolerant"}
+
+
+def signed(world: World, patient: Patient | None = None, *, eligible: bool = False) -> Consultation:
+    """A signed consultation: the default history asks for review; ``eligible`` gives a history
+    the rules find eligible (two first-line classes tried), as a plan with ketamine needs."""
+    treatments = history(prior_treatments=FIRST_LINE_EXHAUSTED) if eligible else None
+    c = complete(world, patient, history_input=treatments)
     services.decision_sign(
         actor=actor(world), public_id=str(c.public_id), expected_version=c.version
     )

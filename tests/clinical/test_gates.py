@@ -55,6 +55,29 @@ def test_an_eligible_signed_decision_allows_ketamine() -> None:
     assert result.source == ELIGIBILITY_GATE_SOURCE
 
 
+def test_the_verdict_leaves_out_the_clinical_reasons() -> None:
+    found = decision(dt.date(2026, 11, 1), "ineligible", reasons=("Pregnancy",))
+    result = eligibility_in_force([found], today=TODAY)
+    assert "Pregnancy" in result.message
+    assert result.verdict == (
+        "Not eligible for ketamine: a new consultation and exam re-evaluate it."
+    )
+    assert "Pregnancy" not in result.verdict
+    states = {
+        eligibility_in_force(found_list, today=TODAY).verdict
+        for found_list in (
+            [],
+            [decision(dt.date(2026, 11, 1), final="")],
+            [decision(dt.date(2026, 11, 1))],
+            [decision(dt.date(2026, 11, 1), "review")],
+            [decision(dt.date(2026, 11, 1), "review", "eligible", reason="checked")],
+            [decision(dt.date(2024, 11, 1))],
+            [found],
+        )
+    }
+    assert len(states) == 7
+
+
 def test_no_decision_and_an_unsigned_one_refuse() -> None:
     none = eligibility_in_force([], today=TODAY)
     assert (none.allowed, none.state, none.decision) == (False, "none", None)

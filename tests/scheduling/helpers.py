@@ -92,9 +92,11 @@ def make_plan(
     sessions: int = 5,
     pattern: str = "weekdays",
     duration_min: int = 40,
+    exam_date: dt.date | None = None,
 ) -> Plan:
     """A plan with a ketamine protocol, made with the ORM (the plans app's services are not
     what these tests are about)."""
+    factories.ensure_eligible(patient, world.physician, exam_date=exam_date)
     number = Plan.objects.filter(patient=patient).count() + 1
     signed = status != "draft"
     plan = Plan.objects.create(
@@ -146,10 +148,15 @@ def nurse_hours(
 
 
 def setup_series(
-    world: World, *, second_nurse: bool = True, hours: tuple[int, int] = (8, 18)
+    world: World,
+    *,
+    second_nurse: bool = True,
+    hours: tuple[int, int] = (8, 18),
+    exam_date: dt.date | None = None,
 ) -> SeriesWorld:
     """Cleveland with its two chairs, Nina (and Nora) nursing there every day, an infusion type,
-    and signed 5-weekday plans for Alice and Bob."""
+    and signed 5-weekday plans for Alice and Bob (eligible at an exam on ``exam_date``, today
+    unless the test runs on a clock of its own)."""
     setup_schedule(world)
     infusion = AppointmentType.objects.create(
         clinic=world.clinic,
@@ -174,8 +181,8 @@ def setup_series(
         world=world,
         infusion=infusion,
         nurse2=nurse2,
-        plan=make_plan(world, world.alice_patient),
-        bob_plan=make_plan(world, world.bob_patient),
+        plan=make_plan(world, world.alice_patient, exam_date=exam_date),
+        bob_plan=make_plan(world, world.bob_patient, exam_date=exam_date),
     )
 
 

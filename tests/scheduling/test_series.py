@@ -44,7 +44,7 @@ MONDAY = dt.date(2030, 3, 4)
 
 @pytest.fixture
 def sw(world: World) -> SeriesWorld:
-    return setup_series(world)
+    return setup_series(world, exam_date=NOW.date())
 
 
 def _local(proposal: SeriesProposal) -> list[tuple[dt.date, dt.time]]:
@@ -217,7 +217,7 @@ def test_the_patients_own_appointments_are_avoided(sw: SeriesWorld) -> None:
 def test_nurse_time_off_breaks_consecutive_weekdays_so_the_series_starts_later(
     world: World,
 ) -> None:
-    sw = setup_series(world, second_nurse=False)
+    sw = setup_series(world, second_nurse=False, exam_date=NOW.date())
     tuesday = MONDAY + dt.timedelta(days=1)
     AvailabilityException.objects.create(
         provider=world.nurse, kind="time_off", start=_at(tuesday, 0), end=_at(tuesday, 23, 59)
@@ -234,7 +234,7 @@ def test_nurse_time_off_breaks_consecutive_weekdays_so_the_series_starts_later(
 
 
 def test_without_a_same_time_series_the_times_differ_day_by_day(world: World) -> None:
-    sw = setup_series(world, second_nurse=False, hours=(8, 10))
+    sw = setup_series(world, second_nurse=False, hours=(8, 10), exam_date=NOW.date())
     # Thursday Nina works only in the afternoon: no time of day fits all five.
     from ketaclinic.scheduling.models import WeeklyAvailability
 

@@ -34,7 +34,7 @@ MONDAY = dt.date(2030, 3, 4)
 def test_two_series_racing_for_one_chair_leave_exactly_one_complete_series(
     world: World, round_: int
 ) -> None:
-    sw = setup_series(world)
+    sw = setup_series(world, exam_date=NOW.date())
     proposal = series_find(
         patient_id=world.alice_patient.pk,
         location=world.cleveland,

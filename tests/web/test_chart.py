@@ -82,7 +82,7 @@ def test_each_chart_view_leaves_one_audit_event(client_for: Any, world: World) -
 def _clinical_history(world: World, *, n: int) -> None:
     """``n`` signed consultations and a signed plan, and ``n`` months of daily pain scores."""
     for _ in range(n):
-        assessment_helpers.signed(world)
+        assessment_helpers.signed(world, eligible=True)
     plan_helpers.signed(world)
     today = timezone.localdate()
     days = {today - dt.timedelta(days=i): i % 11 for i in range(30 * n)}
@@ -137,5 +137,6 @@ def test_the_chart_costs_the_same_queries_whatever_the_history(
 # Session and user (2), savepoint and release around the audited read (2), the patient (1),
 # each source (appointments, self-checks, consultations with decisions, plans with protocols,
 # infusion sessions, diary months: 6), the plan awaiting a series (1), the audit insert (1),
-# the clinic name in the page header (1).
-CHART_QUERIES = 14
+# the clinic name in the page header (1), the eligibility decision in force (policy and
+# decisions: 2).
+CHART_QUERIES = 16

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
@@ -23,6 +26,7 @@ from ketaclinic.assessments.vocab import BODY_REGIONS, PAIN_DESCRIPTORS, SENSORY
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinical.eligibility import CONDITIONS, THERAPIES
+from ketaclinic.clinical.gates import DecisionOnRecord, InForce, eligibility_in_force
 from ketaclinic.clinical.grading import SOURCE as GRADE_SOURCE
 from ketaclinic.clinical.instruments import REGISTRY
 from ketaclinic.clinics.selectors import clinic_policy_current
@@ -30,8 +34,18 @@ from ketaclinic.patients.access import access_patient
 from ketaclinic.patients.models import Patient
 
 
-def latest_body_measurements(*, patient: Patient) -> tuple[float, float] | None:
-    """(weight_kg, height_cm) from the patient's newest consultation exam that recorded both.
+@dataclass(frozen=True)
+class ExamMeasurements:
+    """The measured weight and height of one exam, with the exam they came from."""
+
+    weight_kg: float
+    height_cm: float
+    exam_date: dt.date
+    consultation_id: int
+
+
+def latest_exam_measurements(*, patient: Patient) -> ExamMeasurements | None:
+    """The newest consultation exam that recorded both weight and height, with its date: one query.
 
     An internal read for other services (the plan's dosing weight), not a page: the caller's own
     page read is what gets audited. Drafts count: today's exam is the best weight there is.
@@ -41,16 +55,22 @@ def latest_body_measurements(*, patient: Patient) -> tuple[float, float] | None:
             patient=patient, weight_kg__isnull=False, height_cm__isnull=False
         )
         .order_by("-exam_date", "-id")
-        .values_list("weight_kg", "height_cm")
+        .values_list("weight_kg", "height_cm", "exam_date", "id")
         .first()
     )
     if row is None:
         return None
-    weight, height = row
+    weight, height, exam_date, consultation_id = row
     # Both filtered non-null above.
     assert weight is not None
     assert height is not None
-    return (weight, height)
+    return ExamMeasurements(weight, height, exam_date, consultation_id)
+
+
+def latest_body_measurements(*, patient: Patient) -> tuple[float, float] | None:
+    """(weight_kg, height_cm) from the patient's newest consultation exam that recorded both."""
+    found = latest_exam_measurements(patient=patient)
+    return None if found is None else (found.weight_kg, found.height_cm)
 
 
 def latest_decision(*, patient: Patient) -> EligibilityDecision | None:
@@ -66,6 +86,75 @@ def latest_decision(*, patient: Patient) -> EligibilityDecision | None:
         .order_by("-consultation__exam_date", "-signed_at", "-id")
         .first()
     )
+
+
+def _on_record(decision: EligibilityDecision, exam_date: dt.date) -> DecisionOnRecord:
+    return DecisionOnRecord(
+        decision_id=str(decision.public_id),
+        exam_date=exam_date,
+        engine_outcome=decision.outcome,  # type: ignore[arg-type]  # choices are the three
+        final_outcome=decision.final_outcome,  # type: ignore[arg-type]
+        overridden=decision.status == DecisionStatus.OVERRIDDEN,
+        override_reason=decision.override_reason,
+        signed_at=decision.signed_at,
+        reasons=tuple(str(r.get("message", "")) for r in decision.reasons if r.get("message")),
+    )
+
+
+def eligibility_in_force_for_patients(
+    *, clinic_id: int, patient_ids: Collection[int], today: dt.date
+) -> dict[int, InForce]:
+    """Gate 1 for many patients of one clinic (the chair board): two queries whatever the count."""
+    valid_months = clinic_policy_current(clinic_id=clinic_id).eligibility_valid_months
+    found: dict[int, list[DecisionOnRecord]] = {pk: [] for pk in patient_ids}
+    rows = EligibilityDecision.objects.filter(
+        clinic_id=clinic_id, patient_id__in=list(patient_ids)
+    ).select_related("consultation")
+    for d in rows:
+        if d.consultation.exam_date <= today:
+            found[d.patient_id].append(_on_record(d, d.consultation.exam_date))
+    return {
+        pk: eligibility_in_force(decisions, today=today, valid_months=valid_months)
+        for pk, decisions in found.items()
+    }
+
+
+def eligibility_in_force_for(*, patient: Patient, today: dt.date) -> InForce:
+    """Gate 1 for one patient: the decision in force on ``today`` (the location's calendar day).
+
+    Every entry point that plans, books or infuses ketamine asks this (plan signing, series
+    booking, pre-check, start), and the pages that show the decision in force. Two queries: the
+    clinic's policy and the patient's decisions. An internal read: callers audit their own page.
+    """
+    valid_months = clinic_policy_current(clinic_id=patient.clinic_id).eligibility_valid_months
+    rows = EligibilityDecision.objects.filter(patient=patient).select_related("consultation")
+    decisions = [_on_record(d, d.consultation.exam_date) for d in rows]
+    # An exam dated after the location's today (a consultation typed with a future date in
+    # another zone) cannot be in force yet: leave it out instead of failing the page.
+    decisions = [d for d in decisions if d.exam_date <= today]
+    return eligibility_in_force(decisions, today=today, valid_months=valid_months)
+
+
+class EligibilityGateError(ValidationError):
+    """Ketamine refused: no eligibility decision in force allows it (clinical.gates, gate 1)."""
+
+
+def require_eligibility_in_force(
+    *, patient: Patient, today: dt.date, action: str, with_reasons: bool = True
+) -> InForce:
+    """The decision in force, or ``EligibilityGateError`` naming the gate and its reasons.
+
+    ``action`` completes the sentence "Cannot <action>": "sign a plan with a ketamine protocol",
+    "book an infusion series", "start the infusion". ``with_reasons=False`` words the refusal
+    without the clinical reasons (for the front desk, who books but does not treat).
+    """
+    in_force = eligibility_in_force_for(patient=patient, today=today)
+    if not in_force.allowed:
+        why = in_force.message if with_reasons else in_force.verdict
+        raise EligibilityGateError(
+            f"Eligibility gate: cannot {action}. {why}", code="eligibility_gate"
+        )
+    return in_force
 
 
 def consultations_of(*, patient: Patient) -> list[Consultation]:

@@ -47,6 +47,7 @@ from ketaclinic.clinical.eligibility import (
     PatientFacts,
     evaluate,
 )
+from ketaclinic.clinical.gates import can_override
 from ketaclinic.clinical.grading import neuropathic_grade
 from ketaclinic.clinical.instruments import InvalidAnswers, score
 from ketaclinic.clinics.selectors import clinic_policy_current
@@ -618,6 +619,16 @@ def decision_override(
         )
     consultation = _locked_draft(actor, public_id, expected_version)
     decision = _current_decision(consultation)
+    if not can_override(decision.outcome):
+        # docs/clinical-policy.md gate 1: "ineligible" is final until a new consultation and
+        # exam re-evaluate it; no override, however well argued, lets ketamine through.
+        raise ValidationError(
+            {
+                "outcome": "Override outcome: an ineligible decision cannot be overridden. Sign "
+                "it; a new consultation and exam re-evaluate the patient."
+            },
+            code="ineligible_not_overridable",
+        )
     if outcome == decision.outcome:
         raise ValidationError(
             {

@@ -152,6 +152,22 @@ class InForce:
     message: str
     source: str = ELIGIBILITY_GATE_SOURCE
 
+    @property
+    def verdict(self) -> str:
+        """The message without the clinical reasons, for staff who book but do not treat."""
+        return _VERDICTS[self.state]
+
+
+_VERDICTS: Final[dict[str, str]] = {
+    "eligible": "Eligible for ketamine.",
+    "review_overridden": "Eligible for ketamine after a physician's review.",
+    "review": "A physician must review the eligibility decision before any ketamine.",
+    "ineligible": "Not eligible for ketamine: a new consultation and exam re-evaluate it.",
+    "expired": "The eligibility exam is too old: a new consultation and exam are needed.",
+    "unsigned": "The eligibility decision is not signed yet.",
+    "none": "No eligibility decision yet: a physician must examine the patient first.",
+}
+
 
 def months_after(day: dt.date, months: int) -> dt.date:
     """The same day ``months`` calendar months later (the month's last day when it is shorter)."""

@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
-from ketaclinic.accounts.models import STAFF_ROLES, Role, User
+from ketaclinic.accounts.models import CLINICAL_ROLES, STAFF_ROLES, Role, User
+from ketaclinic.assessments.selectors import eligibility_in_force_for
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.clinical.gates import InForce
 from ketaclinic.clinics.models import Chair, Location
 from ketaclinic.clinics.selectors import clinic_policy_current
 from ketaclinic.patients.models import Patient
@@ -242,12 +245,25 @@ class SeriesPlanPage:
     recovery_min: int
     booked: InductionSeries | None
     refusal: str | None
+    # The eligibility decision in force (gate 1), and whether this reader may see its reasons.
+    in_force: InForce | None = None
+    show_reasons: bool = False
 
 
 def series_plan_read(*, actor: Actor, plan: Plan) -> SeriesPlanPage:
-    """What the series page shows of a plan (the schedule-relevant parts only), audited."""
+    """What the series page shows of a plan (the schedule-relevant parts only), audited.
+
+    A patient without an eligibility decision in force is not offered a series to book: the
+    page says why (the desk sees the verdict, clinicians its reasons too).
+    """
     protocol = KetamineProtocol.objects.filter(plan=plan).first()
     booked = InductionSeries.objects.filter(plan=plan, status=SeriesStatus.BOOKED).first()
+    clinician = actor.user is not None and actor.user.role in CLINICAL_ROLES
+    in_force = eligibility_in_force_for(patient=plan.patient, today=timezone.localdate())
+    refusal = series_refusal(plan=plan, protocol=protocol, booked_already=booked is not None)
+    if refusal is None and not in_force.allowed:
+        why = in_force.message if clinician else in_force.verdict
+        refusal = f"Eligibility gate: cannot book an infusion series. {why}"
     with transaction.atomic():
         audit_record(
             actor=actor,
@@ -262,7 +278,9 @@ def series_plan_read(*, actor: Actor, plan: Plan) -> SeriesPlanPage:
         protocol=protocol,
         recovery_min=clinic_policy_current(clinic_id=plan.clinic_id).recovery_min,
         booked=booked,
-        refusal=series_refusal(plan=plan, protocol=protocol, booked_already=booked is not None),
+        refusal=refusal,
+        in_force=in_force,
+        show_reasons=clinician,
     )
 
 

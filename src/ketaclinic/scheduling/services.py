@@ -21,9 +21,11 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from ketaclinic.accounts.models import STAFF_ROLES, User
+from ketaclinic.accounts.models import CLINICAL_ROLES, STAFF_ROLES, User
+from ketaclinic.assessments.selectors import require_eligibility_in_force
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.clinical.gates import day_cap_conflicts
 from ketaclinic.clinics.models import Clinic, Location
 from ketaclinic.clinics.selectors import clinic_policy_current
 from ketaclinic.patients.models import Patient
@@ -309,6 +311,17 @@ def appointment_book(
                 ignore_offer_id=offer.pk if offer else None,
             )
             _refuse_patient_overlap(patient, slot)
+            if appointment_type.kind == AppointmentKind.INFUSION:
+                # Gates 1 and 3 hold for a single ketamine infusion (a booster, a waitlist
+                # offer, the desk) as for a series.
+                day = slot.start.astimezone(zoneinfo.ZoneInfo(location.time_zone)).date()
+                _require_eligibility(
+                    patient=patient,
+                    today=now.astimezone(zoneinfo.ZoneInfo(location.time_zone)).date(),
+                    action="book a ketamine infusion",
+                    clinician=_is_clinician(actor),
+                )
+                _require_day_cap(patient_id=patient.pk, days=[day])
             appointment = Appointment(
                 clinic_id=location.clinic_id,
                 location=location,
@@ -437,6 +450,11 @@ def appointment_reschedule(
                 ignore_offer_id=offer.pk if offer else None,
             )
             _refuse_patient_overlap(current.patient, slot, ignore_appointment_id=current.pk)
+            if current.type.kind == AppointmentKind.INFUSION:
+                day = slot.start.astimezone(zoneinfo.ZoneInfo(current.location.time_zone)).date()
+                _require_day_cap(
+                    patient_id=current.patient_id, days=[day], ignore_appointment_id=current.pk
+                )
             announce_appointments_changed([current.patient_id])
             Appointment.objects.filter(pk=current.pk).update(
                 provider_id=slot.provider_id,
@@ -665,6 +683,76 @@ def _after_series(series_id: int, *, cancelled_ids: list[int] | None = None) -> 
                 )
 
 
+def _require_series_gates(
+    *, plan: Plan, days: Sequence[dt.date], today: dt.datetime, clinician: bool
+) -> None:
+    """Gates 1 and 3 of docs/clinical-policy.md "Gates along the journey (added 2026-12-03)".
+
+    Eligibility in force today; no other active series for the patient (a plan revision replaces
+    the old plan's remaining sessions instead of adding a second series); at most one ketamine
+    session per patient per calendar day, counted in each appointment's own location zone.
+    """
+    _require_eligibility(
+        patient=plan.patient,
+        today=today.date(),
+        action="book an infusion series",
+        clinician=clinician,
+    )
+    other = (
+        InductionSeries.objects.filter(patient_id=plan.patient_id, status=SeriesStatus.BOOKED)
+        .exclude(plan=plan)
+        .filter(sessions__status__in=(AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED))
+        .select_related("plan")
+        .first()
+    )
+    if other is not None:
+        raise SchedulingError(
+            f"One series at a time: the patient still has sessions booked in the series of "
+            f"plan {other.plan.number}. Cancel its remaining sessions (or sign the revised plan, "
+            "which replaces them) before booking another. Nothing was booked."
+        )
+    _require_day_cap(patient_id=plan.patient_id, days=days)
+
+
+def _require_eligibility(*, patient: Patient, today: dt.date, action: str, clinician: bool) -> None:
+    """Gate 1 for a booking: the refusal as a ``SchedulingError`` (the desk and the patient see
+    the verdict, clinicians its reasons too)."""
+    try:
+        require_eligibility_in_force(
+            patient=patient, today=today, action=action, with_reasons=clinician
+        )
+    except ValidationError as exc:
+        raise SchedulingError(" ".join(exc.messages) + " Nothing was booked.") from None
+
+
+def _require_day_cap(
+    *, patient_id: int, days: Sequence[dt.date], ignore_appointment_id: int | None = None
+) -> None:
+    """Gate 3: at most one ketamine session per patient per calendar day, each appointment's
+    day counted in its own location's zone. Every infusion booking asks it: a series, a single
+    infusion (a booster, a waitlist offer) and a move."""
+    booked_qs = Appointment.objects.filter(
+        patient_id=patient_id, type__kind=AppointmentKind.INFUSION
+    ).exclude(status=AppointmentStatus.CANCELLED)
+    if ignore_appointment_id is not None:
+        booked_qs = booked_qs.exclude(pk=ignore_appointment_id)
+    booked = [
+        start.astimezone(zoneinfo.ZoneInfo(zone)).date()
+        for start, zone in booked_qs.values_list("start", "location__time_zone")
+    ]
+    clash = day_cap_conflicts(booked, days)
+    if clash:
+        listed = ", ".join(f"{day:%a %d %b}" for day in clash)
+        raise SchedulingError(
+            f"One ketamine session a day: the patient already has one on {listed}. "
+            "Nothing was changed."
+        )
+
+
+def _is_clinician(actor: Actor) -> bool:
+    return actor.user is not None and actor.user.role in CLINICAL_ROLES
+
+
 @_retry_if_locked
 def series_book(
     *,
@@ -725,6 +813,12 @@ def series_book(
                     f"sessions: the days do not follow the protocol's pattern "
                     f"({protocol.get_pattern_display().lower()}). Nothing was booked."
                 )
+            _require_series_gates(
+                plan=locked_plan,
+                days=expected_days,
+                today=now.astimezone(tz),
+                clinician=_is_clinician(actor),
+            )
             policy = clinic_policy_current(clinic_id=locked_plan.clinic_id)
             # The queue: one series at a time per location, then the nurses in id order.
             list(Location.objects.select_for_update().filter(pk=location.pk).values_list("pk"))
@@ -879,6 +973,24 @@ def series_cancel(
             )
         _on_commit(partial(_after_series, current.pk, cancelled_ids=[pk for pk, _ in to_cancel]))
     return InductionSeries.objects.get(pk=series.pk)
+
+
+def series_replace_for_revision(*, actor: Actor, superseded_plan_ids: Sequence[int]) -> list[str]:
+    """Cancel the sessions still to come of the series booked for plans a revision replaced.
+
+    Gate 3 (docs/clinical-policy.md "Gates along the journey (added 2026-12-03)"): at most one
+    active series per patient, and a signed revision replaces the old plan's remaining sessions
+    instead of adding a second series. Called inside the plan's signing transaction; each series
+    is cancelled as the desk would (audited, the patient emailed after commit). Returns the
+    public ids of the series cancelled.
+    """
+    cancelled: list[str] = []
+    for series in InductionSeries.objects.filter(
+        plan_id__in=superseded_plan_ids, status=SeriesStatus.BOOKED
+    ).order_by("pk"):
+        series_cancel(actor=actor, series=series)
+        cancelled.append(str(series.public_id))
+    return cancelled
 
 
 # --- waitlist ---------------------------------------------------------------------------------

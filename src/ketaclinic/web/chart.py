@@ -18,9 +18,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ketaclinic.accounts.models import CLINICAL_ROLES
-from ketaclinic.assessments.selectors import consultations_of
+from ketaclinic.assessments.selectors import consultations_of, eligibility_in_force_for
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.clinical.gates import InForce
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.outcomes.models import DiaryEntry, Instrument
 from ketaclinic.patients.access import access_patient
@@ -49,6 +50,9 @@ class Chart:
     # A signed plan with no booked series: the desk books its induction series from the chart,
     # since the plan's clinical content is not theirs to read.
     plan_to_book: str | None = None
+    # The eligibility decision in force today (gate 1): whether ketamine may be planned, booked
+    # and given. The desk sees the verdict, clinicians also its reasons.
+    in_force: InForce | None = None
 
 
 Source = Callable[[Patient], list[TimelineEntry]]
@@ -214,6 +218,7 @@ def patient_chart(*, actor: Actor, public_id: str) -> Chart:
             .values_list("public_id", flat=True)
             .first()
         )
+        in_force = eligibility_in_force_for(patient=patient, today=timezone.localdate())
         audit_record(
             actor=actor,
             action=Action.READ,
@@ -227,4 +232,5 @@ def patient_chart(*, actor: Actor, public_id: str) -> Chart:
         clinical=clinical,
         entries=entries,
         plan_to_book=str(plan_to_book) if plan_to_book else None,
+        in_force=in_force,
     )
