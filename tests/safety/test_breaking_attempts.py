@@ -20,7 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import time_machine
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -31,13 +30,6 @@ from ketaclinic.clinics.models import ClinicPolicy, PolicyProposal
 from ketaclinic.clinics.selectors import clinic_policy_current
 from ketaclinic.infusions import services as infusion_services
 from ketaclinic.infusions.models import (
-    ChartEntry,
-    ControlledSubstanceRecord,
-    DoseDeviation,
-    InfusionSession,
-    Observation,
-    PreInfusionCheck,
-    RateEvent,
     SessionStatus,
 )
 from ketaclinic.outcomes import boosters
@@ -49,6 +41,7 @@ from tests.conftest import World
 from tests.infusions.helpers import ALDRETE_9, GOOD_VITALS, Day, arrive, day_at
 from tests.outcomes.booster_fixtures import suggestion_for
 from tests.outcomes.helpers import induction_series, infusions
+from tests.safety.helpers import afternoon_clock, chart_rows
 from tests.scheduling.helpers import nurse_hours
 
 pytestmark = pytest.mark.django_db
@@ -59,42 +52,10 @@ ONE_A_DAY = "One ketamine session a day"
 
 @pytest.fixture(autouse=True)
 def afternoon() -> Iterator[dt.datetime]:
-    today = timezone.now().astimezone(NEW_YORK).date()
-    at = dt.datetime.combine(today, dt.time(15, 0), tzinfo=NEW_YORK)
-    with time_machine.travel(at, tick=True):
-        yield at
+    yield from afternoon_clock()
 
 
 # -- what a refusal must leave as it was ---------------------------------------------------------
-
-
-def chart_rows() -> dict[str, Any]:
-    return {
-        "sessions": list(
-            InfusionSession.objects.order_by("id").values(
-                "id",
-                "status",
-                "version",
-                "start_cleared",
-                "started_at",
-                "ended_at",
-                "discharged_at",
-                "open_deviations",
-                "signed_at",
-            )
-        ),
-        "entries": ChartEntry.objects.count(),
-        "observations": Observation.objects.count(),
-        "rates": list(RateEvent.objects.order_by("id").values_list("id", "kind", "at")),
-        "checks": list(
-            PreInfusionCheck.objects.order_by("id").values_list("id", "passed", "override_by")
-        ),
-        "deviations": list(DoseDeviation.objects.order_by("id").values_list("id", "reviewed_at")),
-        "controlled": list(
-            ControlledSubstanceRecord.objects.values_list("id", "drawn_mg", "reconciled_at")
-        ),
-        "audit": AuditEvent.objects.exclude(action="read").count(),
-    }
 
 
 def booking_rows() -> dict[str, Any]:

@@ -24,16 +24,13 @@ from django.utils import timezone
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.infusions.models import (
     ChartEntry,
-    ControlledSubstanceRecord,
     DoseDeviation,
-    InfusionSession,
-    Observation,
     PreInfusionCheck,
-    RateEvent,
     SessionStatus,
 )
 from tests.conftest import World
 from tests.infusions.helpers import GOOD_VITALS, Day, arrive, day_at
+from tests.safety.helpers import afternoon_clock, chart_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -43,29 +40,10 @@ LOCAL = "%Y-%m-%dT%H:%M"
 
 @pytest.fixture(autouse=True)
 def afternoon() -> Iterator[dt.datetime]:
-    today = timezone.now().astimezone(NEW_YORK).date()
-    at = dt.datetime.combine(today, dt.time(15, 0), tzinfo=NEW_YORK)
-    with time_machine.travel(at, tick=True):
-        yield at
+    yield from afternoon_clock()
 
 
-def rows() -> dict[str, Any]:
-    """Everything a refused step must leave as it was."""
-    return {
-        "sessions": list(
-            InfusionSession.objects.order_by("id").values(
-                "id", "status", "version", "start_cleared", "ended_at", "open_deviations"
-            )
-        ),
-        "entries": ChartEntry.objects.count(),
-        "observations": Observation.objects.count(),
-        "rates": list(RateEvent.objects.order_by("id").values_list("id", "kind", "at")),
-        "checks": list(PreInfusionCheck.objects.order_by("id").values_list("id", "override_by")),
-        "deviations": list(DoseDeviation.objects.order_by("id").values_list("id", "reviewed_at")),
-        "controlled": list(ControlledSubstanceRecord.objects.values_list("id", "reconciled_at")),
-        # The chart shown again with the refusal is a read, audited as every read is.
-        "audit": AuditEvent.objects.exclude(action="read").count(),
-    }
+rows = chart_rows
 
 
 def page(response: Any) -> str:
