@@ -74,7 +74,11 @@ def test_raising_a_dose_limit_is_proposed_and_the_version_in_force_stays(world: 
     current = clinic_policy_current(clinic_id=world.clinic.pk)
     assert (current.version, current.max_session_mg) == (1, 200.0)
     event = AuditEvent.objects.get(object_type="clinic_policy_proposal")
-    assert (event.action, event.actor, event.clinic_id) == ("create", world.clinic_admin, 1)
+    assert (event.action, event.actor, event.clinic_id) == (
+        "create",
+        world.clinic_admin,
+        world.clinic.pk,
+    )
     assert event.object_id == str(proposal.pk)
     assert event.detail == {
         "based_on_version": 1,

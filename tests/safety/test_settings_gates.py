@@ -46,9 +46,9 @@ def text(response: Any) -> str:
     return str(response.content.decode()).replace("&#x27;", "'")
 
 
-def form_data(**changes: object) -> dict[str, object]:
+def form_data(world: World, **changes: object) -> dict[str, object]:
     """The settings form as shown, with ``changes`` typed in."""
-    policy = clinic_policy_current(clinic_id=1)
+    policy = clinic_policy_current(clinic_id=world.clinic.pk)
     data: dict[str, object] = {n: getattr(policy, n) for n in ClinicPolicy.THRESHOLD_FIELDS}
     data.update(based_on_version=policy.version, note="Heavier patients at Cleveland")
     data.update(changes)
@@ -81,11 +81,10 @@ def heavy_protocol(world: World, plan: Plan, template: ProtocolTemplate) -> Keta
 def test_a_raised_dose_limit_takes_effect_only_when_a_second_physician_approves(
     client_for: Any, world: World
 ) -> None:
-    assert world.clinic.pk == 1
     admin, doctor = client_for("clinic_admin"), client_for("physician")
 
     # The admin proposes 250 mg on the settings form: saved as a proposal, 200 mg stays.
-    response = admin.post(EDIT, form_data(max_session_mg="250"), follow=True)
+    response = admin.post(EDIT, form_data(world, max_session_mg="250"), follow=True)
     assert response.redirect_chain == [(SETTINGS, 302)]
     page = text(response)
     assert "Version 1 stays in force until then." in page
@@ -162,7 +161,7 @@ def test_a_value_past_its_floor_or_ceiling_is_refused_naming_the_field(
     client_for: Any, world: World, changes: dict[str, str], message: str
 ) -> None:
     before = rows()
-    response = client_for("clinic_admin").post(EDIT, form_data(**changes))
+    response = client_for("clinic_admin").post(EDIT, form_data(world, **changes))
     assert response.status_code == 422
     assert message in text(response)
     assert rows() == before
@@ -172,14 +171,14 @@ def test_the_proposer_never_approves_and_a_stale_proposal_waits_for_none(
     client_for: Any, world: World
 ) -> None:
     admin, doctor = client_for("clinic_admin"), client_for("physician")
-    admin.post(EDIT, form_data(vitals_interval_min="10"))
+    admin.post(EDIT, form_data(world, vitals_interval_min="10"))
     proposal = PolicyProposal.objects.get()
     # The admin (the proposer) has no way to approve: the action is a physician's.
     before = rows()
     assert admin.post(f"{PROPOSALS}{proposal.pk}/approve/", {}).status_code == 404
     assert rows() == before
     # The admin then saves a change that needs no approval: the proposal is out of date.
-    response = admin.post(EDIT, form_data(recovery_min="90"), follow=True)
+    response = admin.post(EDIT, form_data(world, recovery_min="90"), follow=True)
     assert "Saved as version 2." in text(response)
     before = rows()
     response = doctor.post(f"{PROPOSALS}{proposal.pk}/approve/", {}, follow=True)
