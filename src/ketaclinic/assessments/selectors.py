@@ -104,13 +104,19 @@ def _on_record(decision: EligibilityDecision, exam_date: dt.date) -> DecisionOnR
 def eligibility_in_force_for_patients(
     *, clinic_id: int, patient_ids: Collection[int], today: dt.date
 ) -> dict[int, InForce]:
-    """Gate 1 for many patients of one clinic (the chair board): two queries whatever the count."""
+    """Gate 1 for patients of one clinic: the decision in force on ``today`` (the location's
+    calendar day) for each. Two queries whatever the count: the policy and the decisions.
+
+    An internal read: callers audit their own page.
+    """
     valid_months = clinic_policy_current(clinic_id=clinic_id).eligibility_valid_months
     found: dict[int, list[DecisionOnRecord]] = {pk: [] for pk in patient_ids}
     rows = EligibilityDecision.objects.filter(
         clinic_id=clinic_id, patient_id__in=list(patient_ids)
     ).select_related("consultation")
     for d in rows:
+        # An exam dated after the location's today (a consultation typed with a future date in
+        # another zone) cannot be in force yet: left out instead of failing the page.
         if d.consultation.exam_date <= today:
             found[d.patient_id].append(_on_record(d, d.consultation.exam_date))
     return {
@@ -120,19 +126,11 @@ def eligibility_in_force_for_patients(
 
 
 def eligibility_in_force_for(*, patient: Patient, today: dt.date) -> InForce:
-    """Gate 1 for one patient: the decision in force on ``today`` (the location's calendar day).
-
-    Every entry point that plans, books or infuses ketamine asks this (plan signing, series
-    booking, pre-check, start), and the pages that show the decision in force. Two queries: the
-    clinic's policy and the patient's decisions. An internal read: callers audit their own page.
-    """
-    valid_months = clinic_policy_current(clinic_id=patient.clinic_id).eligibility_valid_months
-    rows = EligibilityDecision.objects.filter(patient=patient).select_related("consultation")
-    decisions = [_on_record(d, d.consultation.exam_date) for d in rows]
-    # An exam dated after the location's today (a consultation typed with a future date in
-    # another zone) cannot be in force yet: leave it out instead of failing the page.
-    decisions = [d for d in decisions if d.exam_date <= today]
-    return eligibility_in_force(decisions, today=today, valid_months=valid_months)
+    """Gate 1 for one patient. Every entry point that plans, books or infuses ketamine asks
+    this (plan signing, bookings, pre-check, start), and the pages that show the decision."""
+    return eligibility_in_force_for_patients(
+        clinic_id=patient.clinic_id, patient_ids=[patient.pk], today=today
+    )[patient.pk]
 
 
 class EligibilityGateError(ValidationError):
