@@ -26,6 +26,7 @@ from ketaclinic.clinical.monitoring import (
     VITAL_LIMITS,
     VITAL_LIMITS_SOURCE,
     VITALS_INTERVAL_SOURCE,
+    VITALS_SET,
     MonitoringPolicy,
     PlannedDoseReached,
     PlanRateExceeded,
@@ -153,6 +154,17 @@ def test_empty_vitals() -> None:
     assert not Vitals(respiratory_rate=12).is_empty
     assert not Vitals(systolic_bp=120, diastolic_bp=80).is_empty
     assert not Vitals(new_arrhythmia=True).is_empty
+
+
+def test_a_set_of_vitals_holds_every_sign_the_policy_lists() -> None:
+    assert GOOD.is_set
+    for name in VITALS_SET:
+        values = {**dataclasses.asdict(GOOD), name: None}
+        if name == "systolic_bp":
+            values["diastolic_bp"] = None
+        assert not Vitals(**values).is_set, name
+    assert not Vitals(spo2=97).is_set
+    assert not Vitals().is_set
 
 
 # -- pre-infusion check ------------------------------------------------------------------------

@@ -428,11 +428,6 @@ def test_signing_after_a_reconciled_given_away_from_the_rates_waits_for_the_revi
 # == gate 6: a "set" of vitals before discharge ====================================================
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: gate 6 - a single SpO2 value charted after the stop counts as the 'set of "
-    "vitals' after the stop and before discharge (last_vitals_at moves on any one vital).",
-)
 def test_one_spo2_value_after_the_stop_is_not_a_set_of_vitals_for_discharge(
     world: World, client_for: Any
 ) -> None:
@@ -447,6 +442,31 @@ def test_one_spo2_value_after_the_stop_is_not_a_set_of_vitals_for_discharge(
         "discharge",
         {"version": day.v, "escort_name": "Maria Moreno", "escort_confirmed": "on"},
         "Monitoring required",
+    )
+
+
+def test_single_values_while_infusing_do_not_close_a_monitoring_gap(
+    world: World, client_for: Any
+) -> None:
+    nurse = client_for("nurse")
+    day = day_at(world, "infusing")
+    day.backdate(20)
+    # A glance at the oximeter 20 min in: charted, but not a set of vitals.
+    assert chart_post(nurse, day, "vitals", {"version": day.v, "spo2": "97"}).status_code == 302
+    day.backdate(20)
+    day.stop()
+    day.backdate(35)
+    day.aldrete(ALDRETE_9)
+    day.vitals()
+    discharge = {"version": day.v, "escort_name": "Maria Moreno", "escort_confirmed": "on"}
+    assert chart_post(nurse, day, "discharge", discharge).status_code == 302
+    day.reconcile()
+    chart_refused(
+        client_for("physician"),
+        day,
+        "sign",
+        {"sign-version": day.v},
+        "Monitoring required: vitals were not charted for longer than twice the 15-min interval",
     )
 
 

@@ -54,6 +54,7 @@ __all__ = [
     "PLAN_RATE_SOURCE",
     "PRECHECK_SOURCE",
     "VITALS_INTERVAL_SOURCE",
+    "VITALS_SET",
     "VITAL_LIMITS",
     "VITAL_LIMITS_SOURCE",
     "DischargeCheck",
@@ -126,6 +127,11 @@ VITALS_INTERVAL_SOURCE: Final = (
     f"{_VITALS_EVIDENCE}; UK hospital nursing guideline (RCHT v6.0, 2022): observations every "
     "15 min in the first hour."
 )
+# A "set" of vitals (gate 6: the cadence while infusing, after the stop, before discharge): the
+# four signs the policy lists, charted together; one value alone (a pulse oximeter glance) is not
+# a set. Source: ``VITALS_INTERVAL_SOURCE``. Blood pressure is named by its systolic half, which
+# ``Vitals`` never takes without the diastolic.
+VITALS_SET: Final = ("systolic_bp", "heart_rate", "spo2", "respiratory_rate")
 DISCHARGE_SOURCE: Final = (
     f"Discharge: {_ALDRETE}: 9 or more allows discharge. ketaclinic clinic policy adds a "
     "responsible adult escort, no driving until the next day, and at least 30 min observation "
@@ -277,6 +283,11 @@ class Vitals:
             and self.respiratory_rate is None
             and not self.new_arrhythmia
         )
+
+    @property
+    def is_set(self) -> bool:
+        """All the signs of ``VITALS_SET`` are here: the reading counts for gate 6."""
+        return all(getattr(self, name) is not None for name in VITALS_SET)
 
 
 def _vitals(value: object, field: str) -> Vitals:

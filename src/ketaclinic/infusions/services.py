@@ -24,6 +24,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.http import Http404
 from django.utils import timezone
 
@@ -1432,11 +1433,8 @@ def vitals_record(
         rows.append(_scale_observation(entry, session, "moaas", moaas, {"level": moaas}))
     Observation.objects.bulk_create(rows)
     alerts = _raise_alerts(session, entry, findings, policy)
-    has_vital = any(
-        getattr(checked, n) is not None
-        for n in ("systolic_bp", "heart_rate", "spo2", "respiratory_rate")
-    )
-    if has_vital and (session.last_vitals_at is None or at > session.last_vitals_at):
+    # Only a full set moves the monitoring clock (gate 6); a single value is charted all the same.
+    if checked.is_set and (session.last_vitals_at is None or at > session.last_vitals_at):
         session.last_vitals_at = at
     given = given_mg_at(session, session.ended_at or _now())
     _deviation_open(actor, session, given=given, trigger=DeviationTrigger.VITALS, policy=policy)
@@ -1906,10 +1904,13 @@ def vitals_gaps_of(session: InfusionSession) -> tuple[monitoring.VitalsGap, ...]
     """The stretches of the infusion without vitals longer than twice the clinic's interval."""
     if session.started_at is None or session.ended_at is None:
         return ()
+    # An entry counts when it holds every sign of the set (gate 6), as in ``vitals_record``.
     taken = list(
         ChartEntry.objects.filter(session=session, observations__code__in=_VITAL_CODES)
+        .values("pk", "taken_at")
+        .annotate(signs=Count("observations__code", distinct=True))
+        .filter(signs=len(_VITAL_CODES))
         .values_list("taken_at", flat=True)
-        .distinct()
     )
     return monitoring.vitals_gaps(
         taken=taken,
@@ -1920,7 +1921,7 @@ def vitals_gaps_of(session: InfusionSession) -> tuple[monitoring.VitalsGap, ...]
 
 
 # The codes that make a set of vitals (pain and the scales do not).
-_VITAL_CODES = tuple(LOINC_OF[n] for n in ("systolic_bp", "heart_rate", "spo2", "respiratory_rate"))
+_VITAL_CODES = tuple(LOINC_OF[n] for n in monitoring.VITALS_SET)
 
 
 @transaction.atomic
