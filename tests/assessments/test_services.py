@@ -273,7 +273,7 @@ def test_a_partial_dn4_is_refused_naming_each_missing_item(world: World) -> None
         ({"height_cm": 300.0}, "height_cm", "Height (cm) must be between 50 and 272; 300 is"),
         ({"height_cm": 1.75}, "height_cm", "1.75 m is 175 cm"),
         ({"heart_rate": 400}, "heart_rate", "Heart rate (/min) must be between"),
-        ({"respiratory_rate": 2}, "respiratory_rate", "Respiratory rate (/min) must be"),
+        ({"respiratory_rate": 1}, "respiratory_rate", "Respiratory rate (/min) must be"),
         ({"temperature_c": 98.6}, "temperature_c", "degrees Celsius"),
         ({"sensory_signs": ["glowing"]}, "sensory_signs", "Unknown sensory sign"),
     ],

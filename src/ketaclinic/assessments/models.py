@@ -22,24 +22,13 @@ from django.db.models import F, Q
 from ketaclinic.assessments.vocab import BODY_REGIONS, PAIN_DESCRIPTORS, SENSORY_SIGNS
 from ketaclinic.clinical.eligibility import CONDITIONS, THERAPIES
 from ketaclinic.clinical.grading import GRADES
+from ketaclinic.clinical.ranges import RECORDED_RANGES
 from ketaclinic.clinics.models import Clinic
 from ketaclinic.lib import models as lib_models
 from ketaclinic.patients.models import Patient
 
-# Plausible ranges of the exam form: wide enough for every real patient, narrow enough to catch
-# unit slips (a height in metres or inches, a temperature in Fahrenheit). (low, high), inclusive.
-EXAM_RANGES: dict[str, tuple[float, float]] = {
-    "systolic_bp": (50, 300),
-    "diastolic_bp": (20, 200),
-    "heart_rate": (20, 250),
-    "respiratory_rate": (4, 60),
-    "spo2": (50, 100),
-    "temperature_c": (30.0, 43.0),
-    "weight_kg": (2.0, 400.0),
-    "height_cm": (50.0, 272.0),
-    "pain_duration_months": (0.0, 1200.0),
-    "pain_nrs": (0, 10),
-}
+# Plausible ranges of the exam form, from the one table in clinical/ (the chart reads it too).
+EXAM_RANGES: Mapping[str, tuple[float, float]] = RECORDED_RANGES
 
 
 _UNIT_HINTS = {

@@ -36,7 +36,7 @@ from ketaclinic.assessments.models import (
 from ketaclinic.assessments.vocab import EXAM_OBSERVATIONS
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
-from ketaclinic.clinical import codes
+from ketaclinic.clinical import codes, gates
 from ketaclinic.clinical.eligibility import (
     CONDITIONS,
     FIRST_LINE_CLASSES,
@@ -47,7 +47,6 @@ from ketaclinic.clinical.eligibility import (
     PatientFacts,
     evaluate,
 )
-from ketaclinic.clinical.gates import can_override
 from ketaclinic.clinical.grading import neuropathic_grade
 from ketaclinic.clinical.instruments import InvalidAnswers, score
 from ketaclinic.clinics.selectors import clinic_policy_current
@@ -55,8 +54,6 @@ from ketaclinic.lib.forms import StaleObjectError
 from ketaclinic.patients.access import access_patient
 from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling.models import Appointment
-
-MIN_OVERRIDE_REASON = 10
 
 # The facts evaluate() needs, with the labels a physician sees when one is missing.
 REQUIRED_FACTS: tuple[tuple[str, str], ...] = (
@@ -610,16 +607,16 @@ def decision_override(
         raise ValidationError(
             {"outcome": "Override outcome: choose eligible, review or ineligible."}
         )
-    if len(reason) < MIN_OVERRIDE_REASON:
+    if len(reason) < gates.MIN_REASON_LENGTH:
         raise ValidationError(
             {
                 "reason": "Override reason: write why you override the decision "
-                f"(at least {MIN_OVERRIDE_REASON} characters)."
+                f"(at least {gates.MIN_REASON_LENGTH} characters)."
             }
         )
     consultation = _locked_draft(actor, public_id, expected_version)
     decision = _current_decision(consultation)
-    if not can_override(decision.outcome):
+    if not gates.can_override(decision.outcome):
         # docs/clinical-policy.md gate 1: "ineligible" is final until a new consultation and
         # exam re-evaluate it; no override, however well argued, lets ketamine through.
         raise ValidationError(

@@ -34,6 +34,7 @@ from ketaclinic.clinical.gates import (
     DOSE_DEVIATION_PERCENT_RANGE,
     DRAW_MAX_FACTOR,
     DRAW_MAX_FACTOR_RANGE,
+    MIN_REASON_LENGTH,
     WEIGHT_CHANGE_PERCENT,
     WEIGHT_CHANGE_PERCENT_RANGE,
 )
@@ -42,7 +43,6 @@ __all__ = [
     "DAY_WEIGHT_RANGE_KG",
     "DOSE_GATE",
     "DOSE_SOURCE",
-    "MIN_TIME_REASON_LENGTH",
     "TIMES_GATE",
     "WEIGHT_GATE",
     "WEIGHT_SOURCE",
@@ -71,8 +71,6 @@ DOSE_SOURCE: Final = (
     "may pass the plan's total only within the clinic's tolerance; beyond it a physician reviews "
     "the deviation before discharge and signing."
 )
-#: A written reason for a back-dated time: a few words, not a single letter.
-MIN_TIME_REASON_LENGTH: Final = 5
 #: The day's weight a pre-check accepts, kg: a plausibility bound that catches a typing slip (a
 #: missing or extra digit) before the weight gate compares it; not a clinical rule (product).
 DAY_WEIGHT_RANGE_KG: Final = (20.0, 350.0)
@@ -171,7 +169,7 @@ def charted_time(
             True,
         )
     needs_reason = back > BACKDATE_REASON_AFTER_MIN
-    if needs_reason and len(reason.strip()) < MIN_TIME_REASON_LENGTH:
+    if needs_reason and len(reason.strip()) < MIN_REASON_LENGTH:
         return ChartedTime(
             False,
             None,

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from types import MappingProxyType
 from typing import Final, Literal
 
 __all__ = [
@@ -30,7 +32,9 @@ __all__ = [
     "DEFAULT_LIMITS",
     "DEVINE_SOURCE",
     "DOSE_LIMITS_SOURCE",
+    "LIMIT_LABELS",
     "PUMP_ROUNDING_SOURCE",
+    "REFERENCE_ADULT_WEIGHT_KG",
     "DoseLimitExceeded",
     "DoseLimits",
     "InfusionPlan",
@@ -84,6 +88,10 @@ CONCENTRATIONS_MG_PER_ML: Final[tuple[float, ...]] = (10.0, 50.0, 100.0)
 # Plausibility bounds. They catch unit slips (grams for kilograms, inches for centimetres)
 # rather than encode physiology: 272 cm is the tallest recorded adult; 500 kg is past any
 # weight a clinic chair could take; 50 cm is a newborn.
+#: The adult a protocol template is checked against when a clinic saves it: the limits bind per
+#: patient at plan time; here they catch a template no ordinary adult could be given (product;
+#: 70 kg is the reference adult of pharmacology texts).
+REFERENCE_ADULT_WEIGHT_KG: Final = 70.0
 MIN_HEIGHT_CM: Final = 50.0
 MAX_HEIGHT_CM: Final = 272.0
 MAX_WEIGHT_KG: Final = 500.0
@@ -210,11 +218,16 @@ class DoseLimits:
 #: The defaults, shared: the dataclass is frozen, so one instance serves every call.
 DEFAULT_LIMITS: Final = DoseLimits()
 
-_UNITS: Final = {
-    "max_rate_mg_per_kg_h": "mg/kg/h",
-    "max_session_mg_per_kg": "mg/kg",
-    "max_session_mg": "mg",
-}
+#: Each ``DoseLimits`` field as clinicians read it, with its unit: the one table every page,
+#: message and setting uses.
+LIMIT_LABELS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
+    {
+        "max_rate_mg_per_kg_h": ("maximum infusion rate", "mg/kg/h"),
+        "max_session_mg_per_kg": ("maximum dose per session", "mg/kg"),
+        "max_session_mg": ("maximum total per session", "mg"),
+    }
+)
+_UNITS: Final = {name: unit for name, (_, unit) in LIMIT_LABELS.items()}
 
 
 class DoseLimitExceeded(ValueError):  # noqa: N818 - the name is fixed by docs/design.md

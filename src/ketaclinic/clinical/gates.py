@@ -35,6 +35,7 @@ __all__ = [
     "ELIGIBILITY_VALID_MONTHS_RANGE",
     "EXAM_WEIGHT_MAX_AGE_DAYS",
     "EXAM_WEIGHT_MAX_AGE_DAYS_RANGE",
+    "MIN_REASON_LENGTH",
     "PUMP_RESOLUTION_ML_H",
     "PUMP_RESOLUTION_ML_H_RANGE",
     "SESSIONS_PER_DAY",
@@ -85,6 +86,10 @@ CLOCK_TOLERANCE_S: Final = 60
 #: Gate 6: vitals within this many minutes before the start, and before discharge.
 VITALS_BEFORE_START_MIN: Final = 15
 VITALS_BEFORE_DISCHARGE_MIN: Final = 15
+#: Every written reason a gate asks for (an override, a deferral, a back-dated time, a monitoring
+#: gap, a dose review): enough characters for a colleague to read later, not a single word
+#: (product).
+MIN_REASON_LENGTH: Final = 10
 #: Item 8: the infusion pump's rate resolution, mL/h (clinic setting).
 PUMP_RESOLUTION_ML_H: Final = 0.1
 PUMP_RESOLUTION_ML_H_RANGE: Final = (0.01, 1.0)

@@ -42,6 +42,7 @@ from ketaclinic.clinical._validate import (
 from ketaclinic.clinical.dosing import DoseLimits, rate_limit_check, session_dose_check
 from ketaclinic.clinical.gates import VITALS_BEFORE_DISCHARGE_MIN, VITALS_BEFORE_START_MIN
 from ketaclinic.clinical.instruments import Score, score
+from ketaclinic.clinical.ranges import RANGES_SOURCE, RECORDED_RANGES, VITAL_SIGNS
 
 __all__ = [
     "ALERT_SOURCE",
@@ -147,19 +148,12 @@ CONTROLLED_SUBSTANCE_SOURCE: Final = (
     "given and wasted, with a witness for waste (21 CFR 1304.22(c) records of dispensing; waste "
     "witnessed by a second licensed person is common practice)."
 )
-VITAL_LIMITS_SOURCE: Final = (
-    "Plausibility bounds, not physiology: they catch typing slips (a missing digit, SpO2 over "
-    "100%, a diastolic above the systolic) before a value reaches an alert rule. Chosen for this "
-    "project; no guideline sets them."
-)
+VITAL_LIMITS_SOURCE: Final = RANGES_SOURCE
 
-#: Field -> (lowest, highest) accepted value, inclusive (``VITAL_LIMITS_SOURCE``).
+#: Field -> (lowest, highest) accepted value, inclusive (``VITAL_LIMITS_SOURCE``): the vital
+#: signs' rows of ``clinical.ranges.RECORDED_RANGES``, the one table the exam also reads.
 VITAL_LIMITS: Final[Mapping[str, tuple[int, int]]] = {
-    "systolic_bp": (40, 300),
-    "diastolic_bp": (20, 200),
-    "heart_rate": (20, 250),
-    "spo2": (50, 100),
-    "respiratory_rate": (2, 80),
+    name: (int(RECORDED_RANGES[name][0]), int(RECORDED_RANGES[name][1])) for name in VITAL_SIGNS
 }
 
 # How much below the planned total still counts as "the planned dose has been given": the

@@ -16,7 +16,7 @@ from typing import Final
 
 from django.db import models
 
-from ketaclinic.clinical import gates
+from ketaclinic.clinical import dosing, gates
 from ketaclinic.clinical.ceilings import SETTINGS, SettingBounds
 from ketaclinic.clinics.models import ClinicPolicy
 
@@ -134,9 +134,10 @@ POLICY_GROUPS: Final[tuple[PolicyGroup, ...]] = (
             "catches typing errors and outliers."
         ),
         fields=(
-            PolicyField("max_rate_mg_per_kg_h", "Maximum infusion rate", "mg/kg/h"),
-            PolicyField("max_session_mg_per_kg", "Maximum dose per session", "mg/kg"),
-            PolicyField("max_session_mg", "Maximum total per session", "mg"),
+            *(
+                PolicyField(name, label.capitalize(), unit)
+                for name, (label, unit) in dosing.LIMIT_LABELS.items()
+            ),
         ),
     ),
     PolicyGroup(

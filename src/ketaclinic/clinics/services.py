@@ -21,6 +21,7 @@ from django.utils import timezone
 from ketaclinic.accounts.models import User
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.clinical import dosing
 from ketaclinic.clinical.ceilings import (
     INFUSION_DURATION_MIN_RANGE,
     changes_needing_approval,
@@ -244,18 +245,6 @@ TEMPLATE_FIELDS = (
     "source",
 )
 
-# A template is checked against the clinic's dose limits for this adult: the limits bind per
-# patient at plan time; here they catch a template no ordinary adult could be given.
-REFERENCE_WEIGHT_KG = 70.0
-# The strongest vial on hand (clinical.dosing.CONCENTRATIONS_MG_PER_ML); a bag is weaker.
-MAX_CONCENTRATION_MG_PER_ML = 100.0
-
-DOSE_LIMIT_LABELS = {
-    "max_rate_mg_per_kg_h": ("maximum infusion rate", "mg/kg/h"),
-    "max_session_mg_per_kg": ("maximum dose per session", "mg/kg"),
-    "max_session_mg": ("maximum total per session", "mg"),
-}
-
 
 def _positive_or_none(
     errors: dict[str, list[str]], name: str, value: object, *, maximum: float | None = None
@@ -275,20 +264,20 @@ def template_limit_problem(template: ProtocolTemplate, limits: DoseLimits) -> st
     per_kg = template.dose_mg_per_kg
     if per_kg is None:
         assert template.fixed_dose_mg is not None
-        per_kg = template.fixed_dose_mg / REFERENCE_WEIGHT_KG
+        per_kg = template.fixed_dose_mg / dosing.REFERENCE_ADULT_WEIGHT_KG
     try:
         infusion_plan(
             dose_mg_per_kg=per_kg,
             duration_min=template.duration_min,
-            dosing_weight_kg=REFERENCE_WEIGHT_KG,
+            dosing_weight_kg=dosing.REFERENCE_ADULT_WEIGHT_KG,
             concentration_mg_per_ml=template.concentration_mg_per_ml,
             limits=limits,
         )
     except DoseLimitExceeded as exc:
         return "; ".join(
-            f"for a {show(REFERENCE_WEIGHT_KG)} kg adult this gives {value:.3g} "
-            f"{DOSE_LIMIT_LABELS[name][1]}, over the clinic's {DOSE_LIMIT_LABELS[name][0]} "
-            f"of {show(maximum)} {DOSE_LIMIT_LABELS[name][1]}"
+            f"for a {show(dosing.REFERENCE_ADULT_WEIGHT_KG)} kg adult this gives {value:.3g} "
+            f"{dosing.LIMIT_LABELS[name][1]}, over the clinic's {dosing.LIMIT_LABELS[name][0]} "
+            f"of {show(maximum)} {dosing.LIMIT_LABELS[name][1]}"
             for name, value, maximum in exc.exceeded
         )
     return None
@@ -308,7 +297,7 @@ def _template_check(template: ProtocolTemplate, limits: DoseLimits) -> None:
         errors,
         "concentration_mg_per_ml",
         template.concentration_mg_per_ml,
-        maximum=MAX_CONCENTRATION_MG_PER_ML,
+        maximum=max(dosing.CONCENTRATIONS_MG_PER_ML),
     )
     for name, low, high, unit in (
         # Gate 9: one infusion lasts 10 to 480 minutes (clinical.ceilings, product bounds).

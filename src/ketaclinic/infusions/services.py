@@ -106,7 +106,6 @@ SCALE_SYSTEM = "ketaclinic"
 SCALE_UNIT = "{score}"
 # An arrival entered late may be backdated, but not to before this much ahead of the booking.
 MAX_ARRIVAL_BACKDATE = dt.timedelta(hours=12)
-MIN_REASON_LENGTH = 10
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -402,14 +401,11 @@ def _rate_mg_per_h(rate_ml_per_h: Decimal, concentration: float) -> float:
     return float(Decimal(rate_ml_per_h) * Decimal(repr(concentration)))
 
 
-_LIMIT_TEXT: Mapping[str, tuple[str, str]] = {
-    "max_rate_mg_per_kg_h": ("the rate", "mg/kg/h"),
-    "max_session_mg_per_kg": ("the amount given so far", "mg/kg"),
-    "max_session_mg": ("the amount given so far", "mg"),
-}
-_PLAN_LIMIT_TEXT: Mapping[str, str] = {
-    "max_session_mg_per_kg": "mg/kg",
-    "max_session_mg": "mg",
+# What a rate change is compared on, per dose limit (the units are ``dosing.LIMIT_LABELS``').
+_LIMIT_WHAT: Mapping[str, str] = {
+    "max_rate_mg_per_kg_h": "the rate",
+    "max_session_mg_per_kg": "the amount given so far",
+    "max_session_mg": "the amount given so far",
 }
 # The largest pump setting a rate field (and RateEvent.rate_ml_per_h) holds: 7 digits, 2 after
 # the point. Checked before any arithmetic so an absurd figure gets a message, not an overflow.
@@ -420,7 +416,7 @@ RATE_STEP = Decimal("0.01")
 def _limit_message(rate_ml_per_h: Decimal, rate: float, exc: DoseLimitExceeded) -> str:
     parts = []
     for limit, value, maximum in exc.exceeded:
-        what, unit = _LIMIT_TEXT[limit]
+        what, unit = _LIMIT_WHAT[limit], dosing.LIMIT_LABELS[limit][1]
         parts.append(f"{what} is {value:.3g} {unit}, over the clinic's limit of {maximum:g} {unit}")
     return f"{rate_ml_per_h} mL/h is {rate:g} mg/h: " + "; ".join(parts) + "."
 
@@ -499,7 +495,8 @@ def _check_rate(
         except DoseLimitExceeded as exc:
             per_kg = session.plan_total_mg / session.dosing_weight_kg
             limits_text = " and ".join(
-                f"{maximum:g} {_PLAN_LIMIT_TEXT[limit]}" for limit, _value, maximum in exc.exceeded
+                f"{maximum:g} {dosing.LIMIT_LABELS[limit][1]}"
+                for limit, _value, maximum in exc.exceeded
             )
             raise ValidationError(
                 {
@@ -811,10 +808,10 @@ def precheck_override(
             "must revise the plan, then record a new pre-infusion check. It cannot be overridden."
         )
     text = reason.strip()
-    if len(text) < MIN_REASON_LENGTH:
+    if len(text) < gates.MIN_REASON_LENGTH:
         raise ValidationError(
             {
-                "reason": f"Write the reason for the override (at least {MIN_REASON_LENGTH} "
+                "reason": f"Write the reason for the override (at least {gates.MIN_REASON_LENGTH} "
                 "characters)."
             }
         )
@@ -846,10 +843,10 @@ def session_defer(
             raise ValidationError("The infusion has started: stop it and discharge instead.")
         raise _closed_error(session, _tz(session))
     text = reason.strip()
-    if len(text) < MIN_REASON_LENGTH:
+    if len(text) < gates.MIN_REASON_LENGTH:
         raise ValidationError(
             {
-                "reason": f"Write why the infusion is deferred (at least {MIN_REASON_LENGTH} "
+                "reason": f"Write why the infusion is deferred (at least {gates.MIN_REASON_LENGTH} "
                 "characters)."
             }
         )
@@ -1112,8 +1109,8 @@ def _day_weight_limits_check(
         )
     except DoseLimitExceeded as exc:
         parts = [
-            f"{value:.3g} {_LIMIT_TEXT[limit][1]}, over the limit of {maximum:g} "
-            f"{_LIMIT_TEXT[limit][1]}"
+            f"{value:.3g} {dosing.LIMIT_LABELS[limit][1]}, over the limit of {maximum:g} "
+            f"{dosing.LIMIT_LABELS[limit][1]}"
             for limit, value, maximum in exc.exceeded
         ]
         raise ValidationError(
@@ -1730,13 +1727,14 @@ def controlled_reconcile(
         min_mg=gates.DOSE_DEVIATION_MIN_MG,
     )
     why = given_reason.strip()
-    if mismatch is not None and len(why) < MIN_REASON_LENGTH:
+    if mismatch is not None and len(why) < gates.MIN_REASON_LENGTH:
         raise ValidationError(
             {
                 "given_reason": f"{charting.DOSE_GATE}: given {given_mg} mg differs from the "
                 f"{computed:.2f} mg the charted rates give by {mismatch:.2f} mg (tolerance "
                 f"{policy.dose_deviation_percent:g}% and {gates.DOSE_DEVIATION_MIN_MG:g} mg): "
-                f"correct it, or write the reason (at least {MIN_REASON_LENGTH} characters); a "
+                "correct it, or write the reason (at least "
+                f"{gates.MIN_REASON_LENGTH} characters); a "
                 "physician then reviews it."
             }
         )
@@ -1874,7 +1872,7 @@ def session_sign(
         raise ValidationError("Reconcile the controlled-substance record before signing.")
     gaps = vitals_gaps_of(session)
     why = gap_reason.strip()
-    if gaps and len(why) < MIN_REASON_LENGTH:
+    if gaps and len(why) < gates.MIN_REASON_LENGTH:
         tz = _tz(session)
         listed = "; ".join(
             f"{_clock(g.since, tz)} to {_clock(g.until, tz)} ({g.minutes:.0f} min)" for g in gaps
@@ -1883,7 +1881,7 @@ def session_sign(
             {
                 "gap_reason": f"{monitoring.MONITORING_GATE}: vitals were not charted for longer "
                 f"than twice the {_policy(session).vitals_interval_min}-min interval ({listed}): "
-                f"write the reason (at least {MIN_REASON_LENGTH} characters) to sign."
+                f"write the reason (at least {gates.MIN_REASON_LENGTH} characters) to sign."
             }
         )
     session.signed_at = _now()
@@ -1946,11 +1944,11 @@ def dose_deviation_review(
     if not deviation.is_open:
         raise ValidationError("This dose deviation was already reviewed.")
     text = note.strip()
-    if len(text) < MIN_REASON_LENGTH:
+    if len(text) < gates.MIN_REASON_LENGTH:
         raise ValidationError(
             {
-                "note": f"{charting.DOSE_GATE}: write the review (at least {MIN_REASON_LENGTH} "
-                "characters)."
+                "note": f"{charting.DOSE_GATE}: write the review (at least "
+                f"{gates.MIN_REASON_LENGTH} characters)."
             }
         )
     deviation.reviewed_at = _now()

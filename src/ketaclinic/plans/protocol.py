@@ -18,7 +18,6 @@ from django.core.exceptions import ValidationError
 from ketaclinic.clinical import ceilings, dosing, pk
 
 __all__ = [
-    "LIMIT_LABELS",
     "ComputedProtocol",
     "DoseRefusedError",
     "ProtocolInputs",
@@ -27,11 +26,6 @@ __all__ = [
 
 _MINUTES_PER_HOUR: Final = 60
 
-LIMIT_LABELS: Final = {
-    "max_rate_mg_per_kg_h": ("maximum infusion rate", "mg/kg/h"),
-    "max_session_mg_per_kg": ("maximum dose per kg in one session", "mg/kg"),
-    "max_session_mg": ("maximum dose in one session", "mg"),
-}
 
 # Where each ``clinical.dosing`` field's error belongs on the protocol form.
 _FIELD_OF: Final = {
@@ -84,7 +78,7 @@ class DoseRefusedError(ValidationError):
         self.policy_version = policy_version
         parts = []
         for name, value, maximum in exc.exceeded:
-            label, unit = LIMIT_LABELS[name]
+            label, unit = dosing.LIMIT_LABELS[name]
             parts.append(
                 f"the {label} ({name}) is {_figure(maximum, maximum)} {unit} and this protocol "
                 f"gives {_figure(value, maximum)} {unit}"
