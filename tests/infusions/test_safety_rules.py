@@ -165,15 +165,18 @@ def test_every_timed_action_refuses_a_time_before_its_start(
     assert field in error.error_dict
 
 
-def test_an_arrival_long_before_the_booking_or_without_a_zone_is_refused(world: World) -> None:
+def test_an_arrival_past_the_back_dating_window_or_without_a_zone_is_refused(
+    world: World,
+) -> None:
     signed_plan(world, world.alice_patient)
     appointment = infusion_appointment(world, world.alice_patient)
     error = refused(
         services.session_arrive,
         actor=actor(world.nurse),
         appointment_id=appointment.public_id,
-        arrived_at=appointment.start - dt.timedelta(hours=13),
-        match="Enter a time of arrival today",
+        arrived_at=timezone.now() - dt.timedelta(minutes=61),
+        time_reason="Desk forgot to check her in",
+        match="the clinic allows charting at most 60 min back",
     )
     assert "arrived_at" in error.error_dict
     error = refused(

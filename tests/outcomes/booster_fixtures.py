@@ -9,6 +9,7 @@ from django.utils import timezone
 from ketaclinic.audit.services import Actor
 from ketaclinic.outcomes import boosters
 from ketaclinic.outcomes.models import BoosterSuggestion, Letter, LetterStatus
+from tests import factories
 from tests.conftest import World
 from tests.outcomes.helpers import today
 
@@ -24,6 +25,8 @@ def suggestion_for(world: World, *, approved: bool) -> BoosterSuggestion:
         source="test",
     )
     if approved:
+        # A booster is offered only under an eligibility decision in force (gate 1).
+        factories.ensure_eligible(world.alice_patient, world.physician)
         suggestion = boosters.booster_suggestion_approve(
             actor=Actor(user=world.physician), suggestion=suggestion
         )

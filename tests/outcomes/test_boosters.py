@@ -33,6 +33,9 @@ from tests.scheduling.helpers import nurse_hours
 
 
 def _flag(world: World) -> BoosterSuggestion:
+    """Alice's relapse after her series, flagged; her last exam found her eligible, as a booster
+    approval requires (gate 1: tests/safety/test_breaking_attempts.py walks the refusal)."""
+    factories.ensure_eligible(world.alice_patient, world.physician)
     relapse_history(world, world.alice_patient)
     assert boosters.booster_suggestions_refresh(clinic=world.clinic) == 1
     return BoosterSuggestion.objects.get()
@@ -324,11 +327,9 @@ def test_others_posting_a_decision_get_404_and_nothing_changes(
 
 
 def _offer(world: World) -> BoosterSuggestion:
-    """An approved booster for Alice, whose last exam found her eligible (gate 1 holds for a
-    booster booking as for a series: tests/safety/test_breaking_attempts.py walks the refusal)."""
+    """An approved booster for Alice, with the nurse's hours to book it in."""
     suggestion = _approve(world, _flag(world))
     nurse_hours(world.nurse, world.cleveland)
-    factories.ensure_eligible(world.alice_patient, world.physician)
     return suggestion
 
 

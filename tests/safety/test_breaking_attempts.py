@@ -142,7 +142,6 @@ def alice_series_session(world: World, day: dt.date) -> Appointment:
 
 def offered_booster(world: World) -> BoosterSuggestion:
     """An approved booster for Alice (eligible), with a second nurse free all day at Cleveland."""
-    factories.ensure_eligible(world.alice_patient, world.physician)
     suggestion = suggestion_for(world, approved=True)
     nurse_hours(world.nurse, world.cleveland)
     other = factories.make_user(
@@ -224,6 +223,28 @@ def test_a_booster_cannot_be_booked_once_a_newer_exam_found_the_patient_ineligib
     assert response.status_code == 422
     assert "Eligibility gate" in page(response)
     assert booking_rows() == before
+
+
+def test_a_booster_cannot_be_approved_without_an_eligibility_decision_in_force(
+    world: World, client_for: Any
+) -> None:
+    factories.ensure_eligible(world.alice_patient, world.physician)
+    suggestion = suggestion_for(world, approved=False)
+    factories.make_decision(world.alice_patient, world.physician, outcome="ineligible")
+    before = (
+        list(BoosterSuggestion.objects.values_list("id", "status", "version")),
+        list(AuditEvent.objects.exclude(action="read").values_list("id")),
+    )
+    url = reverse("outcomes:staff_booster", kwargs={"public_id": suggestion.public_id})
+    response = client_for("physician").post(
+        url, {"action": "approve", "version": suggestion.version}
+    )
+    assert response.status_code == 422
+    assert "Eligibility gate: cannot offer a booster infusion" in page(response)
+    assert before == (
+        list(BoosterSuggestion.objects.values_list("id", "status", "version")),
+        list(AuditEvent.objects.exclude(action="read").values_list("id")),
+    )
 
 
 def test_a_booster_on_a_free_day_is_booked(world: World, client_for: Any) -> None:

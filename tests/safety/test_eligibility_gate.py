@@ -275,6 +275,13 @@ def test_a_signed_revision_replaces_the_old_series_remaining_sessions_and_tells_
     assert first.sessions.filter(status="booked").count() == 0
     assert first.sessions.filter(status="cancelled").count() == 5
     assert [m.to for m in mail.outbox] == [[sw.world.alice_patient.email]]
+    body = " ".join(mail.outbox[0].body.split())
+    assert "Your physician has revised your treatment plan" in body
+    assert "will book the sessions of your new plan with you" in body
+    cancel_event = AuditEvent.objects.filter(
+        object_type="induction_series", detail__change="cancel"
+    ).get()
+    assert cancel_event.detail["because"] == "plan_revised"
     signed_event = AuditEvent.objects.filter(object_type="plan", action="sign").latest("id")
     assert signed_event.detail["replaced_series"] == [str(first.public_id)]
     # The desk books the revised plan's series: one active series again, never two.

@@ -19,17 +19,20 @@ from typing import Any
 import pytest
 import time_machine
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.infusions.models import (
     ChartEntry,
+    ControlledSubstanceRecord,
     DoseDeviation,
+    InfusionSession,
     PreInfusionCheck,
     SessionStatus,
 )
 from tests.conftest import World
-from tests.infusions.helpers import GOOD_VITALS, Day, arrive, day_at
+from tests.infusions.helpers import GOOD_VITALS, Day, arrive, day_at, infusion_appointment
 from tests.safety.helpers import afternoon_clock, chart_rows
 
 pytestmark = pytest.mark.django_db
@@ -212,6 +215,57 @@ def test_a_back_dated_stop_does_not_shorten_the_observation(world: World, client
         "Only 0 min since the infusion ended; at least 30 min of observation are needed",
     )
     assert "Monitoring required" not in text
+
+
+def test_an_arrival_charted_late_needs_a_reason_and_keeps_it(world: World, client_for: Any) -> None:
+    desk = client_for("front_desk")
+    appointment = infusion_appointment(world, world.alice_patient)
+    url = reverse("infusions:arrive", kwargs={"public_id": appointment.public_id})
+    at = timezone.now().replace(second=0, microsecond=0) - dt.timedelta(minutes=20)
+    before = (rows(), list(AuditEvent.objects.exclude(action="read").values_list("id")))
+    response = desk.post(url, {"arrived_at": local(at)}, follow=True)
+    assert "True times: " in page(response)
+    assert "write why it is charted late" in page(response)
+    assert (rows(), list(AuditEvent.objects.exclude(action="read").values_list("id"))) == before
+    assert not InfusionSession.objects.filter(appointment=appointment).exists()
+    response = desk.post(url, {"arrived_at": local(at), "time_reason": "Checked in at the door"})
+    assert response.status_code == 302
+    session = InfusionSession.objects.get(appointment=appointment)
+    assert (session.arrived_at, session.arrived_time_reason) == (at, "Checked in at the door")
+    audit = AuditEvent.objects.filter(detail__event="arrive").get()
+    assert (audit.detail["backdated_min"], audit.detail["time_reason"]) == (20, True)
+
+
+def test_a_blank_arrival_is_the_moment_of_saving(world: World, client_for: Any) -> None:
+    appointment = infusion_appointment(world, world.alice_patient)
+    url = reverse("infusions:arrive", kwargs={"public_id": appointment.public_id})
+    assert client_for("front_desk").post(url, {"arrived_at": ""}).status_code == 302
+    session = InfusionSession.objects.get(appointment=appointment)
+    assert session.arrived_at == timezone.now().replace(second=0, microsecond=0)
+    assert session.arrived_time_reason == ""
+
+
+def test_the_draw_carries_its_true_time(world: World, client_for: Any) -> None:
+    nurse = client_for("nurse")
+    day = day_at(world, "precheck")
+    day.backdate(30)
+    expiry = (timezone.localdate() + dt.timedelta(days=200)).isoformat()
+    at = timezone.now().replace(second=0, microsecond=0) - dt.timedelta(minutes=15)
+    draw = {"version": day.v, "lot": "KET-1", "expiry": expiry, "drawn_mg": "50"}
+    refused(nurse, day, "draw", {**draw, "drawn_at": local(at)}, "write why it is charted late")
+    refused(
+        nurse,
+        day,
+        "draw",
+        {**draw, "drawn_at": local(at - dt.timedelta(minutes=50)), "time_reason": "Busy bay 2"},
+        "the clinic allows charting at most 60 min back",
+    )
+    response = post(
+        nurse, day, "draw", {**draw, "drawn_at": local(at), "time_reason": "Busy bay 2"}
+    )
+    assert response.status_code == 302
+    record = ControlledSubstanceRecord.objects.get(session=day.session)
+    assert (record.drawn_at, record.time_reason) == (at, "Busy bay 2")
 
 
 # -- gate 5: the pre-check override ceiling --------------------------------------------------------

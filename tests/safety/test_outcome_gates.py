@@ -24,8 +24,9 @@ from ketaclinic.outcomes import boosters, results
 from ketaclinic.outcomes.models import BoosterSuggestion, Letter, SeriesResult
 from ketaclinic.outcomes.tasks import letter_generate
 from ketaclinic.scheduling.models import AppointmentStatus
+from ketaclinic.scheduling.signals import appointments_changed
 from tests.conftest import World
-from tests.infusions.helpers import arrive
+from tests.infusions.helpers import arrive, day_at
 from tests.outcomes.helpers import registered_since, relapse_history
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +131,35 @@ def test_a_started_session_is_a_series_everywhere(world: World, client_for: Any)
     assert _audited("booster_suggestion", "create") == 1
     assert results.series_results_refresh(clinic=world.clinic) == 1
     assert list(SeriesResult.objects.values_list("sessions", "responded")) == [(5, True)]
+
+
+@pytest.mark.parametrize("step", ["start", "defer"])
+def test_a_start_or_a_deferral_on_the_chart_recomputes_the_patients_results(
+    world: World, client_for: Any, django_capture_on_commit_callbacks: Any, step: str
+) -> None:
+    heard: list[list[int]] = []
+
+    def listener(sender: object, patient_ids: list[int], **kwargs: object) -> None:
+        heard.append(list(patient_ids))
+
+    appointments_changed.connect(listener, weak=False)
+    try:
+        day = day_at(world, "precheck")
+        day.draw()
+        day.precheck()  # baseline vitals in the 15 min before the start
+        heard.clear()
+        url = reverse(
+            "infusions:session_action",
+            kwargs={"public_id": day.session.public_id, "action": step},
+        )
+        data = (
+            {"version": day.v, "rate_ml_per_h": "5.25"}
+            if step == "start"
+            else {"defer-version": day.v, "defer-reason": "Blood pressure 172/104 twice."}
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client_for("nurse").post(url, data)
+        assert response.status_code == 302
+        assert heard == [[world.alice_patient.pk]]
+    finally:
+        appointments_changed.disconnect(listener)

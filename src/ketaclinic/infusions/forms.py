@@ -94,6 +94,7 @@ class SessionForm(forms.Form):
 class ArriveForm(forms.Form):
     chair = forms.TypedChoiceField(label="Chair", coerce=int, required=False, empty_value=None)
     arrived_at = LocalDateTimeField(label="Arrived at")
+    time_reason = _time_reason()
 
     def __init__(
         self, *args: Any, chairs: list[tuple[int, str]], time_zone: str = "UTC", **kwargs: Any
@@ -215,6 +216,8 @@ class DrawForm(SessionForm):
         min_value=0,
         widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "0.01", "class": "num"}),
     )
+    drawn_at = LocalDateTimeField(label="Drawn at")
+    time_reason = _time_reason()
 
 
 def _rate_field(label: str = "Rate (mL/h)") -> forms.DecimalField:

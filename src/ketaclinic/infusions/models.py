@@ -70,6 +70,8 @@ class InfusionSession(models.Model):
     arrived_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
+    # Why the arrival was charted late (gate 7), when it was back-dated past a few minutes.
+    arrived_time_reason = models.CharField(max_length=300, blank=True)
 
     # The patient's own baseline: the vitals of the pre-infusion check that cleared the start.
     baseline_systolic_bp = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -104,15 +104,9 @@ LOINC_OF: Mapping[str, str] = {
 }
 SCALE_SYSTEM = "ketaclinic"
 SCALE_UNIT = "{score}"
-# An arrival entered late may be backdated, but not to before this much ahead of the booking.
-MAX_ARRIVAL_BACKDATE = dt.timedelta(hours=12)
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def _minute(value: dt.datetime) -> dt.datetime:
-    return value.replace(second=0, microsecond=0)
 
 
 def _now() -> dt.datetime:
@@ -563,6 +557,7 @@ def session_arrive(
     appointment_id: uuid.UUID | str,
     chair_id: int | None = None,
     arrived_at: dt.datetime | None = None,
+    time_reason: str = "",
 ) -> InfusionSession:
     """Check a patient in for today's infusion appointment: the session starts here."""
     user = require_role(actor.user, ARRIVAL_RECORDERS)
@@ -591,12 +586,17 @@ def session_arrive(
         raise ValidationError(
             f"This appointment is on {appointment.start.astimezone(tz):%A %d %B}, not today."
         )
-    at = _minute(_now() if arrived_at is None else arrived_at)
-    if timezone.is_naive(at):
-        raise ValidationError({"arrived_at": "Enter a time with its date."})
-    if at > _now():
-        raise ValidationError({"arrived_at": f"{_clock(at, tz)} is in the future."})
-    if at < appointment.start - MAX_ARRIVAL_BACKDATE or at.astimezone(tz).date() != today:
+    # Gate 7: blank is the moment of saving; back-dating within the clinic's window (and still
+    # today), with a reason past a few minutes.
+    timed = _when(
+        arrived_at,
+        field="arrived_at",
+        tz=tz,
+        policy=clinic_policy_current(clinic_id=appointment.clinic_id),
+        reason=time_reason,
+    )
+    at = timed.at
+    if at.astimezone(tz).date() != today:
         raise ValidationError({"arrived_at": "Enter a time of arrival today."})
     chair = None
     wanted = chair_id if chair_id is not None else appointment.chair_id
@@ -617,6 +617,7 @@ def session_arrive(
         status=SessionStatus.ARRIVED,
         arrived_at=at,
         arrived_by=user,
+        arrived_time_reason=timed.reason,
     )
     session.full_clean(exclude=["plan", "appointment", "chair"])
     try:
@@ -635,6 +636,7 @@ def session_arrive(
         action=Action.CREATE,
         appointment=str(appointment.public_id),
         chair=chair.pk if chair else None,
+        **timed.audit,
     )
     return session
 
@@ -853,6 +855,8 @@ def session_defer(
     session.status = SessionStatus.DEFERRED
     session.deferred_reason = text
     _save(session)
+    # Given means given (gate 10): the patient's stored results are recomputed without it.
+    announce_appointments_changed([session.patient_id])
     _audit(actor, session, "defer")
     return session
 
@@ -1052,6 +1056,8 @@ def infusion_start(
     event.full_clean(exclude=["session", "recorded_by"])
     event.save()
     _save(session)
+    # Given means given (gate 10): from its start the session counts in the patient's results.
+    announce_appointments_changed([session.patient_id])
     _audit(
         actor,
         session,

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET
 from ketaclinic.accounts.access import roles_required
 from ketaclinic.accounts.models import Role, User
 from ketaclinic.audit.services import Actor
-from ketaclinic.clinical import charting
+from ketaclinic.clinical import charting, gates
 from ketaclinic.infusions import forms as f
 from ketaclinic.infusions import selectors, services
 from ketaclinic.infusions.access import (
@@ -66,6 +66,7 @@ def _board_context(request: HttpRequest, location_id: int) -> dict[str, Any]:
         "can_arrive": user.role in ARRIVAL_RECORDERS,
         "can_chart": user.role in CHARTERS,
         "chair_choices": board.free_chairs,
+        "backdate_reason_after_min": gates.BACKDATE_REASON_AFTER_MIN,
         "tz": board.location.time_zone,
     }
 
@@ -119,6 +120,7 @@ def arrive(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             appointment_id=appointment.public_id,
             chair_id=form.cleaned_data["chair"],
             arrived_at=form.cleaned_data["arrived_at"],
+            time_reason=form.cleaned_data["time_reason"],
         )
     except ValidationError as exc:
         for error in exc.messages:
@@ -324,6 +326,8 @@ def _run_draw(actor: Actor, s: InfusionSession, form: Any) -> str:
         lot=form.cleaned_data["lot"],
         expiry=form.cleaned_data["expiry"],
         drawn_mg=form.cleaned_data["drawn_mg"],
+        drawn_at=form.cleaned_data["drawn_at"],
+        time_reason=form.cleaned_data["time_reason"],
     )
     return "Ketamine draw recorded."
 

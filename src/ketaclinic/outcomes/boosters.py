@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ketaclinic.accounts.models import Role
+from ketaclinic.assessments.selectors import require_eligibility_in_force
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinical import outcomes as clinical_outcomes
@@ -231,6 +232,11 @@ def booster_suggestion_approve(
     """Approve: the patient is emailed and sees the offer in the portal (after commit)."""
     _check_physician(actor, suggestion)
     current = _lock(suggestion, expected_version)
+    # Gate 1: a booster is ketamine, so it is offered only under an eligibility decision in
+    # force (booking asks again, as does the start on the day).
+    require_eligibility_in_force(
+        patient=current.patient, today=timezone.localdate(), action="offer a booster infusion"
+    )
     if appointment_type is None:
         appointment_type = booster_type_ensure(actor=actor, clinic_id=current.clinic_id)
     elif (

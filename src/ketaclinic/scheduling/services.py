@@ -642,7 +642,9 @@ def infusion_type(clinic_id: int) -> AppointmentType | None:
     )
 
 
-def _after_series(series_id: int, *, cancelled_ids: list[int] | None = None) -> None:
+def _after_series(
+    series_id: int, *, cancelled_ids: list[int] | None = None, plan_revised: bool = False
+) -> None:
     """On commit: one email listing the sessions booked (with each one's reminders queued), or
     the sessions just cancelled."""
     from ketaclinic.scheduling import tasks
@@ -668,6 +670,7 @@ def _after_series(series_id: int, *, cancelled_ids: list[int] | None = None) -> 
         context={
             "series": series,
             "cancelled": cancelled,
+            "plan_revised": plan_revised,
             "sessions": [(a, a.start.astimezone(tz)) for a in sessions],
         },
     )
@@ -921,9 +924,11 @@ def series_cancel(
     series: InductionSeries,
     expected_version: int | None = None,
     now: dt.datetime | None = None,
+    plan_revised: bool = False,
 ) -> InductionSeries:
     """Cancel a whole series: every session still to come is cancelled, sessions already
-    attended stay as they were. Audited per series and per session."""
+    attended stay as they were. Audited per series and per session. ``plan_revised``: the
+    cancellation follows a signed plan revision, and the patient's email says so."""
     now = now or timezone.now()
     _require_scheduler(actor, series.clinic_id, "cancel an induction series")
     with transaction.atomic():
@@ -960,7 +965,11 @@ def series_cancel(
             object_type="induction_series",
             object_id=current.public_id,
             patient=current.patient,
-            detail={"change": "cancel", "sessions_cancelled": len(to_cancel)},
+            detail={
+                "change": "cancel",
+                "sessions_cancelled": len(to_cancel),
+                **({"because": "plan_revised"} if plan_revised else {}),
+            },
         )
         for _, public_id in to_cancel:
             audit_record(
@@ -971,7 +980,14 @@ def series_cancel(
                 patient=current.patient,
                 detail={"change": "cancel", "series": str(current.public_id)},
             )
-        _on_commit(partial(_after_series, current.pk, cancelled_ids=[pk for pk, _ in to_cancel]))
+        _on_commit(
+            partial(
+                _after_series,
+                current.pk,
+                cancelled_ids=[pk for pk, _ in to_cancel],
+                plan_revised=plan_revised,
+            )
+        )
     return InductionSeries.objects.get(pk=series.pk)
 
 
@@ -988,7 +1004,7 @@ def series_replace_for_revision(*, actor: Actor, superseded_plan_ids: Sequence[i
     for series in InductionSeries.objects.filter(
         plan_id__in=superseded_plan_ids, status=SeriesStatus.BOOKED
     ).order_by("pk"):
-        series_cancel(actor=actor, series=series)
+        series_cancel(actor=actor, series=series, plan_revised=True)
         cancelled.append(str(series.public_id))
     return cancelled
 
