@@ -43,6 +43,7 @@ from ketaclinic.outcomes.models import BoosterSuggestion
 from ketaclinic.plans.charts import ESTIMATE_CAPTION
 from ketaclinic.scheduling import services as scheduling_services
 from ketaclinic.scheduling import tasks as scheduling_tasks
+from tests import factories
 from tests.assessments.helpers import complete, exam, history
 from tests.conftest import World
 from tests.infusions.helpers import arrive, day_at, new_patient
@@ -432,7 +433,8 @@ def test_emails_name_no_markdown_file(
     sent = outcome_services.diary_reminders_send(now=schedule.next_due_at + dt.timedelta(minutes=3))
     assert sent == 1
 
-    # The booster offer, after a relapse and the physician's approval.
+    # The booster offer, after a relapse and the physician's approval (of an eligible patient).
+    factories.ensure_eligible(world.alice_patient, world.physician)
     relapse_history(world, world.alice_patient)
     assert boosters.booster_suggestions_refresh(clinic=world.clinic) == 1
     with django_capture_on_commit_callbacks(execute=True):

@@ -97,7 +97,7 @@ def test_a_nurse_runs_an_infusion_day_and_the_physician_signs(
     def ago(minutes: int) -> str:
         return (now - dt.timedelta(minutes=minutes)).strftime(FORMAT)
 
-    arrival = span
+    arrival = 30  # charted late: within the clinic's 60-minute window, with a reason (gate 7)
     patient, cleveland = demo_infusion_today(now - dt.timedelta(minutes=span))
     page.set_viewport_size(DESKTOP)
     base = live_server.url
@@ -111,6 +111,7 @@ def test_a_nurse_runs_an_infusion_day_and_the_physician_signs(
     expect(page.locator("#board")).to_have_attribute("hx-trigger", re.compile("^every 15s"))
     chair.get_by_text("Arrived earlier?").click()
     chair.get_by_label("Arrived at").fill(ago(arrival))
+    chair.get_by_label("Why charted late").fill("Checked in at the door")
     chair.get_by_role("button", name="Arrived").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Infusion: Eleanor Pratt")
     expect(page.get_by_test_id("session-state")).to_have_text("Arrived")
