@@ -347,7 +347,7 @@ def test_no_decision_until_the_facts_it_needs_are_recorded(world: World) -> None
         actor=actor(world), public_id=str(c.public_id), expected_version=1, history=history()
     )
     assert not EligibilityDecision.objects.exists()
-    assert services.missing_facts(c) == [
+    assert c.missing_facts() == [
         "systolic blood pressure",
         "diastolic blood pressure",
         "heart rate",

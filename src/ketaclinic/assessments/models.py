@@ -31,6 +31,16 @@ from ketaclinic.patients.models import Patient
 EXAM_RANGES: Mapping[str, tuple[float, float]] = RECORDED_RANGES
 
 
+# The facts the eligibility rules need, with the labels a physician sees when one is missing.
+REQUIRED_FACTS: tuple[tuple[str, str], ...] = (
+    ("pain_duration_months", "pain duration"),
+    ("systolic_bp", "systolic blood pressure"),
+    ("diastolic_bp", "diastolic blood pressure"),
+    ("heart_rate", "heart rate"),
+    ("spo2", "SpO2"),
+    ("weight_kg", "weight"),
+)
+
 _UNIT_HINTS = {
     "height_cm": " Enter the height in centimetres (1.75 m is 175 cm).",
     "weight_kg": " Enter the weight in kilograms.",
@@ -150,6 +160,10 @@ class Consultation(models.Model):
 
     def __str__(self) -> str:
         return f"Consultation {self.exam_date}"
+
+    def missing_facts(self) -> list[str]:
+        """Labels of the facts still needed before the eligibility rules can run."""
+        return [label for name, label in REQUIRED_FACTS if getattr(self, name) is None]
 
     def clean(self) -> None:
         """Every range and vocabulary check, each message naming its field; the database

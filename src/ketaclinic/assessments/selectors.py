@@ -21,7 +21,6 @@ from ketaclinic.assessments.models import (
     Observation,
     PriorTreatment,
 )
-from ketaclinic.assessments.services import missing_facts
 from ketaclinic.assessments.vocab import BODY_REGIONS, PAIN_DESCRIPTORS, SENSORY_SIGNS
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
@@ -329,7 +328,7 @@ def consultation_page(*, actor: Actor, public_id: str) -> ConsultationPage:
             observations=list(consultation.observations.all()),
             addenda=list(consultation.addenda.all()),
             decision=decision,
-            missing_facts=missing_facts(consultation),
+            missing_facts=consultation.missing_facts(),
             dn4_rows=dn4_rows(consultation.dn4_answers),
             current_policy_version=clinic_policy_current(clinic_id=consultation.clinic_id).version,
         )

@@ -55,16 +55,6 @@ from ketaclinic.patients.access import access_patient
 from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling.models import Appointment
 
-# The facts evaluate() needs, with the labels a physician sees when one is missing.
-REQUIRED_FACTS: tuple[tuple[str, str], ...] = (
-    ("pain_duration_months", "pain duration"),
-    ("systolic_bp", "systolic blood pressure"),
-    ("diastolic_bp", "diastolic blood pressure"),
-    ("heart_rate", "heart rate"),
-    ("spo2", "SpO2"),
-    ("weight_kg", "weight"),
-)
-
 
 class ConsultationLockedError(ValidationError):
     """A signed consultation is read-only: corrections are addenda."""
@@ -161,11 +151,6 @@ def age_on(date_of_birth: dt.date, day: dt.date) -> int:
     return day.year - date_of_birth.year - int(before_birthday)
 
 
-def missing_facts(consultation: Consultation) -> list[str]:
-    """Labels of the facts still needed before the eligibility rules can run."""
-    return [label for name, label in REQUIRED_FACTS if getattr(consultation, name) is None]
-
-
 def _therapies_of(consultation: Consultation) -> dict[str, str]:
     return dict(consultation.prior_treatments.values_list("therapy", "outcome"))
 
@@ -237,7 +222,7 @@ def _decision_refresh(actor: Actor, consultation: Consultation) -> EligibilityDe
     """Evaluate the current record under the clinic's current policy and store the result; drop
     the draft decision when a needed fact is missing. Audited when it changes."""
     existing = EligibilityDecision.objects.filter(consultation=consultation).first()
-    if missing_facts(consultation):
+    if consultation.missing_facts():
         if existing is not None:
             existing.delete()
             audit_record(
@@ -537,7 +522,7 @@ def _current_decision(consultation: Consultation) -> EligibilityDecision:
     if decision is None:
         raise ValidationError(
             "There is no eligibility decision to sign yet: record "
-            f"{', '.join(missing_facts(consultation))} first."
+            f"{', '.join(consultation.missing_facts())} first."
         )
     current = clinic_policy_current(clinic_id=consultation.clinic_id).version
     if decision.policy_version != current:

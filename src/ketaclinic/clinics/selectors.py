@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from django.db.models import Count, Prefetch, Q
 
 from ketaclinic.accounts.models import STAFF_ROLES, Role, StaffInvitation, User
+from ketaclinic.clinical import dosing
+from ketaclinic.clinical.dosing import DoseLimitExceeded, DoseLimits, infusion_plan
 from ketaclinic.clinics.models import (
     Chair,
     Clinic,
@@ -14,6 +16,7 @@ from ketaclinic.clinics.models import (
     ProposalStatus,
     ProtocolTemplate,
 )
+from ketaclinic.clinics.policy_fields import POLICY_FIELDS, POLICY_GROUPS, show
 
 
 @dataclass(frozen=True)
@@ -110,10 +113,32 @@ class TemplateRow:
     limit_problem: str | None
 
 
+def template_limit_problem(template: ProtocolTemplate, limits: DoseLimits) -> str | None:
+    """Why the template cannot be given to a 70 kg adult under ``limits``, or None."""
+    per_kg = template.dose_mg_per_kg
+    if per_kg is None:
+        assert template.fixed_dose_mg is not None
+        per_kg = template.fixed_dose_mg / dosing.REFERENCE_ADULT_WEIGHT_KG
+    try:
+        infusion_plan(
+            dose_mg_per_kg=per_kg,
+            duration_min=template.duration_min,
+            dosing_weight_kg=dosing.REFERENCE_ADULT_WEIGHT_KG,
+            concentration_mg_per_ml=template.concentration_mg_per_ml,
+            limits=limits,
+        )
+    except DoseLimitExceeded as exc:
+        return "; ".join(
+            f"for a {show(dosing.REFERENCE_ADULT_WEIGHT_KG)} kg adult this gives {value:.3g} "
+            f"{dosing.LIMIT_LABELS[name][1]}, over the clinic's {dosing.LIMIT_LABELS[name][0]} "
+            f"of {show(maximum)} {dosing.LIMIT_LABELS[name][1]}"
+            for name, value, maximum in exc.exceeded
+        )
+    return None
+
+
 def protocol_templates_for_admin(*, clinic_id: int) -> list[TemplateRow]:
     """Every template, active first, each checked against today's limits: two queries."""
-    from ketaclinic.clinics.services import template_limit_problem
-
     limits = clinic_policy_current(clinic_id=clinic_id).dose_limits()
     templates = ProtocolTemplate.objects.filter(clinic_id=clinic_id).order_by("-is_active", "name")
     return [TemplateRow(t, template_limit_problem(t, limits)) for t in templates]
@@ -142,7 +167,6 @@ class PolicySection:
 
 def clinic_policy_sections(policy: ClinicPolicy) -> list[PolicySection]:
     """The policy's values grouped as on the settings page, each beside its default."""
-    from ketaclinic.clinics.policy_fields import POLICY_GROUPS, show
 
     return [
         PolicySection(
@@ -183,7 +207,6 @@ class PolicyVersion:
 def clinic_policy_history(*, clinic_id: int) -> list[PolicyVersion]:
     """Every version, newest first, with what changed from the version before it and who
     approved it: one query."""
-    from ketaclinic.clinics.policy_fields import POLICY_FIELDS, show
 
     versions = list(
         ClinicPolicy.objects.filter(clinic_id=clinic_id)
@@ -222,8 +245,6 @@ class ProposalRow:
 
 
 def _proposal_rows(proposals: list[PolicyProposal], current_version: int) -> list[ProposalRow]:
-    from ketaclinic.clinics.policy_fields import POLICY_FIELDS, show
-
     rows = []
     for proposal in proposals:
         changes = [

@@ -27,7 +27,7 @@ from ketaclinic.clinical.ceilings import (
     changes_needing_approval,
     setting_check,
 )
-from ketaclinic.clinical.dosing import DoseLimitExceeded, DoseLimits, infusion_plan
+from ketaclinic.clinical.dosing import DoseLimits
 from ketaclinic.clinical.eligibility import EligibilityPolicy
 from ketaclinic.clinical.monitoring import MonitoringPolicy
 from ketaclinic.clinical.protocols import PROTOCOL_TEMPLATES
@@ -50,7 +50,7 @@ from ketaclinic.clinics.models import (
     ProtocolTemplate,
 )
 from ketaclinic.clinics.policy_fields import ORDERED_PAIRS, POLICY_FIELDS, show
-from ketaclinic.clinics.selectors import clinic_policy_current
+from ketaclinic.clinics.selectors import clinic_policy_current, template_limit_problem
 from ketaclinic.lib.forms import StaleObjectError
 
 
@@ -257,30 +257,6 @@ def _positive_or_none(
         errors.setdefault(name, []).append("Must be greater than 0.")
     elif maximum is not None and value > maximum:
         errors.setdefault(name, []).append(f"Must be at most {show(maximum)}.")
-
-
-def template_limit_problem(template: ProtocolTemplate, limits: DoseLimits) -> str | None:
-    """Why the template cannot be given to a 70 kg adult under ``limits``, or None."""
-    per_kg = template.dose_mg_per_kg
-    if per_kg is None:
-        assert template.fixed_dose_mg is not None
-        per_kg = template.fixed_dose_mg / dosing.REFERENCE_ADULT_WEIGHT_KG
-    try:
-        infusion_plan(
-            dose_mg_per_kg=per_kg,
-            duration_min=template.duration_min,
-            dosing_weight_kg=dosing.REFERENCE_ADULT_WEIGHT_KG,
-            concentration_mg_per_ml=template.concentration_mg_per_ml,
-            limits=limits,
-        )
-    except DoseLimitExceeded as exc:
-        return "; ".join(
-            f"for a {show(dosing.REFERENCE_ADULT_WEIGHT_KG)} kg adult this gives {value:.3g} "
-            f"{dosing.LIMIT_LABELS[name][1]}, over the clinic's {dosing.LIMIT_LABELS[name][0]} "
-            f"of {show(maximum)} {dosing.LIMIT_LABELS[name][1]}"
-            for name, value, maximum in exc.exceeded
-        )
-    return None
 
 
 def _template_check(template: ProtocolTemplate, limits: DoseLimits) -> None:
