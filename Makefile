@@ -36,6 +36,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	KETACLINIC_MODE=test $(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 # Gates beside the linters: a model change without its migration fails here.
 checks: install

@@ -205,12 +205,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from django.db import connection
     from django.utils import timezone
 
-    from ketaclinic.analytics.seeding import seed_clinic
-    from ketaclinic.outcomes.models import DiaryEntry
-    from ketaclinic.outcomes.results import (
+    from ketaclinic.devdata.seeding import seed_clinic
+    from ketaclinic.outcomes.durability.services import (
         series_results_refresh,
         series_results_refresh_patient,
     )
+    from ketaclinic.outcomes.models import DiaryEntry
     from ketaclinic.patients.models import Patient
 
     clinic = _clinic()

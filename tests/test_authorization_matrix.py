@@ -26,19 +26,11 @@ from tests.authz import (
     GONE,
     LOGIN,
     OK,
-    OUR_PATIENT_REGISTRAR,
-    OUR_PATIENT_STAFF,
     PATIENT_PAGE,
     PUBLIC,
     REDIRECT,
-    REGISTRAR_PAGE,
-    STAFF_PAGE,
 )
 from tests.conftest import PERSONAS, World
-
-
-def _alice(world: World) -> dict[str, Any]:
-    return {"public_id": world.alice_patient.public_id}
 
 
 def _other_clinic_patient(world: World) -> dict[str, Any]:
@@ -52,12 +44,7 @@ MATRIX: dict[str, Entry] = {
     "healthz": (PUBLIC, None),
     "home": (ANY_SIGNED_IN, None),
     "my_record": (PATIENT_PAGE, None),
-    "staff_patients": (STAFF_PAGE, None),
-    "staff_patient_new": (REGISTRAR_PAGE, None),
-    "staff_patient_detail": (OUR_PATIENT_STAFF, _alice),
-    "staff_patient_edit": (OUR_PATIENT_REGISTRAR, _alice),
     "clinic_overview": (ADMIN_PAGE, None),
-    "audit_events": (ADMIN_PAGE, None),
     "account_login": (AUTH_FORM, None),
     "account_logout": ((REDIRECT,) + (OK,) * 7, None),
     "account_inactive": (AUTH_PUBLIC, None),
@@ -89,6 +76,8 @@ MATRIX: dict[str, Entry] = {
 # Each app may keep its rows beside its tests (tests/<app>/matrix_entries.py, ENTRIES) using the
 # column tuples above; they are merged here so one table still covers every route.
 for _module in (
+    "tests.patients.matrix_entries",
+    "tests.audit.matrix_entries",
     "tests.screening.matrix_entries",
     "tests.scheduling.matrix_entries",
     "tests.assessments.matrix_entries",
@@ -103,8 +92,8 @@ for _module in (
 # Extra cases: the same page asked for a record outside the persona's scope.
 SCOPE_CASES: dict[str, Entry] = {
     # Olga works at the other clinic: its record is hers to see, and ours are not.
-    "staff_patient_detail": ((LOGIN,) + (DENY,) * 6 + (OK,), _other_clinic_patient),
-    "staff_patient_edit": ((LOGIN,) + (DENY,) * 6 + (OK,), _other_clinic_patient),
+    "patients:detail": ((LOGIN,) + (DENY,) * 6 + (OK,), _other_clinic_patient),
+    "patients:edit": ((LOGIN,) + (DENY,) * 6 + (OK,), _other_clinic_patient),
 }
 
 

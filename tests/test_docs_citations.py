@@ -37,8 +37,8 @@ from ketaclinic.clinical.eligibility import CONDITIONS, RULES, PatientFacts, eva
 from ketaclinic.clinical.protocols import BOOSTER_SOURCE, PROTOCOL_TEMPLATES
 from ketaclinic.clinics.models import Chair
 from ketaclinic.clinics.policy_fields import POLICY_GROUPS
-from ketaclinic.outcomes import boosters
-from ketaclinic.outcomes import services as outcome_services
+from ketaclinic.outcomes.boosters import services as boosters
+from ketaclinic.outcomes.diary import services as outcome_services
 from ketaclinic.outcomes.models import BoosterSuggestion
 from ketaclinic.plans.charts import ESTIMATE_CAPTION
 from ketaclinic.scheduling import services as scheduling_services

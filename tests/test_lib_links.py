@@ -23,7 +23,7 @@ from ketaclinic.audit.models import AuditEvent
 from ketaclinic.lib import links
 from ketaclinic.lib.links import LinkError, LinkKind, LinkMessages
 from ketaclinic.lib.models import SingleUseLink
-from ketaclinic.outcomes import links as diary_links
+from ketaclinic.outcomes.diary import links as diary_links
 from ketaclinic.outcomes.models import DiaryLink
 from ketaclinic.scheduling import links as action_links
 from ketaclinic.scheduling.models import ActionLink, LinkAction
@@ -40,29 +40,17 @@ MESSAGES = LinkMessages(
 
 
 class Kind:
-    """A link kind on the diary table, counting how often it asked for its purge schedule."""
+    """A link kind on the diary table."""
 
-    def __init__(
-        self,
-        world: World,
-        *,
-        salt: str = SALT,
-        max_age: dt.timedelta = 2 * DAY,
-        schedule: Callable[[], None] | None = None,
-    ) -> None:
+    def __init__(self, world: World, *, salt: str = SALT, max_age: dt.timedelta = 2 * DAY) -> None:
         self.world = world
-        self.schedules = 0
         self.links: LinkKind[DiaryLink] = LinkKind(
             model=DiaryLink,
             salt=salt,
             max_age=max_age,
             messages=MESSAGES,
             purge_audit_type="test_link_purge",
-            purge_schedule=schedule or self._schedule,
         )
-
-    def _schedule(self) -> None:
-        self.schedules += 1
 
     def issue(self, *, expires_at: dt.datetime | None = None, instrument: str = "nrs") -> str:
         with transaction.atomic():
@@ -125,29 +113,6 @@ def test_resolve_uses_the_given_queryset(kind: Kind) -> None:
     )
     found = kind.links.resolve(token, queryset=DiaryLink.objects.filter(instrument="peg"))
     assert found.instrument == "peg"
-
-
-def test_issuing_schedules_the_purge_once_the_transaction_commits(
-    kind: Kind, django_capture_on_commit_callbacks: Any
-) -> None:
-    with django_capture_on_commit_callbacks(execute=False) as waiting:
-        kind.issue()
-    assert (len(waiting), kind.schedules) == (1, 0)
-    with django_capture_on_commit_callbacks(execute=True):
-        kind.issue()
-    assert kind.schedules == 1
-
-
-def test_a_failing_purge_schedule_does_not_break_the_issue(
-    world: World, django_capture_on_commit_callbacks: Any
-) -> None:
-    def broken() -> None:
-        raise RuntimeError("queue down")
-
-    kind = Kind(world, schedule=broken)
-    with django_capture_on_commit_callbacks(execute=True):
-        token = kind.issue()
-    assert kind.links.resolve(token).pk == DiaryLink.objects.get().pk
 
 
 # --- refusals ----------------------------------------------------------------------------------

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "ketaclinic.analytics",
     "ketaclinic.web",
     "ketaclinic.api",
+    "ketaclinic.devdata",
 ]
 
 MIDDLEWARE = [

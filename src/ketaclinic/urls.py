@@ -19,6 +19,8 @@ def _api_urls() -> tuple[list[Any], str, str]:
 
 urlpatterns = [
     path("", include("ketaclinic.web.urls")),
+    path("", include("ketaclinic.patients.urls")),
+    path("", include("ketaclinic.audit.urls")),
     path("", include("ketaclinic.screening.urls")),
     path("", include("ketaclinic.scheduling.urls")),
     path("", include("ketaclinic.assessments.urls")),

@@ -13,8 +13,8 @@ from django.test import Client, override_settings
 
 from ketaclinic.accounts.models import Role, User
 from ketaclinic.clinics.models import Chair, Location
+from ketaclinic.devdata.demo import DEMO_PASSWORD, PATIENTS, STAFF
 from ketaclinic.patients.models import Patient
-from ketaclinic.web.demo import DEMO_PASSWORD, PATIENTS, STAFF
 from tests import factories
 from tests.conftest import World
 

@@ -10,8 +10,8 @@ from django.db.models import F
 
 from bench.analyst import analyst_series
 from bench.analyst import kaplan_meier as analyst_km
-from ketaclinic.analytics.seeding import SeedSummary, seed_clinic
 from ketaclinic.clinics.models import Clinic
+from ketaclinic.devdata.seeding import SeedSummary, seed_clinic
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.outcomes.models import DiaryEntry
 

@@ -14,8 +14,8 @@ from ketaclinic.analytics import selectors
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.audit.services import Actor
 from ketaclinic.infusions.models import AdverseEvent
+from ketaclinic.outcomes.diary.selectors import diary_view
 from ketaclinic.outcomes.models import SeriesResult
-from ketaclinic.outcomes.selectors import diary_view
 from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling.models import Appointment
 from tests.analytics.helpers import analyst_km, independent_series, seed
@@ -133,7 +133,7 @@ def test_a_new_daily_score_updates_the_stored_result(world: World) -> None:
     assert result is not None
     before = result.computed_at
     patient = result.patient
-    from ketaclinic.outcomes.services import _booster_check
+    from ketaclinic.outcomes.diary.services import _booster_check
 
     _booster_check(patient.pk)
     after = SeriesResult.objects.get(patient=patient, number=result.number)

@@ -17,10 +17,10 @@ from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.accounts.models import User
 from ketaclinic.assessments.models import Consultation
+from ketaclinic.devdata.demo import DEMO_DOMAIN, load_demo
 from ketaclinic.patients.models import Patient
 from ketaclinic.plans.models import Plan
 from ketaclinic.scheduling.models import InductionSeries
-from ketaclinic.web.demo import DEMO_DOMAIN, load_demo
 from tests.browser.conftest import DESKTOP, PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

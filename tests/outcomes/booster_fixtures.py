@@ -7,7 +7,7 @@ import datetime as dt
 from django.utils import timezone
 
 from ketaclinic.audit.services import Actor
-from ketaclinic.outcomes import boosters
+from ketaclinic.outcomes.boosters import services as boosters
 from ketaclinic.outcomes.models import BoosterSuggestion, Letter, LetterStatus
 from tests import factories
 from tests.conftest import World

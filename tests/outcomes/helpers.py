@@ -12,8 +12,15 @@ from django.utils import timezone
 
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.infusions.models import InfusionSession, SessionStatus
-from ketaclinic.outcomes.models import NRS_LOINC, DiaryEntry, DiaryLink, ReminderSchedule
+from ketaclinic.outcomes.models import (
+    NRS_LOINC,
+    BoosterSuggestion,
+    DiaryEntry,
+    DiaryLink,
+    ReminderSchedule,
+)
 from ketaclinic.patients.models import Patient
+from ketaclinic.plans.models import Plan
 from ketaclinic.scheduling.models import (
     Appointment,
     AppointmentKind,
@@ -120,8 +127,6 @@ def charted_session(world: World, appointment: Appointment, *, given: bool) -> I
 
 
 def induction_series(world: World, patient: Patient) -> InductionSeries:
-    from ketaclinic.plans.models import Plan
-
     plan = Plan.objects.create(
         clinic=world.clinic,
         patient=patient,
@@ -206,8 +211,6 @@ def relapse_history(
 
 
 def booster_snapshot() -> dict[str, object]:
-    from ketaclinic.outcomes.models import BoosterSuggestion
-
     return {
         "suggestions": list(
             BoosterSuggestion.objects.order_by("pk").values_list(

@@ -6,9 +6,10 @@ from typing import Any
 
 from django.db import transaction
 
-from ketaclinic.outcomes.links import diary_link_issue
+from ketaclinic.outcomes.diary.links import diary_link_issue
 from tests.authz import DENY, LOGIN, OK, PATIENT_PAGE
 from tests.conftest import World
+from tests.outcomes.booster_fixtures import ready_letter, suggestion_for
 from tests.outcomes.helpers import today
 
 # The diary of a patient of our clinic: clinical staff only; the front desk, patients and other
@@ -40,20 +41,14 @@ ENTRIES: dict[str, Any] = {
 
 
 def _open_suggestion(world: World) -> dict[str, Any]:
-    from tests.outcomes.booster_fixtures import suggestion_for
-
     return {"public_id": suggestion_for(world, approved=False).public_id}
 
 
 def _alice_offer(world: World) -> dict[str, Any]:
-    from tests.outcomes.booster_fixtures import suggestion_for
-
     return {"public_id": suggestion_for(world, approved=True).public_id}
 
 
 def _ready_letter(world: World) -> dict[str, Any]:
-    from tests.outcomes.booster_fixtures import ready_letter
-
     return {"public_id": ready_letter(world).public_id}
 
 

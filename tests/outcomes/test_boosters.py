@@ -14,7 +14,9 @@ from django.urls import reverse
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.audit.services import Actor
 from ketaclinic.clinical.protocols import BOOSTER_SOURCE
-from ketaclinic.outcomes import boosters, services
+from ketaclinic.outcomes.boosters import services as boosters
+from ketaclinic.outcomes.boosters.tasks import booster_suggestions_refresh_all
+from ketaclinic.outcomes.diary import services
 from ketaclinic.outcomes.models import BoosterStatus, BoosterSuggestion, SeriesResult
 from ketaclinic.scheduling.models import AppointmentKind, AppointmentType
 from ketaclinic.scheduling.slots import free_slots
@@ -120,8 +122,6 @@ def test_recording_todays_score_flags_the_relapse_after_commit(
 
 
 def test_the_periodic_task_refreshes_every_clinic(diary_world: World) -> None:
-    from ketaclinic.outcomes.tasks import booster_suggestions_refresh_all
-
     relapse_history(diary_world, diary_world.alice_patient)
     result = booster_suggestions_refresh_all.call()
     assert result.startswith("created 1, stored ")

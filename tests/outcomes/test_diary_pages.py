@@ -17,8 +17,8 @@ from django.urls import reverse
 from ketaclinic.assessments.models import Consultation
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.audit.services import Actor
-from ketaclinic.outcomes import selectors
-from ketaclinic.outcomes.charts import pain_chart_svg
+from ketaclinic.outcomes.diary import selectors
+from ketaclinic.outcomes.diary.charts import pain_chart_svg
 from ketaclinic.outcomes.selectors import SeriesSpan, infusion_series_for_patient
 from ketaclinic.scheduling.models import AppointmentStatus
 from tests.conftest import World
@@ -357,7 +357,7 @@ def test_drawing_a_chart_never_touches_pyplot() -> None:
         "import sys, datetime as dt, django, os;"
         "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'ketaclinic.settings');"
         "os.environ['KETACLINIC_MODE'] = 'test'; django.setup();"
-        "from ketaclinic.outcomes.charts import pain_chart_svg;"
+        "from ketaclinic.outcomes.diary.charts import pain_chart_svg;"
         "pain_chart_svg(nrs=[(dt.date(2026, 1, 1), 5.0)], today=dt.date(2026, 1, 9));"
         "print('matplotlib.pyplot' in sys.modules)"
     )

@@ -14,7 +14,7 @@ from django.urls import reverse
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.audit.services import Actor
 from ketaclinic.lib.forms import StaleObjectError
-from ketaclinic.outcomes import services
+from ketaclinic.outcomes.diary import services
 from ketaclinic.outcomes.models import DiaryEntry
 from tests.conftest import World
 from tests.outcomes.helpers import snapshot, today

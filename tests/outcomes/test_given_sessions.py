@@ -12,7 +12,10 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from ketaclinic.audit.services import Actor
-from ketaclinic.outcomes import boosters, letters, results, selectors
+from ketaclinic.outcomes.boosters import services as boosters
+from ketaclinic.outcomes.diary import selectors
+from ketaclinic.outcomes.durability import services as results
+from ketaclinic.outcomes.letters.pdf import letter_pdf
 from ketaclinic.outcomes.models import BoosterSuggestion, SeriesResult
 from ketaclinic.outcomes.selectors import SeriesSpan, infusion_series_for_patient
 from ketaclinic.scheduling.models import AppointmentStatus
@@ -25,7 +28,7 @@ def _days(start: dt.date, count: int) -> list[dt.date]:
 
 
 def _letter_text(world: World) -> str:
-    reader = PdfReader(io.BytesIO(letters.letter_pdf(world.alice_patient)))
+    reader = PdfReader(io.BytesIO(letter_pdf(world.alice_patient)))
     return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
 
 

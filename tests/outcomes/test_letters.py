@@ -17,9 +17,10 @@ from pypdf import PdfReader
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.audit.services import Actor
 from ketaclinic.infusions.models import AdverseEvent, InfusionSession, SessionStatus
-from ketaclinic.outcomes import letters
+from ketaclinic.outcomes.letters import generation, services
+from ketaclinic.outcomes.letters.pdf import letter_pdf
+from ketaclinic.outcomes.letters.tasks import letter_generate
 from ketaclinic.outcomes.models import Letter, LetterStatus
-from ketaclinic.outcomes.tasks import letter_generate
 from ketaclinic.patients.models import Patient
 from tests.conftest import World
 from tests.infusions.helpers import bare_session, day_at
@@ -185,7 +186,7 @@ def test_the_letter_lists_the_sessions_given_not_the_appointments(diary_world: W
         recorded_by=diary_world.nurse,
     )
 
-    text = _text(letters.letter_pdf(diary_world.alice_patient))
+    text = _text(letter_pdf(diary_world.alice_patient))
 
     assert _sessions(text) == (
         "2 infusion sessions given, 1 deferred. "
@@ -209,7 +210,7 @@ def test_an_evening_adverse_event_is_dated_on_the_clinic_day(diary_world: World)
         outcome="resolved",
         recorded_by=diary_world.nurse,
     )
-    text = _text(letters.letter_pdf(diary_world.alice_patient))
+    text = _text(letter_pdf(diary_world.alice_patient))
     assert f"{evening:%d %b %Y}: Headache, mild; outcome: resolved" in text
     assert f"{evening.astimezone(dt.UTC):%d %b %Y}: Headache" not in text
 
@@ -220,9 +221,7 @@ def test_a_session_in_progress_shows_the_dose_so_far(diary_world: World) -> None
     assert session.rate_since is not None
     # 20 minutes at 52.5 mg/h.
     text = _text(
-        letters.letter_pdf(
-            diary_world.alice_patient, now=session.rate_since + dt.timedelta(minutes=20)
-        )
+        letter_pdf(diary_world.alice_patient, now=session.rate_since + dt.timedelta(minutes=20))
     )
     assert _sessions(text) == (
         f"1 infusion session given. {_day(session)}, Cleveland: infusing (in progress); "
@@ -238,11 +237,11 @@ def test_the_letter_takes_as_many_queries_for_many_sessions_as_for_one(
     _given(diary_world, days_ago=10, adverse=1)
     # A fresh patient row each time, as the worker loads it: nothing cached from the first run.
     with CaptureQueriesContext(connection) as one:
-        letters.letter_pdf(Patient.objects.get(pk=diary_world.alice_patient.pk))
+        letter_pdf(Patient.objects.get(pk=diary_world.alice_patient.pk))
     for days_ago in (9, 8, 7, 6):
         _given(diary_world, days_ago=days_ago, adverse=2)
     with CaptureQueriesContext(connection) as five:
-        text = _text(letters.letter_pdf(Patient.objects.get(pk=diary_world.alice_patient.pk)))
+        text = _text(letter_pdf(Patient.objects.get(pk=diary_world.alice_patient.pk)))
     assert _sessions(text).startswith("5 infusion sessions given. ")
     assert _sessions(text).count("ketamine 35 mg given (planned 35 mg), infused over 40 min.") == 5
     assert len(five.captured_queries) == len(one.captured_queries)
@@ -250,7 +249,7 @@ def test_the_letter_takes_as_many_queries_for_many_sessions_as_for_one(
 
 def test_the_letter_embeds_the_pain_chart(diary_world: World) -> None:
     relapse_history(diary_world, diary_world.alice_patient)
-    content = letters.letter_pdf(diary_world.alice_patient)
+    content = letter_pdf(diary_world.alice_patient)
     reader = PdfReader(io.BytesIO(content))
     # The SVG chart is drawn as vector paths with its axis label as text.
     assert "Pain (0 none - 10 worst)" in _text(content)
@@ -258,7 +257,7 @@ def test_the_letter_embeds_the_pain_chart(diary_world: World) -> None:
 
 
 def test_a_letter_without_plan_or_events_says_so(diary_world: World) -> None:
-    text = _text(letters.letter_pdf(diary_world.alice_patient))
+    text = _text(letter_pdf(diary_world.alice_patient))
     assert "No signed treatment plan on record." in text
     assert "No infusion sessions on record." in text
     assert "No adverse events recorded." in text
@@ -269,15 +268,15 @@ def test_a_failure_marks_the_letter_failed(
     diary_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with transaction.atomic():
-        letter = letters.letter_request(
+        letter = services.letter_request(
             actor=Actor(user=diary_world.nurse), patient=diary_world.alice_patient
         )
 
     def broken(*args: object, **kwargs: object) -> bytes:
         raise RuntimeError("font missing")
 
-    monkeypatch.setattr(letters, "letter_pdf", broken)
-    assert letters.letter_generate_now(letter_id=letter.pk) == "failed"
+    monkeypatch.setattr(generation, "letter_pdf", broken)
+    assert generation.letter_generate_now(letter_id=letter.pk) == "failed"
     letter.refresh_from_db()
     assert letter.status == LetterStatus.FAILED
     assert letter.error == "font missing"
@@ -287,7 +286,7 @@ def test_staff_download_the_ready_letter_and_it_is_audited(
     diary_world: World, client_for: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     letter = _requested(diary_world, client_for("nurse"), django_capture_on_commit_callbacks)
-    letters.letter_generate_now(letter_id=letter.pk)
+    generation.letter_generate_now(letter_id=letter.pk)
     listing = client_for("nurse").get(
         reverse(
             "outcomes:staff_patient_letters",
@@ -321,7 +320,7 @@ def test_others_cannot_request_a_letter(diary_world: World, client_for: Any, per
 
 def test_a_queued_letter_is_not_downloadable(diary_world: World, client_for: Any) -> None:
     with transaction.atomic():
-        letter = letters.letter_request(
+        letter = services.letter_request(
             actor=Actor(user=diary_world.nurse), patient=diary_world.alice_patient
         )
     url = reverse("outcomes:staff_letter_pdf", kwargs={"public_id": letter.public_id})

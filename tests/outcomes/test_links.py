@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.audit.services import Actor
-from ketaclinic.outcomes import links, services
+from ketaclinic.outcomes.diary import links, services
 from ketaclinic.outcomes.models import DiaryEntry, DiaryLink
 from tests.conftest import World
 from tests.outcomes.helpers import snapshot, today

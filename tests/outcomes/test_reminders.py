@@ -23,7 +23,8 @@ from django_tasks_db.models import DBTaskResult
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.audit.services import Actor
 from ketaclinic.lib.forms import StaleObjectError
-from ketaclinic.outcomes import services, tasks, timing
+from ketaclinic.outcomes import timing
+from ketaclinic.outcomes.diary import reminders, services, tasks
 from ketaclinic.outcomes.models import (
     DiaryEntry,
     DiaryLink,
@@ -118,20 +119,19 @@ def _save(world: World, **kw: Any) -> ReminderSchedule:
     return services.reminder_schedule_save(**values)
 
 
-def test_saving_a_schedule_sets_the_next_reminder_and_starts_the_worker(
+def test_saving_a_schedule_sets_the_next_reminder(
     diary_world: World, django_capture_on_commit_callbacks: Any
 ) -> None:
     now = dt.datetime(2026, 3, 4, 14, 0, tzinfo=UTC)  # 09:00 in New York
     with django_capture_on_commit_callbacks(execute=True):
         schedule = _save(diary_world, now=now, expected_version=0)
     assert schedule.next_due_at == dt.datetime(2026, 3, 4, 19, 0, tzinfo=NEW_YORK)
-    assert DBTaskResult.objects.filter(task_path__endswith="diary_reminders_dispatch").count() == 1
     event = AuditEvent.objects.get(object_type="diary_reminder_schedule")
     assert event.action == "create"
-    # Saving again does not start a second chain.
     with django_capture_on_commit_callbacks(execute=True):
         _save(diary_world, now=now, time_of_day=dt.time(8, 0), expected_version=1)
-    assert DBTaskResult.objects.filter(task_path__endswith="diary_reminders_dispatch").count() == 1
+    # The dispatcher is the worker's periodic job (lib.tasks.PERIODIC_JOBS): saving enqueues none.
+    assert not DBTaskResult.objects.filter(task_path__endswith="diary_reminders_dispatch").exists()
     assert ReminderSchedule.objects.get().next_due_at == dt.datetime(
         2026, 3, 5, 8, 0, tzinfo=NEW_YORK
     )
@@ -289,8 +289,8 @@ def test_two_workers_with_the_same_due_schedule_send_one_email(diary_world: Worl
     seen_by_first = ReminderSchedule.objects.select_related("patient__home_location").get()
     seen_by_second = ReminderSchedule.objects.select_related("patient__home_location").get()
     now = SUNDAY_7PM + dt.timedelta(minutes=1)
-    first, _ = services._claim(seen_by_first, now=now)
-    second, _ = services._claim(seen_by_second, now=now)
+    first, _ = reminders._claim(seen_by_first, now=now)
+    second, _ = reminders._claim(seen_by_second, now=now)
     assert [kind for kind, _ in first] == ["nrs", "peg"]
     assert second == []
     assert SentDiaryReminder.objects.count() == 2

@@ -1,6 +1,6 @@
-"""Stored series results (``outcomes.results``): the chart's judgement per series, refreshed in
-batches with a fixed number of queries, audited, and cleared when a patient's infusions are
-all cancelled."""
+"""Stored series results (``outcomes.durability.services``): the chart's judgement per series,
+refreshed in batches with a fixed number of queries, audited, and cleared when a patient's
+infusions are all cancelled."""
 
 from __future__ import annotations
 
@@ -8,12 +8,17 @@ import datetime as dt
 import zoneinfo
 from typing import Any
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from ketaclinic.audit.models import AuditEvent
+from ketaclinic.audit.services import Actor
 from ketaclinic.infusions.models import InfusionSession
-from ketaclinic.outcomes import results
+from ketaclinic.outcomes.durability import services as results
 from ketaclinic.outcomes.models import SeriesResult
 from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling.models import Appointment, AppointmentStatus
+from ketaclinic.scheduling.services import appointment_status_change
 from tests import factories
 from tests.conftest import World
 from tests.outcomes.helpers import registered_since, relapse_history
@@ -54,9 +59,6 @@ def test_a_relapse_is_stored_with_the_rule_it_used(diary_world: World) -> None:
 
 def test_a_batch_costs_the_same_queries_for_1_or_12_patients(diary_world: World) -> None:
     def refresh_queries(patients: list[Patient]) -> int:
-        from django.db import connection
-        from django.test.utils import CaptureQueriesContext
-
         with CaptureQueriesContext(connection) as queries:
             results.series_results_refresh(
                 clinic=diary_world.clinic, patient_ids=[p.pk for p in patients]
@@ -99,9 +101,6 @@ def test_an_appointment_change_refreshes_the_patients_results(
     diary_world: World, django_capture_on_commit_callbacks: Any
 ) -> None:
     """A missed session shortens the series at once, without waiting for the 6-hourly run."""
-    from ketaclinic.audit.services import Actor
-    from ketaclinic.scheduling.services import appointment_status_change
-
     relapse_history(diary_world, diary_world.alice_patient)
     results.series_results_refresh(clinic=diary_world.clinic)
     assert SeriesResult.objects.get(patient=diary_world.alice_patient).sessions == 5

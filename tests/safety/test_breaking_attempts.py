@@ -32,7 +32,7 @@ from ketaclinic.infusions import services as infusion_services
 from ketaclinic.infusions.models import (
     SessionStatus,
 )
-from ketaclinic.outcomes import boosters
+from ketaclinic.outcomes.boosters import services as boosters
 from ketaclinic.outcomes.models import BoosterStatus, BoosterSuggestion
 from ketaclinic.scheduling.models import Appointment, AppointmentStatus, AppointmentType
 from ketaclinic.scheduling.slots import Slot, free_slots

@@ -20,9 +20,10 @@ from pypdf import PdfReader
 
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.infusions.models import InfusionSession, SessionStatus
-from ketaclinic.outcomes import boosters, results
+from ketaclinic.outcomes.boosters import services as boosters
+from ketaclinic.outcomes.durability import services as results
+from ketaclinic.outcomes.letters.tasks import letter_generate
 from ketaclinic.outcomes.models import BoosterSuggestion, Letter, SeriesResult
-from ketaclinic.outcomes.tasks import letter_generate
 from ketaclinic.scheduling.models import AppointmentStatus
 from ketaclinic.scheduling.signals import appointments_changed
 from tests.conftest import World

@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.utils import timezone
+from django_tasks_db.management.commands.db_worker import Worker
 
 from ketaclinic.accounts.models import User
 from ketaclinic.clinics.models import Location
@@ -22,6 +23,20 @@ from ketaclinic.scheduling.models import (
 from ketaclinic.scheduling.slots import Slot, free_slots
 from tests import factories
 from tests.conftest import World
+
+
+def run_due_jobs() -> None:
+    """What ``ketaclinic worker`` does with the queue: run every job that is due, then stop."""
+    Worker(
+        queue_names=["default"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-worker",
+        excluded_queue_names=[],
+    ).run()
 
 
 @dataclass

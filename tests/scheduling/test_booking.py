@@ -29,7 +29,7 @@ from ketaclinic.scheduling.models import (
 )
 from tests import factories
 from tests.conftest import World
-from tests.scheduling.helpers import Sched, setup_schedule, snapshot, some_slots
+from tests.scheduling.helpers import Sched, run_due_jobs, setup_schedule, snapshot, some_slots
 
 pytestmark = pytest.mark.django_db
 
@@ -412,6 +412,10 @@ def test_a_freed_slot_goes_to_the_first_in_line_then_to_the_next(
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         services.appointment_cancel(actor=Actor(user=world.alice), appointment=early)
+    # The cancel queues the freed slot's offer; the worker makes it.
+    assert not WaitlistOffer.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        run_due_jobs()
     offer = WaitlistOffer.objects.get()
     assert (offer.entry.patient, offer.start, offer.status) == (
         world.bob_patient,

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from ketaclinic.devdata.demo import load_demo
 from ketaclinic.scheduling.models import Appointment, AppointmentType, WeeklyAvailability
-from ketaclinic.web.demo import load_demo
 from tests.conftest import World
 from tests.scheduling.helpers import setup_schedule, some_slots
 

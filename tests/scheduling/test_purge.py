@@ -1,4 +1,4 @@
-"""The daily purge of spent emailed links: what goes, what stays, and how it is scheduled."""
+"""The daily purge of spent emailed links: what goes, what stays, and its next run."""
 
 from __future__ import annotations
 
@@ -146,33 +146,3 @@ def test_the_task_uses_the_retention_setting_and_enqueues_its_next_run(
 
 def test_the_default_link_retention_is_thirty_days() -> None:
     assert tasks.link_retention_days() == 30
-
-
-def test_issuing_links_starts_the_schedule_once(
-    sched: Sched, django_capture_on_commit_callbacks: Any
-) -> None:
-    assert waiting() == []
-    for index in (0, 3):
-        slot = some_slots(sched)[index]
-        with django_capture_on_commit_callbacks(execute=True):
-            services.appointment_book(
-                actor=Actor(user=sched.world.alice),
-                patient=sched.world.alice_patient,
-                location=sched.world.cleveland,
-                appointment_type=sched.consultation,
-                provider_id=slot.provider_id,
-                start=slot.start,
-                online=True,
-            )
-    assert ActionLink.objects.count() == 4
-    assert len(waiting()) == 1
-    assert tasks.action_link_purge_schedule() is False
-
-
-def test_a_running_purge_schedules_its_successor() -> None:
-    assert tasks.action_link_purge_schedule() is True
-    (first,) = waiting()
-    DBTaskResult.objects.filter(pk=first.pk).update(status=TaskResultStatus.RUNNING)
-    assert tasks.action_link_purge_schedule() is True
-    (second,) = waiting()
-    assert second.pk != first.pk

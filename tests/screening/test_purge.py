@@ -1,4 +1,4 @@
-"""The daily purge of anonymous self-checks: what goes, what stays, and how it is scheduled."""
+"""The daily purge of anonymous self-checks: what goes, what stays, and its next run."""
 
 from __future__ import annotations
 
@@ -98,26 +98,3 @@ def test_the_default_retention_is_thirty_days() -> None:
     kept = make(days_old=29)
     assert tasks.selfcheck_purge.call() == "deleted 1"
     assert list(SelfCheck.objects.values_list("pk", flat=True)) == [kept.pk]
-
-
-def test_storing_a_self_check_starts_the_schedule_once(
-    django_capture_on_commit_callbacks: Any,
-) -> None:
-    assert waiting() == []
-    with django_capture_on_commit_callbacks(execute=True):
-        selfcheck_submit(answers=answers())
-    assert len(waiting()) == 1
-    with django_capture_on_commit_callbacks(execute=True):
-        selfcheck_submit(answers=answers())
-    assert tasks.selfcheck_purge_schedule() is False
-    assert len(waiting()) == 1
-
-
-def test_a_running_purge_schedules_its_successor() -> None:
-    assert tasks.selfcheck_purge_schedule() is True
-    (first,) = waiting()
-    # What the worker does when it picks the job up.
-    DBTaskResult.objects.filter(pk=first.pk).update(status=TaskResultStatus.RUNNING)
-    assert tasks.selfcheck_purge_schedule() is True
-    (second,) = waiting()
-    assert second.pk != first.pk

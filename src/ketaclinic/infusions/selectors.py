@@ -54,10 +54,9 @@ from ketaclinic.infusions.models import (
     RateEvent,
     SessionStatus,
 )
-from ketaclinic.infusions.services import current_plan, given_mg_at
 from ketaclinic.patients.access import access_patient
 from ketaclinic.patients.models import Patient
-from ketaclinic.plans.models import KetamineProtocol
+from ketaclinic.plans.models import KetamineProtocol, Plan, PlanStatus
 from ketaclinic.scheduling.models import Appointment, AppointmentKind, AppointmentStatus
 
 STATE_LABELS = {
@@ -71,6 +70,30 @@ STATE_LABELS = {
     "discharged": "Discharged",
     "deferred": "Deferred",
 }
+
+
+# Two reads the services share with the board and the chart: the plan a session runs on, and
+# the dose given so far. They live here because services may import selectors, never the
+# reverse (the layers contract in pyproject.toml).
+
+
+def current_plan(patient: Patient) -> Plan | None:
+    """The patient's signed plan with a ketamine protocol, or None (one signed plan at most)."""
+    return (
+        Plan.objects.filter(patient=patient, status=PlanStatus.SIGNED, protocol__isnull=False)
+        .select_related("protocol")
+        .first()
+    )
+
+
+def given_mg_at(session: InfusionSession, at: dt.datetime) -> float:
+    """The running total given by ``at``, from the current rate and what was given before it."""
+    if session.rate_since is None or session.current_rate_mg_per_h is None:
+        return session.given_before_mg
+    minutes = max((at - session.rate_since).total_seconds() / 60, 0.0)
+    return session.given_before_mg + monitoring.infused_mg(
+        [(0.0, minutes, session.current_rate_mg_per_h)]
+    )
 
 
 def _day_bounds(location: Location, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:

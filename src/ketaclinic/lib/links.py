@@ -6,9 +6,10 @@ kind signs with its own salt, so a link of one kind is not valid as another), it
 row's ``expires_at`` (expiry), and ``used_at`` claimed by a conditional UPDATE inside the acting
 service's transaction (single use, even for two submits at the same instant).
 
-A kind of link (``scheduling.links``, ``outcomes.links``) is a ``LinkKind``: its table (a
-``SingleUseLink``), salt, signature lifetime, the messages a visitor reads, and its daily purge.
-Used and expired rows are deleted some days later; a purged link is then refused like any other
+A kind of link (``scheduling.links``, ``outcomes.diary.links``) is a ``LinkKind``: its table (a
+``SingleUseLink``), salt, signature lifetime, the messages a visitor reads, and its purge. Used and
+expired rows are deleted some days later by the kind's daily job (registered in
+``lib.tasks.PERIODIC_JOBS``, started by the worker); a purged link is then refused like any other
 spent link. All instants are aware datetimes compared as instants, so expiry does not depend on
 anyone's time zone.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -61,17 +62,11 @@ class LinkKind(Generic[L]):
     messages: LinkMessages
     # The audit object_type of each purge batch.
     purge_audit_type: str
-    # Starts the daily purge if it is not waiting; run after the commit of every issue.
-    purge_schedule: Callable[[], object]
 
     def issue(self, *, expires_at: dt.datetime, **target: Any) -> str:
         """Create the link's row (``target``: what it may act on) and return the URL token."""
         nonce = secrets.token_urlsafe(24)
         self.model._default_manager.create(nonce=nonce, expires_at=expires_at, **target)
-        # Every link ends up in the purge, so issuing one makes sure the purge is scheduled (one
-        # indexed query after commit; nothing is enqueued if a run is already waiting). Robust: a
-        # failure there is logged and never undoes or breaks the work that issued the link.
-        transaction.on_commit(self.purge_schedule, robust=True)
         return signing.dumps(nonce, salt=self.salt)
 
     def resolve(

@@ -5,7 +5,9 @@ class OutcomesConfig(AppConfig):
     name = "ketaclinic.outcomes"
 
     def ready(self) -> None:
-        from ketaclinic.outcomes.results import appointments_changed_receiver
+        # Imported here, not at the top: Django imports this module before any models are
+        # loaded, and these modules import models (the app registry's rule, not a cycle).
+        from ketaclinic.outcomes.durability.services import appointments_changed_receiver
         from ketaclinic.scheduling.signals import appointments_changed
 
         # Stored series results are derived data: when a patient's infusion appointments are

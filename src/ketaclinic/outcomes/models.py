@@ -1,7 +1,7 @@
 """The pain diary between visits: entries, reminder schedules, sent reminders and emailed links.
 
 Invariants live in the database: one entry per patient, instrument and day (a second entry the
-same day replaces the first, see ``services.diary_entry_record``), every score inside its
+same day replaces the first, see ``diary.services.diary_entry_record``), every score inside its
 instrument's range, the NRS stored with its LOINC code, one sent reminder per patient, instrument
 and local day (the claim that stops a second email), and a link that names exactly one entry.
 Scores are computed by ``ketaclinic.clinical.instruments`` only; the columns store its result.
@@ -288,9 +288,9 @@ class SeriesResult(models.Model):
 
     A stored copy of what the chart computes (``selectors.series_outcomes``), kept so the clinic
     analytics aggregate in the database over one row per series instead of re-reading years of
-    diary. ``outcomes.results`` rewrites a patient's rows after each daily score and a clinic's
-    rows on the periodic refresh; ``computed_at`` says how fresh they are and ``rule`` records
-    the values the judgement used (baseline, threshold parameters, source).
+    diary. ``outcomes.durability.services`` rewrites a patient's rows after each daily score and
+    a clinic's rows on the periodic refresh; ``computed_at`` says how fresh they are and ``rule``
+    records the values the judgement used (baseline, threshold parameters, source).
     """
 
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")

@@ -1,9 +1,12 @@
-"""Reads of the pain diary for the patient's and the clinician's pages.
+"""The patient's diary and infusion series as all four features read them: the diary pages
+(``diary``), the stored series results (``durability``), the booster check (``boosters``) and the
+progress letter (``letters``); ``plans`` reads the series too.
 
 A chart page costs a fixed number of queries whatever the length of the diary: the entries (one
 query), the infusion appointments (one), the intake NRS (one), the reminder schedule (one), the
-time zone (none, or one without a home location) and the audit event. Every read of diary data
-writes an audit event in the same transaction.
+time zone (none, or one without a home location) and, on a page, the audit event. Nothing here
+writes an audit event: ``diary_unaudited`` serves system work that audits its own result, and the
+pages read through ``diary.selectors``, which audits every read in the same transaction.
 
 Clinical arithmetic (baseline, response class, durability) comes from
 ``ketaclinic.clinical.outcomes`` only; this module gathers the inputs and lays out the results.
@@ -16,12 +19,10 @@ import zoneinfo
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.db.models.functions import Coalesce
 
-from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.assessments.models import Consultation
 from ketaclinic.clinical import outcomes as clinical_outcomes
 from ketaclinic.infusions.models import SessionStatus
 from ketaclinic.outcomes import timing
@@ -183,8 +184,6 @@ class DiaryView:
 
 def _intakes(patient: Patient) -> list[tuple[dt.date, float]]:
     """The NRS recorded at the patient's consultations, newest first (one query)."""
-    from ketaclinic.assessments.models import Consultation
-
     rows = (
         Consultation.objects.filter(patient=patient, pain_nrs__isnull=False)
         .order_by("-exam_date", "-pk")
@@ -234,7 +233,7 @@ def series_outcomes(
 
 def diary_unaudited(patient: Patient, *, now: dt.datetime | None) -> DiaryView:
     """The diary page's data without an audit event: for system work that audits its own
-    result (the booster check, the letter). Pages use ``diary_view``."""
+    result (the booster check, the letter). Pages use ``diary.selectors.diary_view``."""
     zone = timing.patient_zone(patient)
     today = timing.local_today(zone, now)
     entries = list(
@@ -269,59 +268,3 @@ def diary_unaudited(patient: Patient, *, now: dt.datetime | None) -> DiaryView:
     if finished and not any(d >= finished[-1].end for d, _ in view.pgic):
         view.pgic_due = finished[-1]
     return view
-
-
-def diary_view(
-    *, actor: Actor, patient: Patient, audience: str, now: dt.datetime | None = None
-) -> DiaryView:
-    """Everything the diary page shows (``audience``: "patient" or "clinician"); one audit event.
-
-    The caller has authorized ``actor`` for ``patient`` (``access_patient``).
-    """
-    with transaction.atomic():
-        view = diary_unaudited(patient, now=now)
-        audit_record(
-            actor=actor,
-            action=Action.READ,
-            object_type="diary",
-            object_id=patient.public_id,
-            patient=patient,
-            detail={
-                "audience": audience,
-                "entries": len(view.nrs) + len(view.peg) + len(view.pgic),
-            },
-        )
-    return view
-
-
-def diary_entry_for_day(
-    *, actor: Actor, patient: Patient, instrument: str, day: dt.date
-) -> DiaryEntry | None:
-    """The patient's entry for one instrument and day, to prefill a correction; audited."""
-    with transaction.atomic():
-        entry = DiaryEntry.objects.filter(
-            patient=patient, instrument=instrument, entry_date=day
-        ).first()
-        audit_record(
-            actor=actor,
-            action=Action.READ,
-            object_type="diary_entry",
-            object_id=entry.pk if entry is not None else "",
-            patient=patient,
-            detail={"instrument": instrument, "date": day.isoformat(), "found": entry is not None},
-        )
-    return entry
-
-
-def reminder_schedule_for(*, actor: Actor, patient: Patient) -> ReminderSchedule | None:
-    """The patient's reminder settings for the settings page; audited like any diary read."""
-    with transaction.atomic():
-        schedule = ReminderSchedule.objects.filter(patient=patient).first()
-        audit_record(
-            actor=actor,
-            action=Action.READ,
-            object_type="diary_reminder_schedule",
-            object_id=schedule.pk if schedule is not None else "",
-            patient=patient,
-        )
-    return schedule

@@ -1,6 +1,8 @@
 from django.urls import path
 
-from ketaclinic.outcomes import booster_views, letter_views, views
+from ketaclinic.outcomes.boosters import views as booster_views
+from ketaclinic.outcomes.diary import views
+from ketaclinic.outcomes.letters import views as letter_views
 
 app_name = "outcomes"
 

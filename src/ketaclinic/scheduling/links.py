@@ -4,8 +4,8 @@ The mechanism (signature, expiry, single use claimed in the acting transaction, 
 is ``ketaclinic.lib.links``; this module says what an appointment link acts on and what a patient
 reads when one is refused. A link names its action: a cancel link is not valid for rescheduling.
 
-Used and expired rows are deleted some days later (``links_purge``, run daily by the task worker,
-see tasks.py); a purged link is then refused like any other spent link.
+Used and expired rows are deleted some days later (``links_purge``, run daily by the task worker:
+``tasks.action_link_purge``); a purged link is then refused like any other spent link.
 """
 
 from __future__ import annotations
@@ -39,13 +39,6 @@ SPENT = (
 )
 
 
-def _purge_schedule() -> None:
-    # Imported here: the tasks module imports this one.
-    from ketaclinic.scheduling.tasks import action_link_purge_schedule
-
-    action_link_purge_schedule()
-
-
 _LINKS = LinkKind(
     model=ActionLink,
     salt=SALT,
@@ -57,7 +50,6 @@ _LINKS = LinkKind(
         spent=SPENT,
     ),
     purge_audit_type="action_link_purge",
-    purge_schedule=_purge_schedule,
 )
 
 

@@ -55,6 +55,12 @@ def _with_related(qs: QuerySet[Appointment]) -> QuerySet[Appointment]:
     return qs.select_related("location__clinic", "type", "provider", "patient")
 
 
+def appointment_load(appointment_id: int) -> Appointment:
+    """One appointment with what its pages and emails show, read again after a write (the write
+    is audited; this reload is not)."""
+    return _with_related(Appointment.objects.all()).get(pk=appointment_id)
+
+
 def patient_appointments(*, actor: Actor, patient: Patient) -> list[Appointment]:
     with transaction.atomic():
         rows = list(_with_related(Appointment.objects.filter(patient=patient)).order_by("-start"))

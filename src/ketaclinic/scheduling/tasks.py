@@ -1,10 +1,10 @@
-"""Background jobs of the schedule, run by ``ketaclinic db_worker``.
+"""Background jobs of the schedule, run by ``ketaclinic worker``.
 
 The worker has no clock of its own: every job is enqueued with ``run_after``. One-off jobs
-(reminders, waitlist holds) are enqueued by the service that needs them; periodic jobs (the
-purges) enqueue their own next run each time they start, and ``periodic_enqueue`` is idempotent,
-so starting a chain twice, or running two workers, never leaves more than one run waiting
-(``ketaclinic.lib.tasks``).
+(reminders, a freed slot offered to the waitlist, the end of an offer's hold) are enqueued by name
+by the services that need them (``lib.tasks.enqueue``); this module imports the services, never
+the reverse. The daily link purge is a periodic job: registered in ``lib.tasks.PERIODIC_JOBS``,
+started by the worker, and enqueuing its own next run each time it starts.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from django_tasks import task
 
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
-from ketaclinic.lib.tasks import PURGE_EVERY, periodic_enqueue
-from ketaclinic.scheduling import emails, links
+from ketaclinic.lib.tasks import periodic_continue
+from ketaclinic.scheduling import emails, links, services
 from ketaclinic.scheduling.models import Appointment, AppointmentStatus, SentReminder
 
 
@@ -62,10 +62,21 @@ def appointment_reminder(appointment_id: int, kind: str, start_iso: str) -> str:
 
 
 @task()
-def waitlist_offer_expire(offer_id: int) -> str:
-    from ketaclinic.scheduling.services import waitlist_offer_expire as expire
+def waitlist_offer_next(provider_id: int, location_id: int, type_id: int, start_iso: str) -> str:
+    """Offer a freed slot (a cancelled or moved appointment's) to the waitlist."""
+    offer = services.waitlist_offer_next(
+        provider_id=provider_id,
+        location_id=location_id,
+        type_id=type_id,
+        start=dt.datetime.fromisoformat(start_iso),
+    )
+    return f"offered ({offer.pk})" if offer is not None else "nobody to offer it to"
 
-    offer = expire(offer_id=offer_id)
+
+@task()
+def waitlist_offer_expire(offer_id: int) -> str:
+    """End an offer's hold, unless it was answered, and offer the slot to the next in line."""
+    offer = services.waitlist_offer_expire(offer_id=offer_id)
     return f"offered to next ({offer.pk})" if offer is not None else "nothing to do"
 
 
@@ -85,11 +96,6 @@ def action_link_purge() -> str:
     Idempotent: a second run finds nothing left to delete. The next run is enqueued first, so a
     failure here does not end the schedule.
     """
-    periodic_enqueue(action_link_purge, every=PURGE_EVERY)
+    periodic_continue(action_link_purge)
     deleted = links.links_purge(older_than=dt.timedelta(days=link_retention_days()))
     return f"deleted {deleted}"
-
-
-def action_link_purge_schedule() -> bool:
-    """Start the daily link purge if it is not already waiting (safe to call at any time)."""
-    return periodic_enqueue(action_link_purge, every=PURGE_EVERY)

@@ -3,7 +3,8 @@
 ``selfcheck_submit`` stores an anonymous result and writes no audit event: the row names no one
 (see models.py), so there is no patient whose record was read or changed. ``selfcheck_attach``
 turns it into patient data and is audited in the same transaction as the link.
-``selfchecks_purge`` deletes anonymous results nobody attached within the retention period.
+``selfchecks_purge`` deletes anonymous results nobody attached within the retention period
+(daily, ``tasks.selfcheck_purge``, which the task worker starts).
 """
 
 from __future__ import annotations
@@ -38,19 +39,8 @@ def selfcheck_submit(*, answers: Mapping[str, Mapping[str, object]]) -> SelfChec
         red_flags=list(outcome.red_flags),
     )
     selfcheck.full_clean()
-    with transaction.atomic():
-        selfcheck.save()
-        # Every anonymous result is a row the purge must remove one day, so storing one makes
-        # sure the purge is scheduled (nothing is enqueued if a run is already waiting). Robust:
-        # a failure there is logged and never costs the visitor their result.
-        transaction.on_commit(_purge_schedule, robust=True)
+    selfcheck.save()
     return selfcheck
-
-
-def _purge_schedule() -> None:
-    from ketaclinic.screening.tasks import selfcheck_purge_schedule
-
-    selfcheck_purge_schedule()
 
 
 def selfcheck_attach(*, actor: Actor, selfcheck: SelfCheck, patient: Patient) -> SelfCheck:

@@ -1,4 +1,5 @@
-"""Background jobs of the self-check, run by ``ketaclinic db_worker``."""
+"""Background jobs of the self-check, run by ``ketaclinic worker``: the daily purge, registered
+in ``lib.tasks.PERIODIC_JOBS``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import datetime as dt
 from django.conf import settings
 from django_tasks import task
 
-from ketaclinic.lib.tasks import PURGE_EVERY, periodic_enqueue
+from ketaclinic.lib.tasks import periodic_continue
 from ketaclinic.screening.services import selfchecks_purge
 
 DEFAULT_RETENTION_DAYS = 30
@@ -27,11 +28,6 @@ def selfcheck_purge() -> str:
     Idempotent: a second run finds nothing left to delete. The next run is enqueued first, so a
     failure here does not end the schedule.
     """
-    periodic_enqueue(selfcheck_purge, every=PURGE_EVERY)
+    periodic_continue(selfcheck_purge)
     deleted = selfchecks_purge(older_than=dt.timedelta(days=retention_days()))
     return f"deleted {deleted}"
-
-
-def selfcheck_purge_schedule() -> bool:
-    """Start the daily purge if it is not already waiting (safe to call at any time)."""
-    return periodic_enqueue(selfcheck_purge, every=PURGE_EVERY)

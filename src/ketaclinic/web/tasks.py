@@ -1,4 +1,5 @@
-"""Background jobs of the web app. The worker is ``ketaclinic db_worker`` (django-tasks-db)."""
+"""Background jobs of the web app. The worker is ``ketaclinic worker`` (django-tasks-db's
+``db_worker`` after starting the periodic jobs)."""
 
 from __future__ import annotations
 
@@ -8,5 +9,6 @@ from django_tasks import task
 
 @task()
 def worker_heartbeat() -> str:
-    """A no-op job: enqueued by the operations check to prove the worker is alive."""
+    """A no-op job: enqueued by the operations check to prove the worker is alive
+    (``lib.tasks.enqueue(WORKER_HEARTBEAT)``)."""
     return timezone.now().isoformat()

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from ketaclinic.analytics.seeding import seed_clinic
 from ketaclinic.clinics.models import Location
+from ketaclinic.devdata.demo import DEMO_DOMAIN, DEMO_PASSWORD, load_demo
+from ketaclinic.devdata.seeding import seed_clinic
 from ketaclinic.outcomes.models import SeriesResult
-from ketaclinic.web.demo import DEMO_DOMAIN, DEMO_PASSWORD, load_demo
 from tests.analytics.helpers import TODAY
 from tests.browser.conftest import DESKTOP, PHONE
 

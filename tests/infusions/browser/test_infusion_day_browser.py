@@ -22,11 +22,11 @@ from ketaclinic.accounts.models import User
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.audit.services import Actor
 from ketaclinic.clinics.models import Chair, Location
+from ketaclinic.devdata.demo import DEMO_DOMAIN, DEMO_PASSWORD, load_demo
 from ketaclinic.infusions import services
 from ketaclinic.infusions.models import Alert, InfusionSession, SessionStatus
 from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling.models import Appointment, AppointmentKind, AppointmentType
-from ketaclinic.web.demo import DEMO_DOMAIN, DEMO_PASSWORD, load_demo
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.infusions.helpers import signed_plan_for
 

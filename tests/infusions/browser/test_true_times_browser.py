@@ -19,10 +19,10 @@ from playwright.sync_api import Page, expect
 
 from ketaclinic.accounts.models import User
 from ketaclinic.audit.services import Actor
+from ketaclinic.devdata.demo import DEMO_DOMAIN
 from ketaclinic.infusions import services
 from ketaclinic.infusions.models import ChartEntry, InfusionSession
 from ketaclinic.scheduling.models import Appointment, AppointmentKind
-from ketaclinic.web.demo import DEMO_DOMAIN
 from tests.browser.clock import NEW_YORK
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.infusions.browser.test_infusion_day_browser import demo_infusion_today, sign_in

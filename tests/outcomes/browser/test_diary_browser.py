@@ -13,7 +13,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.audit.services import Actor
-from ketaclinic.outcomes import services
+from ketaclinic.outcomes.diary import services
 from ketaclinic.outcomes.models import DiaryEntry, ReminderSchedule
 from tests import factories
 from tests.browser.conftest import DESKTOP, PHONE

@@ -22,16 +22,16 @@ from django.core import mail
 from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.accounts.models import Role
-from ketaclinic.analytics.seeding import seed_clinic
 from ketaclinic.audit.models import Action, AuditEvent
 from ketaclinic.clinical import outcomes as clinical_outcomes
-from ketaclinic.outcomes.boosters import BOOSTER_TYPE_NAME
+from ketaclinic.devdata.demo import DEMO_DOMAIN, DEMO_PASSWORD, load_demo
+from ketaclinic.devdata.seeding import seed_clinic
+from ketaclinic.outcomes.boosters.services import BOOSTER_TYPE_NAME
+from ketaclinic.outcomes.boosters.tasks import booster_suggestions_refresh_all
 from ketaclinic.outcomes.models import BoosterStatus, BoosterSuggestion, DiaryEntry
-from ketaclinic.outcomes.tasks import booster_suggestions_refresh_all
 from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling.models import Appointment, AppointmentStatus
 from ketaclinic.scheduling.slots import parse_slot_key
-from ketaclinic.web.demo import DEMO_DOMAIN, DEMO_PASSWORD, load_demo
 from tests import factories
 from tests.browser.conftest import DESKTOP, PHONE
 

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from django.core import mail
 from django_tasks import TaskResultStatus
-from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from playwright.sync_api import Page, ViewportSize, expect
 
@@ -33,7 +32,7 @@ from tests import factories
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.conftest import World
 from tests.scheduling.browser.mail import invite, link_path, messages_to
-from tests.scheduling.helpers import Sched, setup_schedule, some_slots
+from tests.scheduling.helpers import Sched, run_due_jobs, setup_schedule, some_slots
 from tests.screening.browser_steps import no_sideways_scroll
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -67,20 +66,6 @@ def let_the_hold_run_out(offer: WaitlistOffer) -> None:
     jobs.update(run_after=offer.expires_at - shift)
 
 
-def run_the_worker() -> None:
-    """What ``ketaclinic db_worker`` does: run every job that is due, then stop."""
-    Worker(
-        queue_names=["default"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="browser-test",
-        excluded_queue_names=[],
-    ).run()
-
-
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_a_freed_time_goes_to_the_next_in_line_when_the_first_lets_the_hold_expire(
     live_server: Any, page: Page, world: World, viewport: ViewportSize
@@ -109,7 +94,8 @@ def test_a_freed_time_goes_to_the_next_in_line_when_the_first_lets_the_hold_expi
     expect(page.get_by_role("status")).to_contain_text("Your appointment is cancelled")
     assert Appointment.objects.get(pk=early.pk).status == AppointmentStatus.CANCELLED
 
-    # The freed time is offered to Bob alone, held for him.
+    # The worker offers the freed time to Bob alone, held for him.
+    run_due_jobs()
     bobs_offer = WaitlistOffer.objects.get()
     assert (bobs_offer.entry.patient, bobs_offer.start, bobs_offer.status) == (
         world.bob_patient,
@@ -126,7 +112,7 @@ def test_a_freed_time_goes_to_the_next_in_line_when_the_first_lets_the_hold_expi
 
     # Bob does not answer; the hold runs out and the worker offers the time to Carol.
     let_the_hold_run_out(bobs_offer)
-    run_the_worker()
+    run_due_jobs()
     assert WaitlistOffer.objects.get(pk=bobs_offer.pk).status == OfferStatus.EXPIRED
     carols_offer = WaitlistOffer.objects.get(status=OfferStatus.OPEN)
     assert (carols_offer.entry.patient, carols_offer.start) == (carol, early.start)

@@ -13,10 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from ketaclinic.outcomes.tasks import booster_refresh_schedule
-from ketaclinic.scheduling.tasks import action_link_purge_schedule
-from ketaclinic.screening.tasks import selfcheck_purge_schedule
-from ketaclinic.web.demo import demo_logins
+from ketaclinic.devdata.demo import demo_logins
 
 
 class Command(BaseCommand):
@@ -43,12 +40,8 @@ class Command(BaseCommand):
             "--graceful-timeout",
             "10",
         ]
-        worker_cmd = [python, "-m", "ketaclinic.manage", "db_worker"]
-        # The worker has no clock of its own: periodic jobs re-enqueue themselves, so make sure
-        # each has its first run waiting before the worker starts.
-        selfcheck_purge_schedule()
-        action_link_purge_schedule()
-        booster_refresh_schedule()
+        # ``worker`` starts the periodic jobs itself, then runs ``db_worker``.
+        worker_cmd = [python, "-m", "ketaclinic.manage", "worker"]
         processes = [
             subprocess.Popen(web_cmd),  # noqa: S603  (fixed argv, no shell)
             subprocess.Popen(worker_cmd),  # noqa: S603

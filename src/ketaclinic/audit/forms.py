@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from ketaclinic.audit.models import Action
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(required=False)
+    object_type = forms.CharField(required=False, max_length=60)
+    actor = forms.CharField(required=False, max_length=200, label="Staff email")
+    record_number = forms.CharField(required=False, max_length=20)
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["action"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "Any action"), *Action.choices]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The end date is before the start date.")
+        return data

@@ -1,0 +1,275 @@
+"""The booster loop: a relapse after the latest series becomes a suggestion in the physician's
+queue; the physician approves (the patient is offered booster slots) or declines with a reason;
+the patient books a booster through the scheduling services. Every step is audited.
+
+The relapse comes only from ``ketaclinic.clinical.outcomes.durability`` (through
+``boosters.selectors.relapse_for_patient``); the booster policy is
+``clinical.protocols.BOOSTER_SOURCE``.
+Refusals raise ``ValidationError`` (field-named) or ``SchedulingError`` and change nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ketaclinic.accounts.models import Role
+from ketaclinic.assessments.selectors import require_eligibility_in_force
+from ketaclinic.audit.models import Action
+from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.clinical import outcomes as clinical_outcomes
+from ketaclinic.clinical.protocols import BOOSTER_SOURCE
+from ketaclinic.clinics.models import Clinic, Location
+from ketaclinic.lib.forms import StaleObjectError
+from ketaclinic.outcomes.boosters.emails import send_booster_offer
+from ketaclinic.outcomes.boosters.selectors import relapse_for_patient
+from ketaclinic.outcomes.models import BoosterStatus, BoosterSuggestion
+from ketaclinic.patients.models import Patient
+from ketaclinic.scheduling import services as scheduling_services
+from ketaclinic.scheduling.models import Appointment, AppointmentKind, AppointmentType
+
+BOOSTER_TYPE_NAME = "Booster infusion"
+REASON_MAX = 500
+
+
+def booster_suggestion_for_patient(*, patient: Patient) -> BoosterSuggestion | None:
+    """Create the suggestion for the patient's current relapse unless it exists (idempotent).
+
+    Returns the new suggestion, or None when there is no relapse or it was already suggested.
+    The unique constraint (patient, relapse date) settles a race between two refreshes.
+    """
+    relapse = relapse_for_patient(patient)
+    if relapse is None:
+        return None
+    if BoosterSuggestion.objects.filter(
+        patient=patient, relapse_date=relapse.relapse_date
+    ).exists():
+        return None
+    suggestion = BoosterSuggestion(
+        clinic_id=patient.clinic_id,
+        patient=patient,
+        series_end=relapse.series_end,
+        relapse_date=relapse.relapse_date,
+        baseline=relapse.baseline,
+        window_means=relapse.window_means,
+        source=BOOSTER_SOURCE,
+    )
+    suggestion.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            suggestion.save()
+            audit_record(
+                actor=Actor(user=None),
+                action=Action.CREATE,
+                object_type="booster_suggestion",
+                object_id=suggestion.public_id,
+                patient=patient,
+                detail={
+                    "relapse_date": relapse.relapse_date.isoformat(),
+                    "series_end": relapse.series_end.isoformat(),
+                    "baseline": relapse.baseline,
+                    "source": clinical_outcomes.SOURCE,
+                },
+            )
+    except IntegrityError:
+        return None
+    return suggestion
+
+
+def booster_suggestions_refresh(*, clinic: Clinic) -> int:
+    """Check every patient of ``clinic`` who has had infusions; returns how many were created."""
+    patient_ids = (
+        Appointment.objects.filter(clinic=clinic, type__kind=AppointmentKind.INFUSION)
+        .values_list("patient_id", flat=True)
+        .distinct()
+    )
+    created = 0
+    for patient in Patient.objects.filter(pk__in=list(patient_ids)).select_related("home_location"):
+        if booster_suggestion_for_patient(patient=patient) is not None:
+            created += 1
+    return created
+
+
+def _check_physician(actor: Actor, suggestion: BoosterSuggestion) -> None:
+    user = actor.user
+    if user is None or user.role != Role.PHYSICIAN or user.clinic_id != suggestion.clinic_id:
+        raise PermissionError("Only a physician of this clinic decides on a booster.")
+
+
+def _lock(suggestion: BoosterSuggestion, expected_version: int | None) -> BoosterSuggestion:
+    current = BoosterSuggestion.objects.select_for_update().get(pk=suggestion.pk)
+    if expected_version is not None and current.version != expected_version:
+        raise StaleObjectError(
+            "Someone else decided on this suggestion while you were looking at it. "
+            "Reload the page to see the decision."
+        )
+    if current.status != BoosterStatus.OPEN:
+        raise ValidationError(
+            {"status": f"This suggestion is already {current.get_status_display().lower()}."}
+        )
+    return current
+
+
+def _decide(
+    actor: Actor, current: BoosterSuggestion, status: BoosterStatus, detail: dict[str, str]
+) -> None:
+    """Record the physician's decision on the locked suggestion, signed in the audit trail."""
+    current.status = status
+    current.decided_by = actor.user
+    current.decided_at = timezone.now()
+    current.version += 1
+    current.full_clean(validate_constraints=False)
+    current.save()
+    audit_record(
+        actor=actor,
+        action=Action.SIGN,
+        object_type="booster_suggestion",
+        object_id=current.public_id,
+        patient=current.patient,
+        detail={
+            "decision": str(status),
+            "relapse_date": current.relapse_date.isoformat(),
+            **detail,
+        },
+    )
+
+
+def booster_type_ensure(*, actor: Actor, clinic_id: int) -> AppointmentType:
+    """The clinic's "Booster infusion" type, created (audited) from its infusion type if missing.
+
+    A booster is one infusion session (BOOSTER_SOURCE), so it copies the duration, recovery
+    buffer, provider role and chair of the clinic's infusion type.
+    """
+    found = AppointmentType.objects.filter(clinic_id=clinic_id, name=BOOSTER_TYPE_NAME).first()
+    if found is not None:
+        return found
+    base = scheduling_services.infusion_type(clinic_id)
+    booster = AppointmentType(
+        clinic_id=clinic_id,
+        kind=AppointmentKind.INFUSION,
+        name=BOOSTER_TYPE_NAME,
+        duration_min=base.duration_min if base else clinical_outcomes.BOOSTER_DURATION_MIN,
+        buffer_min=base.buffer_min if base else clinical_outcomes.BOOSTER_BUFFER_MIN,
+        provider_role=base.provider_role if base else Role.NURSE,
+        needs_chair=base.needs_chair if base else True,
+        # Not in the public booking flow: only a patient with an approved booster may book it.
+        bookable_online=False,
+    )
+    booster.full_clean(validate_constraints=False)
+    booster.save()
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="appointment_type",
+        object_id=booster.pk,
+        detail={"name": BOOSTER_TYPE_NAME, "reason": "booster approval"},
+        clinic=Clinic.objects.get(pk=clinic_id),
+    )
+    return booster
+
+
+@transaction.atomic
+def booster_suggestion_approve(
+    *,
+    actor: Actor,
+    suggestion: BoosterSuggestion,
+    appointment_type: AppointmentType | None = None,
+    expected_version: int | None = None,
+) -> BoosterSuggestion:
+    """Approve: the patient is emailed and sees the offer in the portal (after commit)."""
+    _check_physician(actor, suggestion)
+    current = _lock(suggestion, expected_version)
+    # Gate 1: a booster is ketamine, so it is offered only under an eligibility decision in
+    # force (booking asks again, as does the start on the day).
+    require_eligibility_in_force(
+        patient=current.patient, today=timezone.localdate(), action="offer a booster infusion"
+    )
+    if appointment_type is None:
+        appointment_type = booster_type_ensure(actor=actor, clinic_id=current.clinic_id)
+    elif (
+        appointment_type.clinic_id != current.clinic_id
+        or appointment_type.kind != AppointmentKind.INFUSION
+        or not appointment_type.is_active
+    ):
+        raise ValidationError(
+            {"appointment_type": "Choose an active infusion appointment type of this clinic."}
+        )
+    current.appointment_type = appointment_type
+    _decide(
+        actor,
+        current,
+        BoosterStatus.APPROVED,
+        {"appointment_type": appointment_type.name, "source": BOOSTER_SOURCE},
+    )
+    suggestion_id = current.pk
+    transaction.on_commit(lambda: send_booster_offer(suggestion_id), robust=True)
+    return current
+
+
+@transaction.atomic
+def booster_suggestion_decline(
+    *,
+    actor: Actor,
+    suggestion: BoosterSuggestion,
+    reason: str,
+    expected_version: int | None = None,
+) -> BoosterSuggestion:
+    """Decline with a reason (required); nothing is offered to the patient."""
+    _check_physician(actor, suggestion)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Give the reason for declining the booster."})
+    if len(reason) > REASON_MAX:
+        raise ValidationError({"reason": f"Keep the reason under {REASON_MAX} characters."})
+    current = _lock(suggestion, expected_version)
+    current.decline_reason = reason
+    _decide(actor, current, BoosterStatus.DECLINED, {"reason": reason})
+    return current
+
+
+def booster_book(
+    *,
+    actor: Actor,
+    suggestion: BoosterSuggestion,
+    location: Location,
+    provider_id: int,
+    start: dt.datetime,
+    now: dt.datetime | None = None,
+) -> Appointment:
+    """Book the approved booster (``scheduling.services.appointment_book``) and link it.
+
+    The physician's approval is what allows this infusion type to be booked by the patient,
+    so it is booked as an offered appointment (``online=False``), not through the public flow.
+    Raises ``SchedulingError`` (nothing booked) or ``ValidationError``.
+    """
+    with transaction.atomic():
+        current = BoosterSuggestion.objects.select_for_update().get(pk=suggestion.pk)
+        if current.status != BoosterStatus.APPROVED or current.appointment_type is None:
+            raise ValidationError({"slot": "This booster offer is no longer open."})
+        appointment = scheduling_services.appointment_book(
+            actor=actor,
+            patient=current.patient,
+            location=location,
+            appointment_type=current.appointment_type,
+            provider_id=provider_id,
+            start=start,
+            online=False,
+            now=now,
+        )
+        current.status = BoosterStatus.BOOKED
+        current.appointment = appointment
+        current.version += 1
+        current.full_clean(validate_constraints=False)
+        current.save()
+        audit_record(
+            actor=actor,
+            action=Action.UPDATE,
+            object_type="booster_suggestion",
+            object_id=current.public_id,
+            patient=current.patient,
+            detail={"booked": str(appointment.public_id)},
+        )
+    return appointment

@@ -1,0 +1,35 @@
+"""Audited reads of progress letters: the chart's list and the PDF download."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from ketaclinic.audit.models import Action
+from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.outcomes.models import Letter
+from ketaclinic.patients.models import Patient
+
+
+def letters_for_patient(*, actor: Actor, patient: Patient) -> list[Letter]:
+    with transaction.atomic():
+        rows = list(Letter.objects.filter(patient=patient).defer("pdf").order_by("-created_at"))
+        audit_record(
+            actor=actor,
+            action=Action.READ,
+            object_type="progress_letters",
+            object_id=patient.public_id,
+            patient=patient,
+        )
+    return rows
+
+
+def letter_download(*, actor: Actor, letter: Letter) -> bytes:
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action=Action.EXPORT,
+            object_type="progress_letter",
+            object_id=letter.public_id,
+            patient=letter.patient,
+        )
+    return bytes(letter.pdf or b"")

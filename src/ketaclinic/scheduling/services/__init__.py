@@ -1,0 +1,70 @@
+"""Writes of the schedule: one transaction each, audited in it, emails and tasks on commit.
+
+One module per aggregate: ``appointments`` (single bookings, moves, cancellations, status),
+``series`` (induction series as one unit), ``waitlist`` (offers of freed slots), ``setup`` (the
+clinic admin's types, availability and booking policy). ``locks`` holds the row-lock order,
+``notifications`` what is sent on commit, ``gates`` the checks bookings share, ``errors`` the
+refusals. Callers import from here.
+"""
+
+from ketaclinic.scheduling.services.appointments import (
+    STATUS_TRANSITIONS,
+    appointment_book,
+    appointment_cancel,
+    appointment_reschedule,
+    appointment_status_change,
+    booking_patient_create,
+)
+from ketaclinic.scheduling.services.errors import (
+    SchedulingError,
+    SeriesUnavailableError,
+    SlotUnavailableError,
+)
+from ketaclinic.scheduling.services.notifications import REMINDERS
+from ketaclinic.scheduling.services.series import (
+    infusion_type,
+    series_book,
+    series_cancel,
+    series_replace_for_revision,
+)
+from ketaclinic.scheduling.services.setup import (
+    appointment_type_save,
+    availability_add,
+    availability_remove,
+    booking_policy_update,
+    exception_add,
+    exception_remove,
+)
+from ketaclinic.scheduling.services.waitlist import (
+    waitlist_join,
+    waitlist_offer_accept,
+    waitlist_offer_expire,
+    waitlist_offer_next,
+)
+
+__all__ = [
+    "REMINDERS",
+    "STATUS_TRANSITIONS",
+    "SchedulingError",
+    "SeriesUnavailableError",
+    "SlotUnavailableError",
+    "appointment_book",
+    "appointment_cancel",
+    "appointment_reschedule",
+    "appointment_status_change",
+    "appointment_type_save",
+    "availability_add",
+    "availability_remove",
+    "booking_patient_create",
+    "booking_policy_update",
+    "exception_add",
+    "exception_remove",
+    "infusion_type",
+    "series_book",
+    "series_cancel",
+    "series_replace_for_revision",
+    "waitlist_join",
+    "waitlist_offer_accept",
+    "waitlist_offer_expire",
+    "waitlist_offer_next",
+]

@@ -1,0 +1,94 @@
+"""What the scheduling views of several audiences share: the slot picker's context, the posted
+slot and version, and how a refusal is shown."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest
+from django.utils import timezone
+
+from ketaclinic.accounts.models import Role, User
+from ketaclinic.clinics.models import Location
+from ketaclinic.scheduling import services
+from ketaclinic.scheduling.models import Appointment, AppointmentType
+from ketaclinic.scheduling.slots import free_slots, parse_slot_key, slots_by_day
+
+STAFF = (Role.FRONT_DESK, Role.NURSE, Role.PHYSICIAN, Role.CLINIC_ADMIN)
+DAYS_SHOWN = 14
+
+
+def _week_start(request: HttpRequest, location: Location) -> dt.date:
+    today = timezone.now().astimezone(zoneinfo.ZoneInfo(location.time_zone)).date()
+    try:
+        start = dt.date.fromisoformat(request.GET.get("from", ""))
+    except ValueError:
+        start = today
+    return max(start, today)
+
+
+def slot_page_context(
+    request: HttpRequest,
+    location: Location,
+    appointment_type: AppointmentType,
+    *,
+    ignore_appointment_id: int | None = None,
+) -> dict[str, Any]:
+    start = _week_start(request, location)
+    end = start + dt.timedelta(days=DAYS_SHOWN - 1)
+    slots = free_slots(
+        location=location,
+        appointment_type=appointment_type,
+        day_from=start,
+        day_to=end,
+        ignore_appointment_id=ignore_appointment_id,
+    )
+    tz = zoneinfo.ZoneInfo(location.time_zone)
+    return {
+        "location": location,
+        "appointment_type": appointment_type,
+        "days": [
+            (day, [(s, s.start.astimezone(tz)) for s in day_slots])
+            for day, day_slots in slots_by_day(slots, location)
+        ],
+        "from": start,
+        "next_from": end + dt.timedelta(days=1),
+        "prev_from": start - dt.timedelta(days=DAYS_SHOWN),
+        "show_prev": start > timezone.now().astimezone(tz).date(),
+    }
+
+
+def posted_slot(request: HttpRequest) -> tuple[int, dt.datetime] | None:
+    return parse_slot_key(request.POST.get("slot", ""))
+
+
+def posted_version(request: HttpRequest) -> int | None:
+    """The version the page was opened at; an unreadable one never matches (-1)."""
+    value = request.POST.get("version")
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return -1
+
+
+def show_refusal(
+    request: HttpRequest, exc: services.SchedulingError, location: Location | None = None
+) -> None:
+    messages.error(request, str(exc))
+    if isinstance(exc, services.SlotUnavailableError) and exc.alternatives and location is not None:
+        tz = zoneinfo.ZoneInfo(location.time_zone)
+        times = ", ".join(f"{s.start.astimezone(tz):%a %d %b %I:%M %p}" for s in exc.alternatives)
+        messages.info(request, f"Nearest free times: {times}.")
+
+
+def user_clinic_id(user: User) -> int:
+    if user.clinic_id is None:
+        raise Http404("Page not found")
+    return user.clinic_id
+
+
+def local_start(appointment: Appointment) -> dt.datetime:
+    return appointment.start.astimezone(zoneinfo.ZoneInfo(appointment.location.time_zone))

@@ -1,0 +1,224 @@
+"""The patient's own appointments: list, cancel, move, join the waitlist; and the signed links
+from the emails (cancel, move, accept a waitlist offer) that work without signing in."""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from ketaclinic.accounts.access import roles_required, signed_in_user
+from ketaclinic.accounts.models import Role
+from ketaclinic.audit.services import Actor
+from ketaclinic.scheduling import selectors, services
+from ketaclinic.scheduling.access import access_appointment
+from ketaclinic.scheduling.links import LinkError, link_resolve
+from ketaclinic.scheduling.models import Appointment, LinkAction
+from ketaclinic.scheduling.views.common import (
+    local_start,
+    posted_slot,
+    posted_version,
+    show_refusal,
+    slot_page_context,
+)
+
+
+@roles_required(Role.PATIENT)
+@require_http_methods(["GET"])
+def my_appointments(request: HttpRequest) -> HttpResponse:
+    user = signed_in_user(request)
+    patient = user.patient
+    rows = selectors.patient_appointments(actor=Actor.from_request(request), patient=patient)
+    now = timezone.now()
+    return render(
+        request,
+        "scheduling/my_appointments.html",
+        {
+            "upcoming": [
+                (a, local_start(a)) for a in rows if a.start >= now and a.status == "booked"
+            ],
+            "past": [
+                (a, local_start(a)) for a in rows if not (a.start >= now and a.status == "booked")
+            ],
+            "waitlist": selectors.patient_waitlist(patient=patient),
+        },
+    )
+
+
+@roles_required(Role.PATIENT)
+@require_http_methods(["GET", "POST"])
+def my_appointment_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
+    appointment = access_appointment(signed_in_user(request), public_id, for_write=True)
+    if request.method == "POST":
+        try:
+            services.appointment_cancel(
+                actor=Actor.from_request(request),
+                appointment=appointment,
+                expected_version=posted_version(request),
+            )
+        except services.SchedulingError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Your appointment is cancelled.")
+        return redirect("scheduling:my_appointments")
+    return render(
+        request,
+        "scheduling/cancel_confirm.html",
+        {"appointment": appointment, "local_start": local_start(appointment), "token": None},
+    )
+
+
+def _reschedule_posted(request: HttpRequest, appointment: Appointment, **extra: Any) -> bool:
+    """Move the appointment to the posted slot; on a refusal, say why and return False.
+
+    Shared by the portal and the emailed link; a ``LinkError`` is left to the link view.
+    """
+    parsed = posted_slot(request)
+    if parsed is None:
+        messages.error(request, "Please choose one of the times shown.")
+        return False
+    try:
+        services.appointment_reschedule(
+            actor=Actor.from_request(request),
+            appointment=appointment,
+            provider_id=parsed[0],
+            start=parsed[1],
+            **extra,
+        )
+    except services.SchedulingError as exc:
+        show_refusal(request, exc, appointment.location)
+        return False
+    return True
+
+
+def _reschedule_page(request: HttpRequest, appointment: Appointment, **extra: Any) -> HttpResponse:
+    context = slot_page_context(
+        request, appointment.location, appointment.type, ignore_appointment_id=appointment.pk
+    )
+    context.update({"appointment": appointment, "local_start": local_start(appointment), **extra})
+    return render(request, "scheduling/reschedule.html", context)
+
+
+@roles_required(Role.PATIENT)
+@require_http_methods(["GET", "POST"])
+def my_appointment_reschedule(request: HttpRequest, public_id: str) -> HttpResponse:
+    appointment = access_appointment(signed_in_user(request), public_id, for_write=True)
+    if request.method == "POST" and _reschedule_posted(
+        request, appointment, expected_version=posted_version(request)
+    ):
+        messages.success(request, "Your appointment has moved. We emailed the new time.")
+        return redirect("scheduling:my_appointments")
+    return _reschedule_page(request, appointment)
+
+
+@roles_required(Role.PATIENT)
+@require_POST
+def my_waitlist_join(request: HttpRequest, public_id: str) -> HttpResponse:
+    user = signed_in_user(request)
+    appointment = access_appointment(user, public_id, for_write=True)
+    try:
+        services.waitlist_join(
+            actor=Actor.from_request(request),
+            patient=user.patient,
+            location=appointment.location,
+            appointment_type=appointment.type,
+            appointment=appointment,
+        )
+    except services.SchedulingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, "You are on the waitlist. We will email you if an earlier time frees up."
+        )
+    return redirect("scheduling:my_appointments")
+
+
+# --- signed links from emails -----------------------------------------------------------------
+
+
+def _link_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return render(request, "scheduling/link_error.html", {"message": str(exc)}, status=400)
+
+
+def _link_done(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "scheduling/link_done.html", {"message": message})
+
+
+def _link_or_error(request: HttpRequest, token: str, action: LinkAction) -> Any:
+    try:
+        return link_resolve(token, action=action)
+    except LinkError as exc:
+        return _link_error(request, exc)
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def link_cancel(request: HttpRequest, token: str) -> HttpResponse:
+    link = _link_or_error(request, token, LinkAction.CANCEL)
+    if isinstance(link, HttpResponse):
+        return link
+    appointment = link.appointment
+    if request.method == "POST":
+        try:
+            services.appointment_cancel(
+                actor=Actor.from_request(request), appointment=appointment, link=link
+            )
+        except (services.SchedulingError, LinkError) as exc:
+            return _link_error(request, exc)
+        return _link_done(request, "Your appointment is cancelled. We emailed you a confirmation.")
+    return render(
+        request,
+        "scheduling/cancel_confirm.html",
+        {"appointment": appointment, "local_start": local_start(appointment), "token": token},
+    )
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def link_reschedule(request: HttpRequest, token: str) -> HttpResponse:
+    link = _link_or_error(request, token, LinkAction.RESCHEDULE)
+    if isinstance(link, HttpResponse):
+        return link
+    appointment = link.appointment
+    if request.method == "POST":
+        try:
+            moved = _reschedule_posted(request, appointment, link=link)
+        except LinkError as exc:
+            return _link_error(request, exc)
+        if moved:
+            return _link_done(
+                request,
+                "Your appointment has moved. We emailed you the new time and a calendar update.",
+            )
+    return _reschedule_page(request, appointment, token=token)
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def link_waitlist(request: HttpRequest, token: str) -> HttpResponse:
+    link = _link_or_error(request, token, LinkAction.WAITLIST_ACCEPT)
+    if isinstance(link, HttpResponse):
+        return link
+    offer = link.offer
+    if request.method == "POST":
+        try:
+            services.waitlist_offer_accept(actor=Actor.from_request(request), link=link)
+        except (services.SchedulingError, LinkError) as exc:
+            return _link_error(request, exc)
+        return _link_done(request, "The earlier time is yours. We emailed you the confirmation.")
+    tz = zoneinfo.ZoneInfo(offer.location.time_zone)
+    return render(
+        request,
+        "scheduling/waitlist_offer.html",
+        {
+            "offer": offer,
+            "local_start": offer.start.astimezone(tz),
+            "local_expires": offer.expires_at.astimezone(tz),
+        },
+    )
