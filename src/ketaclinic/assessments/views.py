@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -28,18 +27,11 @@ from ketaclinic.assessments.forms import (
 )
 from ketaclinic.assessments.selectors import ConsultationPage
 from ketaclinic.audit.services import Actor
+from ketaclinic.lib.views import errors_onto_form
 from ketaclinic.patients.selectors import patient_detail
 from ketaclinic.scheduling.models import Appointment
 
 READ_ROLES = (Role.NURSE, Role.PHYSICIAN, Role.CLINIC_ADMIN)
-
-
-def _apply_errors(form: forms.Form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _detail(public_id: uuid.UUID | str, anchor: str = "") -> HttpResponse:
@@ -78,7 +70,7 @@ def consultation_new(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
                 appointment_public_id=form.cleaned_data["appointment"] or None,
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            errors_onto_form(form, exc)
         else:
             messages.success(request, "Consultation started. Record the history first.")
             return redirect("assessments:consultation_history", public_id=consultation.public_id)
@@ -147,7 +139,7 @@ def _section(
                     form=form,
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                errors_onto_form(form, exc)
             else:
                 messages.success(request, "Saved.")
                 return _detail(public_id, anchor)
@@ -236,7 +228,7 @@ def consultation_sign(request: HttpRequest, public_id: uuid.UUID) -> HttpRespons
                 services.decision_sign(**common)
                 messages.success(request, "Decision signed. The record is locked.")
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            errors_onto_form(form, exc)
         else:
             return _detail(public_id, "decision")
     status = 422 if request.method == "POST" else 200
@@ -256,7 +248,7 @@ def consultation_addendum(request: HttpRequest, public_id: uuid.UUID) -> HttpRes
                 text=form.cleaned_data["text"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            errors_onto_form(form, exc)
         else:
             messages.success(request, "Addendum added.")
             return _detail(public_id, "addenda")

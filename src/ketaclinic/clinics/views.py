@@ -6,8 +6,6 @@ The exception: proposed changes to the safety settings, which physicians see and
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
@@ -34,25 +32,10 @@ from ketaclinic.clinics.forms import (
 )
 from ketaclinic.clinics.models import ClinicPolicy
 from ketaclinic.clinics.services import LOCATION_FIELDS, TEMPLATE_FIELDS
+from ketaclinic.lib.views import errors_onto_form, user_clinic_id
 
 ADMIN = Role.CLINIC_ADMIN
 PHYSICIAN = Role.PHYSICIAN
-
-
-def _clinic_id(request: HttpRequest) -> int:
-    clinic_id = signed_in_user(request).clinic_id
-    assert clinic_id is not None
-    return clinic_id
-
-
-def _form_errors(form: Any, exc: ValidationError) -> None:
-    """Put a service's refusal on the form, under the field it names."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            target = field if field in form.fields and field != NON_FIELD_ERRORS else None
-            form.add_error(target, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _flash_errors(request: HttpRequest, exc: ValidationError, labels: dict[str, str]) -> None:
@@ -82,7 +65,7 @@ def _posted_int(request: HttpRequest, name: str) -> int | None:
 @roles_required(ADMIN)
 @require_GET
 def settings_index(request: HttpRequest) -> HttpResponse:
-    policy = selectors.clinic_policy_current(clinic_id=_clinic_id(request))
+    policy = selectors.clinic_policy_current(clinic_id=user_clinic_id(signed_in_user(request)))
     return render(request, "clinics/settings_index.html", {"policy": policy})
 
 
@@ -92,7 +75,7 @@ def settings_index(request: HttpRequest) -> HttpResponse:
 @roles_required(ADMIN)
 @require_GET
 def policy_detail(request: HttpRequest) -> HttpResponse:
-    clinic_id = _clinic_id(request)
+    clinic_id = user_clinic_id(signed_in_user(request))
     policy = selectors.clinic_policy_for_page(clinic_id=clinic_id)
     return render(
         request,
@@ -122,7 +105,7 @@ def policy_edit(request: HttpRequest) -> HttpResponse:
                 note=form.cleaned_data["note"],
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            errors_onto_form(form, exc)
         else:
             if isinstance(saved, ClinicPolicy):
                 messages.success(request, f"Saved as version {saved.version}.")
@@ -142,7 +125,7 @@ def policy_edit(request: HttpRequest) -> HttpResponse:
 @roles_required(ADMIN)
 @require_GET
 def policy_history(request: HttpRequest) -> HttpResponse:
-    history = selectors.clinic_policy_history(clinic_id=_clinic_id(request))
+    history = selectors.clinic_policy_history(clinic_id=user_clinic_id(signed_in_user(request)))
     return render(request, "clinics/policy_history.html", {"history": history})
 
 
@@ -152,7 +135,7 @@ def policy_proposals(request: HttpRequest) -> HttpResponse:
     """Proposed changes to the safety settings: physicians approve or decline them, the clinic
     admin follows them."""
     user = signed_in_user(request)
-    clinic_id = _clinic_id(request)
+    clinic_id = user_clinic_id(signed_in_user(request))
     policy = selectors.clinic_policy_current(clinic_id=clinic_id)
     return render(
         request,
@@ -208,7 +191,7 @@ def policy_proposal_decline(request: HttpRequest, proposal_id: int) -> HttpRespo
 @roles_required(ADMIN)
 @require_GET
 def location_list(request: HttpRequest) -> HttpResponse:
-    locations = selectors.locations_for_admin(clinic_id=_clinic_id(request))
+    locations = selectors.locations_for_admin(clinic_id=user_clinic_id(signed_in_user(request)))
     return render(request, "clinics/location_list.html", {"locations": locations})
 
 
@@ -223,7 +206,7 @@ def location_new(request: HttpRequest) -> HttpResponse:
                 values={name: form.cleaned_data[name] for name in LOCATION_FIELDS},
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            errors_onto_form(form, exc)
         else:
             messages.success(request, f"Added {location.name}. Now add its chairs.")
             return redirect("clinics:location_edit", location_id=location.pk)
@@ -252,7 +235,7 @@ def location_edit(request: HttpRequest, location_id: int) -> HttpResponse:
                 values={name: form.cleaned_data[name] for name in LOCATION_FIELDS},
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            errors_onto_form(form, exc)
         else:
             messages.success(request, "Saved.")
             return redirect("clinics:location_edit", location_id=location.pk)
@@ -321,7 +304,7 @@ def chair_active(request: HttpRequest, chair_id: int) -> HttpResponse:
 @roles_required(ADMIN)
 @require_GET
 def staff_list(request: HttpRequest) -> HttpResponse:
-    page = selectors.staff_for_admin(clinic_id=_clinic_id(request))
+    page = selectors.staff_for_admin(clinic_id=user_clinic_id(signed_in_user(request)))
     return render(
         request,
         "clinics/staff_list.html",
@@ -332,7 +315,7 @@ def staff_list(request: HttpRequest) -> HttpResponse:
 @roles_required(ADMIN)
 @require_http_methods(["GET", "POST"])
 def staff_invite(request: HttpRequest) -> HttpResponse:
-    form = InvitationForm(request.POST or None, clinic_id=_clinic_id(request))
+    form = InvitationForm(request.POST or None, clinic_id=user_clinic_id(signed_in_user(request)))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -343,7 +326,7 @@ def staff_invite(request: HttpRequest) -> HttpResponse:
                 location_ids=[loc.pk for loc in data["locations"]],
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            errors_onto_form(form, exc)
         else:
             messages.success(request, f"Invitation emailed to {invitation.email}.")
             return redirect("clinics:staff")
@@ -357,7 +340,9 @@ def staff_edit(request: HttpRequest, user_id: int) -> HttpResponse:
     actor = Actor.from_request(request)
     member = account_services.access_staff_member(actor, user_id)
     initial = {"role": member.role, "locations": list(member.locations.all())}
-    form = StaffMemberForm(request.POST or None, initial=initial, clinic_id=_clinic_id(request))
+    form = StaffMemberForm(
+        request.POST or None, initial=initial, clinic_id=user_clinic_id(signed_in_user(request))
+    )
     if request.method == "POST" and form.is_valid():
         try:
             account_services.staff_member_update(
@@ -367,7 +352,7 @@ def staff_edit(request: HttpRequest, user_id: int) -> HttpResponse:
                 location_ids=[loc.pk for loc in form.cleaned_data["locations"]],
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            errors_onto_form(form, exc)
         else:
             messages.success(request, f"Saved {member.display_name}.")
             return redirect("clinics:staff")
@@ -433,7 +418,7 @@ def staff_join(request: HttpRequest, token: str) -> HttpResponse:
         except account_services.InvitationError as exc:
             return render(request, "clinics/join_error.html", {"message": str(exc)}, status=400)
         except ValidationError as exc:
-            _form_errors(form, exc)
+            errors_onto_form(form, exc)
         else:
             login(request, user, backend="ketaclinic.accounts.backends.ClinicAuthenticationBackend")
             messages.success(request, f"Welcome to {invitation.clinic.name}.")
@@ -450,7 +435,7 @@ def staff_join(request: HttpRequest, token: str) -> HttpResponse:
 @roles_required(ADMIN)
 @require_GET
 def protocol_list(request: HttpRequest) -> HttpResponse:
-    rows = selectors.protocol_templates_for_admin(clinic_id=_clinic_id(request))
+    rows = selectors.protocol_templates_for_admin(clinic_id=user_clinic_id(signed_in_user(request)))
     return render(request, "clinics/protocol_list.html", {"rows": rows})
 
 
@@ -465,7 +450,7 @@ def protocol_new(request: HttpRequest) -> HttpResponse:
                 values={name: form.cleaned_data[name] for name in TEMPLATE_FIELDS},
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            errors_onto_form(form, exc)
         else:
             messages.success(request, f"Added {template.name}.")
             return redirect("clinics:protocols")
@@ -493,7 +478,7 @@ def protocol_edit(request: HttpRequest, template_id: int) -> HttpResponse:
                 values={name: form.cleaned_data[name] for name in TEMPLATE_FIELDS},
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            errors_onto_form(form, exc)
         else:
             if saved.version == template.version:
                 messages.info(request, "Nothing changed.")

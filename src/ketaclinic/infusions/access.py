@@ -18,6 +18,7 @@ from django.http import Http404
 from ketaclinic.accounts.models import Role, User
 from ketaclinic.clinics.models import Location
 from ketaclinic.infusions.models import InfusionSession
+from ketaclinic.lib.views import user_clinic_id
 
 BOARD_VIEWERS = frozenset({Role.FRONT_DESK, Role.NURSE, Role.PHYSICIAN, Role.CLINIC_ADMIN})
 # Who sees clinical detail on the board (alerts, time since the last vitals).
@@ -40,13 +41,6 @@ def _staff(user: User | None, roles: frozenset[Role]) -> User:
     return user
 
 
-def clinic_of(user: User) -> int:
-    """The user's clinic id (staff always have one; checked by ``require_role``)."""
-    if user.clinic_id is None:
-        raise Http404("Page not found")
-    return user.clinic_id
-
-
 def require_role(user: User | None, roles: frozenset[Role]) -> User:
     """The user, if active staff of a clinic in one of ``roles``; otherwise 404."""
     return _staff(user, roles)
@@ -56,7 +50,7 @@ def access_location(user: User | None, location_id: int) -> Location:
     """A location of the user's clinic whose board the user may see, or 404."""
     staff = _staff(user, BOARD_VIEWERS)
     try:
-        return Location.objects.get(pk=location_id, clinic_id=clinic_of(staff))
+        return Location.objects.get(pk=location_id, clinic_id=user_clinic_id(staff))
     except Location.DoesNotExist:
         raise Http404("Page not found") from None
 

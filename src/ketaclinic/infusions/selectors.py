@@ -37,7 +37,6 @@ from ketaclinic.infusions.access import (
     CHART_READERS,
     access_location,
     access_session,
-    clinic_of,
     require_role,
 )
 from ketaclinic.infusions.models import (
@@ -54,6 +53,7 @@ from ketaclinic.infusions.models import (
     RateEvent,
     SessionStatus,
 )
+from ketaclinic.lib.views import user_clinic_id
 from ketaclinic.patients.access import access_patient
 from ketaclinic.patients.models import Patient
 from ketaclinic.plans.models import KetamineProtocol, Plan, PlanStatus
@@ -374,7 +374,7 @@ def default_location_id(*, user: User) -> int | None:
     if own is not None and user.role != Role.CLINIC_ADMIN:
         return own
     return (
-        Location.objects.filter(clinic_id=clinic_of(user))
+        Location.objects.filter(clinic_id=user_clinic_id(user))
         .order_by("name")
         .values_list("pk", flat=True)
         .first()

@@ -34,10 +34,10 @@ from ketaclinic.infusions.access import (
     CHARTERS,
     SIGNERS,
     access_session,
-    clinic_of,
 )
 from ketaclinic.infusions.models import InfusionSession, SessionStatus
 from ketaclinic.lib.forms import StaleObjectError
+from ketaclinic.lib.views import user_clinic_id
 from ketaclinic.scheduling.models import Appointment, AppointmentKind
 
 BOARD_ROLES = (Role.FRONT_DESK, Role.NURSE, Role.PHYSICIAN, Role.CLINIC_ADMIN)
@@ -99,7 +99,9 @@ def arrive(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     user = _user(request)
     appointment = (
         Appointment.objects.select_related("location")
-        .filter(clinic_id=clinic_of(user), public_id=public_id, type__kind=AppointmentKind.INFUSION)
+        .filter(
+            clinic_id=user_clinic_id(user), public_id=public_id, type__kind=AppointmentKind.INFUSION
+        )
         .first()
     )
     if appointment is None:

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from ketaclinic.accounts.access import roles_required, signed_in_user
 from ketaclinic.accounts.models import STAFF_ROLES, Role
 from ketaclinic.audit.services import Actor
+from ketaclinic.lib.views import errors_onto_form
 from ketaclinic.patients import selectors, services
 from ketaclinic.patients.chart import patient_chart
 from ketaclinic.patients.forms import PatientForm
@@ -45,14 +46,6 @@ def staff_patient_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     )
 
 
-def _apply_errors(form: PatientForm, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
 @roles_required(*REGISTRARS)
 @require_http_methods(["GET", "POST"])
 def staff_patient_new(request: HttpRequest) -> HttpResponse:
@@ -76,7 +69,7 @@ def staff_patient_new(request: HttpRequest) -> HttpResponse:
                 referring_physician_email=data["referring_physician_email"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            errors_onto_form(form, exc)
         else:
             messages.success(request, f"{patient.full_name} is registered as {patient.mrn}.")
             return redirect("patients:detail", public_id=patient.public_id)
@@ -108,7 +101,7 @@ def staff_patient_edit(request: HttpRequest, public_id: str) -> HttpResponse:
                 changes=changes,
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            errors_onto_form(form, exc)
         else:
             messages.success(request, "Saved.")
             return redirect("patients:detail", public_id=patient.public_id)

@@ -19,6 +19,7 @@ from ketaclinic.accounts.access import roles_required
 from ketaclinic.accounts.models import Role, User
 from ketaclinic.audit.services import Actor
 from ketaclinic.lib.forms import StaleObjectError
+from ketaclinic.lib.views import errors_onto_form
 from ketaclinic.plans import selectors, services
 from ketaclinic.plans.charts import protocol_curve
 from ketaclinic.plans.forms import PlanForm, ProtocolForm, VersionForm
@@ -38,14 +39,6 @@ def _status_of(exc: ValidationError) -> int:
 def _role(request: HttpRequest) -> str:
     # Not signed_in_user(): that loads the clinic, a query this page does not need.
     return request.user.role if isinstance(request.user, User) else ""
-
-
-def _apply_errors(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 # -- staff: a patient's plans ------------------------------------------------------------------
@@ -92,7 +85,7 @@ def plan_new(request: HttpRequest, public_id: str) -> HttpResponse:
                     components=form.components(),
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                errors_onto_form(form, exc)
                 status = _status_of(exc)
             else:
                 messages.success(request, f"Plan {plan.number} started as a draft.")
@@ -148,7 +141,7 @@ def plan_edit(request: HttpRequest, plan_id: str) -> HttpResponse:
                 components=form.components(),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            errors_onto_form(form, exc)
             status = _status_of(exc)
         else:
             messages.success(request, "Plan saved.")
@@ -223,7 +216,7 @@ def protocol_edit(request: HttpRequest, plan_id: str) -> HttpResponse:
             form.add_error(None, exc.messages)
             context["refused_limits"] = exc.limits
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            errors_onto_form(form, exc)
             status = _status_of(exc)
         else:
             messages.success(request, "Ketamine protocol saved.")

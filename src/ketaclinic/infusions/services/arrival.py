@@ -15,7 +15,7 @@ from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor
 from ketaclinic.clinics.models import Chair
 from ketaclinic.clinics.selectors import clinic_policy_current
-from ketaclinic.infusions.access import ARRIVAL_RECORDERS, clinic_of, require_role
+from ketaclinic.infusions.access import ARRIVAL_RECORDERS, require_role
 from ketaclinic.infusions.models import ACTIVE_STATUSES, InfusionSession
 from ketaclinic.infusions.selectors import current_plan
 from ketaclinic.infusions.services._common import (
@@ -27,6 +27,7 @@ from ketaclinic.infusions.services._common import (
     _when,
 )
 from ketaclinic.infusions.states import INITIAL, require
+from ketaclinic.lib.views import user_clinic_id
 from ketaclinic.scheduling.models import Appointment, AppointmentKind, AppointmentStatus
 
 
@@ -63,7 +64,7 @@ def session_arrive(
     appointment = (
         Appointment.objects.select_for_update(of=("self",))
         .select_related("location", "patient", "type")
-        .filter(clinic_id=clinic_of(user), public_id=key, type__kind=AppointmentKind.INFUSION)
+        .filter(clinic_id=user_clinic_id(user), public_id=key, type__kind=AppointmentKind.INFUSION)
         .first()
     )
     if appointment is None:

@@ -19,6 +19,7 @@ from ketaclinic.audit.services import Actor
 from ketaclinic.clinical.protocols import BOOSTER_SOURCE
 from ketaclinic.clinics.models import Location
 from ketaclinic.lib.forms import StaleObjectError
+from ketaclinic.lib.views import user_clinic_id
 from ketaclinic.outcomes.boosters import selectors, services
 from ketaclinic.outcomes.models import BoosterStatus, BoosterSuggestion
 from ketaclinic.patients.models import Patient
@@ -29,16 +30,11 @@ from ketaclinic.scheduling.slots import free_slots, parse_slot_key, slots_by_day
 DAYS_SHOWN = 14
 
 
-def _clinic_id(request: HttpRequest) -> int:
-    user = signed_in_user(request)
-    if user.clinic_id is None:
-        raise Http404("Page not found")
-    return user.clinic_id
-
-
 def _suggestion(request: HttpRequest, public_id: str) -> BoosterSuggestion:
     found = (
-        BoosterSuggestion.objects.filter(public_id=public_id, clinic_id=_clinic_id(request))
+        BoosterSuggestion.objects.filter(
+            public_id=public_id, clinic_id=user_clinic_id(signed_in_user(request))
+        )
         .select_related("patient", "appointment_type")
         .first()
     )
@@ -65,7 +61,9 @@ def _version(request: HttpRequest) -> int | None:
 @roles_required(Role.PHYSICIAN)
 @require_GET
 def staff_boosters(request: HttpRequest) -> HttpResponse:
-    rows = selectors.booster_queue(actor=Actor.from_request(request), clinic_id=_clinic_id(request))
+    rows = selectors.booster_queue(
+        actor=Actor.from_request(request), clinic_id=user_clinic_id(signed_in_user(request))
+    )
     return render(request, "outcomes/boosters.html", {"rows": rows, "source": BOOSTER_SOURCE})
 
 

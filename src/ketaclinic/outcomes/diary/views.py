@@ -17,6 +17,7 @@ from ketaclinic.accounts.models import Role, User
 from ketaclinic.audit.services import Actor
 from ketaclinic.clinical import outcomes as clinical_outcomes
 from ketaclinic.clinical.instruments import get_instrument
+from ketaclinic.lib.views import errors_onto_form
 from ketaclinic.outcomes import timing, wording
 from ketaclinic.outcomes.boosters.selectors import booster_offers_for_patient
 from ketaclinic.outcomes.diary import charts, selectors, services
@@ -36,14 +37,6 @@ def _own_patient(request: HttpRequest, *, for_write: bool) -> Patient:
     if patient is None:
         raise Http404("No patient record")
     return access_patient(user, patient.public_id, for_write=for_write, clinical=True)
-
-
-def _apply_errors(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.message_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _instrument(code: str) -> str:
@@ -125,7 +118,7 @@ def my_diary_record(request: HttpRequest, instrument: str) -> HttpResponse:
                     expected_version=form.cleaned_data["version"] or 0,
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                errors_onto_form(form, exc)
             else:
                 messages.success(
                     request,
@@ -211,7 +204,7 @@ def my_diary_reminders(request: HttpRequest) -> HttpResponse:
                     messages.success(request, "Your reminder settings are saved.")
                     return redirect("outcomes:my_diary_reminders")
         except ValidationError as exc:
-            _apply_errors(pause_form if action == "pause" else form, exc)
+            errors_onto_form(pause_form if action == "pause" else form, exc)
         status = 422
     return render(
         request,
@@ -291,7 +284,7 @@ def diary_link(request: HttpRequest, token: str) -> HttpResponse:
             except LinkError as exc:
                 return _link_refusal(request, str(exc))
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                errors_onto_form(form, exc)
             else:
                 return render(request, "outcomes/link_done.html", context)
         context["form"] = form

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 from ketaclinic.accounts.access import roles_required, signed_in_user
 from ketaclinic.accounts.models import Role
 from ketaclinic.audit.services import Actor
+from ketaclinic.lib.views import errors_onto_form, user_clinic_id
 from ketaclinic.scheduling import services
 from ketaclinic.scheduling.forms import (
     AppointmentTypeForm,
@@ -31,15 +32,6 @@ from ketaclinic.scheduling.models import (
     BookingPolicy,
     WeeklyAvailability,
 )
-from ketaclinic.scheduling.views.common import user_clinic_id
-
-
-def _errors(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 @roles_required(Role.CLINIC_ADMIN)
@@ -57,7 +49,7 @@ def admin_types(request: HttpRequest) -> HttpResponse:
                 actor=Actor.from_request(request), instance=form.instance
             )
         except ValidationError as exc:
-            _errors(form, exc)
+            errors_onto_form(form, exc)
         else:
             messages.success(request, "Saved.")
             return redirect("scheduling:admin_types")
@@ -93,7 +85,7 @@ def _admin_rows_page(
         try:
             add(actor=actor, instance=form.instance)
         except ValidationError as exc:
-            _errors(form, exc)
+            errors_onto_form(form, exc)
         else:
             messages.success(request, "Added.")
             return redirect(url_name)
@@ -152,7 +144,7 @@ def admin_policy(request: HttpRequest) -> HttpResponse:
                     changes={k: int(v) for k, v in form.cleaned_data.items()},
                 )
         except ValidationError as exc:
-            _errors(form, exc)
+            errors_onto_form(form, exc)
         else:
             messages.success(request, "Saved.")
             return redirect("scheduling:admin_policy")

@@ -8,10 +8,10 @@ import zoneinfo
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from django.utils import timezone
 
-from ketaclinic.accounts.models import Role, User
+from ketaclinic.accounts.models import Role
 from ketaclinic.clinics.models import Location
 from ketaclinic.scheduling import services
 from ketaclinic.scheduling.models import Appointment, AppointmentType
@@ -82,12 +82,6 @@ def show_refusal(
         tz = zoneinfo.ZoneInfo(location.time_zone)
         times = ", ".join(f"{s.start.astimezone(tz):%a %d %b %I:%M %p}" for s in exc.alternatives)
         messages.info(request, f"Nearest free times: {times}.")
-
-
-def user_clinic_id(user: User) -> int:
-    if user.clinic_id is None:
-        raise Http404("Page not found")
-    return user.clinic_id
 
 
 def local_start(appointment: Appointment) -> dt.datetime:

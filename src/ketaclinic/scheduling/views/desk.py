@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from ketaclinic.accounts.access import roles_required, signed_in_user
 from ketaclinic.audit.services import Actor
 from ketaclinic.clinics.models import Location
+from ketaclinic.lib.views import user_clinic_id
 from ketaclinic.patients.access import access_patient
 from ketaclinic.scheduling import selectors, services
 from ketaclinic.scheduling.access import SCHEDULERS, access_appointment
@@ -24,7 +25,6 @@ from ketaclinic.scheduling.views.common import (
     posted_version,
     show_refusal,
     slot_page_context,
-    user_clinic_id,
 )
 
 
