@@ -152,7 +152,7 @@ def test_a_full_day_from_arrival_to_signature_is_audited_step_by_step(world: Wor
     assert signed.actor == world.physician
     assert signed.patient_id == world.alice_patient.pk
     assert AuditEvent.objects.filter(
-        object_type="appointment", detail__status=AppointmentStatus.COMPLETED
+        object_type="appointment", detail__to=AppointmentStatus.COMPLETED
     ).exists()
 
 
@@ -191,6 +191,19 @@ def test_arrival_is_refused_twice_and_on_another_day(world: World) -> None:
         appointment_id=tomorrow.public_id,
         match="not today",
     )
+
+
+def test_the_nurses_check_in_moves_the_appointment_through_the_schedules_one_write(
+    world: World,
+) -> None:
+    appointment = infusion_appointment(world, world.alice_patient)
+    version = appointment.version
+    services.session_arrive(actor=actor(world.nurse), appointment_id=appointment.public_id)
+    appointment.refresh_from_db()
+    assert (appointment.status, appointment.version) == (AppointmentStatus.ARRIVED, version + 1)
+    event = AuditEvent.objects.get(object_type="appointment", object_id=appointment.public_id)
+    assert event.actor == world.nurse
+    assert event.detail == {"change": "status", "from": "booked", "to": "arrived"}
 
 
 def test_a_taken_chair_is_refused_at_arrival(world: World) -> None:

@@ -347,3 +347,14 @@ def series_read(*, actor: Actor, series: InductionSeries) -> list[Appointment]:
             patient=series.patient,
         )
     return sessions
+
+
+def infusion_type(clinic_id: int) -> AppointmentType | None:
+    """The appointment type series sessions are booked as (the clinic's infusion type)."""
+    return (
+        AppointmentType.objects.filter(
+            clinic_id=clinic_id, kind=AppointmentKind.INFUSION, is_active=True
+        )
+        .order_by("-needs_chair", "pk")
+        .first()
+    )

@@ -34,8 +34,6 @@ from ketaclinic.infusions.models import (
     PreInfusionCheck,
 )
 from ketaclinic.lib.forms import StaleObjectError
-from ketaclinic.scheduling.models import Appointment, AppointmentStatus
-from ketaclinic.scheduling.signals import announce_appointments_changed
 
 OBJECT_TYPE = "infusion_session"
 
@@ -315,22 +313,3 @@ def _pain(value: int | None, field: str = "pain_nrs") -> int | None:
     except InvalidAnswers:
         raise ValidationError({field: "Pain must be a whole number from 0 to 10."}) from None
     return value
-
-
-def _appointment_set_status(
-    appointment: Appointment | None, status: AppointmentStatus, actor: Actor
-) -> None:
-    if appointment is None or appointment.status == status:
-        return
-    appointment.status = status
-    appointment.version += 1
-    appointment.save(update_fields=["status", "version", "updated_at"])
-    announce_appointments_changed([appointment.patient_id])
-    audit_record(
-        actor=actor,
-        action=Action.UPDATE,
-        object_type="appointment",
-        object_id=appointment.public_id,
-        patient=appointment.patient,
-        detail={"fields": ["status"], "status": str(status)},
-    )

@@ -19,7 +19,6 @@ from ketaclinic.infusions.access import ARRIVAL_RECORDERS, require_role
 from ketaclinic.infusions.models import ACTIVE_STATUSES, InfusionSession
 from ketaclinic.infusions.selectors import current_plan
 from ketaclinic.infusions.services._common import (
-    _appointment_set_status,
     _audit,
     _locked,
     _now,
@@ -29,6 +28,7 @@ from ketaclinic.infusions.services._common import (
 from ketaclinic.infusions.states import INITIAL, require
 from ketaclinic.lib.views import user_clinic_id
 from ketaclinic.scheduling.models import Appointment, AppointmentKind, AppointmentStatus
+from ketaclinic.scheduling.services import appointment_infusion_step
 
 
 def _free_chair(chair: Chair, *, except_session: InfusionSession | None = None) -> None:
@@ -124,7 +124,9 @@ def session_arrive(
         raise ValidationError(
             {"chair": "That chair or patient was just taken by another check-in. Reload."}
         ) from None
-    _appointment_set_status(appointment, AppointmentStatus.ARRIVED, actor)
+    appointment_infusion_step(
+        actor=actor, appointment=appointment, status=AppointmentStatus.ARRIVED
+    )
     _audit(
         actor,
         session,

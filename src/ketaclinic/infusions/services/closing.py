@@ -27,7 +27,6 @@ from ketaclinic.infusions.models import (
 from ketaclinic.infusions.selectors import given_mg_at
 from ketaclinic.infusions.services._common import (
     LOINC_OF,
-    _appointment_set_status,
     _audit,
     _locked,
     _now,
@@ -40,6 +39,7 @@ from ketaclinic.infusions.services._common import (
 from ketaclinic.infusions.services._deviations import _deviation_save
 from ketaclinic.infusions.states import advance, local_clock, require
 from ketaclinic.scheduling.models import AppointmentStatus
+from ketaclinic.scheduling.services import appointment_infusion_step
 
 
 @transaction.atomic
@@ -214,7 +214,10 @@ def session_discharge(
         "last_vitals_at": session.last_vitals_at.isoformat() if session.last_vitals_at else None,
     }
     _save(session)
-    _appointment_set_status(session.appointment, AppointmentStatus.COMPLETED, actor)
+    if session.appointment is not None:
+        appointment_infusion_step(
+            actor=actor, appointment=session.appointment, status=AppointmentStatus.COMPLETED
+        )
     _audit(actor, session, "discharge", policy_version=policy.version)
     return session
 

@@ -143,32 +143,14 @@ def booster_type_ensure(*, actor: Actor, clinic_id: int) -> AppointmentType:
     A booster is one infusion session (BOOSTER_SOURCE), so it copies the duration, recovery
     buffer, provider role and chair of the clinic's infusion type.
     """
-    found = AppointmentType.objects.filter(clinic_id=clinic_id, name=BOOSTER_TYPE_NAME).first()
-    if found is not None:
-        return found
-    base = scheduling_services.infusion_type(clinic_id)
-    booster = AppointmentType(
-        clinic_id=clinic_id,
-        kind=AppointmentKind.INFUSION,
-        name=BOOSTER_TYPE_NAME,
-        duration_min=base.duration_min if base else clinical_outcomes.BOOSTER_DURATION_MIN,
-        buffer_min=base.buffer_min if base else clinical_outcomes.BOOSTER_BUFFER_MIN,
-        provider_role=base.provider_role if base else Role.NURSE,
-        needs_chair=base.needs_chair if base else True,
-        # Not in the public booking flow: only a patient with an approved booster may book it.
-        bookable_online=False,
-    )
-    booster.full_clean(validate_constraints=False)
-    booster.save()
-    audit_record(
+    return scheduling_services.infusion_type_variant(
         actor=actor,
-        action=Action.CREATE,
-        object_type="appointment_type",
-        object_id=booster.pk,
-        detail={"name": BOOSTER_TYPE_NAME, "reason": "booster approval"},
-        clinic=Clinic.objects.get(pk=clinic_id),
+        clinic_id=clinic_id,
+        name=BOOSTER_TYPE_NAME,
+        reason="booster approval",
+        fallback_duration_min=clinical_outcomes.BOOSTER_DURATION_MIN,
+        fallback_buffer_min=clinical_outcomes.BOOSTER_BUFFER_MIN,
     )
-    return booster
 
 
 @transaction.atomic

@@ -7,10 +7,12 @@ clinic admin's types, availability and booking policy). ``locks`` holds the row-
 refusals. Callers import from here.
 """
 
+from ketaclinic.scheduling.selectors import infusion_type
 from ketaclinic.scheduling.services.appointments import (
     STATUS_TRANSITIONS,
     appointment_book,
     appointment_cancel,
+    appointment_infusion_step,
     appointment_reschedule,
     appointment_status_change,
     booking_patient_create,
@@ -22,7 +24,6 @@ from ketaclinic.scheduling.services.errors import (
 )
 from ketaclinic.scheduling.services.notifications import REMINDERS
 from ketaclinic.scheduling.services.series import (
-    infusion_type,
     series_book,
     series_cancel,
     series_replace_for_revision,
@@ -34,6 +35,7 @@ from ketaclinic.scheduling.services.setup import (
     booking_policy_update,
     exception_add,
     exception_remove,
+    infusion_type_variant,
 )
 from ketaclinic.scheduling.services.waitlist import (
     waitlist_join,
@@ -50,6 +52,7 @@ __all__ = [
     "SlotUnavailableError",
     "appointment_book",
     "appointment_cancel",
+    "appointment_infusion_step",
     "appointment_reschedule",
     "appointment_status_change",
     "appointment_type_save",
@@ -60,6 +63,7 @@ __all__ = [
     "exception_add",
     "exception_remove",
     "infusion_type",
+    "infusion_type_variant",
     "series_book",
     "series_cancel",
     "series_replace_for_revision",

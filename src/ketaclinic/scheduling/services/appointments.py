@@ -413,19 +413,55 @@ def appointment_status_change(
                 f"This appointment has not started yet, so it cannot be marked "
                 f"{target.label.lower()}."
             )
-        Appointment.objects.filter(pk=current.pk).update(
-            status=target, version=F("version") + 1, updated_at=now
-        )
-        announce_appointments_changed([current.patient_id])
-        audit_record(
-            actor=actor,
-            action=Action.UPDATE,
-            object_type="appointment",
-            object_id=current.public_id,
-            patient=current.patient,
-            detail={"change": "status", "from": current.status, "to": str(target)},
-        )
+        _status_write(actor, current, target, now)
     return appointment_load(appointment.pk)
+
+
+def _status_write(
+    actor: Actor, current: Appointment, target: AppointmentStatus, now: dt.datetime
+) -> None:
+    """The one way an appointment's state is written: the version moves on (a page opened
+    before refuses its stale form), results are recomputed after commit, one audit event."""
+    Appointment.objects.filter(pk=current.pk).update(
+        status=target, version=F("version") + 1, updated_at=now
+    )
+    announce_appointments_changed([current.patient_id])
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="appointment",
+        object_id=current.public_id,
+        patient=current.patient,
+        detail={"change": "status", "from": current.status, "to": str(target)},
+    )
+
+
+# The infusion chart moves its own appointment on: arrived at check-in, completed at discharge.
+INFUSION_STEPS: frozenset[AppointmentStatus] = frozenset(
+    {AppointmentStatus.ARRIVED, AppointmentStatus.COMPLETED}
+)
+
+
+def appointment_infusion_step(
+    *, actor: Actor, appointment: Appointment, status: AppointmentStatus
+) -> None:
+    """The infusion chart's step on its appointment, inside the chart's transaction.
+
+    The chart's service has already checked who may check in or discharge (a nurse charts, and
+    is not one of the desk's schedulers); here the appointment follows the same transitions,
+    version and audit shape as every other change of state. A step already taken does nothing.
+    """
+    if status not in INFUSION_STEPS:
+        raise ValueError(f"the infusion chart does not mark an appointment {status}")
+    current = lock_appointment(appointment)
+    if current.status == status:
+        return
+    if status not in STATUS_TRANSITIONS.get(current.status, frozenset()):
+        raise SchedulingError(
+            f"This appointment is {current.get_status_display().lower()}, so it cannot be "
+            f"marked {status.label.lower()}."
+        )
+    _status_write(actor, current, status, timezone.now())
 
 
 # --- patients from the booking flow ---------------------------------------------------------

@@ -24,13 +24,11 @@ from ketaclinic.patients.models import Patient
 from ketaclinic.plans.models import KetamineProtocol, Plan
 from ketaclinic.scheduling.models import (
     Appointment,
-    AppointmentKind,
     AppointmentStatus,
-    AppointmentType,
     InductionSeries,
     SeriesStatus,
 )
-from ketaclinic.scheduling.selectors import series_propose, series_refusal
+from ketaclinic.scheduling.selectors import infusion_type, series_propose, series_refusal
 from ketaclinic.scheduling.services.appointments import appointment_insert
 from ketaclinic.scheduling.services.errors import (
     SchedulingError,
@@ -55,17 +53,6 @@ from ketaclinic.scheduling.services.locks import (
 from ketaclinic.scheduling.services.notifications import after_series, run_after_commit
 from ketaclinic.scheduling.signals import announce_appointments_changed
 from ketaclinic.scheduling.slots import SeriesBoard, series_dates
-
-
-def infusion_type(clinic_id: int) -> AppointmentType | None:
-    """The appointment type series sessions are booked as (the clinic's infusion type)."""
-    return (
-        AppointmentType.objects.filter(
-            clinic_id=clinic_id, kind=AppointmentKind.INFUSION, is_active=True
-        )
-        .order_by("-needs_chair", "pk")
-        .first()
-    )
 
 
 def _require_series_gates(

@@ -12,16 +12,18 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 
-from ketaclinic.accounts.models import STAFF_ROLES, User
+from ketaclinic.accounts.models import STAFF_ROLES, Role, User
 from ketaclinic.audit.models import Action
 from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinics.models import Clinic, Location
 from ketaclinic.scheduling.models import (
+    AppointmentKind,
     AppointmentType,
     AvailabilityException,
     BookingPolicy,
     WeeklyAvailability,
 )
+from ketaclinic.scheduling.selectors import infusion_type
 from ketaclinic.scheduling.services.errors import SchedulingError
 from ketaclinic.scheduling.services.locks import lock_booking_policy
 
@@ -123,3 +125,43 @@ def booking_policy_update(*, actor: Actor, changes: dict[str, int]) -> BookingPo
         policy.save()
         _admin_audit(actor, Action.UPDATE, "booking_policy", policy.pk, policy.clinic_id)
     return policy
+
+
+def infusion_type_variant(
+    *,
+    actor: Actor,
+    clinic_id: int,
+    name: str,
+    reason: str,
+    fallback_duration_min: int,
+    fallback_buffer_min: int,
+) -> AppointmentType:
+    """The clinic's infusion appointment type called ``name``, created once (audited) as a copy
+    of its infusion type (duration, recovery buffer, provider role, chair), or of the fallbacks
+    when the clinic has none yet. Not bookable online: another service decides who may book it
+    (a booster, for the patient whose physician approved one)."""
+    found = AppointmentType.objects.filter(clinic_id=clinic_id, name=name).first()
+    if found is not None:
+        return found
+    base = infusion_type(clinic_id)
+    variant = AppointmentType(
+        clinic_id=clinic_id,
+        kind=AppointmentKind.INFUSION,
+        name=name,
+        duration_min=base.duration_min if base else fallback_duration_min,
+        buffer_min=base.buffer_min if base else fallback_buffer_min,
+        provider_role=base.provider_role if base else Role.NURSE,
+        needs_chair=base.needs_chair if base else True,
+        bookable_online=False,
+    )
+    variant.full_clean(validate_constraints=False)
+    variant.save()
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="appointment_type",
+        object_id=variant.pk,
+        detail={"name": name, "reason": reason},
+        clinic=Clinic.objects.get(pk=clinic_id),
+    )
+    return variant
