@@ -3,9 +3,10 @@
 The page aggregates the stored per-series results in the database (responder counts grouped by
 cause and protocol) and fits the Kaplan-Meier curves with lifelines on one (days, relapsed) pair
 per relieved series (``ketaclinic.analytics.selectors.clinic_analytics``). Those results are
-``clinical.outcomes``' judgement of each series, kept current by ``outcomes.results`` after each
-daily score and on the 6-hourly refresh; the cost of keeping them is timed too (a full refresh
-of the clinic, and one patient after a daily score). The analyst would export the diary, the
+``clinical.outcomes``' judgement of each series, kept current by
+``outcomes.durability.services`` after each daily score and on the 6-hourly refresh; the cost
+of keeping them is timed too (a full refresh of the clinic, and one patient after a daily
+score). The analyst would export the diary, the
 infusion sessions and the intake scores to CSV, load them with pandas and compute the same rule
 vectorised (``bench/analyst.py``), then fit lifelines. Both are timed end to end (the analyst's
 time includes writing and reading the CSV files); the largest absolute difference between the

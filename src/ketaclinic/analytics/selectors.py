@@ -3,11 +3,11 @@
 Every series is judged exactly as the clinician's chart judges it: baseline, follow-up, response
 class, relief and relapse come from ``ketaclinic.clinical.outcomes`` through
 ``outcomes.selectors.series_outcomes``, and are stored per series as ``SeriesResult`` rows by
-``outcomes.results`` (after each daily score and on the periodic refresh). This module only
-aggregates those rows in the database: responder counts grouped by cause and by protocol are
-``COUNT ... GROUP BY`` queries, and the Kaplan-Meier curves are fitted by lifelines on one
-(days of relief, relapsed) pair per relieved series. The page costs the same few queries for 30
-patients or 100,000, and reads no diary entry.
+``outcomes.durability.services`` (after each daily score and on the periodic refresh). This
+module only aggregates those rows in the database: responder counts grouped by cause and by
+protocol are ``COUNT ... GROUP BY`` queries, and the Kaplan-Meier curves are fitted by
+lifelines on one (days of relief, relapsed) pair per relieved series. The page costs the same
+few queries for 30 patients or 100,000, and reads no diary entry.
 
 Definitions (docs/clinical-policy.md "Outcomes [6.1]", docs/design.md "Clinical core contract"):
 
