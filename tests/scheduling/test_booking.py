@@ -371,6 +371,9 @@ def test_a_reminder_is_sent_once_even_if_the_job_runs_twice(
     assert tasks.appointment_reminder.call(appointment.pk, "2h", start) == "skipped: not booked"
 
 
+# The real worker runs the offer job; it closes a connection left outside autocommit (as a test
+# transaction is), so this test commits for real.
+@pytest.mark.django_db(transaction=True)
 def test_a_freed_slot_goes_to_the_first_in_line_then_to_the_next(
     sched: Sched, django_capture_on_commit_callbacks: Any, client: Client
 ) -> None:

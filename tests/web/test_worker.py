@@ -34,6 +34,9 @@ def waiting_paths() -> list[str]:
     return sorted(rows.values_list("task_path", flat=True))
 
 
+# The real worker closes a connection left outside autocommit (as a test transaction is), so
+# this test commits for real.
+@pytest.mark.django_db(transaction=True)
 def test_the_worker_starts_every_periodic_job_then_runs_the_due_ones() -> None:
     enqueue(WORKER_HEARTBEAT)
     out = StringIO()
