@@ -179,9 +179,9 @@ def allowed(status: str, action: SessionAction) -> bool:
 def require(session: InfusionSession, action: SessionAction) -> None:
     """Refuse ``action`` (ValidationError, nothing written) unless the session's status allows
     it, in the words the table gives for the status it is in."""
-    rule = TRANSITIONS[action]
-    if session.status in rule.allowed:
+    if allowed(session.status, action):
         return
+    rule = TRANSITIONS[action]
     tz = zoneinfo.ZoneInfo(session.location.time_zone)
     refusal = rule.refusals.get(SessionStatus(session.status), rule.otherwise)
     if callable(refusal):
