@@ -44,11 +44,13 @@ from ketaclinic.plans.charts import ESTIMATE_CAPTION
 from ketaclinic.scheduling import services as scheduling_services
 from ketaclinic.scheduling import tasks as scheduling_tasks
 from tests import factories
-from tests.assessments.helpers import complete, exam, history
 from tests.conftest import World
-from tests.infusions.helpers import arrive, day_at, new_patient
-from tests.outcomes.helpers import registered_since, relapse_history
-from tests.scheduling.helpers import setup_schedule, some_slots
+from tests.factories.assessments import complete, exam, history
+from tests.factories.infusions import arrive, day_at, new_patient
+from tests.factories.outcomes import relapse_history
+from tests.factories.patients import registered_since
+from tests.factories.scheduling import setup_schedule
+from tests.scheduling.helpers import some_slots
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "ketaclinic"

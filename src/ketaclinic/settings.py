@@ -86,6 +86,8 @@ INSTALLED_APPS = [
     "ketaclinic.web",
     "ketaclinic.api",
     "ketaclinic.devdata",
+    # Django's own widget templates, for the form renderer below (it renders through TEMPLATES).
+    "django.forms",
 ]
 
 MIDDLEWARE = [
@@ -121,6 +123,8 @@ TEMPLATES = [
         },
     }
 ]
+# One field template and one error summary for every form (lib/renderers.py).
+FORM_RENDERER = "ketaclinic.lib.renderers.FormRenderer"
 
 
 def _database(url: str) -> dict[str, Any]:

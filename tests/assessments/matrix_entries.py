@@ -21,13 +21,13 @@ def _alice(world: World) -> dict[str, Any]:
 
 
 def _draft(world: World) -> dict[str, Any]:
-    from tests.assessments.helpers import complete
+    from tests.factories.assessments import complete
 
     return {"public_id": complete(world).public_id}
 
 
 def _signed(world: World) -> dict[str, Any]:
-    from tests.assessments.helpers import signed
+    from tests.factories.assessments import signed
 
     return {"public_id": signed(world).public_id}
 

@@ -31,8 +31,8 @@ from ketaclinic.clinical.eligibility import RULESET_VERSION, THERAPY_OUTCOMES
 from ketaclinic.clinics.models import ClinicPolicy
 from ketaclinic.clinics.selectors import clinic_policy_current
 from tests import factories
-from tests.assessments.helpers import actor, complete, exam, grade, history, signed, start
 from tests.conftest import World
+from tests.factories.assessments import actor, complete, exam, grade, history, signed, start
 
 pytestmark = pytest.mark.django_db
 

@@ -21,8 +21,8 @@ from ketaclinic.assessments.models import (
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.clinical.codes import cause_codes
 from ketaclinic.clinical.eligibility import THERAPIES
-from tests.assessments.helpers import actor, complete, exam, history, signed
 from tests.conftest import World
+from tests.factories.assessments import actor, complete, exam, history, signed
 
 pytestmark = pytest.mark.django_db
 

@@ -17,6 +17,7 @@ from ketaclinic.clinics import services
 from ketaclinic.clinics.models import ClinicPolicy
 from ketaclinic.clinics.policy_fields import POLICY_FIELDS, POLICY_GROUPS
 from ketaclinic.clinics.selectors import clinic_policy_current
+from ketaclinic.clinics.services import policy as policy_services
 from ketaclinic.lib.forms import StaleObjectError
 from tests import factories
 from tests.conftest import World
@@ -134,7 +135,8 @@ def test_a_version_number_already_taken_is_reported_as_stale(
     # (clinic, version) constraint, which must read as a stale form, with nothing saved.
     first = clinic_policy_current(clinic_id=world.clinic.pk)
     _update(world, {"max_session_mg": 150.0})
-    monkeypatch.setattr(services, "clinic_policy_current", lambda clinic_id: first)
+    # The checks read the version in force in clinics.services.policy, where they live.
+    monkeypatch.setattr(policy_services, "clinic_policy_current", lambda clinic_id: first)
     with pytest.raises(StaleObjectError):
         _update(world, {"max_session_mg": 180.0})
     assert list(

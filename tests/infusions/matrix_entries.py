@@ -12,7 +12,8 @@ from typing import Any
 
 from tests.authz import DENY, GONE, LOGIN, OK, OUR_PATIENT_STAFF, STAFF_PAGE
 from tests.conftest import World
-from tests.infusions.helpers import arrive, infusion_appointment
+from tests.factories.infusions import arrive
+from tests.factories.scheduling import infusion_appointment
 
 #                  anon   alice  bob    desk   nurse  phys   admin  other_phys
 CHART_PAGE = (LOGIN, DENY, DENY, DENY, OK, OK, OK, DENY)

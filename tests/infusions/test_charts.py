@@ -8,7 +8,7 @@ import pytest
 
 from ketaclinic.infusions.charts import given_segments, session_curve
 from tests.conftest import World
-from tests.infusions.helpers import day_at
+from tests.factories.infusions import day_at
 
 pytestmark = pytest.mark.django_db
 

@@ -27,17 +27,12 @@ from ketaclinic.infusions.models import (
 from ketaclinic.infusions.selectors import board_for_location, session_chart
 from ketaclinic.plans.models import Plan
 from tests.conftest import World
-from tests.infusions.helpers import (
-    ALDRETE_9,
-    Day,
-    actor,
-    arrive,
-    day_at,
-    infusion_appointment,
-    signed_plan,
-)
+from tests.factories import actor
+from tests.factories.infusions import ALDRETE_9, Day, arrive, day_at
+from tests.factories.plans import make_plan as signed_plan
+from tests.factories.plans import set_limits
+from tests.factories.scheduling import infusion_appointment
 from tests.infusions.test_services import refused
-from tests.plans.helpers import set_limits
 
 pytestmark = pytest.mark.django_db
 

@@ -30,16 +30,10 @@ from ketaclinic.lib.forms import StaleObjectError
 from ketaclinic.scheduling.models import AppointmentStatus
 from tests import factories
 from tests.conftest import World
-from tests.infusions.helpers import (
-    ALDRETE_8,
-    Day,
-    actor,
-    arrive,
-    chair,
-    day_at,
-    infusion_appointment,
-    signed_plan,
-)
+from tests.factories import actor
+from tests.factories.infusions import ALDRETE_8, Day, arrive, day_at
+from tests.factories.plans import make_plan as signed_plan
+from tests.factories.scheduling import chair, infusion_appointment
 
 pytestmark = pytest.mark.django_db
 

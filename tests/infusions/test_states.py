@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from ketaclinic.infusions import states
 from ketaclinic.infusions.models import SessionStatus
 from tests.conftest import World
-from tests.infusions.helpers import day_at
+from tests.factories.infusions import day_at
 
 pytestmark = pytest.mark.django_db
 

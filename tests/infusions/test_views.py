@@ -19,16 +19,9 @@ from ketaclinic.infusions import services
 from ketaclinic.infusions.models import Alert, InfusionSession, Observation, SessionStatus
 from tests import factories
 from tests.conftest import World
-from tests.infusions.helpers import (
-    LATE,
-    arrive,
-    bare_session,
-    chair,
-    day_at,
-    infusion_appointment,
-    new_patient,
-    signed_plan,
-)
+from tests.factories.infusions import LATE, arrive, bare_session, day_at, new_patient
+from tests.factories.plans import make_plan as signed_plan
+from tests.factories.scheduling import chair, infusion_appointment
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import World
-from tests.outcomes.helpers import registered_since
+from tests.factories.patients import registered_since
 
 
 @pytest.fixture

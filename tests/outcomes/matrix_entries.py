@@ -8,9 +8,9 @@ from django.db import transaction
 
 from ketaclinic.outcomes.diary.links import diary_link_issue
 from tests.authz import DENY, LOGIN, OK, PATIENT_PAGE
+from tests.clock import today
 from tests.conftest import World
-from tests.outcomes.booster_fixtures import ready_letter, suggestion_for
-from tests.outcomes.helpers import today
+from tests.factories.outcomes import ready_letter, suggestion_for
 
 # The diary of a patient of our clinic: clinical staff only; the front desk, patients and other
 # clinics get a 404.

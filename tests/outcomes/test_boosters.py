@@ -21,17 +21,12 @@ from ketaclinic.outcomes.models import BoosterStatus, BoosterSuggestion, SeriesR
 from ketaclinic.scheduling.models import AppointmentKind, AppointmentType
 from ketaclinic.scheduling.slots import free_slots
 from tests import factories
+from tests.clock import today
 from tests.conftest import World
-from tests.outcomes.helpers import (
-    booster_snapshot,
-    infusion_type,
-    infusions,
-    nrs_entries,
-    registered_since,
-    relapse_history,
-    today,
-)
-from tests.scheduling.helpers import nurse_hours
+from tests.factories.outcomes import infusions, nrs_entries, relapse_history
+from tests.factories.patients import registered_since
+from tests.factories.scheduling import infusion_type, nurse_hours
+from tests.outcomes.helpers import booster_snapshot
 
 
 def _flag(world: World) -> BoosterSuggestion:
@@ -216,7 +211,7 @@ def test_approval_creates_the_booster_type_emails_and_offers_in_the_portal(
 
 def test_the_physician_may_pick_an_existing_infusion_type(diary_world: World) -> None:
     suggestion = _flag(diary_world)
-    kind = infusion_type(diary_world)
+    kind = infusion_type(diary_world.clinic, buffer_min=30)
     types = AppointmentType.objects.count()
     approved = boosters.booster_suggestion_approve(
         actor=Actor(user=diary_world.physician), suggestion=suggestion, appointment_type=kind
@@ -264,7 +259,8 @@ def test_a_stale_decision_is_refused_and_nothing_changes(
         {"action": "approve", "version": suggestion.version + 5},
     )
     assert response.status_code == 422
-    assert "Someone else decided" in response.content.decode()
+    # One sentence naming what changed (it was once two sentences run into each other).
+    assert "This booster suggestion was changed by someone else" in response.content.decode()
     assert booster_snapshot() == before
 
 

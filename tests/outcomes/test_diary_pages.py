@@ -21,14 +21,11 @@ from ketaclinic.outcomes.diary import selectors
 from ketaclinic.outcomes.diary.charts import pain_chart_svg
 from ketaclinic.outcomes.selectors import SeriesSpan, infusion_series_for_patient
 from ketaclinic.scheduling.models import AppointmentStatus
+from tests.clock import today
 from tests.conftest import World
-from tests.outcomes.helpers import (
-    induction_series,
-    infusions,
-    nrs_entries,
-    registered_since,
-    today,
-)
+from tests.factories.outcomes import infusions, nrs_entries
+from tests.factories.patients import registered_since
+from tests.factories.scheduling import induction_series
 
 
 def _days(start: dt.date, count: int) -> list[dt.date]:

@@ -16,8 +16,9 @@ from ketaclinic.audit.services import Actor
 from ketaclinic.lib.forms import StaleObjectError
 from ketaclinic.outcomes.diary import services
 from ketaclinic.outcomes.models import DiaryEntry
+from tests.clock import today
 from tests.conftest import World
-from tests.outcomes.helpers import snapshot, today
+from tests.outcomes.helpers import snapshot
 
 
 def _record(world: World, **kwargs: Any) -> DiaryEntry:

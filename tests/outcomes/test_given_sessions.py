@@ -19,8 +19,10 @@ from ketaclinic.outcomes.letters.pdf import letter_pdf
 from ketaclinic.outcomes.models import BoosterSuggestion, SeriesResult
 from ketaclinic.outcomes.selectors import SeriesSpan, infusion_series_for_patient
 from ketaclinic.scheduling.models import AppointmentStatus
+from tests.clock import today
 from tests.conftest import World
-from tests.outcomes.helpers import induction_series, infusions, relapse_history, today
+from tests.factories.outcomes import infusions, relapse_history
+from tests.factories.scheduling import induction_series
 
 
 def _days(start: dt.date, count: int) -> list[dt.date]:

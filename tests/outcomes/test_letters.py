@@ -22,10 +22,11 @@ from ketaclinic.outcomes.letters.pdf import letter_pdf
 from ketaclinic.outcomes.letters.tasks import letter_generate
 from ketaclinic.outcomes.models import Letter, LetterStatus
 from ketaclinic.patients.models import Patient
+from tests.clock import NEW_YORK
 from tests.conftest import World
-from tests.infusions.helpers import bare_session, day_at
-from tests.outcomes.helpers import NEW_YORK, relapse_history
-from tests.plans.helpers import signed
+from tests.factories.infusions import bare_session, day_at
+from tests.factories.outcomes import relapse_history
+from tests.factories.plans import signed
 
 
 def _text(content: bytes) -> str:

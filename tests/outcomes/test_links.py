@@ -18,8 +18,9 @@ from ketaclinic.audit.models import AuditEvent
 from ketaclinic.audit.services import Actor
 from ketaclinic.outcomes.diary import links, services
 from ketaclinic.outcomes.models import DiaryEntry, DiaryLink
+from tests.clock import today
 from tests.conftest import World
-from tests.outcomes.helpers import snapshot, today
+from tests.outcomes.helpers import snapshot
 
 
 def _link(world: World, *, instrument: str = "nrs", day: dt.date | None = None, **kw: Any) -> str:

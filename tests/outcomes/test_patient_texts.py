@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.conftest import World
-from tests.outcomes.booster_fixtures import suggestion_for
+from tests.factories.outcomes import suggestion_for
 
 REPEATED_RISKS = (
     "inflammation of the bladder and urinary tract",

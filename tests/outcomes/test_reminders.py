@@ -32,8 +32,11 @@ from ketaclinic.outcomes.models import (
     SentDiaryReminder,
 )
 from ketaclinic.scheduling.models import AppointmentStatus
+from tests.clock import NEW_YORK
 from tests.conftest import World
-from tests.outcomes.helpers import NEW_YORK, infusions, registered_since, snapshot
+from tests.factories.outcomes import infusions
+from tests.factories.patients import registered_since
+from tests.outcomes.helpers import snapshot
 
 UTC = dt.UTC
 

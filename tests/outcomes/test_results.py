@@ -21,7 +21,8 @@ from ketaclinic.scheduling.models import Appointment, AppointmentStatus
 from ketaclinic.scheduling.services import appointment_status_change
 from tests import factories
 from tests.conftest import World
-from tests.outcomes.helpers import registered_since, relapse_history
+from tests.factories.outcomes import relapse_history
+from tests.factories.patients import registered_since
 
 
 def _patients(world: World, n: int, *, first: int = 0) -> list[Patient]:

@@ -9,13 +9,12 @@ import pytest
 from django.utils import timezone
 
 from ketaclinic.audit.models import AuditEvent
-from ketaclinic.scheduling.models import Appointment
 from ketaclinic.screening.models import SelfCheck
-from tests.assessments import helpers as assessment_helpers
 from tests.conftest import World
-from tests.outcomes import helpers as outcome_helpers
-from tests.plans import helpers as plan_helpers
-from tests.scheduling.helpers import setup_schedule
+from tests.factories import assessments, plans
+from tests.factories.outcomes import nrs_entries
+from tests.factories.patients import registered_since
+from tests.factories.scheduling import consultation_appointment, setup_schedule
 
 pytestmark = pytest.mark.django_db
 
@@ -25,16 +24,7 @@ def _history(world: World, *, n: int) -> None:
     start = timezone.now().replace(microsecond=0) - dt.timedelta(days=n + 1)
     for i in range(n):
         begin = start + dt.timedelta(days=i)
-        Appointment.objects.create(
-            clinic=world.clinic,
-            location=world.cleveland,
-            provider=world.physician,
-            patient=world.alice_patient,
-            type=sched.consultation,
-            start=begin,
-            end=begin + dt.timedelta(minutes=30),
-            block_end=begin + dt.timedelta(minutes=45),
-        )
+        consultation_appointment(sched, world.alice_patient, begin)
         SelfCheck.objects.create(
             answers={},
             scores={"dn4-interview": {"positive": True}, "id-pain": {"positive": False}},
@@ -82,12 +72,12 @@ def test_each_chart_view_leaves_one_audit_event(client_for: Any, world: World) -
 def _clinical_history(world: World, *, n: int) -> None:
     """``n`` signed consultations and a signed plan, and ``n`` months of daily pain scores."""
     for _ in range(n):
-        assessment_helpers.signed(world, eligible=True)
-    plan_helpers.signed(world)
+        assessments.signed(world, eligible=True)
+    plans.signed(world)
     today = timezone.localdate()
     days = {today - dt.timedelta(days=i): i % 11 for i in range(30 * n)}
-    outcome_helpers.registered_since(world.alice_patient, days=30 * n + 1)
-    outcome_helpers.nrs_entries(world.alice_patient, days)
+    registered_since(world.alice_patient, days=30 * n + 1)
+    nrs_entries(world.alice_patient, days)
 
 
 def test_the_chart_shows_consultations_decisions_plans_and_diary_months(

@@ -6,7 +6,7 @@ from typing import Any
 
 from tests.authz import DENY, GONE, LOGIN, OK, PATIENT_PAGE
 from tests.conftest import World
-from tests.plans.helpers import draft, with_protocol
+from tests.factories.plans import draft, with_protocol
 
 # Plans are clinical notes: nurses and clinic admins read them, the front desk and other
 # clinics get a 404, and only a physician writes.

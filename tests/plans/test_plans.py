@@ -18,7 +18,7 @@ from ketaclinic.plans import services
 from ketaclinic.plans.models import KetamineProtocol, Plan, PlanComponent, PlanStatus
 from ketaclinic.plans.services import PlanLockedError
 from tests.conftest import World
-from tests.plans.helpers import choice, draft, future, physician, signed, with_protocol
+from tests.factories.plans import choice, draft, future, physician, signed, with_protocol
 
 pytestmark = pytest.mark.django_db
 
@@ -371,7 +371,7 @@ def test_a_physician_builds_signs_and_prints_a_plan_through_the_pages(
 def test_the_plan_page_says_when_the_rate_cap_lowered_the_dose(
     world: World, client_for: Any
 ) -> None:
-    from tests.plans.helpers import SCHWARTZMAN
+    from tests.factories.plans import SCHWARTZMAN
 
     plan = with_protocol(world, draft(world), SCHWARTZMAN, weight_kg=100.0, height_cm=180.0)
     html = (
@@ -457,7 +457,7 @@ def test_a_stale_page_is_refused_with_409(world: World, client_for: Any) -> None
 def test_the_protocol_form_shows_the_latest_exams_weight_and_height_read_only(
     world: World, client_for: Any
 ) -> None:
-    from tests.plans.helpers import measured
+    from tests.factories.assessments import measured
 
     today = timezone.localdate()
     measured(world, weight_kg=80.0, height_cm=171.0, exam_date=today - dt.timedelta(days=1))
@@ -480,7 +480,7 @@ def test_the_protocol_form_shows_the_latest_exams_weight_and_height_read_only(
 
 
 def test_choosing_another_template_prefills_its_values(world: World, client_for: Any) -> None:
-    from tests.plans.helpers import ASRA, template
+    from tests.factories.plans import ASRA, template
 
     plan = draft(world)
     asra = template(world, ASRA)

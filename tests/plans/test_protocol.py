@@ -16,7 +16,7 @@ from ketaclinic.plans import services
 from ketaclinic.plans.models import KetamineProtocol, Plan, PlanStatus
 from ketaclinic.plans.protocol import DoseRefusedError
 from tests.conftest import World
-from tests.plans.helpers import (
+from tests.factories.plans import (
     ASRA,
     CLEVELAND,
     SCHWARTZMAN,

@@ -10,7 +10,7 @@ from django.urls import reverse
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.plans import services
 from tests.conftest import World
-from tests.plans.helpers import draft, physician, signed, with_protocol
+from tests.factories.plans import draft, physician, signed, with_protocol
 
 pytestmark = pytest.mark.django_db
 

@@ -1,14 +1,8 @@
-"""What the safety walks share: the infusion-day clock, and what a refused step leaves alone."""
+"""What a refused step of the infusion day must leave alone, for the safety walks to compare."""
 
 from __future__ import annotations
 
-import datetime as dt
-import zoneinfo
-from collections.abc import Iterator
 from typing import Any
-
-import time_machine
-from django.utils import timezone
 
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.infusions.models import (
@@ -20,16 +14,6 @@ from ketaclinic.infusions.models import (
     PreInfusionCheck,
     RateEvent,
 )
-
-NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
-
-
-def afternoon_clock() -> Iterator[dt.datetime]:
-    """Today at 15:00 in New York, ticking: an infusion day never straddles midnight."""
-    today = timezone.now().astimezone(NEW_YORK).date()
-    at = dt.datetime.combine(today, dt.time(15, 0), tzinfo=NEW_YORK)
-    with time_machine.travel(at, tick=True):
-        yield at
 
 
 def chart_rows() -> dict[str, Any]:

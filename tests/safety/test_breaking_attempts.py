@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import zoneinfo
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -37,16 +36,15 @@ from ketaclinic.outcomes.models import BoosterStatus, BoosterSuggestion
 from ketaclinic.scheduling.models import Appointment, AppointmentStatus, AppointmentType
 from ketaclinic.scheduling.slots import Slot, free_slots
 from tests import factories
+from tests.clock import NEW_YORK, afternoon_clock
 from tests.conftest import World
-from tests.infusions.helpers import ALDRETE_9, GOOD_VITALS, Day, arrive, day_at
-from tests.outcomes.booster_fixtures import suggestion_for
-from tests.outcomes.helpers import induction_series, infusions
-from tests.safety.helpers import afternoon_clock, chart_rows
-from tests.scheduling.helpers import nurse_hours
+from tests.factories.infusions import ALDRETE_9, GOOD_VITALS, Day, arrive, day_at
+from tests.factories.outcomes import infusions, suggestion_for
+from tests.factories.scheduling import induction_series, nurse_hours
+from tests.safety.helpers import chart_rows
 
 pytestmark = pytest.mark.django_db
 
-NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 ONE_A_DAY = "One ketamine session a day"
 
 

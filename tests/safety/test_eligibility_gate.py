@@ -24,11 +24,11 @@ from ketaclinic.plans import services as plan_services
 from ketaclinic.plans.models import Plan
 from ketaclinic.scheduling.models import Appointment, InductionSeries
 from tests import factories
-from tests.assessments import helpers as assessment_helpers
 from tests.conftest import World
-from tests.infusions.helpers import infusion_appointment, signed_plan
-from tests.plans import helpers as plan_helpers
-from tests.scheduling.helpers import SeriesWorld, make_plan, next_weekday, setup_series
+from tests.factories import assessments, plans
+from tests.factories.plans import make_plan
+from tests.factories.scheduling import SeriesWorld, infusion_appointment, setup_series
+from tests.scheduling.helpers import next_weekday
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +52,7 @@ def text(response: Any) -> str:
 
 
 def draft_with_protocol(world: World, patient: Patient) -> Plan:
-    return plan_helpers.with_protocol(world, plan_helpers.draft(world, patient))
+    return plans.with_protocol(world, plans.draft(world, patient))
 
 
 def sign(client: Any, plan: Plan) -> Any:
@@ -136,7 +136,7 @@ def test_an_overridden_review_lets_the_plan_be_signed_and_the_audit_names_the_de
 def test_a_plan_without_ketamine_needs_no_eligibility_decision(
     world: World, client_for: Any
 ) -> None:
-    plan = plan_helpers.draft(world, world.bob_patient)
+    plan = plans.draft(world, world.bob_patient)
     response = sign(client_for("physician"), plan)
     assert response.status_code == 302
     plan.refresh_from_db()
@@ -146,10 +146,10 @@ def test_a_plan_without_ketamine_needs_no_eligibility_decision(
 def test_an_ineligible_decision_cannot_be_overridden_on_the_consultation_page(
     world: World, client_for: Any
 ) -> None:
-    c = assessment_helpers.complete(
+    c = assessments.complete(
         world,
         world.bob_patient,
-        history_input=assessment_helpers.history(conditions=["pregnancy"]),
+        history_input=assessments.history(conditions=["pregnancy"]),
     )
     url = reverse("assessments:consultation_sign", kwargs={"public_id": c.public_id})
     page = text(
@@ -260,14 +260,14 @@ def test_a_signed_revision_replaces_the_old_series_remaining_sessions_and_tells_
     revised = Plan.objects.filter(patient=sw.world.alice_patient).latest("number")
     # The fixture's plan was written without goals: the physician completes the revision.
     plan_services.plan_update(
-        actor=plan_helpers.physician(sw.world),
+        actor=plans.physician(sw.world),
         plan_id=str(revised.public_id),
         expected_version=revised.version,
         goals="Walk to the shops without stopping.",
-        review_date=plan_helpers.future(),
+        review_date=plans.future(),
         components={"cbt": "8 sessions"},
     )
-    revised = plan_helpers.with_protocol(sw.world, revised)  # on the exam's measured weight
+    revised = plans.with_protocol(sw.world, revised)  # on the exam's measured weight
     with django_capture_on_commit_callbacks(execute=True):
         assert sign(doc, revised).status_code == 302
     first.refresh_from_db()
@@ -320,7 +320,7 @@ def test_a_second_active_series_for_the_patient_is_refused(
 def test_the_chart_plan_board_and_series_show_the_decision_in_force(
     world: World, client_for: Any
 ) -> None:
-    plan = signed_plan(world, world.alice_patient)  # Alice: eligible
+    plan = make_plan(world, world.alice_patient)  # Alice: eligible
     factories.make_decision(
         world.bob_patient,
         world.physician,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import zoneinfo
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,13 +30,14 @@ from ketaclinic.infusions.models import (
     PreInfusionCheck,
     SessionStatus,
 )
+from tests.clock import NEW_YORK, afternoon_clock
 from tests.conftest import World
-from tests.infusions.helpers import GOOD_VITALS, Day, arrive, day_at, infusion_appointment
-from tests.safety.helpers import afternoon_clock, chart_rows
+from tests.factories.infusions import GOOD_VITALS, Day, arrive, day_at
+from tests.factories.scheduling import infusion_appointment
+from tests.safety.helpers import chart_rows
 
 pytestmark = pytest.mark.django_db
 
-NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 LOCAL = "%Y-%m-%dT%H:%M"
 
 
@@ -113,7 +113,7 @@ def test_a_blank_time_is_the_time_of_saving_not_of_the_page(
         '<input type="datetime-local" name="taken_at" class="when" '
         'aria-describedby="id_vitals_taken_at_helptext" id="id_vitals_taken_at">'
     ) in chart
-    assert '<span class="hint" id="id_vitals_taken_at_helptext">blank = now</span>' in chart
+    assert '<p class="hint" id="id_vitals_taken_at_helptext">blank = now</p>' in chart
     assert 'name="taken_at" value=' not in chart
     assert "blank = now" in chart
     with time_machine.travel(afternoon + dt.timedelta(minutes=3, seconds=10), tick=False):

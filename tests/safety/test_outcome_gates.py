@@ -27,8 +27,9 @@ from ketaclinic.outcomes.models import BoosterSuggestion, Letter, SeriesResult
 from ketaclinic.scheduling.models import AppointmentStatus
 from ketaclinic.scheduling.signals import appointments_changed
 from tests.conftest import World
-from tests.infusions.helpers import arrive, day_at
-from tests.outcomes.helpers import registered_since, relapse_history
+from tests.factories.infusions import arrive, day_at
+from tests.factories.outcomes import relapse_history
+from tests.factories.patients import registered_since
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ from ketaclinic.audit.models import AuditEvent
 from ketaclinic.plans.models import KetamineProtocol, Plan
 from tests import factories
 from tests.conftest import World
-from tests.plans import helpers as plan_helpers
+from tests.factories import assessments, plans
 
 pytestmark = pytest.mark.django_db
 
@@ -89,23 +89,23 @@ def eligible_and_measured(world: World, *, days_ago: int = 0) -> None:
 @pytest.mark.parametrize(
     ("name", "words"),
     [
-        (plan_helpers.CLEVELAND, "0.5 mg/kg over 40 min, 5 sessions, 35 mg, 5.2 mL/h"),
+        (plans.CLEVELAND, "0.5 mg/kg over 40 min, 5 sessions, 35 mg, 5.2 mL/h"),
         (
-            plan_helpers.SCHWARTZMAN,
+            plans.SCHWARTZMAN,
             # 0.35 mg/kg/h x 70 kg = 24.5 mg/h (under the 25 mg/h cap) x 4 h = 98 mg; 2.45 mL/h
             # rounds down to 2.4.
             "1.4 mg/kg over 4 h, capped at 25 mg/h, 10 sessions, 98 mg, 2.4 mL/h",
         ),
         # 80 mg over 150 min = 32 mg/h = 3.2 mL/h at 10 mg/mL.
-        (plan_helpers.ASRA, "80 mg over 2 h 30 min, 1 session, 80 mg, 3.2 mL/h"),
+        (plans.ASRA, "80 mg over 2 h 30 min, 1 session, 80 mg, 3.2 mL/h"),
     ],
 )
 def test_the_template_chosen_is_the_one_saved_and_said_back_in_words(
     world: World, client_for: Any, name: str, words: str
 ) -> None:
     eligible_and_measured(world)
-    plan = plan_helpers.draft(world)
-    chosen = plan_helpers.template(world, name)
+    plan = plans.draft(world)
+    chosen = plans.template(world, name)
     doc = client_for("physician")
     # Without JavaScript: choose the template and press "Use this template" (nothing saved).
     before = rows()
@@ -146,9 +146,9 @@ def test_a_changed_choice_with_another_templates_fields_saves_nothing_and_refill
     # The reported bug: the page opened on one template, the physician picked another in the
     # list and pressed "Calculate and save" with the first template's values still in the fields.
     eligible_and_measured(world)
-    plan = plan_helpers.draft(world)
-    first = plan_helpers.template(world, plan_helpers.SCHWARTZMAN)
-    picked = plan_helpers.template(world, plan_helpers.CLEVELAND)
+    plan = plans.draft(world)
+    first = plans.template(world, plans.SCHWARTZMAN)
+    picked = plans.template(world, plans.CLEVELAND)
     doc = client_for("physician")
     page = text(doc.get(f"{protocol_url(plan)}?template={first.pk}"))
     fields = form_as_shown(page, plan, first.pk)
@@ -157,8 +157,7 @@ def test_a_changed_choice_with_another_templates_fields_saves_nothing_and_refill
     assert response.status_code == 422
     html = text(response)
     assert (
-        "Nothing saved yet: the fields now show the values of <strong>"
-        f"{plan_helpers.CLEVELAND}</strong>"
+        f"Nothing saved yet: the fields now show the values of <strong>{plans.CLEVELAND}</strong>"
     ) in html
     assert rows() == {**before, "audit": before["audit"] + 1}  # the form's read only
     refilled = form_as_shown(html, plan, picked.pk)
@@ -170,7 +169,7 @@ def test_a_changed_choice_with_another_templates_fields_saves_nothing_and_refill
     assert doc.post(protocol_url(plan), refilled).status_code == 302
     protocol = KetamineProtocol.objects.get(plan=plan)
     assert (protocol.template_name, protocol.dose_mg_per_kg, protocol.duration_min) == (
-        plan_helpers.CLEVELAND,
+        plans.CLEVELAND,
         0.5,
         40,
     )
@@ -182,8 +181,8 @@ def test_a_changed_choice_with_another_templates_fields_saves_nothing_and_refill
 @pytest.mark.parametrize("typed", ["0.1", "150", "500"])
 def test_a_typed_weight_cannot_be_used(world: World, client_for: Any, typed: str) -> None:
     eligible_and_measured(world)  # the exam: 70 kg, 170 cm
-    plan = plan_helpers.draft(world)
-    cleveland = plan_helpers.template(world, plan_helpers.CLEVELAND)
+    plan = plans.draft(world)
+    cleveland = plans.template(world, plans.CLEVELAND)
     doc = client_for("physician")
     page = text(doc.get(f"{protocol_url(plan)}?template={cleveland.pk}"))
     assert 'name="weight_kg"' not in page
@@ -197,8 +196,8 @@ def test_a_typed_weight_cannot_be_used(world: World, client_for: Any, typed: str
 
 
 def test_without_a_measured_exam_no_protocol_is_saved(world: World, client_for: Any) -> None:
-    plan = plan_helpers.draft(world)
-    cleveland = plan_helpers.template(world, plan_helpers.CLEVELAND)
+    plan = plans.draft(world)
+    cleveland = plans.template(world, plans.CLEVELAND)
     doc = client_for("physician")
     page = text(doc.get(f"{protocol_url(plan)}?template={cleveland.pk}"))
     assert f"{GATE}: no exam records this patient's weight and height" in page
@@ -215,8 +214,8 @@ def test_an_exam_older_than_the_setting_blocks_signing_naming_the_gate(
 ) -> None:
     eligible_and_measured(world, days_ago=91)  # the default allows 90 days
     exam_day = timezone.localdate() - dt.timedelta(days=91)
-    plan = plan_helpers.draft(world)
-    cleveland = plan_helpers.template(world, plan_helpers.CLEVELAND)
+    plan = plans.draft(world)
+    cleveland = plans.template(world, plans.CLEVELAND)
     doc = client_for("physician")
     page = text(doc.get(f"{protocol_url(plan)}?template={cleveland.pk}"))
     assert f"{GATE}: this exam is older than the clinic's 90 days" in page
@@ -241,8 +240,8 @@ def test_a_newer_exam_than_the_protocols_blocks_signing_until_it_is_saved_again(
     world: World, client_for: Any
 ) -> None:
     eligible_and_measured(world, days_ago=10)
-    plan = plan_helpers.with_protocol(world, plan_helpers.draft(world))
-    plan_helpers.measured(world, weight_kg=82.0, height_cm=170.0)
+    plan = plans.with_protocol(world, plans.draft(world))
+    assessments.measured(world, weight_kg=82.0, height_cm=170.0)
     doc = client_for("physician")
     sign_url = reverse("plans:plan_sign", kwargs={"plan_id": plan.public_id})
     before = rows()
@@ -253,7 +252,7 @@ def test_a_newer_exam_than_the_protocols_blocks_signing_until_it_is_saved_again(
     )
     assert rows() == {**before, "audit": before["audit"] + 1}
     # Saved again, the dose follows the newer exam: 0.5 mg/kg x 82 kg = 41 mg; then it signs.
-    plan = plan_helpers.with_protocol(world, plan)
+    plan = plans.with_protocol(world, plan)
     assert KetamineProtocol.objects.get(plan=plan).total_mg == 41.0
     assert doc.post(sign_url, {"version": plan.version}).status_code == 302
     signed = AuditEvent.objects.filter(action="sign", object_type="plan").get()
@@ -265,7 +264,7 @@ def test_a_recent_exam_signs_and_the_trail_names_the_exam_used(
     world: World, client_for: Any
 ) -> None:
     eligible_and_measured(world, days_ago=90)  # exactly at the limit: allowed
-    plan = plan_helpers.with_protocol(world, plan_helpers.draft(world))
+    plan = plans.with_protocol(world, plans.draft(world))
     doc = client_for("physician")
     response = doc.post(
         reverse("plans:plan_sign", kwargs={"plan_id": plan.public_id}), {"version": plan.version}
@@ -282,11 +281,11 @@ def test_a_protocol_duration_outside_the_products_bounds_is_refused(
     world: World, minutes: int
 ) -> None:
     """Gate 9: one infusion lasts 10 to 480 minutes (clinical.ceilings), whatever is typed."""
-    plan = plan_helpers.draft(world, world.alice_patient)
+    plan = plans.draft(world, world.alice_patient)
     before = list(KetamineProtocol.objects.values_list("pk", flat=True))
     audit = AuditEvent.objects.count()
     with pytest.raises(ValidationError) as refused:
-        plan_helpers.with_protocol(world, plan, duration_min=minutes)
+        plans.with_protocol(world, plan, duration_min=minutes)
     assert "Duration (min): must be between 10 and 480 minutes" in " ".join(
         refused.value.message_dict["duration_min"]
     )

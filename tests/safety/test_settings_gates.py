@@ -22,7 +22,7 @@ from ketaclinic.clinics.selectors import clinic_policy_current
 from ketaclinic.plans.models import KetamineProtocol, Plan
 from ketaclinic.plans.protocol import DoseRefusedError
 from tests.conftest import World
-from tests.plans import helpers as plan_helpers
+from tests.factories import assessments, plans
 
 pytestmark = pytest.mark.django_db
 
@@ -66,14 +66,14 @@ def heavy_plan(world: World) -> tuple[Plan, ProtocolTemplate]:
         sessions_count=3,
         source="Test template",
     )
-    plan = plan_helpers.draft(world, world.bob_patient)
-    plan_helpers.measured(world, world.bob_patient, weight_kg=140.0, height_cm=185.0)
+    plan = plans.draft(world, world.bob_patient)
+    assessments.measured(world, world.bob_patient, weight_kg=140.0, height_cm=185.0)
     return plan, template
 
 
 def heavy_protocol(world: World, plan: Plan, template: ProtocolTemplate) -> KetamineProtocol:
     plan.refresh_from_db()
-    return plan_helpers.save_protocol(
+    return plans.save_protocol(
         world, plan, template_id=template.pk, dose_mg_per_kg=1.5, duration_min=120
     )
 
@@ -97,7 +97,7 @@ def test_a_raised_dose_limit_takes_effect_only_when_a_second_physician_approves(
     ).exists()
 
     # Meanwhile a plan is signed: it records the limit in force, 200 mg (version 1) ...
-    plan = plan_helpers.signed(world)
+    plan = plans.signed(world)
     signed_protocol = KetamineProtocol.objects.get(plan=plan)
     assert signed_protocol.policy_version == 1
     assert signed_protocol.policy_values["max_session_mg"] == 200.0

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.utils import timezone
 
-from ketaclinic.scheduling.models import Appointment, InductionSeries
 from tests.authz import (
     ADMIN_PAGE,
     DENY,
@@ -21,7 +20,12 @@ from tests.authz import (
     STAFF_PAGE,
 )
 from tests.conftest import World
-from tests.scheduling.helpers import make_plan, setup_schedule
+from tests.factories.plans import make_plan
+from tests.factories.scheduling import (
+    consultation_appointment,
+    induction_series,
+    setup_schedule,
+)
 
 # Alice's own appointment: hers to change; Bob and every staff role get a 404 on the patient
 # pages (staff use the desk pages). Waitlist joining is POST-only: 405 for patients on GET.
@@ -37,16 +41,7 @@ BAD_LINK = (400,) * 8
 def _alice_appointment(world: World) -> dict[str, Any]:
     sched = setup_schedule(world)
     start = timezone.now().replace(microsecond=0) + dt.timedelta(days=3)
-    appointment = Appointment.objects.create(
-        clinic=world.clinic,
-        location=world.cleveland,
-        provider=world.physician,
-        patient=world.alice_patient,
-        type=sched.consultation,
-        start=start,
-        end=start + dt.timedelta(minutes=30),
-        block_end=start + dt.timedelta(minutes=45),
-    )
+    appointment = consultation_appointment(sched, world.alice_patient, start)
     return {"public_id": appointment.public_id}
 
 
@@ -68,17 +63,8 @@ def _alice_plan(world: World) -> dict[str, Any]:
 def _alice_series(world: World) -> dict[str, Any]:
     setup_schedule(world)
     plan = make_plan(world, world.alice_patient)
-    series = InductionSeries.objects.create(
-        clinic=world.clinic,
-        patient=world.alice_patient,
-        location=world.cleveland,
-        plan=plan,
-        pattern="weekdays",
-        sessions_count=5,
-        duration_min=40,
-        recovery_min=60,
-        policy_version=1,
-        created_by=world.front_desk,
+    series = induction_series(
+        world, world.alice_patient, plan=plan, recovery_min=60, created_by=world.front_desk
     )
     return {"public_id": series.public_id}
 

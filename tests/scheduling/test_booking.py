@@ -29,7 +29,8 @@ from ketaclinic.scheduling.models import (
 )
 from tests import factories
 from tests.conftest import World
-from tests.scheduling.helpers import Sched, run_due_jobs, setup_schedule, snapshot, some_slots
+from tests.factories.scheduling import Sched, setup_schedule
+from tests.scheduling.helpers import run_due_jobs, snapshot, some_slots
 
 pytestmark = pytest.mark.django_db
 

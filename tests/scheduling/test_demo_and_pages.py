@@ -10,7 +10,8 @@ from django.urls import reverse
 from ketaclinic.devdata.demo import load_demo
 from ketaclinic.scheduling.models import Appointment, AppointmentType, WeeklyAvailability
 from tests.conftest import World
-from tests.scheduling.helpers import setup_schedule, some_slots
+from tests.factories.scheduling import setup_schedule
+from tests.scheduling.helpers import some_slots
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,8 @@ from ketaclinic.scheduling import links, services, tasks
 from ketaclinic.scheduling.links import LinkError, link_issue, link_resolve, links_purge
 from ketaclinic.scheduling.models import ActionLink, Appointment, LinkAction
 from tests.conftest import World
-from tests.scheduling.helpers import Sched, setup_schedule, snapshot, some_slots
+from tests.factories.scheduling import Sched, setup_schedule
+from tests.scheduling.helpers import snapshot, some_slots
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,8 @@ from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling import services
 from ketaclinic.scheduling.models import Appointment
 from tests.conftest import World
-from tests.scheduling.helpers import setup_schedule, some_slots
+from tests.factories.scheduling import setup_schedule
+from tests.scheduling.helpers import some_slots
 
 
 @pytest.mark.django_db(transaction=True)

@@ -22,13 +22,9 @@ from ketaclinic.scheduling import selectors, services
 from ketaclinic.scheduling.models import Appointment, InductionSeries
 from tests import factories
 from tests.conftest import World
-from tests.scheduling.helpers import (
-    SeriesWorld,
-    make_plan,
-    next_weekday,
-    series_snapshot,
-    setup_series,
-)
+from tests.factories.plans import make_plan
+from tests.factories.scheduling import SeriesWorld, setup_series
+from tests.scheduling.helpers import next_weekday, series_snapshot
 
 pytestmark = pytest.mark.django_db
 

@@ -25,13 +25,9 @@ from ketaclinic.scheduling.models import (
 )
 from ketaclinic.scheduling.slots import SeriesProposal, series_dates, series_find
 from tests.conftest import World
-from tests.scheduling.helpers import (
-    SeriesWorld,
-    make_plan,
-    nurse_hours,
-    series_snapshot,
-    setup_series,
-)
+from tests.factories.plans import make_plan
+from tests.factories.scheduling import SeriesWorld, nurse_hours, setup_series
+from tests.scheduling.helpers import series_snapshot
 
 pytestmark = pytest.mark.django_db
 

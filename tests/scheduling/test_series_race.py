@@ -23,7 +23,7 @@ from ketaclinic.scheduling import services
 from ketaclinic.scheduling.models import Appointment, InductionSeries
 from ketaclinic.scheduling.slots import series_find
 from tests.conftest import World
-from tests.scheduling.helpers import setup_series
+from tests.factories.scheduling import setup_series
 
 NOW = dt.datetime(2030, 3, 1, 15, 0, tzinfo=dt.UTC)
 MONDAY = dt.date(2030, 3, 4)

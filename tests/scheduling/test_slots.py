@@ -21,7 +21,7 @@ from ketaclinic.scheduling.models import (
 from ketaclinic.scheduling.slots import free_slots, parse_slot_key
 from tests import factories
 from tests.conftest import World
-from tests.scheduling.helpers import setup_schedule
+from tests.factories.scheduling import setup_schedule
 
 NY = zoneinfo.ZoneInfo("America/New_York")
 UTC = dt.UTC

@@ -18,7 +18,8 @@ from ketaclinic.screening.selectors import SESSION_ANSWERS, SESSION_RESULT
 from ketaclinic.screening.services import selfcheck_attach, selfcheck_submit
 from tests import factories
 from tests.conftest import World
-from tests.scheduling.helpers import Sched, setup_schedule, some_slots
+from tests.factories.scheduling import Sched, setup_schedule
+from tests.scheduling.helpers import some_slots
 from tests.screening.helpers import answers, positive_data, walk
 
 pytestmark = pytest.mark.django_db

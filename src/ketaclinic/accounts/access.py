@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django.http import Http404, HttpRequest, HttpResponse
 
 from ketaclinic.accounts.models import Role, User
+from ketaclinic.audit.api import Actor
+
+if TYPE_CHECKING:
+    from ketaclinic.clinics.models import Clinic
 
 V = TypeVar("V", bound=Callable[..., HttpResponse])
 
@@ -36,3 +40,36 @@ def signed_in_user(request: HttpRequest) -> User:
     if not isinstance(user, User) or user.clinic is None:
         raise Http404("Page not found")
     return user
+
+
+# --- the same rules for services, which receive an actor rather than a request ---------------
+
+
+def admin_user(actor: Actor) -> User:
+    """The acting clinic admin, or 404."""
+    user = actor.user
+    if (
+        user is None
+        or not user.is_active
+        or user.role != Role.CLINIC_ADMIN
+        or user.clinic_id is None
+    ):
+        raise Http404("Page not found")
+    return user
+
+
+def physician_user(actor: Actor) -> User:
+    """The acting physician (active, of a clinic), or 404."""
+    user = actor.user
+    if user is None or not user.is_active or user.role != Role.PHYSICIAN or user.clinic_id is None:
+        raise Http404("Page not found")
+    return user
+
+
+def admin_clinic(actor: Actor, clinic: Clinic | None = None) -> int:
+    """The clinic id the actor administers; 404 if it is not ``clinic``."""
+    user = admin_user(actor)
+    assert user.clinic_id is not None
+    if clinic is not None and clinic.pk != user.clinic_id:
+        raise Http404("Page not found")
+    return user.clinic_id

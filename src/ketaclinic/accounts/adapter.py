@@ -4,9 +4,13 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django import forms
+from django.db import transaction
 from django.http import HttpRequest
 
 from ketaclinic.accounts.backends import demo_login_allowed
+from ketaclinic.accounts.models import Role
+from ketaclinic.clinics.models import Location
+from ketaclinic.scheduling.api import booking_patient_create
 
 # The booking flow keeps the chosen time and the new patient's details here (scheduling views).
 BOOKING_SESSION_KEY = "scheduling.booking"
@@ -31,12 +35,6 @@ class AccountAdapter(DefaultAccountAdapter):
         pending = _pending_booking(request)
         if pending is None:  # is_open_for_signup already refused; belt and braces
             raise forms.ValidationError("Sign-up is only possible while booking a consultation.")
-        from django.db import transaction
-
-        from ketaclinic.accounts.models import Role
-        from ketaclinic.clinics.models import Location
-        from ketaclinic.scheduling.services import booking_patient_create
-
         location = Location.objects.select_related("clinic").get(pk=int(pending["location"]))
         with transaction.atomic():
             user = super().save_user(request, user, form, commit=False)

@@ -10,8 +10,6 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from ketaclinic.clinics.models import Clinic, Location
-
 
 class Role(models.TextChoices):
     PATIENT = "patient", "Patient"
@@ -46,11 +44,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(unique=True)
     full_name = models.CharField(max_length=200, blank=True)
     role = models.CharField(max_length=20, choices=Role.choices, blank=True)
+    # Named by string: a user belongs to a clinic, and the clinics app sits above accounts
+    # (docs/architecture.md "Layout"), so this module does not import it.
     clinic = models.ForeignKey(
-        Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="users"
+        "clinics.Clinic", on_delete=models.PROTECT, null=True, blank=True, related_name="users"
     )
     # Where a staff member works; patients have none.
-    locations = models.ManyToManyField(Location, blank=True, related_name="staff")
+    locations = models.ManyToManyField("clinics.Location", blank=True, related_name="staff")
     is_active = models.BooleanField(default=True)
     # Django admin access (operators only); clinic roles never need it.
     is_staff = models.BooleanField(default=False)
@@ -97,10 +97,12 @@ class StaffInvitation(models.Model):
     after the admin revoked it.
     """
 
-    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="invitations")
+    clinic = models.ForeignKey(
+        "clinics.Clinic", on_delete=models.PROTECT, related_name="invitations"
+    )
     email = models.EmailField()
     role = models.CharField(max_length=20, choices=Role.choices)
-    locations = models.ManyToManyField(Location, blank=True, related_name="+")
+    locations = models.ManyToManyField("clinics.Location", blank=True, related_name="+")
     nonce = models.CharField(max_length=64, unique=True)
     invited_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -37,8 +37,8 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Count, Max, Q, QuerySet
 
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinics.models import Clinic, Location
 from ketaclinic.infusions.models import AdverseEvent
 from ketaclinic.outcomes.models import SeriesResult

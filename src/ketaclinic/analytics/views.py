@@ -6,11 +6,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from ketaclinic.accounts.access import roles_required, signed_in_user
+from ketaclinic.accounts.api import roles_required, signed_in_user
 from ketaclinic.accounts.models import Role
 from ketaclinic.analytics import selectors
 from ketaclinic.analytics.forms import AnalyticsFilterForm
-from ketaclinic.audit.services import Actor
+from ketaclinic.audit.api import Actor
 from ketaclinic.clinics.models import Clinic
 
 Found = tuple[Clinic, AnalyticsFilterForm, selectors.Filters]

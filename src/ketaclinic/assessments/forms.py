@@ -25,6 +25,22 @@ class VersionedForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
 
 
+def _decimal(label: str, help_text: str = "") -> forms.FloatField:
+    # No min/max here: the service's message names the field and its range.
+    return forms.FloatField(
+        required=False,
+        label=label,
+        help_text=help_text,
+        widget=forms.NumberInput(attrs={**_DECIMAL, "step": "any"}),
+    )
+
+
+def _whole(label: str, help_text: str = "") -> forms.IntegerField:
+    return forms.IntegerField(
+        required=False, label=label, help_text=help_text, widget=forms.NumberInput(attrs=_NUMERIC)
+    )
+
+
 def _checkboxes(choices: Any, label: str) -> forms.MultipleChoiceField:
     return forms.MultipleChoiceField(
         choices=choices, required=False, label=label, widget=forms.CheckboxSelectMultiple
@@ -45,18 +61,8 @@ class StartForm(forms.Form):
 
 
 class HistoryForm(VersionedForm):
-    # FloatField without min/max here: the service's message names the field and its range.
-    pain_duration_months = forms.FloatField(
-        required=False,
-        label="Pain duration (months)",
-        help_text=NEEDED,
-        widget=forms.NumberInput(attrs={**_DECIMAL, "step": "any"}),
-    )
-    pain_nrs = forms.IntegerField(
-        required=False,
-        label="Pain now (0-10)",
-        widget=forms.NumberInput(attrs=_NUMERIC),
-    )
+    pain_duration_months = _decimal("Pain duration (months)", NEEDED)
+    pain_nrs = _whole("Pain now (0-10)")
     pain_regions = _checkboxes(list(BODY_REGIONS.items()), "Where is the pain?")
     pain_descriptors = _checkboxes(list(PAIN_DESCRIPTORS.items()), "How does it feel?")
     causes = forms.MultipleChoiceField(
@@ -127,46 +133,14 @@ DN4_ITEMS = REGISTRY["dn4"].items
 
 
 class ExamForm(VersionedForm):
-    systolic_bp = forms.IntegerField(
-        required=False,
-        label="Systolic BP (mmHg)",
-        help_text=NEEDED,
-        widget=forms.NumberInput(attrs=_NUMERIC),
-    )
-    diastolic_bp = forms.IntegerField(
-        required=False,
-        label="Diastolic BP (mmHg)",
-        help_text=NEEDED,
-        widget=forms.NumberInput(attrs=_NUMERIC),
-    )
-    heart_rate = forms.IntegerField(
-        required=False,
-        label="Heart rate (/min)",
-        help_text=NEEDED,
-        widget=forms.NumberInput(attrs=_NUMERIC),
-    )
-    spo2 = forms.IntegerField(
-        required=False, label="SpO2 (%)", help_text=NEEDED, widget=forms.NumberInput(attrs=_NUMERIC)
-    )
-    respiratory_rate = forms.IntegerField(
-        required=False, label="Respiratory rate (/min)", widget=forms.NumberInput(attrs=_NUMERIC)
-    )
-    temperature_c = forms.FloatField(
-        required=False,
-        label="Temperature (°C)",
-        widget=forms.NumberInput(attrs={**_DECIMAL, "step": "any"}),
-    )
-    weight_kg = forms.FloatField(
-        required=False,
-        label="Weight (kg)",
-        help_text=NEEDED,
-        widget=forms.NumberInput(attrs={**_DECIMAL, "step": "any"}),
-    )
-    height_cm = forms.FloatField(
-        required=False,
-        label="Height (cm)",
-        widget=forms.NumberInput(attrs={**_DECIMAL, "step": "any"}),
-    )
+    systolic_bp = _whole("Systolic BP (mmHg)", NEEDED)
+    diastolic_bp = _whole("Diastolic BP (mmHg)", NEEDED)
+    heart_rate = _whole("Heart rate (/min)", NEEDED)
+    spo2 = _whole("SpO2 (%)", NEEDED)
+    respiratory_rate = _whole("Respiratory rate (/min)")
+    temperature_c = _decimal("Temperature (°C)")
+    weight_kg = _decimal("Weight (kg)", NEEDED)
+    height_cm = _decimal("Height (cm)")
     sensory_signs = _checkboxes(list(SENSORY_SIGNS.items()), "Sensory signs")
     exam_notes = forms.CharField(
         required=False, label="Exam notes", widget=forms.Textarea(attrs={"rows": 3})

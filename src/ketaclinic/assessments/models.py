@@ -69,7 +69,7 @@ class ConsultationStatus(models.TextChoices):
     SIGNED = "signed", "Signed"
 
 
-class Consultation(models.Model):
+class Consultation(lib_models.SignedRecord):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="consultations")
@@ -131,10 +131,6 @@ class Consultation(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    signed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    signed_at = models.DateTimeField(null=True, blank=True)
     # Optimistic locking: a form saved over a newer version is refused.
     version = models.PositiveIntegerField(default=1)
 
@@ -314,12 +310,13 @@ class DecisionOutcome(models.TextChoices):
     INELIGIBLE = "ineligible", "Ineligible"
 
 
-class EligibilityDecision(models.Model):
+class EligibilityDecision(lib_models.SignedRecord):
     """The output of ``clinical.eligibility.evaluate`` for one consultation, and its signature.
 
     While the consultation is a draft the decision is re-evaluated on every save; signing freezes
     it. ``final_outcome`` is what is in force: the engine's outcome when signed, the physician's
-    when overridden, blank while unsigned.
+    when overridden, blank while unsigned. Signing and overriding both set the signature, so
+    ``is_signed`` (from ``SignedRecord``) is true exactly when the status has left draft.
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -344,10 +341,6 @@ class EligibilityDecision(models.Model):
     )
     final_outcome = models.CharField(max_length=12, choices=DecisionOutcome.choices, blank=True)
     override_reason = models.TextField(blank=True)
-    signed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    signed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["patient", "-evaluated_at", "-id"]
@@ -373,10 +366,6 @@ class EligibilityDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} ({self.get_status_display()})"
-
-    @property
-    def is_signed(self) -> bool:
-        return self.status != DecisionStatus.DRAFT
 
 
 class Addendum(lib_models.Addendum):

@@ -22,14 +22,14 @@ from ketaclinic.assessments.models import (
     PriorTreatment,
 )
 from ketaclinic.assessments.vocab import BODY_REGIONS, PAIN_DESCRIPTORS, SENSORY_SIGNS
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinical.eligibility import CONDITIONS, THERAPIES
 from ketaclinic.clinical.gates import DecisionOnRecord, InForce, eligibility_in_force
 from ketaclinic.clinical.grading import SOURCE as GRADE_SOURCE
 from ketaclinic.clinical.instruments import REGISTRY
-from ketaclinic.clinics.selectors import clinic_policy_current
-from ketaclinic.patients.access import access_patient
+from ketaclinic.clinics.api import clinic_policy_current
+from ketaclinic.patients.api import access_patient
 from ketaclinic.patients.models import Patient
 
 

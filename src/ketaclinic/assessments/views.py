@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ketaclinic.accounts.access import roles_required, signed_in_user
+from ketaclinic.accounts.api import roles_required, signed_in_user
 from ketaclinic.accounts.models import Role, User
 from ketaclinic.assessments import selectors, services
 from ketaclinic.assessments.access import can_write
@@ -26,9 +26,9 @@ from ketaclinic.assessments.forms import (
     StartForm,
 )
 from ketaclinic.assessments.selectors import ConsultationPage
-from ketaclinic.audit.services import Actor
+from ketaclinic.audit.api import Actor
 from ketaclinic.lib.views import errors_onto_form
-from ketaclinic.patients.selectors import patient_detail
+from ketaclinic.patients.api import patient_detail
 from ketaclinic.scheduling.models import Appointment
 
 READ_ROLES = (Role.NURSE, Role.PHYSICIAN, Role.CLINIC_ADMIN)

@@ -6,7 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from ketaclinic.accounts.access import roles_required
+from ketaclinic.accounts.api import roles_required
 from ketaclinic.accounts.models import Role
 from ketaclinic.audit.forms import AuditFilterForm
 from ketaclinic.audit.selectors import AuditFilters, audit_event_list

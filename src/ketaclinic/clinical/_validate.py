@@ -15,21 +15,29 @@ Two styles are offered. ``*_problem`` functions return a short description of wh
 ``None``) without naming a field, for callers that collect every error before raising (the
 instrument scorer). ``require_*`` functions raise ``ValueError`` whose message starts with the field
 name, for callers that stop at the first error.
+
+The dose and PK arithmetic work in floats and accept any real number (a numpy scalar too):
+``finite_float`` and ``positive_float`` are theirs, in their own wording ("x must be a number,
+got 'y'"), field first.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import numbers
 from typing import TypeGuard, cast
 
 __all__ = [
     "bool_problem",
     "date_problem",
+    "finite_float",
     "int_problem",
     "is_number",
+    "is_real",
     "is_strict_int",
     "number_problem",
+    "positive_float",
     "require_bool",
     "require_date",
     "require_int",
@@ -175,3 +183,30 @@ def require_date(value: object, field: str) -> dt.date:
     """Return ``value`` if it is a ``date`` (not a ``datetime``); else raise naming ``field``."""
     _raise_if(field, date_problem(value))
     return cast(dt.date, value)
+
+
+def is_real(value: object) -> TypeGuard[numbers.Real]:
+    """True for a real number (numpy scalars included) that is not a ``bool``; NaN included."""
+    # Plain floats and ints first: the numbers.Real check is an ABC look-up, slow per element.
+    if type(value) is float or type(value) is int:
+        return True
+    # Booleans are ints to Python but never a dose, a time or a rate.
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def finite_float(field: str, value: object) -> float:
+    """The value as a finite float, or ``ValueError`` naming the field (the dose and PK wording)."""
+    if not is_real(value):
+        raise ValueError(f"{field} must be a number, got {value!r}")
+    result = float(value)
+    if not math.isfinite(result):
+        raise ValueError(f"{field} must be finite, got {value!r}")
+    return result
+
+
+def positive_float(field: str, value: object) -> float:
+    """``finite_float``, and greater than 0."""
+    result = finite_float(field, value)
+    if result <= 0:
+        raise ValueError(f"{field} must be greater than 0, got {value!r}")
+    return result

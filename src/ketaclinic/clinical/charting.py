@@ -19,10 +19,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from fractions import Fraction
 from typing import Final
 
+from ketaclinic.clinical._exact import exact
 from ketaclinic.clinical._validate import require_int, require_number, type_name
 from ketaclinic.clinical.gates import (
     BACKDATE_MAX_MIN,
@@ -187,10 +187,6 @@ def observation_start(*, ended_at: dt.datetime, saved_at: dt.datetime) -> dt.dat
     return max(_aware(ended_at, "ended_at"), _minute(_aware(saved_at, "saved_at")))
 
 
-def _exact(value: float) -> Fraction:
-    return Fraction(Decimal(repr(float(value))))
-
-
 def _percent(value: float) -> float:
     low, high = DOSE_DEVIATION_PERCENT_RANGE
     return float(require_number(value, "dose_deviation_percent", minimum=low, maximum=high))
@@ -198,7 +194,7 @@ def _percent(value: float) -> float:
 
 def _beyond(difference: Fraction, reference: float, percent: float, min_mg: float) -> bool:
     # Strict on both: more than ``percent`` % of the reference and more than ``min_mg``.
-    return difference * 100 > _exact(percent) * _exact(reference) and difference > _exact(min_mg)
+    return difference * 100 > exact(percent) * exact(reference) and difference > exact(min_mg)
 
 
 def dose_excess(
@@ -213,7 +209,7 @@ def dose_excess(
     given = float(require_number(given_mg, "given_mg", minimum=0))
     total = float(require_number(plan_total_mg, "plan_total_mg", minimum=0, min_exclusive=True))
     floor = float(require_number(min_mg, "min_mg", minimum=0))
-    excess = _exact(given) - _exact(total)
+    excess = exact(given) - exact(total)
     if _beyond(excess, total, _percent(percent), floor):
         return float(excess)
     return None
@@ -231,7 +227,7 @@ def reconciled_mismatch(
     entered = float(require_number(entered_mg, "entered_mg", minimum=0))
     computed = float(require_number(computed_mg, "computed_mg", minimum=0))
     floor = float(require_number(min_mg, "min_mg", minimum=0))
-    difference = abs(_exact(entered) - _exact(computed))
+    difference = abs(exact(entered) - exact(computed))
     if _beyond(difference, computed, _percent(percent), floor):
         return float(difference)
     return None
@@ -242,7 +238,7 @@ def draw_limit_mg(*, plan_total_mg: float, factor: float = DRAW_MAX_FACTOR) -> f
     total = float(require_number(plan_total_mg, "plan_total_mg", minimum=0, min_exclusive=True))
     low, high = DRAW_MAX_FACTOR_RANGE
     times = float(require_number(factor, "draw_max_factor", minimum=low, maximum=high))
-    return float(_exact(total) * _exact(times))
+    return float(exact(total) * exact(times))
 
 
 def weight_changed(
@@ -253,4 +249,4 @@ def weight_changed(
     plan = float(require_number(plan_weight_kg, "plan_weight_kg", minimum=0, min_exclusive=True))
     low, high = WEIGHT_CHANGE_PERCENT_RANGE
     limit = require_int(percent, "weight_change_percent", minimum=low, maximum=high)
-    return abs(_exact(day) - _exact(plan)) * 100 > limit * _exact(plan)
+    return abs(exact(day) - exact(plan)) * 100 > limit * exact(plan)

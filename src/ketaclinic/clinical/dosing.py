@@ -18,13 +18,15 @@ the nearest float, so a reported quantity never exceeds a limit it was checked a
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from fractions import Fraction
 from types import MappingProxyType
 from typing import Final, Literal
+
+from ketaclinic.clinical._exact import exact, shortest
+from ketaclinic.clinical._validate import finite_float, positive_float
+from ketaclinic.clinical.pump import PUMP_ROUNDING_SOURCE, PumpRate, pump_rate
 
 __all__ = [
     "CONCENTRATIONS_MG_PER_ML",
@@ -108,31 +110,12 @@ _MINUTES_PER_HOUR: Final = 60
 
 
 # -- validation --------------------------------------------------------------------------------
-# Small and private on purpose; to be unified with a shared clinical validator later.
-
-
-def _number(field: str, value: object) -> float:
-    """The value as a finite float, or ValueError naming the field.
-
-    Booleans are refused: ``True`` is an int to Python but never a dose or a weight.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{field} must be a number, got {value!r}")
-    result = float(value)
-    if not math.isfinite(result):
-        raise ValueError(f"{field} must be finite, got {value!r}")
-    return result
-
-
-def _positive(field: str, value: object) -> float:
-    result = _number(field, value)
-    if result <= 0:
-        raise ValueError(f"{field} must be greater than 0, got {value!r}")
-    return result
+# Numbers are read by ``_validate.finite_float`` and ``positive_float``, and compared exactly on
+# their entered decimals by ``_exact.exact`` (see the module docstring).
 
 
 def _weight(field: str, value: object) -> float:
-    result = _positive(field, value)
+    result = positive_float(field, value)
     if result > MAX_WEIGHT_KG:
         raise ValueError(f"{field} must be at most {MAX_WEIGHT_KG:g} kg, got {value!r}")
     return result
@@ -142,18 +125,6 @@ def _choice(field: str, value: object, allowed: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{field} must be one of {', '.join(allowed)}; got {value!r}")
     return value
-
-
-def _exact(value: float) -> Fraction:
-    """The decimal the float was entered as, exactly (see the module docstring)."""
-    # float() first: repr of a numpy scalar or a Fraction is not a decimal literal.
-    return Fraction(Decimal(repr(float(value))))
-
-
-def _show(value: Fraction | float) -> str:
-    """A number for a message: the shortest decimal that identifies it, so 1.0000000001 is not
-    shown as 1 next to a limit of 1."""
-    return repr(float(value))
 
 
 # -- dosing weight -----------------------------------------------------------------------------
@@ -174,7 +145,7 @@ def dosing_weight(*, weight_kg: float, height_cm: float, sex: Sex, basis: Basis)
     Source: ``DEVINE_SOURCE``.
     """
     actual = _weight("weight_kg", weight_kg)
-    height = _number("height_cm", height_cm)
+    height = finite_float("height_cm", height_cm)
     if not MIN_HEIGHT_CM <= height <= MAX_HEIGHT_CM:
         raise ValueError(
             f"height_cm must be between {MIN_HEIGHT_CM:g} and {MAX_HEIGHT_CM:g}, got {height_cm!r}"
@@ -212,7 +183,7 @@ class DoseLimits:
     def __post_init__(self) -> None:
         # A limit of zero, NaN or infinity would silently disable or break every check.
         for field in ("max_rate_mg_per_kg_h", "max_session_mg_per_kg", "max_session_mg"):
-            _positive(field, getattr(self, field))
+            positive_float(field, getattr(self, field))
 
 
 #: The defaults, shared: the dataclass is frozen, so one instance serves every call.
@@ -246,8 +217,8 @@ class DoseLimitExceeded(ValueError):  # noqa: N818 - the name is fixed by docs/d
         self.exceeded: tuple[tuple[str, float, float], ...] = ((limit, value, maximum), *more)
         super().__init__(
             "; ".join(
-                f"{name} exceeded: {_show(figure)} {_UNITS[name]} is over the limit of "
-                f"{_show(ceiling)} {_UNITS[name]}"
+                f"{name} exceeded: {shortest(figure)} {_UNITS[name]} is over the limit of "
+                f"{shortest(ceiling)} {_UNITS[name]}"
                 for name, figure, ceiling in self.exceeded
             )
         )
@@ -273,7 +244,7 @@ def _check(
     exceeded = tuple(
         (name, float(value), float(maximum))
         for name, value, maximum in candidates
-        if value is not None and value > _exact(maximum)
+        if value is not None and value > exact(maximum)
     )
     if exceeded:
         raise DoseLimitExceeded(*exceeded[0], *exceeded[1:])
@@ -292,25 +263,25 @@ def rate_limit_check(
 
     A rate of 0 (a paused pump) is allowed; a negative rate is invalid.
     """
-    rate = _number("rate_mg_per_h", rate_mg_per_h)
+    rate = finite_float("rate_mg_per_h", rate_mg_per_h)
     if rate < 0:
         raise ValueError(f"rate_mg_per_h must not be negative, got {rate_mg_per_h!r}")
     weight = _weight("dosing_weight_kg", dosing_weight_kg)
-    _check(_limits(limits), rate_mg_per_kg_h=_exact(rate) / _exact(weight))
+    _check(_limits(limits), rate_mg_per_kg_h=exact(rate) / exact(weight))
 
 
 def session_dose_check(
     *, total_mg: float, dosing_weight_kg: float, limits: DoseLimits = DEFAULT_LIMITS
 ) -> None:
     """Refuse a session total (e.g. given so far plus still to give) past either session limit."""
-    total = _number("total_mg", total_mg)
+    total = finite_float("total_mg", total_mg)
     if total < 0:
         raise ValueError(f"total_mg must not be negative, got {total_mg!r}")
     weight = _weight("dosing_weight_kg", dosing_weight_kg)
-    exact_total = _exact(total)
+    exact_total = exact(total)
     _check(
         _limits(limits),
-        session_mg_per_kg=exact_total / _exact(weight),
+        session_mg_per_kg=exact_total / exact(weight),
         session_mg=exact_total,
     )
 
@@ -318,7 +289,7 @@ def session_dose_check(
 def _largest_accepted(bound: Fraction) -> float:
     """The largest float whose entered decimal is at most ``bound`` (so a form may offer it)."""
     candidate = float(bound)
-    while _exact(candidate) > bound:
+    while exact(candidate) > bound:
         candidate = math.nextafter(candidate, -math.inf)
     return candidate
 
@@ -333,12 +304,12 @@ def max_dose_mg_per_kg(
     form can offer it as the field's maximum.
     """
     weight = _weight("dosing_weight_kg", dosing_weight_kg)
-    duration = _positive("duration_min", duration_min)
+    duration = positive_float("duration_min", duration_min)
     checked = _limits(limits)
     bound = min(
-        _exact(checked.max_session_mg_per_kg),
-        _exact(checked.max_session_mg) / _exact(weight),
-        _exact(checked.max_rate_mg_per_kg_h) * _exact(duration) / _MINUTES_PER_HOUR,
+        exact(checked.max_session_mg_per_kg),
+        exact(checked.max_session_mg) / exact(weight),
+        exact(checked.max_rate_mg_per_kg_h) * exact(duration) / _MINUTES_PER_HOUR,
     )
     return _largest_accepted(bound)
 
@@ -376,8 +347,8 @@ def _plan(
     limits: DoseLimits,
     rate_capped: bool,
 ) -> InfusionPlan:
-    exact_weight = _exact(weight)
-    hours = _exact(duration) / _MINUTES_PER_HOUR
+    exact_weight = exact(weight)
+    hours = exact(duration) / _MINUTES_PER_HOUR
     rate = total / hours
     _check(
         limits,
@@ -385,7 +356,7 @@ def _plan(
         session_mg_per_kg=total / exact_weight,
         session_mg=total,
     )
-    exact_concentration = _exact(concentration)
+    exact_concentration = exact(concentration)
     return InfusionPlan(
         total_mg=float(total),
         rate_mg_per_h=float(rate),
@@ -415,12 +386,12 @@ def infusion_plan(
     rate_ml_per_h = rate / concentration; volume_ml = total / concentration.
     Raises DoseLimitExceeded when the rate, the mg/kg or the mg total exceeds ``limits``.
     """
-    dose = _positive("dose_mg_per_kg", dose_mg_per_kg)
-    duration = _positive("duration_min", duration_min)
+    dose = positive_float("dose_mg_per_kg", dose_mg_per_kg)
+    duration = positive_float("duration_min", duration_min)
     weight = _weight("dosing_weight_kg", dosing_weight_kg)
-    concentration = _positive("concentration_mg_per_ml", concentration_mg_per_ml)
+    concentration = positive_float("concentration_mg_per_ml", concentration_mg_per_ml)
     return _plan(
-        total=_exact(dose) * _exact(weight),
+        total=exact(dose) * exact(weight),
         duration=duration,
         weight=weight,
         concentration=concentration,
@@ -445,81 +416,21 @@ def infusion_plan_for_rate(
     clinic limit: when rate x weight is over it the plan runs at the cap, says so in
     ``rate_capped``, and the total follows from the capped rate. Clinic limits still raise.
     """
-    rate_per_kg = _positive("rate_mg_per_kg_h", rate_mg_per_kg_h)
-    duration = _positive("duration_min", duration_min)
+    rate_per_kg = positive_float("rate_mg_per_kg_h", rate_mg_per_kg_h)
+    duration = positive_float("duration_min", duration_min)
     weight = _weight("dosing_weight_kg", dosing_weight_kg)
-    concentration = _positive("concentration_mg_per_ml", concentration_mg_per_ml)
-    rate = _exact(rate_per_kg) * _exact(weight)
+    concentration = positive_float("concentration_mg_per_ml", concentration_mg_per_ml)
+    rate = exact(rate_per_kg) * exact(weight)
     capped = False
     if rate_cap_mg_per_h is not None:
-        cap = _exact(_positive("rate_cap_mg_per_h", rate_cap_mg_per_h))
+        cap = exact(positive_float("rate_cap_mg_per_h", rate_cap_mg_per_h))
         if rate > cap:
             rate, capped = cap, True
     return _plan(
-        total=rate * _exact(duration) / _MINUTES_PER_HOUR,
+        total=rate * exact(duration) / _MINUTES_PER_HOUR,
         duration=duration,
         weight=weight,
         concentration=concentration,
         limits=_limits(limits),
         rate_capped=capped,
     )
-
-
-# -- the pump's setting ------------------------------------------------------------------------
-
-# docs/clinical-policy.md "Gates along the journey (added 2026-12-03)" (item 8 of the issue: one
-# rounding rule for mL/h and mg/h; the resolution is the clinic setting pump_resolution_ml_h).
-PUMP_ROUNDING_SOURCE: Final = (
-    "ketaclinic clinic policy: the pump rate is the computed mL/h rounded down to the pump's "
-    "step, so the pump never runs faster than the prescribed rate; the mg/h shown beside it is "
-    "what that setting really delivers."
-)
-
-
-@dataclass(frozen=True)
-class PumpRate:
-    """What to set the pump to, and what that setting really delivers.
-
-    ``rate_ml_per_h`` is a whole number of pump steps, exactly (a ``Decimal``, as a pump shows
-    it); ``rate_mg_per_h`` is ``rate_ml_per_h x concentration``, exactly. Both are at most the
-    computed rate and within one step of it.
-    """
-
-    rate_ml_per_h: Decimal
-    rate_mg_per_h: Decimal
-
-
-def _entered_decimal(value: float) -> Decimal:
-    # The decimal the number was entered as (see the module docstring), as a Decimal.
-    return Decimal(repr(float(value)))
-
-
-def pump_rate(
-    *, rate_mg_per_h: float, concentration_mg_per_ml: float, resolution_ml_h: float
-) -> PumpRate:
-    """The pump setting for ``rate_mg_per_h``: mL/h rounded DOWN to a multiple of the step.
-
-    One rounding rule for the plan and the infusion chart. Down, not half-even: a pump set a
-    step above the computed rate would give more than the dose that was checked against the
-    clinic's limits (52.5 mg/h at 10 mg/mL is 5.25 mL/h; half-even gives 5.2, but 5.35 mL/h
-    would round to 5.4, past the rate), whereas rounding down gives at most one step less,
-    which the returned ``rate_mg_per_h`` shows. Exact arithmetic on the entered decimals: no
-    binary rounding error moves a rate across a step.
-
-    A rate below one step cannot be set (the pump would run at 0): ``ValueError`` naming
-    ``rate_mg_per_h``. Source: ``PUMP_ROUNDING_SOURCE``.
-    """
-    rate = _positive("rate_mg_per_h", rate_mg_per_h)
-    concentration = _positive("concentration_mg_per_ml", concentration_mg_per_ml)
-    resolution = _positive("resolution_ml_h", resolution_ml_h)
-    step = _entered_decimal(resolution)
-    exact_ml = _exact(rate) / _exact(concentration)
-    steps = math.floor(exact_ml / _exact(resolution))
-    if steps < 1:
-        raise ValueError(
-            f"rate_mg_per_h {_show(rate)} mg/h is {_show(exact_ml)} mL/h at "
-            f"{_show(concentration)} mg/mL, below one pump step of {step} mL/h; choose a "
-            "weaker concentration"
-        )
-    setting = step * steps
-    return PumpRate(rate_ml_per_h=setting, rate_mg_per_h=setting * _entered_decimal(concentration))

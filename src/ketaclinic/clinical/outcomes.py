@@ -16,6 +16,8 @@ baseline of 6 and a follow-up of 4.2 is a 30% reduction, but in binary floating 
 therefore read as the decimal it prints as (its shortest ``repr``, i.e. what was typed or stored)
 and all comparisons, means and window means are computed with exact fractions. Integers are exact
 already.
+Baselines, and the exact reading of diary entries shared with them, live in ``baselines``; every
+public name of both is imported from here.
 """
 
 from __future__ import annotations
@@ -26,13 +28,17 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final, Literal
 
-from ketaclinic.clinical._validate import (
-    date_problem,
-    number_problem,
-    require_date,
-    require_int,
-    require_number,
-    type_name,
+from ketaclinic.clinical._exact import exact
+from ketaclinic.clinical._validate import require_date, require_int, require_number, type_name
+from ketaclinic.clinical.baselines import (
+    _PAIN_MAX,
+    _PAIN_MIN,
+    _check_window,
+    _daily_means,
+    _daily_pairs,
+    baseline_choice,
+    baseline_from_entries,
+    recorded_baseline,
 )
 
 __all__ = [
@@ -118,21 +124,11 @@ BOOSTER_DURATION_MIN: Final = 40
 BOOSTER_BUFFER_MIN: Final = 30
 """...followed by at least 30 minutes of observation (docs/clinical-sources.md §2.5)."""
 
-_PAIN_MIN: Final = 0
-_PAIN_MAX: Final = 10
-
-
-def _exact(value: int | float) -> Fraction:
-    """``value`` as the decimal it prints as (e.g. 4.2 -> 21/5, not 4.2000000000000002)."""
-    # float.__repr__ rather than repr(): a float subclass such as numpy.float64 may print as
-    # "np.float64(4.2)", which Fraction cannot parse.
-    return Fraction(value) if isinstance(value, int) else Fraction(float.__repr__(value))
-
 
 def _baseline(value: object, field: str = "baseline") -> Fraction:
     # A baseline of 0 leaves nothing to reduce (and r would divide by zero), so it is refused.
     number = require_number(value, field, minimum=_PAIN_MIN, maximum=_PAIN_MAX, min_exclusive=True)
-    return _exact(number)
+    return exact(number)
 
 
 def classify_response(baseline: float, followup: float) -> ResponseClass:
@@ -145,7 +141,7 @@ def classify_response(baseline: float, followup: float) -> ResponseClass:
     6 -> 4.2 is "moderate".
     """
     base = _baseline(baseline)
-    follow = _exact(require_number(followup, "followup", minimum=_PAIN_MIN, maximum=_PAIN_MAX))
+    follow = exact(require_number(followup, "followup", minimum=_PAIN_MIN, maximum=_PAIN_MAX))
     r = (base - follow) / base
     if r >= _SUBSTANTIAL:
         return "substantial"
@@ -180,37 +176,6 @@ class Durability:
 _NO_RESPONSE: Final = Durability(
     responded=False, response_date=None, relapse_date=None, days_of_relief=None, censored=False
 )
-
-
-def _daily_means(entries: object) -> dict[dt.date, Fraction]:
-    """Validate ``entries`` and average several entries on one day into that day's value."""
-    # A str is a Sequence too; refusing it (and one-shot iterators) keeps the error at the input.
-    if not isinstance(entries, Sequence) or isinstance(entries, str | bytes):
-        raise ValueError(
-            f"entries must be a sequence of (date, value) pairs, not {type_name(entries)}"
-        )
-    by_day: dict[dt.date, list[Fraction]] = {}
-    for index, entry in enumerate(entries):
-        name = f"entries[{index}]"
-        if not isinstance(entry, tuple | list) or len(entry) != 2:
-            raise ValueError(
-                f"{name} must be a (date, value) pair, not {type_name(entry)} {entry!r}"
-            )
-        day, value = entry
-        problem = date_problem(day)
-        if problem is not None:
-            raise ValueError(f"{name} date {problem}")
-        problem = number_problem(value, minimum=_PAIN_MIN, maximum=_PAIN_MAX)
-        if problem is not None:
-            raise ValueError(f"{name} value {problem}")
-        by_day.setdefault(day, []).append(_exact(value))
-    return {day: sum(values, Fraction(0)) / len(values) for day, values in by_day.items()}
-
-
-def _check_window(window_days: object, min_days: object, min_days_field: str) -> tuple[int, int]:
-    window = require_int(window_days, "window_days", minimum=1, maximum=366)
-    minimum = require_int(min_days, min_days_field, minimum=1, maximum=window)
-    return window, minimum
 
 
 def _window_mean(
@@ -258,7 +223,7 @@ def durability(
     """
     base = _baseline(baseline)
     end = require_date(series_end, "series_end")
-    fraction = _exact(
+    fraction = exact(
         require_number(
             relapse_fraction, "relapse_fraction", minimum=0, maximum=1, min_exclusive=True
         )
@@ -290,116 +255,15 @@ def durability(
             relapse_date = days[i - run_days + 1]
             break
 
-    response_date = days[response_index]
-    if relapse_date is None:
-        return Durability(
-            responded=True,
-            response_date=response_date,
-            relapse_date=None,
-            days_of_relief=(last - end).days,
-            censored=True,
-        )
+    # Without a relapse the relief outlasted the diary: it is timed to the last entry, censored.
+    relief_end = last if relapse_date is None else relapse_date
     return Durability(
         responded=True,
-        response_date=response_date,
+        response_date=days[response_index],
         relapse_date=relapse_date,
-        days_of_relief=(relapse_date - end).days,
-        censored=False,
+        days_of_relief=(relief_end - end).days,
+        censored=relapse_date is None,
     )
-
-
-def baseline_from_entries(
-    entries: Sequence[tuple[dt.date, float]],
-    first_infusion: dt.date,
-    *,
-    window_days: int = 7,
-    min_days: int = 1,
-) -> float | None:
-    """Baseline pain: the mean daily NRS over the ``window_days`` days before ``first_infusion``.
-
-    docs/clinical-policy.md "Outcomes [6.1]": baseline = mean daily NRS over the 7 days before the
-    first infusion, or the intake NRS when no diary exists. Days are first_infusion - 7 to
-    first_infusion - 1 (the infusion day itself is excluded: pain that morning may already be
-    affected by the session).
-    Several entries on one day count as their mean, and each day counts once. Returns None when
-    fewer than ``min_days`` days have an entry (default 1: any diary day in the week is used); the
-    caller then falls back to the intake NRS. A result of 0 is returned as is, though it cannot
-    serve as a baseline for ``classify_response``.
-    """
-    start = require_date(first_infusion, "first_infusion")
-    window, minimum = _check_window(window_days, min_days, "min_days")
-    daily = _daily_means(entries)
-    values = [
-        daily[d]
-        for offset in range(1, window + 1)
-        if (d := start - dt.timedelta(days=offset)) in daily
-    ]
-    if len(values) < minimum:
-        return None
-    return float(sum(values, Fraction(0)) / len(values))
-
-
-_RECORDED_PLACES: Final = 2
-
-
-def recorded_baseline(value: float) -> float:
-    """``value`` rounded half up to 2 decimal places: the baseline as recorded and shown.
-
-    Why: a baseline is a mean of up to 7 daily scores (e.g. 40/7), which no float holds exactly,
-    and the float's shortest decimal (5.714285714285714) sits just below 40/7, so a window mean of
-    exactly 4.0 would be judged above 70% of that baseline but not above 70% of 40/7. Recording the
-    baseline to 2 decimals (5.71; clinically the same) makes the value every decision stores the
-    exact value it used, and lets a reader with integers alone (the clinic analytics, an analyst's
-    export) reproduce each decision: 1000 x window sum <= 7 x baseline in hundredths x days.
-    ``value`` must be a number in [0, 10]; rounding reads it as the decimal it prints as.
-    """
-    number = require_number(value, "baseline", minimum=_PAIN_MIN, maximum=_PAIN_MAX)
-    hundredths = _exact(number) * 10**_RECORDED_PLACES
-    # Half up: floor(x + 1/2), exact on fractions (round() would round a half to even).
-    rounded = (hundredths + Fraction(1, 2)).__floor__()
-    return rounded / 10**_RECORDED_PLACES
-
-
-def baseline_choice(
-    entries: Sequence[tuple[dt.date, float]],
-    first_infusion: dt.date,
-    *,
-    intakes: Sequence[tuple[dt.date, float]],
-) -> tuple[float | None, Literal["diary", "intake", ""]]:
-    """(baseline, source) before the first given session (docs/clinical-policy.md
-    "Outcomes [6.1]"): the mean daily NRS of the 7 days before ``first_infusion``
-    (``baseline_from_entries``), else the intake NRS of the latest consultation on or before it
-    (``intakes``: (exam date, NRS) pairs, newest first, so a same-day tie goes to the first
-    listed); recorded to hundredths (``recorded_baseline``). (None, "") when there is neither.
-    """
-    start = require_date(first_infusion, "first_infusion")
-    baseline = baseline_from_entries(entries, start)
-    if baseline is not None:
-        return recorded_baseline(baseline), "diary"
-    for day, value in _daily_pairs(intakes, "intakes"):
-        if day <= start:
-            return recorded_baseline(value), "intake"
-    return None, ""
-
-
-def _daily_pairs(pairs: object, name: str) -> list[tuple[dt.date, int | float]]:
-    """``pairs`` checked as a sequence of (date, 0-10 score) pairs, in their order."""
-    if not isinstance(pairs, Sequence) or isinstance(pairs, str | bytes):
-        raise ValueError(
-            f"{name} must be a sequence of (date, value) pairs, not {type_name(pairs)}"
-        )
-    checked = []
-    for index, pair in enumerate(pairs):
-        if not isinstance(pair, tuple | list) or len(pair) != 2:
-            raise ValueError(
-                f"{name}[{index}] must be a (date, value) pair, not {type_name(pair)} {pair!r}"
-            )
-        day = require_date(pair[0], f"{name}[{index}] date")
-        value = require_number(
-            pair[1], f"{name}[{index}] value", minimum=_PAIN_MIN, maximum=_PAIN_MAX
-        )
-        checked.append((day, value))
-    return checked
 
 
 @dataclass(frozen=True)

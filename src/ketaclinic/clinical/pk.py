@@ -42,14 +42,15 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final, TypeAlias, TypeGuard
+from typing import Any, Final, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
+
+from ketaclinic.clinical._validate import finite_float, is_real
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -268,28 +269,10 @@ REFERENCE_BANDS: Final[tuple[ReferenceBand, ...]] = (
 
 
 # -- validation --------------------------------------------------------------------------------
-# Small and private on purpose; to be unified with a shared clinical validator later.
-
-
-def _is_number(value: object) -> TypeGuard[numbers.Real]:
-    # Plain floats and ints first: the numbers.Real check is an ABC look-up, slow per element.
-    if type(value) is float or type(value) is int:
-        return True
-    # Booleans are ints to Python but never a time or a rate.
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _number(field: str, value: object) -> float:
-    if not _is_number(value):
-        raise ValueError(f"{field} must be a number, got {value!r}")
-    result = float(value)
-    if not math.isfinite(result):
-        raise ValueError(f"{field} must be finite, got {value!r}")
-    return result
 
 
 def _minutes(field: str, value: object) -> float:
-    minutes = _number(field, value)
+    minutes = finite_float(field, value)
     if not 0 <= minutes <= MAX_MINUTES:
         raise ValueError(f"{field} must be between 0 and {MAX_MINUTES:g} minutes, got {value!r}")
     return minutes
@@ -302,7 +285,7 @@ def _model(model: object) -> PKModel:
 
 
 def _weight(weight_kg: object) -> float:
-    weight = _number("weight_kg", weight_kg)
+    weight = finite_float("weight_kg", weight_kg)
     if not 0 < weight <= MAX_WEIGHT_KG:
         raise ValueError(
             f"weight_kg must be greater than 0 and at most {MAX_WEIGHT_KG:g}, got {weight_kg!r}"
@@ -326,7 +309,7 @@ def _segments(segments: object) -> NDArray[np.float64]:
             raise ValueError(f"{field} must be (start_min, end_min, rate_mg_per_min)")
         start = _minutes(f"{field} start_min", parts[0])
         end = _minutes(f"{field} end_min", parts[1])
-        rate = _number(f"{field} rate_mg_per_min", parts[2])
+        rate = finite_float(f"{field} rate_mg_per_min", parts[2])
         if end < start:
             raise ValueError(f"{field} end_min {end!r} is before start_min {start!r}")
         if rate < 0:
@@ -347,7 +330,7 @@ def _times(times_min: object) -> NDArray[np.float64]:
     else:
         items = _items("times_min", times_min)
         for index, value in enumerate(items):
-            if not _is_number(value):
+            if not is_real(value):
                 raise ValueError(f"times_min[{index}] must be a number, got {value!r}")
         times = np.array(items, dtype=np.float64)
     # Written so that NaN fails too: every comparison with NaN is false.
@@ -452,7 +435,7 @@ def infusion_segment(
     """
     start = _minutes("start_min", start_min)
     duration = _minutes("duration_min", duration_min)
-    rate = _number("rate_mg_per_h", rate_mg_per_h)
+    rate = finite_float("rate_mg_per_h", rate_mg_per_h)
     if start + duration > MAX_MINUTES:
         raise ValueError(f"duration_min must end by {MAX_MINUTES:g} minutes, got {duration_min!r}")
     if rate < 0:

@@ -13,41 +13,23 @@ from typing import TypeVar
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
-from ketaclinic.accounts.models import Role, User
-from ketaclinic.audit.services import Actor
-from ketaclinic.clinics.models import Chair, Clinic, Location, PolicyProposal, ProtocolTemplate
+from ketaclinic.accounts.api import admin_clinic, admin_user, physician_user
+from ketaclinic.audit.api import Actor
+from ketaclinic.clinics.models import Chair, Location, PolicyProposal, ProtocolTemplate
 
 M = TypeVar("M", bound=Model)
 
-
-def admin_user(actor: Actor) -> User:
-    """The acting clinic admin, or 404."""
-    user = actor.user
-    if (
-        user is None
-        or not user.is_active
-        or user.role != Role.CLINIC_ADMIN
-        or user.clinic_id is None
-    ):
-        raise Http404("Page not found")
-    return user
-
-
-def physician_user(actor: Actor) -> User:
-    """The acting physician (active, of a clinic), or 404."""
-    user = actor.user
-    if user is None or not user.is_active or user.role != Role.PHYSICIAN or user.clinic_id is None:
-        raise Http404("Page not found")
-    return user
-
-
-def admin_clinic(actor: Actor, clinic: Clinic | None = None) -> int:
-    """The clinic id the actor administers; 404 if it is not ``clinic``."""
-    user = admin_user(actor)
-    assert user.clinic_id is not None
-    if clinic is not None and clinic.pk != user.clinic_id:
-        raise Http404("Page not found")
-    return user.clinic_id
+# The role checks on an actor live with the roles (accounts.access); they are re-exported here
+# because every clinic set-up write starts with them.
+__all__ = [
+    "access_chair",
+    "access_location",
+    "access_policy_proposal",
+    "access_protocol_template",
+    "admin_clinic",
+    "admin_user",
+    "physician_user",
+]
 
 
 def _get(qs: QuerySet[M], pk: int) -> M:

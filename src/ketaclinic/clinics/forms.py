@@ -28,6 +28,8 @@ def time_zone_names() -> list[str]:
 
 
 class LocationForm(forms.ModelForm[Location]):
+    mark_optional = True  # the field template marks optional fields "(optional)"
+
     class Meta:
         model = Location
         fields = list(LOCATION_FIELDS)
@@ -48,6 +50,8 @@ class ChairForm(forms.Form):
 class ProtocolTemplateForm(forms.Form):
     """A plain form over the model's fields: the model's constraints are the service's to check,
     against the clinic's limits and with each message under its field."""
+
+    mark_optional = True  # the field template marks optional fields "(optional)"
 
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
@@ -95,24 +99,29 @@ def _locations_field(clinic_id: int) -> forms.ModelMultipleChoiceField[Location]
     )
 
 
-class InvitationForm(forms.Form):
+class _StaffLocationsForm(forms.Form):
+    """A staff form ending with the clinic's locations: the choices are made per form, since
+    they are the admin's clinic's."""
+
+    mark_optional = True  # the field template marks optional fields "(optional)"
+
+    def __init__(self, *args: Any, clinic_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["locations"] = _locations_field(clinic_id)
+
+
+class InvitationForm(_StaffLocationsForm):
     email = forms.EmailField()
     role = forms.ChoiceField(choices=STAFF_ROLE_CHOICES)
 
-    def __init__(self, *args: Any, clinic_id: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["locations"] = _locations_field(clinic_id)
 
-
-class StaffMemberForm(forms.Form):
+class StaffMemberForm(_StaffLocationsForm):
     role = forms.ChoiceField(choices=STAFF_ROLE_CHOICES)
-
-    def __init__(self, *args: Any, clinic_id: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["locations"] = _locations_field(clinic_id)
 
 
 class JoinForm(forms.Form):
+    mark_optional = True  # the field template marks optional fields "(optional)"
+
     full_name = forms.CharField(max_length=200, label="Your name")
     password = forms.CharField(
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
@@ -135,6 +144,8 @@ class JoinForm(forms.Form):
 class ClinicPolicyForm(forms.Form):
     """Every threshold, grouped as on the settings page, plus the note and the version it was
     based on (a form saved over a newer version is refused)."""
+
+    mark_optional = True  # the field template marks optional fields "(optional)"
 
     based_on_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
     note = forms.CharField(

@@ -13,8 +13,8 @@ from allauth.account.models import EmailAddress
 from django.db import transaction
 
 from ketaclinic.accounts.models import Role, User
+from ketaclinic.clinics.api import clinic_defaults_install
 from ketaclinic.clinics.models import Chair, Clinic, Location
-from ketaclinic.clinics.services import clinic_defaults_install
 from ketaclinic.devdata.infusion_day import seed_infusion_day
 from ketaclinic.patients.models import Patient
 
@@ -168,13 +168,13 @@ PHYSICIAN_HOURS = {"Cleveland": (0, 2, 4), "Charlotte": (1, 3)}
 def _load_schedule(clinic: Clinic, locations: dict[str, Location]) -> None:
     from django.utils import timezone
 
+    from ketaclinic.scheduling.api import free_slots
     from ketaclinic.scheduling.models import (
         Appointment,
         AppointmentType,
         BookingPolicy,
         WeeklyAvailability,
     )
-    from ketaclinic.scheduling.slots import free_slots
 
     BookingPolicy.objects.get_or_create(clinic=clinic)
     types = {}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ketaclinic.clinical import pk
 from ketaclinic.infusions.models import InfusionSession, RateEvent
-from ketaclinic.plans.charts import Segment, chart_caption, concentration_chart_svg
+from ketaclinic.plans.api import Segment, chart_caption, concentration_chart_svg
 from ketaclinic.plans.models import KetamineProtocol
 
 

@@ -206,16 +206,21 @@ class ReasonForm(SessionForm):
     reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class DrawForm(SessionForm):
-    lot = forms.CharField(label="Lot", max_length=40)
-    expiry = forms.DateField(label="Expiry", widget=forms.DateInput(attrs={"type": "date"}))
-    drawn_mg = forms.DecimalField(
-        label="Drawn (mg)",
+def _mg_field(label: str) -> forms.DecimalField:
+    """An amount of ketamine in mg, to the hundredth (the Schedule III record's precision)."""
+    return forms.DecimalField(
+        label=label,
         max_digits=7,
         decimal_places=2,
         min_value=0,
         widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "0.01", "class": "num"}),
     )
+
+
+class DrawForm(SessionForm):
+    lot = forms.CharField(label="Lot", max_length=40)
+    expiry = forms.DateField(label="Expiry", widget=forms.DateInput(attrs={"type": "date"}))
+    drawn_mg = _mg_field("Drawn (mg)")
     drawn_at = LocalDateTimeField(label="Drawn at")
     time_reason = _time_reason()
 
@@ -321,20 +326,8 @@ class AdverseEventForm(SessionForm):
 
 
 class ReconcileForm(SessionForm):
-    given_mg = forms.DecimalField(
-        label="Given (mg)",
-        max_digits=7,
-        decimal_places=2,
-        min_value=0,
-        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "0.01", "class": "num"}),
-    )
-    wasted_mg = forms.DecimalField(
-        label="Wasted (mg)",
-        max_digits=7,
-        decimal_places=2,
-        min_value=0,
-        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "0.01", "class": "num"}),
-    )
+    given_mg = _mg_field("Given (mg)")
+    wasted_mg = _mg_field("Wasted (mg)")
     witness = forms.TypedChoiceField(
         label="Witness of the waste", coerce=int, required=False, empty_value=None
     )

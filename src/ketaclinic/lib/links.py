@@ -27,8 +27,8 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.lib.models import SingleUseLink
 
 #: Rows deleted per purge transaction, so no long transaction holds the table.

@@ -39,3 +39,20 @@ class Addendum(models.Model):
 
     def __str__(self) -> str:
         return f"Addendum {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class SignedRecord(models.Model):
+    """The columns of a record a clinician signs: once signed it never changes (corrections are
+    addenda). The concrete model adds its constraint tying the signature to its status."""
+
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    signed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signed_at is not None

@@ -8,7 +8,7 @@ class OutcomesConfig(AppConfig):
         # Imported here, not at the top: Django imports this module before any models are
         # loaded, and these modules import models (the app registry's rule, not a cycle).
         from ketaclinic.outcomes.durability.services import appointments_changed_receiver
-        from ketaclinic.scheduling.signals import appointments_changed
+        from ketaclinic.scheduling.api import appointments_changed
 
         # Stored series results are derived data: when a patient's infusion appointments are
         # completed, missed, cancelled or moved, their series change, so the results are

@@ -10,6 +10,8 @@ from ketaclinic.patients.models import Patient, Sex
 
 
 class PatientForm(forms.Form):
+    mark_optional = True  # the field template marks optional fields "(optional)"
+
     given_name = forms.CharField(max_length=100)
     family_name = forms.CharField(max_length=100)
     date_of_birth = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))

@@ -24,6 +24,8 @@ def _details_field(label: str, help_text: str = "") -> forms.CharField:
 class PlanForm(forms.Form):
     """Goals, review date and one details box per component (empty: not part of the plan)."""
 
+    mark_optional = True  # the field template marks optional fields "(optional)"
+
     goals = forms.CharField(
         required=False,
         max_length=4000,
@@ -69,6 +71,14 @@ class PlanForm(forms.Form):
             if name.startswith("c_")
         }
 
+    def plan_values(self) -> dict[str, Any]:
+        """What ``plan_create`` and ``plan_update`` take from the form (call after ``is_valid``)."""
+        return {
+            "goals": self.cleaned_data["goals"],
+            "review_date": self.cleaned_data["review_date"],
+            "components": self.components(),
+        }
+
     # Grouping for the template: medicines by line with their guidance, then the rest.
     def medication_lines(self) -> Iterator[tuple[Line, list[tuple[forms.BoundField, Any]]]]:
         for line in LINES:
@@ -93,6 +103,8 @@ class ProtocolForm(forms.Form):
     template is never saved with another template's dose. Weight and height are not fields:
     they are the exam's (shown read-only beside the form).
     """
+
+    mark_optional = True  # the field template marks optional fields "(optional)"
 
     template = forms.TypedChoiceField(coerce=int, label="Protocol template")
     shown_template = forms.IntegerField(widget=forms.HiddenInput)

@@ -16,6 +16,7 @@ from django.db.models import Q
 
 from ketaclinic.clinical.medications import MEDICATIONS, NON_DRUG_COMPONENTS
 from ketaclinic.clinics.models import Clinic, DosingBasis, ProtocolTemplate, SeriesPattern
+from ketaclinic.lib.models import SignedRecord
 from ketaclinic.patients.models import Patient
 
 # Free text for a medicine outside the NeuPSIG catalogue (e.g. carbamazepine for trigeminal
@@ -35,7 +36,7 @@ class PlanStatus(models.TextChoices):
     SUPERSEDED = "superseded", "Superseded"
 
 
-class Plan(models.Model):
+class Plan(SignedRecord):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="plans")
@@ -51,10 +52,6 @@ class Plan(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    signed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    signed_at = models.DateTimeField(null=True, blank=True)
     # Optimistic locking: a stale form saved over a newer version is refused.
     version = models.PositiveIntegerField(default=1)
 

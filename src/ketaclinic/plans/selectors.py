@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from django.db import transaction
@@ -10,14 +11,14 @@ from django.http import Http404
 from django.utils import timezone
 
 from ketaclinic.accounts.models import User
-from ketaclinic.assessments.selectors import (
+from ketaclinic.assessments.api import (
     ExamMeasurements,
     eligibility_in_force_for,
     latest_decision,
     latest_exam_measurements,
 )
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinical.gates import InForce
 from ketaclinic.clinical.medications import (
     LINES,
@@ -28,10 +29,9 @@ from ketaclinic.clinical.medications import (
     NonDrugComponent,
 )
 from ketaclinic.clinical.tasks_suggested import SuggestedTask, suggested_tasks
+from ketaclinic.clinics.api import clinic_policy_current, protocol_templates_active
 from ketaclinic.clinics.models import ClinicPolicy, ProtocolTemplate
-from ketaclinic.clinics.selectors import clinic_policy_current, protocol_templates_active
-from ketaclinic.outcomes.selectors import infusion_series_for_patient
-from ketaclinic.patients.access import access_patient
+from ketaclinic.patients.api import access_patient
 from ketaclinic.patients.models import Patient
 from ketaclinic.plans.access import PLAN_WRITERS, access_plan
 from ketaclinic.plans.models import (
@@ -52,6 +52,7 @@ __all__ = [
     "plan_page",
     "protocol_form_data",
     "protocol_of",
+    "with_suggested_tasks",
 ]
 
 
@@ -134,19 +135,22 @@ def _group(components: list[PlanComponent]) -> tuple[list[MedicationGroup], list
     return groups, non_drug
 
 
-def _suggested(plan: Plan, *, today: dt.date) -> tuple[SuggestedTask, ...]:
-    """Item 11's tasks from the newest signed decision and the patient's finished series.
-
-    Two queries. A series still under way (this plan's own, typically) is left out: only a
-    finished one makes the next series recurrent.
-    """
-    decision = latest_decision(patient=plan.patient)
-    series = infusion_series_for_patient(plan.patient, today=today)
-    return suggested_tasks(
-        conditions=decision.consultation.conditions if decision is not None else (),
-        reason_codes=[str(r.get("code", "")) for r in decision.reasons] if decision else (),
-        previous_series_ends=[span.end for span in series if not span.ongoing],
-        today=today,
+def with_suggested_tasks(
+    page: PlanPage, *, previous_series_ends: Sequence[dt.date], today: dt.date
+) -> PlanPage:
+    """The page with item 11's tasks, from the newest signed decision (one query) and the ends
+    of the patient's finished series, which the caller reads (the series are the outcomes app's,
+    above this one). A series still under way (this plan's own, typically) must be left out:
+    only a finished one makes the next series recurrent."""
+    decision = latest_decision(patient=page.patient)
+    return replace(
+        page,
+        suggested=suggested_tasks(
+            conditions=decision.consultation.conditions if decision is not None else (),
+            reason_codes=[str(r.get("code", "")) for r in decision.reasons] if decision else (),
+            previous_series_ends=previous_series_ends,
+            today=today,
+        ),
     )
 
 
@@ -189,12 +193,24 @@ def patient_plans(*, actor: Actor, patient_public_id: str) -> tuple[Patient, lis
     return patient, plans
 
 
+def _audit_plan_read(actor: Actor, plan: Plan, detail: dict[str, object]) -> None:
+    audit_record(
+        actor=actor,
+        action=Action.READ,
+        object_type="plan",
+        object_id=plan.public_id,
+        patient=plan.patient,
+        detail=detail,
+    )
+
+
 def plan_page(
     *, actor: Actor, plan_id: str, view: str = "detail", for_write: bool = False
 ) -> PlanPage:
     """One plan with its components, protocol and the clinic's current policy, audited.
 
-    The detail page also lists the suggested tasks (two more queries).
+    The detail page also shows the eligibility decision in force (two more queries); its
+    suggested tasks are added by ``with_suggested_tasks``.
     """
     assert actor.user is not None
     with transaction.atomic():
@@ -203,17 +219,9 @@ def plan_page(
         if view == "detail":
             page = replace(
                 page,
-                suggested=_suggested(plan, today=timezone.localdate()),
                 in_force=eligibility_in_force_for(patient=plan.patient, today=timezone.localdate()),
             )
-        audit_record(
-            actor=actor,
-            action=Action.READ,
-            object_type="plan",
-            object_id=plan.public_id,
-            patient=plan.patient,
-            detail={"view": view},
-        )
+        _audit_plan_read(actor, plan, {"view": view})
     return page
 
 
@@ -278,12 +286,7 @@ def protocol_form_data(*, actor: Actor, plan_id: str) -> ProtocolFormData:
             measurements=latest_exam_measurements(patient=plan.patient),
             today=timezone.localdate(),
         )
-        audit_record(
-            actor=actor,
-            action=Action.READ,
-            object_type="plan",
-            object_id=plan.public_id,
-            patient=plan.patient,
-            detail={"view": "protocol_form", "measurements": data.measurements is not None},
+        _audit_plan_read(
+            actor, plan, {"view": "protocol_form", "measurements": data.measurements is not None}
         )
     return data

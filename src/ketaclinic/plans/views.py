@@ -13,13 +13,15 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ketaclinic.accounts.access import roles_required
+from ketaclinic.accounts.api import roles_required
 from ketaclinic.accounts.models import Role, User
-from ketaclinic.audit.services import Actor
+from ketaclinic.audit.api import Actor
 from ketaclinic.lib.forms import StaleObjectError
 from ketaclinic.lib.views import errors_onto_form
+from ketaclinic.outcomes.api import infusion_series_for_patient
 from ketaclinic.plans import selectors, services
 from ketaclinic.plans.charts import protocol_curve
 from ketaclinic.plans.forms import PlanForm, ProtocolForm, VersionForm
@@ -78,11 +80,7 @@ def plan_new(request: HttpRequest, public_id: str) -> HttpResponse:
         if form.is_valid():
             try:
                 plan = services.plan_create(
-                    actor=actor,
-                    patient_public_id=str(public_id),
-                    goals=form.cleaned_data["goals"],
-                    review_date=form.cleaned_data["review_date"],
-                    components=form.components(),
+                    actor=actor, patient_public_id=str(public_id), **form.plan_values()
                 )
             except ValidationError as exc:
                 errors_onto_form(form, exc)
@@ -102,6 +100,12 @@ def _detail(
     request: HttpRequest, plan_id: str, *, errors: list[str] | None = None, status: int = 200
 ) -> HttpResponse:
     page = selectors.plan_page(actor=Actor.from_request(request), plan_id=str(plan_id))
+    # The suggested tasks need the patient's finished series, which the outcomes app reads.
+    today = timezone.localdate()
+    series = infusion_series_for_patient(page.patient, today=today)
+    page = selectors.with_suggested_tasks(
+        page, previous_series_ends=[span.end for span in series if not span.ongoing], today=today
+    )
     curve = None if page.protocol is None else protocol_curve(page.protocol)
     return render(
         request,
@@ -136,9 +140,7 @@ def plan_edit(request: HttpRequest, plan_id: str) -> HttpResponse:
                 actor=actor,
                 plan_id=str(plan_id),
                 expected_version=form.cleaned_data["version"] or 0,
-                goals=form.cleaned_data["goals"],
-                review_date=form.cleaned_data["review_date"],
-                components=form.components(),
+                **form.plan_values(),
             )
         except ValidationError as exc:
             errors_onto_form(form, exc)

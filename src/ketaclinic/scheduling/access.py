@@ -24,11 +24,16 @@ def appointments_visible_to(user: User) -> QuerySet[Appointment]:
     return Appointment.objects.none()
 
 
-def access_appointment(user: User, public_id: uuid.UUID | str, *, for_write: bool) -> Appointment:
+def public_id_or_404(public_id: uuid.UUID | str, what: str) -> uuid.UUID:
+    """The id from the address, or a 404 that says no more than a missing row would."""
     try:
-        key = uuid.UUID(str(public_id))
+        return uuid.UUID(str(public_id))
     except ValueError:
-        raise Http404("No such appointment") from None
+        raise Http404(f"No such {what}") from None
+
+
+def access_appointment(user: User, public_id: uuid.UUID | str, *, for_write: bool) -> Appointment:
+    key = public_id_or_404(public_id, "appointment")
     if for_write and user.is_clinic_staff and user.role not in SCHEDULERS:
         raise Http404("No such appointment")
     try:

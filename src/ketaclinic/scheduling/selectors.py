@@ -12,15 +12,15 @@ from django.http import Http404
 from django.utils import timezone
 
 from ketaclinic.accounts.models import CLINICAL_ROLES, STAFF_ROLES, Role, User
-from ketaclinic.assessments.selectors import eligibility_in_force_for
+from ketaclinic.assessments.api import eligibility_in_force_for
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinical.gates import InForce
+from ketaclinic.clinics.api import clinic_policy_current
 from ketaclinic.clinics.models import Chair, Location
-from ketaclinic.clinics.selectors import clinic_policy_current
 from ketaclinic.patients.models import Patient
 from ketaclinic.plans.models import KetamineProtocol, Plan, PlanStatus
-from ketaclinic.scheduling.access import SCHEDULERS, appointments_visible_to
+from ketaclinic.scheduling.access import SCHEDULERS, appointments_visible_to, public_id_or_404
 from ketaclinic.scheduling.models import (
     Appointment,
     AppointmentKind,
@@ -212,10 +212,7 @@ def schedule_read(*, actor: Actor, location: Location, day_from: dt.date, days: 
 
 def plan_for_series(user: User, public_id: uuid.UUID | str) -> Plan:
     """The plan behind a series page, for those who book series (404 outside scope)."""
-    try:
-        key = uuid.UUID(str(public_id))
-    except ValueError:
-        raise Http404("No such plan") from None
+    key = public_id_or_404(public_id, "plan")
     if user.role not in SCHEDULERS or user.clinic_id is None:
         raise Http404("No such plan")
     plan = (
@@ -317,10 +314,7 @@ def series_propose(
 
 def access_series(user: User, public_id: uuid.UUID | str) -> InductionSeries:
     """A series of the user's clinic, for staff (404 outside scope)."""
-    try:
-        key = uuid.UUID(str(public_id))
-    except ValueError:
-        raise Http404("No such series") from None
+    key = public_id_or_404(public_id, "series")
     if user.role not in STAFF_ROLES or user.clinic_id is None:
         raise Http404("No such series")
     series = (

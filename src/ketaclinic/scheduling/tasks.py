@@ -16,8 +16,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tasks import task
 
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.lib.tasks import periodic_continue
 from ketaclinic.scheduling import emails, links, services
 from ketaclinic.scheduling.models import Appointment, AppointmentStatus, SentReminder

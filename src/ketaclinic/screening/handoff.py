@@ -16,7 +16,7 @@ from allauth.account.signals import user_signed_up
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from ketaclinic.audit.services import Actor, client_ip
+from ketaclinic.audit.api import Actor, client_ip
 from ketaclinic.patients.models import Patient
 from ketaclinic.screening.selectors import (
     SESSION_ANSWERS,

@@ -7,9 +7,9 @@ import uuid
 from django.db import transaction
 from django.http import HttpRequest
 
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
-from ketaclinic.patients.access import access_patient
+from ketaclinic.patients.api import access_patient
 from ketaclinic.patients.models import Patient
 from ketaclinic.screening.models import SelfCheck
 

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
-from ketaclinic.patients.access import patients_visible_to
+from ketaclinic.patients.api import patients_visible_to
 from ketaclinic.patients.models import Patient
 from ketaclinic.screening.models import SelfCheck
 from ketaclinic.screening.questions import evaluate

@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
-from ketaclinic.audit.services import client_ip
+from ketaclinic.audit.api import client_ip
 
 DEFAULT_RATE = "20/h"
 """Stored self-checks per client address (setting ``SELFCHECK_SUBMIT_RATE``, "count/period")."""

@@ -12,11 +12,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from ketaclinic.accounts.access import roles_required, signed_in_user
+from ketaclinic.accounts.api import roles_required, signed_in_user
 from ketaclinic.accounts.models import Role, User
-from ketaclinic.audit.services import Actor
-from ketaclinic.clinics.selectors import clinic_overview, staff_locations
-from ketaclinic.patients import selectors as patient_selectors
+from ketaclinic.audit.api import Actor
+from ketaclinic.clinics.api import clinic_overview, staff_locations
+from ketaclinic.patients import api as patients_api
 
 
 @login_not_required
@@ -37,7 +37,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     if isinstance(user, User) and user.is_patient and hasattr(user, "patient"):
-        patient = patient_selectors.patient_detail(
+        patient = patients_api.patient_detail(
             actor=Actor.from_request(request), public_id=str(user.patient.public_id)
         )
         return render(request, "web/home_patient.html", {"patient": patient})
@@ -52,7 +52,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @roles_required(Role.PATIENT)
 @require_GET
 def my_record(request: HttpRequest) -> HttpResponse:
-    patient = patient_selectors.patient_detail(
+    patient = patients_api.patient_detail(
         actor=Actor.from_request(request),
         public_id=str(signed_in_user(request).patient.public_id),
     )

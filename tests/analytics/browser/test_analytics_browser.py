@@ -13,21 +13,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from ketaclinic.clinics.models import Location
-from ketaclinic.devdata.demo import DEMO_DOMAIN, DEMO_PASSWORD, load_demo
+from ketaclinic.devdata.demo import load_demo
 from ketaclinic.devdata.seeding import seed_clinic
 from ketaclinic.outcomes.models import SeriesResult
 from tests.analytics.helpers import TODAY
-from tests.browser.conftest import DESKTOP, PHONE
+from tests.plugins.browser import DESKTOP, PHONE, sign_in_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page: Page, base: str, who: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill(f"{who}@{DEMO_DOMAIN}")
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    expect(page.get_by_test_id("who")).to_be_visible()
 
 
 def test_a_physician_reads_filters_and_exports_the_analytics(
@@ -43,7 +35,7 @@ def test_a_physician_reads_filters_and_exports_the_analytics(
     assert 0 < in_cleveland < everywhere
 
     page.set_viewport_size(DESKTOP)
-    sign_in(page, live_server.url, "physician")
+    sign_in_demo(page, live_server.url, "physician")
     page.get_by_role("link", name="Analytics").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Clinic analytics")
     expect(page.get_by_role("heading", name="Responder rate by cause")).to_be_visible()

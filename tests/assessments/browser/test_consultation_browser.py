@@ -9,16 +9,10 @@ import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.assessments.models import Consultation
-from tests import factories
-from tests.browser.conftest import DESKTOP, PHONE
 from tests.conftest import World
+from tests.plugins.browser import DESKTOP, PHONE, no_sideways_scroll, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def no_sideways_scroll(page: Page) -> None:
-    overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
-    assert overflow is False
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
@@ -26,10 +20,7 @@ def test_a_physician_runs_a_consultation_and_overrides_the_decision(
     live_server: Any, page: Page, world: World, viewport: ViewportSize
 ) -> None:
     page.set_viewport_size(viewport)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill("doc@example.test")
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    sign_in(page, live_server.url, "doc@example.test")
 
     patient = world.alice_patient
     page.goto(f"{live_server.url}/staff/patients/{patient.public_id}/consultations/new/")

@@ -12,9 +12,8 @@ from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.accounts.models import User
 from ketaclinic.clinics.selectors import clinic_policy_current
-from tests import factories
-from tests.browser.conftest import DESKTOP, PHONE
 from tests.conftest import World
+from tests.plugins.browser import DESKTOP, PHONE, no_sideways_scroll, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -31,29 +30,16 @@ SETTINGS_PAGES = [
 ]
 
 
-def _sign_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    expect(page.get_by_test_id("who")).to_be_visible()
-
-
-def _no_sideways_scroll(page: Page) -> None:
-    overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
-    assert overflow is False, page.url
-
-
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_an_admin_changes_a_dose_limit_and_invites_a_nurse(
     live_server: Any, page: Page, world: World, viewport: ViewportSize
 ) -> None:
     page.set_viewport_size(viewport)
-    _sign_in(page, live_server.url, "admin@example.test")
+    sign_in(page, live_server.url, "admin@example.test")
     for path in SETTINGS_PAGES:
         page.goto(f"{live_server.url}{path}")
         expect(page.get_by_role("heading", level=1)).to_be_visible()
-        _no_sideways_scroll(page)
+        no_sideways_scroll(page)
 
     page.goto(f"{live_server.url}/clinic/settings/safety/")
     page.get_by_role("link", name="Change settings").click()
@@ -81,7 +67,7 @@ def test_an_admin_changes_a_dose_limit_and_invites_a_nurse(
 
     page.get_by_role("button", name="Sign out").click()
     page.goto(f"{live_server.url}{link.group(1)}")
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     page.get_by_label("Your name").fill("Nora Nurse")
     page.get_by_label("Choose a password").fill("a-long-and-unusual-passphrase")
     page.get_by_label("The password again").fill("a-long-and-unusual-passphrase")
@@ -98,7 +84,7 @@ def test_a_raised_limit_waits_for_a_physician_who_approves_it(
 ) -> None:
     # Gate 9: the admin proposes 250 mg; 200 mg stays in force until a physician approves.
     page.set_viewport_size(viewport)
-    _sign_in(page, live_server.url, "admin@example.test")
+    sign_in(page, live_server.url, "admin@example.test")
     page.goto(f"{live_server.url}/clinic/settings/safety/edit/")
     page.get_by_label("Maximum total per session (mg)").fill("250")
     page.get_by_label("What changed and why").fill("Heavier patients at Cleveland")
@@ -106,11 +92,11 @@ def test_a_raised_limit_waits_for_a_physician_who_approves_it(
     expect(page.get_by_text("Version 1 stays in force until then.")).to_be_visible()
     expect(page.locator("[data-setting=max_session_mg] strong")).to_have_text("200 mg")
     expect(page.get_by_role("heading", name="Waiting for a second physician")).to_be_visible()
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     assert clinic_policy_current(clinic_id=world.clinic.pk).max_session_mg == 200.0
 
     page.context.clear_cookies()
-    _sign_in(page, live_server.url, "doc@example.test")
+    sign_in(page, live_server.url, "doc@example.test")
     if viewport == DESKTOP:
         # The physician's navigation leads to the page (on a phone it sits behind the menu).
         page.get_by_role("link", name="Safety settings").click()
@@ -119,7 +105,7 @@ def test_a_raised_limit_waits_for_a_physician_who_approves_it(
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Proposed changes to the safety settings"
     )
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     page.get_by_label("Note with your approval").fill("Checked with the medical director")
     page.get_by_role("button", name="Approve this change").click()
     expect(page.get_by_text("Approved: version 2 is in force.")).to_be_visible()

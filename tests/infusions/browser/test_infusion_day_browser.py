@@ -21,55 +21,20 @@ from playwright.sync_api import Page, expect
 from ketaclinic.accounts.models import User
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.audit.services import Actor
-from ketaclinic.clinics.models import Chair, Location
-from ketaclinic.devdata.demo import DEMO_DOMAIN, DEMO_PASSWORD, load_demo
+from ketaclinic.devdata.demo import DEMO_DOMAIN, DEMO_PASSWORD
 from ketaclinic.infusions import services
 from ketaclinic.infusions.models import Alert, InfusionSession, SessionStatus
-from ketaclinic.patients.models import Patient
-from ketaclinic.scheduling.models import Appointment, AppointmentKind, AppointmentType
-from tests.browser.conftest import DESKTOP, PHONE
-from tests.infusions.helpers import signed_plan_for
+from ketaclinic.scheduling.models import Appointment, AppointmentKind
+from tests.factories.infusions import demo_infusion_today
+from tests.plugins.browser import DESKTOP, PHONE, sign_in_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 FORMAT = "%Y-%m-%dT%H:%M"
 
 
-def sign_in(page: Page, base: str, who: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill(f"{who}@{DEMO_DOMAIN}")
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    expect(page.get_by_test_id("who")).to_be_visible()
-
-
 def sign_out(page: Page) -> None:
     page.get_by_role("button", name="Sign out").click()
-
-
-def demo_infusion_today(start: dt.datetime) -> tuple[Patient, Location]:
-    """The demo clinic, with Eleanor Pratt's signed plan and her infusion booked today."""
-    clinic = load_demo()
-    # The demo books its own infusion for today; this test places Eleanor's at a time it controls.
-    Appointment.objects.filter(clinic=clinic, type__kind=AppointmentKind.INFUSION).delete()
-    cleveland = Location.objects.get(clinic=clinic, name="Cleveland")
-    patient = Patient.objects.get(clinic=clinic, given_name="Eleanor", family_name="Pratt")
-    physician = User.objects.get(email=f"physician@{DEMO_DOMAIN}")
-    nurse = User.objects.get(email=f"nurse@{DEMO_DOMAIN}")
-    signed_plan_for(patient, physician)
-    infusion = AppointmentType.objects.get(clinic=clinic, kind=AppointmentKind.INFUSION)
-    Appointment.objects.create(
-        clinic=clinic,
-        location=cleveland,
-        provider=nurse,
-        patient=patient,
-        type=infusion,
-        start=start,
-        end=start + dt.timedelta(minutes=40),
-        block_end=start + dt.timedelta(minutes=100),
-        chair=Chair.objects.get(location=cleveland, name="Chair 3"),
-    )
-    return patient, cleveland
 
 
 def chart_vitals(page: Page, systolic: str = "132", diastolic: str = "80") -> None:
@@ -103,7 +68,7 @@ def test_a_nurse_runs_an_infusion_day_and_the_physician_signs(
     base = live_server.url
 
     # The board: Eleanor is expected in Chair 3; the nurse checks her in (a little late).
-    sign_in(page, base, "nurse")
+    sign_in_demo(page, base, "nurse")
     page.goto(f"{base}/infusions/board/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Chair board: Cleveland")
     chair = page.locator('[data-chair="Chair 3"]')
@@ -235,7 +200,7 @@ def test_a_nurse_runs_an_infusion_day_and_the_physician_signs(
     sign_out(page)
 
     # The physician signs; the session is then read-only.
-    sign_in(page, base, "physician")
+    sign_in_demo(page, base, "physician")
     session = InfusionSession.objects.get(patient=patient)
     page.goto(f"{base}/infusions/sessions/{session.public_id}/")
     expect(page.get_by_test_id("pk-chart").locator("svg")).to_be_visible()
@@ -280,7 +245,7 @@ def test_the_board_updates_itself_and_fits_a_phone(live_server: Any, page: Page)
     start = max(now.replace(hour=0, minute=0), now - dt.timedelta(minutes=5))
     patient, cleveland = demo_infusion_today(start)
     page.set_viewport_size(PHONE)
-    sign_in(page, live_server.url, "nurse")
+    sign_in_demo(page, live_server.url, "nurse")
     page.goto(f"{live_server.url}/infusions/board/{cleveland.pk}/")
     chair = page.locator('[data-chair="Chair 3"]')
     expect(chair.get_by_test_id("state")).to_have_text("Expected")

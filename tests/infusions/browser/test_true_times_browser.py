@@ -23,10 +23,9 @@ from ketaclinic.devdata.demo import DEMO_DOMAIN
 from ketaclinic.infusions import services
 from ketaclinic.infusions.models import ChartEntry, InfusionSession
 from ketaclinic.scheduling.models import Appointment, AppointmentKind
-from tests.browser.clock import NEW_YORK
-from tests.browser.conftest import DESKTOP, PHONE
-from tests.infusions.browser.test_infusion_day_browser import demo_infusion_today, sign_in
-from tests.infusions.helpers import GOOD_VITALS
+from tests.clock import NEW_YORK
+from tests.factories.infusions import GOOD_VITALS, demo_infusion_today
+from tests.plugins.browser import DESKTOP, PHONE, sign_in_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -88,7 +87,7 @@ def test_vitals_typed_minutes_later_carry_the_time_they_were_saved(
     with time_machine.travel(opened, tick=True):
         session = infusing_now()
         page.set_viewport_size(viewport)
-        sign_in(page, live_server.url, "nurse")
+        sign_in_demo(page, live_server.url, "nurse")
         page.goto(f"{live_server.url}/infusions/sessions/{session.public_id}/")
         vitals = page.get_by_test_id("vitals-form")
         when = vitals.get_by_label("Time")

@@ -16,15 +16,12 @@ from ketaclinic.audit.services import Actor
 from ketaclinic.outcomes.diary import services
 from ketaclinic.outcomes.models import DiaryEntry, ReminderSchedule
 from tests import factories
-from tests.browser.conftest import DESKTOP, PHONE
+from tests.clock import today
 from tests.conftest import World
-from tests.outcomes.helpers import (
-    induction_series,
-    infusions,
-    nrs_entries,
-    registered_since,
-    today,
-)
+from tests.factories.outcomes import infusions, nrs_entries
+from tests.factories.patients import registered_since
+from tests.factories.scheduling import induction_series
+from tests.plugins.browser import DESKTOP, PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

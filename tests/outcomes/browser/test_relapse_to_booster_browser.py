@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import zoneinfo
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,7 +23,7 @@ from playwright.sync_api import Page, ViewportSize, expect
 from ketaclinic.accounts.models import Role
 from ketaclinic.audit.models import Action, AuditEvent
 from ketaclinic.clinical import outcomes as clinical_outcomes
-from ketaclinic.devdata.demo import DEMO_DOMAIN, DEMO_PASSWORD, load_demo
+from ketaclinic.devdata.demo import DEMO_DOMAIN, load_demo
 from ketaclinic.devdata.seeding import seed_clinic
 from ketaclinic.outcomes.boosters.services import BOOSTER_TYPE_NAME
 from ketaclinic.outcomes.boosters.tasks import booster_suggestions_refresh_all
@@ -33,21 +32,14 @@ from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling.models import Appointment, AppointmentStatus
 from ketaclinic.scheduling.slots import parse_slot_key
 from tests import factories
-from tests.browser.conftest import DESKTOP, PHONE
+from tests.clock import NEW_YORK
+from tests.plugins.browser import DESKTOP, PHONE, sign_in_demo, submit_sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 SEED = 7
 SEED_PATIENTS = 6
 OFFER_SUBJECT = "offers a booster appointment"
-
-
-def sign_in(page: Page, email: str, password: str) -> None:
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign In").click()
-    expect(page.get_by_test_id("who")).to_be_visible()
 
 
 def flagged_seed_patient(today: dt.date) -> tuple[Patient, BoosterSuggestion]:
@@ -104,8 +96,7 @@ def test_the_physician_approves_a_booster_for_a_seeded_relapse_and_the_patient_b
     base = live_server.url
 
     # The physician's queue flags the relapse with the numbers behind it.
-    page.goto(f"{base}/accounts/login/")
-    sign_in(page, f"physician@{DEMO_DOMAIN}", DEMO_PASSWORD)
+    sign_in_demo(page, base, "physician")
     page.goto(f"{base}/staff/boosters/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Booster suggestions")
     rows = page.get_by_test_id("booster-row")
@@ -147,7 +138,7 @@ def test_the_physician_approves_a_booster_for_a_seeded_relapse_and_the_patient_b
 
     # The link asks the patient to sign in, then opens the offer with free times.
     page.goto(f"{base}{offer_path}")
-    sign_in(page, email, factories.PASSWORD)
+    submit_sign_in(page, email)
     expect(page).to_have_url(f"{base}{offer_path}")
     expect(page.get_by_role("heading", level=1)).to_have_text("Booster appointment")
     first = page.locator('input[name="slot"]').first

@@ -5,27 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from playwright.sync_api import Page, ViewportSize, expect
 
-from ketaclinic.accounts.models import User
 from ketaclinic.plans.models import Plan
-from tests.browser.conftest import DESKTOP, PHONE
 from tests.conftest import World
-from tests.plans.helpers import CLEVELAND, future
+from tests.factories.plans import CLEVELAND, future, signed
+from tests.plugins.browser import DESKTOP, PHONE, sign_in_by_cookie
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _sign_in(page: Page, live_server: Any, user: User) -> None:
-    # The log-in form has its own browser tests; here a session cookie is enough.
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": live_server.url}]
-    )
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
@@ -33,7 +20,7 @@ def test_a_physician_builds_a_plan_sees_the_dose_and_curve_and_signs_it(
     live_server: Any, page: Page, world: World, viewport: ViewportSize
 ) -> None:
     page.set_viewport_size(viewport)
-    _sign_in(page, live_server, world.physician)
+    sign_in_by_cookie(page, live_server.url, world.physician)
     page.goto(f"{live_server.url}/staff/patients/{world.alice_patient.public_id}/plans/")
     page.get_by_role("link", name="Start a plan").click()
     page.get_by_label("Goals").fill("Sleep through the night; walk to the shops.")
@@ -85,11 +72,9 @@ def test_a_physician_builds_a_plan_sees_the_dose_and_curve_and_signs_it(
 def test_the_patient_reads_the_signed_plan_on_a_phone(
     live_server: Any, page: Page, world: World
 ) -> None:
-    from tests.plans.helpers import signed
-
     signed(world)
     page.set_viewport_size(PHONE)
-    _sign_in(page, live_server, world.alice)
+    sign_in_by_cookie(page, live_server.url, world.alice)
     page.goto(f"{live_server.url}/me/plan/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Your care plan")
     expect(page.get_by_test_id("protocol-plain")).to_contain_text("5 infusion sessions")

@@ -15,8 +15,8 @@ from playwright.sync_api import Page, expect
 
 from ketaclinic.plans.models import KetamineProtocol
 from tests.conftest import World
-from tests.plans.browser.test_plan_browser import _sign_in
-from tests.plans.helpers import ASRA, CLEVELAND, SCHWARTZMAN, draft, template
+from tests.factories.plans import ASRA, CLEVELAND, SCHWARTZMAN, draft, template
+from tests.plugins.browser import sign_in_by_cookie
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -54,7 +54,7 @@ def test_each_template_chosen_in_turn_is_the_one_saved(
     live_server: Any, page: Page, world: World
 ) -> None:
     plan = draft(world)
-    _sign_in(page, live_server, world.physician)
+    sign_in_by_cookie(page, live_server.url, world.physician)
     page.goto(f"{live_server.url}/staff/plans/{plan.public_id}/")
     # The page opens on the first template (Schwartzman): the other two are chosen away from it.
     for name, dose_label, dose in (
@@ -77,7 +77,7 @@ def test_a_template_chosen_with_the_keyboard_only_is_the_one_saved(
     live_server: Any, page: Page, world: World
 ) -> None:
     plan = draft(world)
-    _sign_in(page, live_server, world.physician)
+    sign_in_by_cookie(page, live_server.url, world.physician)
     page.goto(f"{live_server.url}/staff/plans/{plan.public_id}/protocol/")
     select = page.get_by_label("Protocol template")
     expect(select).to_have_value(str(template(world, SCHWARTZMAN).pk))

@@ -10,9 +10,9 @@ from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.scheduling.models import Appointment
 from tests import factories
-from tests.browser.conftest import DESKTOP, PHONE
 from tests.conftest import World
-from tests.scheduling.helpers import setup_schedule
+from tests.factories.scheduling import setup_schedule
+from tests.plugins.browser import DESKTOP, PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -21,11 +21,12 @@ from ketaclinic.accounts.models import User
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.scheduling.models import Appointment, AppointmentStatus
 from ketaclinic.screening.models import SelfCheck
-from tests.browser.conftest import DESKTOP, PHONE
 from tests.conftest import World
+from tests.factories.scheduling import setup_schedule
+from tests.plugins.browser import DESKTOP, PHONE, no_sideways_scroll
 from tests.scheduling.browser.mail import invite, link_path, messages_to, pick
-from tests.scheduling.helpers import setup_schedule, some_slots
-from tests.screening.browser_steps import complete_self_check, no_sideways_scroll
+from tests.scheduling.helpers import some_slots
+from tests.screening.browser.steps import complete_self_check
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -29,11 +29,11 @@ from ketaclinic.scheduling.models import (
     WaitlistStatus,
 )
 from tests import factories
-from tests.browser.conftest import DESKTOP, PHONE
 from tests.conftest import World
+from tests.factories.scheduling import Sched, setup_schedule
+from tests.plugins.browser import DESKTOP, PHONE, no_sideways_scroll
 from tests.scheduling.browser.mail import invite, link_path, messages_to
-from tests.scheduling.helpers import Sched, run_due_jobs, setup_schedule, some_slots
-from tests.screening.browser_steps import no_sideways_scroll
+from tests.scheduling.helpers import run_due_jobs, some_slots
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -17,7 +17,7 @@ One module per phase of the day; callers import from here (``services.session_ar
 - ``arrival``: check-in and the chair;
 - ``precheck``: the pre-infusion check, its override, the deferral;
 - ``controlled_substance``: the ketamine drawn;
-- ``pump``: start, rate changes, stop;
+- ``pump``: start, rate changes, stop (the rate's checks in ``_rates``);
 - ``monitoring``: vitals and alerts, CADSS-6, Aldrete, adverse events;
 - ``closing``: reconciliation, discharge, dose-deviation review, signature, addenda.
 """
@@ -30,6 +30,7 @@ from ketaclinic.infusions.services._common import (
     SCALE_SYSTEM,
     SCALE_UNIT,
 )
+from ketaclinic.infusions.services._rates import MAX_RATE_ML_PER_H, RATE_STEP
 from ketaclinic.infusions.services.arrival import session_arrive, session_chair_assign
 from ketaclinic.infusions.services.closing import (
     addendum_add,
@@ -53,8 +54,6 @@ from ketaclinic.infusions.services.precheck import (
     session_defer,
 )
 from ketaclinic.infusions.services.pump import (
-    MAX_RATE_ML_PER_H,
-    RATE_STEP,
     infusion_rate_set,
     infusion_start,
     infusion_stop,

@@ -17,13 +17,13 @@ from django.http import Http404
 from django.utils import timezone
 
 from ketaclinic.accounts.models import Role, User
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinical import charting, codes, instruments, monitoring
 from ketaclinic.clinical.instruments import InvalidAnswers
 from ketaclinic.clinical.monitoring import Finding, Vitals
+from ketaclinic.clinics.api import clinic_policy_current
 from ketaclinic.clinics.models import ClinicPolicy
-from ketaclinic.clinics.selectors import clinic_policy_current
 from ketaclinic.infusions.access import access_session
 from ketaclinic.infusions.models import (
     ChartEntry,
@@ -33,7 +33,9 @@ from ketaclinic.infusions.models import (
     Phase,
     PreInfusionCheck,
 )
-from ketaclinic.lib.forms import StaleObjectError
+from ketaclinic.infusions.selectors import day_bounds
+from ketaclinic.infusions.states import SessionAction, require
+from ketaclinic.lib.locking import require_version
 
 OBJECT_TYPE = "infusion_session"
 
@@ -119,6 +121,27 @@ def _when(
     return _Timed(verdict.at, text, audit)
 
 
+def _charted(
+    session: InfusionSession,
+    value: dt.datetime | None,
+    *,
+    after: Sequence[tuple[dt.datetime | None, str]],
+    reason: str,
+    field: str = "taken_at",
+    policy: ClinicPolicy | None = None,
+) -> _Timed:
+    """``_when`` for an entry on the session's chart, at its location's clock, under the clinic's
+    current policy unless the caller already holds it."""
+    return _when(
+        value,
+        field=field,
+        tz=_tz(session),
+        policy=policy if policy is not None else _policy(session),
+        not_before=after,
+        reason=reason,
+    )
+
+
 def _sentence(message: str) -> str:
     """A clinical message ("systolic_bp must be ...") in the words of the form."""
     head, _, rest = message.partition(" ")
@@ -161,22 +184,29 @@ def _locked(
     actor: Actor,
     session_id: uuid.UUID | str,
     expected_version: int,
+    action: SessionAction | None,
     *,
     roles: frozenset[Role] | None = None,
     allow_signed: bool = False,
 ) -> InfusionSession:
+    """The session, locked for this write, once it may be written: not signed (but for an
+    addendum), still at the version the form was opened at, and, for ``action``, in a status the
+    state table allows it from. ``None`` leaves the table to the caller, which checks the
+    session's records first (``infusions.states``)."""
     session = access_session(actor.user, session_id, for_write=True, roles=roles, lock=True)
     if session.is_signed and not allow_signed:
         raise ValidationError(
             "This session is signed and read-only. Add an addendum to correct or complete it."
         )
-    if session.version != expected_version:
-        raise StaleObjectError("infusion session")
+    require_version(session, expected_version, "infusion session")
+    if action is not None:
+        require(session, action)
     return session
 
 
 def _save(session: InfusionSession) -> None:
-    # The row is locked (select_for_update in _locked), so a plain increment cannot race.
+    # The row is locked (select_for_update in _locked), so a plain increment cannot race; unlike
+    # lib.locking.bump_version it needs no read-back query, and full_clean checks a number.
     session.version += 1
     session.full_clean(exclude=["plan", "appointment", "chair"])
     session.save()
@@ -224,16 +254,9 @@ def _chart_entry(
     return entry
 
 
-def _day_bounds(tz: zoneinfo.ZoneInfo, moment: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    """The calendar day of ``moment`` at the location, as [start, end)."""
-    day = moment.astimezone(tz).date()
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
-    return start, start + dt.timedelta(days=1)
-
-
 def _ceiling_today(session: InfusionSession, tz: zoneinfo.ZoneInfo) -> bool:
     """Gate 5: did any pre-check of this patient today read past an in-infusion alert limit?"""
-    start, end = _day_bounds(tz, _now())
+    start, end = day_bounds(tz, _now())
     checks = PreInfusionCheck.objects.filter(
         session__patient_id=session.patient_id, taken_at__gte=start, taken_at__lt=end
     ).values_list("findings", flat=True)

@@ -3,8 +3,8 @@ and by the vitals that re-check it, or by a reconciliation that differs from the
 
 from __future__ import annotations
 
+from ketaclinic.audit.api import Actor
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor
 from ketaclinic.clinical import charting, gates
 from ketaclinic.clinics.models import ClinicPolicy
 from ketaclinic.infusions.models import DeviationTrigger, DoseDeviation, InfusionSession

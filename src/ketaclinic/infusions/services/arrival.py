@@ -11,10 +11,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import Http404
 
+from ketaclinic.audit.api import Actor
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor
+from ketaclinic.clinics.api import clinic_policy_current
 from ketaclinic.clinics.models import Chair
-from ketaclinic.clinics.selectors import clinic_policy_current
 from ketaclinic.infusions.access import ARRIVAL_RECORDERS, require_role
 from ketaclinic.infusions.models import ACTIVE_STATUSES, InfusionSession
 from ketaclinic.infusions.selectors import current_plan
@@ -25,10 +25,10 @@ from ketaclinic.infusions.services._common import (
     _save,
     _when,
 )
-from ketaclinic.infusions.states import INITIAL, require
+from ketaclinic.infusions.states import INITIAL
 from ketaclinic.lib.views import user_clinic_id
+from ketaclinic.scheduling.api import appointment_infusion_step
 from ketaclinic.scheduling.models import Appointment, AppointmentKind, AppointmentStatus
-from ketaclinic.scheduling.services import appointment_infusion_step
 
 
 def _free_chair(chair: Chair, *, except_session: InfusionSession | None = None) -> None:
@@ -143,8 +143,7 @@ def session_arrive(
 def session_chair_assign(
     *, actor: Actor, session_id: uuid.UUID | str, expected_version: int, chair_id: int
 ) -> InfusionSession:
-    session = _locked(actor, session_id, expected_version)
-    require(session, "chair")
+    session = _locked(actor, session_id, expected_version, "chair")
     chair = _chair_of(session.location_id, chair_id)
     if chair.pk == session.chair_id:
         raise ValidationError({"chair": f"The patient is already in {chair.name}."})

@@ -12,8 +12,8 @@ from django.db import transaction
 from django.db.models import Count
 
 from ketaclinic.accounts.models import Role, User
+from ketaclinic.audit.api import Actor
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor
 from ketaclinic.clinical import charting, gates, monitoring
 from ketaclinic.infusions.access import SIGNERS
 from ketaclinic.infusions.models import (
@@ -38,8 +38,8 @@ from ketaclinic.infusions.services._common import (
 )
 from ketaclinic.infusions.services._deviations import _deviation_save
 from ketaclinic.infusions.states import advance, local_clock, require
+from ketaclinic.scheduling.api import appointment_infusion_step
 from ketaclinic.scheduling.models import AppointmentStatus
-from ketaclinic.scheduling.services import appointment_infusion_step
 
 
 @transaction.atomic
@@ -58,7 +58,7 @@ def controlled_reconcile(
     nurse or physician of the clinic who confirms with their own password. "Given" must match
     the dose the charted rates give within the clinic's tolerance, or carry a reason, which
     opens a dose deviation for a physician to review (gate 4)."""
-    session = _locked(actor, session_id, expected_version)
+    session = _locked(actor, session_id, expected_version, None)
     record: ControlledSubstanceRecord | None = getattr(session, "controlled_substance", None)
     if record is None:
         raise ValidationError("No ketamine was drawn for this session.")
@@ -165,8 +165,7 @@ def session_discharge(
     """Discharge through the gate (``clinical.monitoring.discharge_check``): modified Aldrete at
     or above the clinic's minimum, the escort confirmed, the observation time since the end
     passed, and no open alert. Otherwise refused, every missing condition named."""
-    session = _locked(actor, session_id, expected_version)
-    require(session, "discharge")
+    session = _locked(actor, session_id, expected_version, "discharge")
     name = escort_name.strip()
     if escort_confirmed and not name:
         raise ValidationError({"escort_name": "Enter the escort's name."})
@@ -233,8 +232,7 @@ def session_sign(
     """A physician signs the session: from then on it is read-only; corrections are addenda.
     Open dose deviations block it; vitals gaps longer than twice the interval need a written
     reason (gate 6)."""
-    session = _locked(actor, session_id, expected_version, roles=SIGNERS)
-    require(session, "sign")
+    session = _locked(actor, session_id, expected_version, "sign", roles=SIGNERS)
     if session.open_alerts:
         raise ValidationError("Acknowledge every alert before signing.")
     if session.open_deviations:
@@ -308,8 +306,7 @@ def dose_deviation_review(
 ) -> DoseDeviation:
     """A physician reviews a dose deviation with a note (audited); until then it blocks
     discharge and signing (gate 4)."""
-    session = _locked(actor, session_id, expected_version, roles=SIGNERS)
-    require(session, "deviation_review")
+    session = _locked(actor, session_id, expected_version, "deviation_review", roles=SIGNERS)
     try:
         key = uuid.UUID(str(deviation_id))
     except ValueError:
@@ -348,7 +345,7 @@ def dose_deviation_review(
 def addendum_add(
     *, actor: Actor, session_id: uuid.UUID | str, expected_version: int, text: str
 ) -> InfusionSession:
-    session = _locked(actor, session_id, expected_version, allow_signed=True)
+    session = _locked(actor, session_id, expected_version, None, allow_signed=True)
     if not session.is_signed:
         raise ValidationError("Addenda are for signed sessions; chart the entry directly.")
     body = text.strip()

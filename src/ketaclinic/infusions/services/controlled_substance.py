@@ -11,21 +11,20 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from ketaclinic.audit.api import Actor
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor
 from ketaclinic.clinical import charting
 from ketaclinic.infusions.models import ControlledSubstanceRecord
 from ketaclinic.infusions.selectors import current_plan
 from ketaclinic.infusions.services._common import (
     _audit,
+    _charted,
     _locked,
     _policy,
     _save,
     _tz,
     _user,
-    _when,
 )
-from ketaclinic.infusions.states import require
 
 
 @transaction.atomic
@@ -42,21 +41,20 @@ def controlled_draw_record(
 ) -> ControlledSubstanceRecord:
     """Ketamine drawn up for this session: lot, expiry and amount (Schedule III record), at most
     the clinic's multiple of the plan's total (gate 4)."""
-    session = _locked(actor, session_id, expected_version)
+    session = _locked(actor, session_id, expected_version, "draw")
     tz = _tz(session)
-    require(session, "draw")
     if hasattr(session, "controlled_substance"):
         raise ValidationError("The ketamine drawn for this session is already recorded.")
     plan = current_plan(session.patient)
     if plan is None:
         raise ValidationError("There is no signed plan with a ketamine dose for this session.")
     policy = _policy(session)
-    timed = _when(
+    timed = _charted(
+        session,
         drawn_at,
         field="drawn_at",
-        tz=tz,
         policy=policy,
-        not_before=[(session.arrived_at, "the arrival")],
+        after=[(session.arrived_at, "the arrival")],
         reason=time_reason,
     )
     at = timed.at

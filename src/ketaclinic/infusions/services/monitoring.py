@@ -12,8 +12,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from ketaclinic.audit.api import Actor
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor
 from ketaclinic.clinical import instruments, monitoring
 from ketaclinic.clinical.instruments import InvalidAnswers
 from ketaclinic.clinical.monitoring import Finding, Vitals
@@ -36,6 +36,7 @@ from ketaclinic.infusions.services._common import (
     FIELD_LABELS,
     _audit,
     _chart_entry,
+    _charted,
     _finding_dict,
     _locked,
     _now,
@@ -44,14 +45,12 @@ from ketaclinic.infusions.services._common import (
     _policy,
     _save,
     _scale_observation,
-    _tz,
     _user,
     _vital_observations,
     _vitals,
-    _when,
 )
 from ketaclinic.infusions.services._deviations import _deviation_open
-from ketaclinic.infusions.states import BEFORE_START, require
+from ketaclinic.infusions.states import BEFORE_START
 
 
 def _phase(session: InfusionSession, at: dt.datetime) -> Phase:
@@ -114,16 +113,13 @@ def vitals_record(
     """Vital signs and sedation during or after the infusion; alerts fire on the absolute
     limits and on a blood-pressure rise over the patient's own (pre-infusion) baseline. A dose
     already past the plan's total opens a dose deviation (gate 4)."""
-    session = _locked(actor, session_id, expected_version)
-    tz = _tz(session)
-    require(session, "vitals")
+    session = _locked(actor, session_id, expected_version, "vitals")
     policy = _policy(session)
-    timed = _when(
+    timed = _charted(
+        session,
         taken_at,
-        field="taken_at",
-        tz=tz,
         policy=policy,
-        not_before=[(session.started_at, "the start")],
+        after=[(session.started_at, "the start")],
         reason=time_reason,
     )
     at = timed.at
@@ -189,16 +185,12 @@ def cadss_record(
 ) -> ChartEntry:
     """CADSS-6 (dissociation), scored by ``clinical.instruments``: a baseline before the start
     (after the arrival), then during and after the infusion."""
-    session = _locked(actor, session_id, expected_version)
-    tz = _tz(session)
-    require(session, "cadss")
+    session = _locked(actor, session_id, expected_version, "cadss")
     before = session.status in BEFORE_START
-    timed = _when(
+    timed = _charted(
+        session,
         taken_at,
-        field="taken_at",
-        tz=tz,
-        policy=_policy(session),
-        not_before=[(session.arrived_at, "the arrival")]
+        after=[(session.arrived_at, "the arrival")]
         if before
         else [(session.started_at, "the start")],
         reason=time_reason,
@@ -230,16 +222,9 @@ def recovery_assess(
     time_reason: str = "",
 ) -> ChartEntry:
     """The modified Aldrete score after the infusion (and the pain NRS after)."""
-    session = _locked(actor, session_id, expected_version)
-    tz = _tz(session)
-    require(session, "aldrete")
-    timed = _when(
-        taken_at,
-        field="taken_at",
-        tz=tz,
-        policy=_policy(session),
-        not_before=[(session.ended_at, "the end of the infusion")],
-        reason=time_reason,
+    session = _locked(actor, session_id, expected_version, "aldrete")
+    timed = _charted(
+        session, taken_at, after=[(session.ended_at, "the end of the infusion")], reason=time_reason
     )
     at = timed.at
     result = _scored("aldrete", aldrete)
@@ -275,8 +260,7 @@ def alert_acknowledge(
     note: str = "",
 ) -> Alert:
     """Close an alert with the action taken; until then it stays on the board."""
-    session = _locked(actor, session_id, expected_version)
-    require(session, "alert")
+    session = _locked(actor, session_id, expected_version, "alert")
     try:
         key = uuid.UUID(str(alert_id))
     except ValueError:
@@ -317,15 +301,12 @@ def adverse_event_record(
     note: str = "",
     time_reason: str = "",
 ) -> AdverseEvent:
-    session = _locked(actor, session_id, expected_version)
-    tz = _tz(session)
-    require(session, "adverse_event")
-    timed = _when(
+    session = _locked(actor, session_id, expected_version, "adverse_event")
+    timed = _charted(
+        session,
         onset_at,
         field="onset_at",
-        tz=tz,
-        policy=_policy(session),
-        not_before=[(session.arrived_at, "the arrival")],
+        after=[(session.arrived_at, "the arrival")],
         reason=time_reason,
     )
     onset = timed.at

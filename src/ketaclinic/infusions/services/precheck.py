@@ -11,9 +11,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from ketaclinic.assessments.selectors import require_eligibility_in_force
+from ketaclinic.assessments.api import require_eligibility_in_force
+from ketaclinic.audit.api import Actor
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor
 from ketaclinic.clinical import charting, gates, monitoring
 from ketaclinic.clinical.monitoring import Finding
 from ketaclinic.clinics.models import ClinicPolicy
@@ -30,6 +30,7 @@ from ketaclinic.infusions.services._common import (
     _audit,
     _ceiling_today,
     _chart_entry,
+    _charted,
     _clinical_error,
     _finding_dict,
     _locked,
@@ -41,11 +42,10 @@ from ketaclinic.infusions.services._common import (
     _user,
     _vital_observations,
     _vitals,
-    _when,
 )
-from ketaclinic.infusions.states import advance, require
+from ketaclinic.infusions.states import advance
 from ketaclinic.plans.models import Plan
-from ketaclinic.scheduling.signals import announce_appointments_changed
+from ketaclinic.scheduling.api import announce_appointments_changed
 
 
 def _day_weight(value: float | None) -> float:
@@ -105,9 +105,8 @@ def precheck_record(
     Readings past an in-infusion alert limit (gate 5) and a day's weight too far from the
     plan's (gate 2) fail it and cannot be overridden.
     """
-    session = _locked(actor, session_id, expected_version)
+    session = _locked(actor, session_id, expected_version, "precheck")
     tz = _tz(session)
-    require(session, "precheck")
     # Gate 1: no pre-infusion check (and so no start) without an eligibility decision in force.
     require_eligibility_in_force(
         patient=session.patient,
@@ -115,12 +114,11 @@ def precheck_record(
         action="run the pre-infusion check",
     )
     policy = _policy(session)
-    timed = _when(
+    timed = _charted(
+        session,
         taken_at,
-        field="taken_at",
-        tz=tz,
         policy=policy,
-        not_before=[(session.arrived_at, "the arrival")],
+        after=[(session.arrived_at, "the arrival")],
         reason=time_reason,
     )
     at = timed.at
@@ -190,8 +188,7 @@ def precheck_override(
     *, actor: Actor, session_id: uuid.UUID | str, expected_version: int, reason: str
 ) -> PreInfusionCheck:
     """A physician clears a failed pre-infusion check with a written reason (audited)."""
-    session = _locked(actor, session_id, expected_version, roles=SIGNERS)
-    require(session, "override")
+    session = _locked(actor, session_id, expected_version, "override", roles=SIGNERS)
     check = session.prechecks.order_by("-recorded_at", "-id").first()
     if check is None or check.passed or check.override_by_id is not None:
         raise ValidationError("The latest pre-infusion check does not need an override.")
@@ -244,8 +241,7 @@ def session_defer(
     *, actor: Actor, session_id: uuid.UUID | str, expected_version: int, reason: str
 ) -> InfusionSession:
     """Send the patient home without an infusion today (e.g. blood pressure stays high)."""
-    session = _locked(actor, session_id, expected_version)
-    require(session, "defer")
+    session = _locked(actor, session_id, expected_version, "defer")
     text = reason.strip()
     if len(text) < gates.MIN_REASON_LENGTH:
         raise ValidationError(

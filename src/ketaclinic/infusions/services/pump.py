@@ -1,20 +1,19 @@
 """The pump: the start (gates 1 to 6 met), rate changes and pauses within the plan and the
 clinic's limits, and the stop that begins the observation. A dose given past the plan's total
-opens a dose deviation (gate 4, ``_dose``)."""
+opens a dose deviation (gate 4, ``_deviations``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 import zoneinfo
-from collections.abc import Mapping
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from ketaclinic.assessments.selectors import require_eligibility_in_force
-from ketaclinic.audit.services import Actor
+from ketaclinic.assessments.api import require_eligibility_in_force
+from ketaclinic.audit.api import Actor
 from ketaclinic.clinical import charting, dosing, gates, monitoring
 from ketaclinic.clinical.dosing import DoseLimitExceeded
 from ketaclinic.clinics.models import ClinicPolicy
@@ -25,12 +24,11 @@ from ketaclinic.infusions.models import (
     RateEvent,
     RateEventKind,
 )
-from ketaclinic.infusions.selectors import current_plan, given_mg_at
+from ketaclinic.infusions.selectors import current_plan, day_bounds, given_mg_at
 from ketaclinic.infusions.services._common import (
     _audit,
     _ceiling_today,
-    _clinical_error,
-    _day_bounds,
+    _charted,
     _locked,
     _now,
     _policy,
@@ -38,125 +36,15 @@ from ketaclinic.infusions.services._common import (
     _Timed,
     _tz,
     _user,
-    _when,
 )
 from ketaclinic.infusions.services._deviations import _deviation_open
+from ketaclinic.infusions.services._rates import (
+    _check_rate,
+    _rate_entered,
+)
 from ketaclinic.infusions.states import advance, local_clock, require
 from ketaclinic.plans.models import KetamineProtocol
-from ketaclinic.scheduling.signals import announce_appointments_changed
-
-
-def _rate_mg_per_h(rate_ml_per_h: Decimal, concentration: float) -> float:
-    # Decimal arithmetic on the values as entered: 5.25 mL/h x 10 mg/mL is exactly 52.5 mg/h.
-    return float(Decimal(rate_ml_per_h) * Decimal(repr(concentration)))
-
-
-# What a rate change is compared on, per dose limit (the units are ``dosing.LIMIT_LABELS``').
-_LIMIT_WHAT: Mapping[str, str] = {
-    "max_rate_mg_per_kg_h": "the rate",
-    "max_session_mg_per_kg": "the amount given so far",
-    "max_session_mg": "the amount given so far",
-}
-# The largest pump setting a rate field (and RateEvent.rate_ml_per_h) holds: 7 digits, 2 after
-# the point. Checked before any arithmetic so an absurd figure gets a message, not an overflow.
-MAX_RATE_ML_PER_H = Decimal("99999.99")
-RATE_STEP = Decimal("0.01")
-
-
-def _limit_message(rate_ml_per_h: Decimal, rate: float, exc: DoseLimitExceeded) -> str:
-    parts = []
-    for limit, value, maximum in exc.exceeded:
-        what, unit = _LIMIT_WHAT[limit], dosing.LIMIT_LABELS[limit][1]
-        parts.append(f"{what} is {value:.3g} {unit}, over the clinic's limit of {maximum:g} {unit}")
-    return f"{rate_ml_per_h} mL/h is {rate:g} mg/h: " + "; ".join(parts) + "."
-
-
-def _rate_entered(rate_ml_per_h: object, *, start: bool = False) -> Decimal:
-    """The pump rate as entered, refused (naming the field) before anything compares it."""
-    if not isinstance(rate_ml_per_h, Decimal) or not rate_ml_per_h.is_finite():
-        raise ValidationError({"rate_ml_per_h": "Enter the pump rate in mL/h."})
-    if rate_ml_per_h < 0:
-        raise ValidationError({"rate_ml_per_h": "The rate cannot be negative."})
-    if start and rate_ml_per_h == 0:
-        raise ValidationError({"rate_ml_per_h": "Enter a rate above 0 mL/h to start."})
-    if rate_ml_per_h > MAX_RATE_ML_PER_H:
-        raise ValidationError(
-            {"rate_ml_per_h": f"Enter a rate of at most {MAX_RATE_ML_PER_H} mL/h."}
-        )
-    if rate_ml_per_h != rate_ml_per_h.quantize(RATE_STEP):
-        raise ValidationError(
-            {"rate_ml_per_h": "Enter the rate to at most 2 decimal places (0.01 mL/h)."}
-        )
-    return rate_ml_per_h
-
-
-def _check_rate(
-    session: InfusionSession,
-    rate_ml_per_h: Decimal,
-    given_mg: float,
-    policy: ClinicPolicy,
-) -> float:
-    """The rate in mg/h, if the pump may run at it now: within the plan's rate, the clinic's
-    current hard limits (``clinical.monitoring.infusion_rate_check``), with the plan's total
-    still within the clinic's session limits (``clinical.dosing.session_dose_check``: the
-    limits may have been tightened since the plan was signed) and not yet given."""
-    _rate_entered(rate_ml_per_h)
-    assert session.concentration_mg_per_ml is not None
-    assert session.plan_rate_mg_per_h is not None
-    assert session.plan_total_mg is not None
-    assert session.dosing_weight_kg is not None
-    rate = _rate_mg_per_h(rate_ml_per_h, session.concentration_mg_per_ml)
-    limits = policy.dose_limits()
-    try:
-        monitoring.infusion_rate_check(
-            rate_mg_per_h=rate,
-            plan_rate_mg_per_h=session.plan_rate_mg_per_h,
-            given_mg=given_mg,
-            plan_total_mg=session.plan_total_mg,
-            dosing_weight_kg=session.dosing_weight_kg,
-            limits=limits,
-        )
-    except DoseLimitExceeded as exc:
-        raise ValidationError({"rate_ml_per_h": _limit_message(rate_ml_per_h, rate, exc)}) from None
-    except monitoring.PlanRateExceeded:
-        raise ValidationError(
-            {
-                "rate_ml_per_h": f"{rate_ml_per_h} mL/h is {rate:g} mg/h, above the plan's rate "
-                f"of {session.plan_rate_ml_per_h:g} mL/h ({session.plan_rate_mg_per_h:g} mg/h). "
-                "A faster rate needs a new plan signed by a physician."
-            }
-        ) from None
-    except monitoring.PlannedDoseReached:
-        raise ValidationError(
-            {
-                "rate_ml_per_h": f"The plan's total of {session.plan_total_mg:g} mg has been "
-                f"given ({given_mg:.1f} mg): stop the infusion."
-            }
-        ) from None
-    except ValueError as exc:
-        raise _clinical_error(exc, "rate_ml_per_h") from None
-    if rate > 0:
-        try:
-            dosing.session_dose_check(
-                total_mg=session.plan_total_mg,
-                dosing_weight_kg=session.dosing_weight_kg,
-                limits=limits,
-            )
-        except DoseLimitExceeded as exc:
-            per_kg = session.plan_total_mg / session.dosing_weight_kg
-            limits_text = " and ".join(
-                f"{maximum:g} {dosing.LIMIT_LABELS[limit][1]}"
-                for limit, _value, maximum in exc.exceeded
-            )
-            raise ValidationError(
-                {
-                    "rate_ml_per_h": f"The plan's total of {session.plan_total_mg:g} mg "
-                    f"({per_kg:.3g} mg/kg) is over the clinic's session limit of {limits_text}. "
-                    "The infusion may not run: a physician must sign a plan within the "
-                    "clinic's current limits."
-                }
-            ) from None
-    return rate
+from ketaclinic.scheduling.api import announce_appointments_changed
 
 
 @transaction.atomic
@@ -173,7 +61,7 @@ def infusion_start(
     at a rate within the plan and the clinic's limits; with baseline vitals just before
     (gate 6), on the day's weight (gate 2), once a day at most (gate 3), and never on a day a
     reading crossed an in-infusion alert limit (gate 5)."""
-    session = _locked(actor, session_id, expected_version)
+    session = _locked(actor, session_id, expected_version, None)
     tz = _tz(session)
     if session.started_at is not None:
         raise ValidationError(
@@ -214,12 +102,12 @@ def infusion_start(
         )
     latest_check = session.prechecks.order_by("-recorded_at", "-id").first()
     policy = _policy(session)
-    timed = _when(
+    timed = _charted(
+        session,
         at,
         field="at",
-        tz=tz,
         policy=policy,
-        not_before=[
+        after=[
             (session.arrived_at, "the arrival"),
             (latest_check.taken_at if latest_check else None, "the pre-infusion check"),
             (record.drawn_at, "the draw"),
@@ -257,16 +145,15 @@ def infusion_start(
     session.current_rate_mg_per_h = rate
     session.rate_since = start
     session.given_before_mg = 0.0
-    event = RateEvent(
-        session=session,
+    event = _rate_event(
+        actor,
+        session,
+        timed,
         kind=RateEventKind.START,
-        at=start,
         rate_ml_per_h=rate_entered,
         rate_mg_per_h=rate,
         given_mg=0.0,
-        policy_version=policy.version,
-        time_reason=timed.reason,
-        recorded_by=_user(actor),
+        policy=policy,
     )
     event.full_clean(exclude=["session", "recorded_by"])
     event.save()
@@ -287,7 +174,7 @@ def infusion_start(
 def _day_cap_check(session: InfusionSession, tz: zoneinfo.ZoneInfo, start: dt.datetime) -> None:
     """Gate 3: at most ``SESSIONS_PER_DAY`` ketamine sessions per patient per calendar day of the
     location (``clinical.gates.day_cap_conflicts``); a session counts once it has a start."""
-    day_start, day_end = _day_bounds(tz, start)
+    day_start, day_end = day_bounds(tz, start)
     started = InfusionSession.objects.filter(
         patient_id=session.patient_id, started_at__gte=day_start, started_at__lt=day_end
     ).exclude(pk=session.pk)
@@ -341,25 +228,45 @@ def _day_weight_limits_check(
 
 
 def _pump_time(
-    session: InfusionSession,
-    at: dt.datetime | None,
-    *,
-    tz: zoneinfo.ZoneInfo,
-    policy: ClinicPolicy,
-    reason: str,
+    session: InfusionSession, at: dt.datetime | None, *, policy: ClinicPolicy, reason: str
 ) -> _Timed:
     """The time of a rate change or the stop (gate 7): never before the start or the last rate
     change, which the dose given so far is counted from."""
-    return _when(
+    return _charted(
+        session,
         at,
         field="at",
-        tz=tz,
         policy=policy,
-        not_before=[
-            (session.started_at, "the start"),
-            (session.rate_since, "the last rate change"),
-        ],
+        after=[(session.started_at, "the start"), (session.rate_since, "the last rate change")],
         reason=reason,
+    )
+
+
+def _rate_event(
+    actor: Actor,
+    session: InfusionSession,
+    timed: _Timed,
+    *,
+    kind: RateEventKind,
+    rate_ml_per_h: Decimal,
+    rate_mg_per_h: float,
+    given_mg: float,
+    policy: ClinicPolicy,
+    reason: str = "",
+) -> RateEvent:
+    """The pump's setting from the charted time on (not saved), with the policy it was checked
+    against."""
+    return RateEvent(
+        session=session,
+        kind=kind,
+        at=timed.at,
+        rate_ml_per_h=rate_ml_per_h,
+        rate_mg_per_h=rate_mg_per_h,
+        reason=reason.strip()[:300],
+        time_reason=timed.reason,
+        given_mg=given_mg,
+        policy_version=policy.version,
+        recorded_by=_user(actor),
     )
 
 
@@ -377,11 +284,9 @@ def infusion_rate_set(
     """Change the pump rate; 0 pauses, a rate after a pause resumes. Refused past the plan's
     rate or the clinic's limits, or once the plan's total has been given. A dose already past
     the plan's total opens a dose deviation (gate 4)."""
-    session = _locked(actor, session_id, expected_version)
-    tz = _tz(session)
-    require(session, "rate")
+    session = _locked(actor, session_id, expected_version, "rate")
     policy = _policy(session)
-    timed = _pump_time(session, at, tz=tz, policy=policy, reason=time_reason)
+    timed = _pump_time(session, at, policy=policy, reason=time_reason)
     when = timed.at
     rate_ml_per_h = _rate_entered(rate_ml_per_h)
     if rate_ml_per_h == session.current_rate_ml_per_h:
@@ -394,17 +299,16 @@ def infusion_rate_set(
         kind = RateEventKind.RESUME
     else:
         kind = RateEventKind.CHANGE
-    event = RateEvent(
-        session=session,
+    event = _rate_event(
+        actor,
+        session,
+        timed,
         kind=kind,
-        at=when,
         rate_ml_per_h=rate_ml_per_h,
         rate_mg_per_h=rate,
-        reason=reason.strip()[:300],
-        time_reason=timed.reason,
         given_mg=given,
-        policy_version=policy.version,
-        recorded_by=_user(actor),
+        policy=policy,
+        reason=reason,
     )
     event.full_clean(exclude=["session", "recorded_by"])
     event.save()
@@ -438,25 +342,22 @@ def infusion_stop(
     """Stop the pump: the infusion has ended and observation begins (from the minute the stop
     is saved when it is back-dated, gate 7). A dose given past the plan's total opens a dose
     deviation (gate 4)."""
-    session = _locked(actor, session_id, expected_version)
-    tz = _tz(session)
-    require(session, "stop")
+    session = _locked(actor, session_id, expected_version, "stop")
     policy = _policy(session)
-    timed = _pump_time(session, at, tz=tz, policy=policy, reason=time_reason)
+    timed = _pump_time(session, at, policy=policy, reason=time_reason)
     when = timed.at
     given = given_mg_at(session, when)
-    RateEvent.objects.create(
-        session=session,
+    _rate_event(
+        actor,
+        session,
+        timed,
         kind=RateEventKind.STOP,
-        at=when,
         rate_ml_per_h=Decimal("0"),
         rate_mg_per_h=0.0,
-        reason=reason.strip()[:300],
-        time_reason=timed.reason,
         given_mg=given,
-        policy_version=policy.version,
-        recorded_by=_user(actor),
-    )
+        policy=policy,
+        reason=reason,
+    ).save(force_insert=True)
     advance(session, "stop")
     session.ended_at = when
     session.observed_from = charting.observation_start(ended_at=when, saved_at=_now())

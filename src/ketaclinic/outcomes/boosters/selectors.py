@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinical import outcomes as clinical_outcomes
 from ketaclinic.clinics.models import Clinic
 from ketaclinic.outcomes.models import BoosterStatus, BoosterSuggestion

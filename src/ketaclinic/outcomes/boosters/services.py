@@ -17,18 +17,18 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ketaclinic.accounts.models import Role
-from ketaclinic.assessments.selectors import require_eligibility_in_force
+from ketaclinic.assessments.api import require_eligibility_in_force
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinical import outcomes as clinical_outcomes
 from ketaclinic.clinical.protocols import BOOSTER_SOURCE
 from ketaclinic.clinics.models import Clinic, Location
-from ketaclinic.lib.forms import StaleObjectError
+from ketaclinic.lib.locking import lock_row, lock_versioned
 from ketaclinic.outcomes.boosters.emails import send_booster_offer
 from ketaclinic.outcomes.boosters.selectors import relapse_for_patient
 from ketaclinic.outcomes.models import BoosterStatus, BoosterSuggestion
 from ketaclinic.patients.models import Patient
-from ketaclinic.scheduling import services as scheduling_services
+from ketaclinic.scheduling import api as scheduling_api
 from ketaclinic.scheduling.models import Appointment, AppointmentKind, AppointmentType
 
 BOOSTER_TYPE_NAME = "Booster infusion"
@@ -100,12 +100,9 @@ def _check_physician(actor: Actor, suggestion: BoosterSuggestion) -> None:
 
 
 def _lock(suggestion: BoosterSuggestion, expected_version: int | None) -> BoosterSuggestion:
-    current = BoosterSuggestion.objects.select_for_update().get(pk=suggestion.pk)
-    if expected_version is not None and current.version != expected_version:
-        raise StaleObjectError(
-            "Someone else decided on this suggestion while you were looking at it. "
-            "Reload the page to see the decision."
-        )
+    current = lock_versioned(
+        BoosterSuggestion.objects.all(), suggestion.pk, expected_version, "booster suggestion"
+    )
     if current.status != BoosterStatus.OPEN:
         raise ValidationError(
             {"status": f"This suggestion is already {current.get_status_display().lower()}."}
@@ -143,7 +140,7 @@ def booster_type_ensure(*, actor: Actor, clinic_id: int) -> AppointmentType:
     A booster is one infusion session (BOOSTER_SOURCE), so it copies the duration, recovery
     buffer, provider role and chair of the clinic's infusion type.
     """
-    return scheduling_services.infusion_type_variant(
+    return scheduling_api.infusion_type_variant(
         actor=actor,
         clinic_id=clinic_id,
         name=BOOSTER_TYPE_NAME,
@@ -228,10 +225,10 @@ def booster_book(
     Raises ``SchedulingError`` (nothing booked) or ``ValidationError``.
     """
     with transaction.atomic():
-        current = BoosterSuggestion.objects.select_for_update().get(pk=suggestion.pk)
+        current = lock_row(BoosterSuggestion.objects.all(), suggestion.pk)
         if current.status != BoosterStatus.APPROVED or current.appointment_type is None:
             raise ValidationError({"slot": "This booster offer is no longer open."})
-        appointment = scheduling_services.appointment_book(
+        appointment = scheduling_api.appointment_book(
             actor=actor,
             patient=current.patient,
             location=location,

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import zoneinfo
-from typing import Any
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ketaclinic.accounts.access import roles_required, signed_in_user
+from ketaclinic.accounts.api import roles_required, signed_in_user
 from ketaclinic.accounts.models import Role
-from ketaclinic.audit.services import Actor
+from ketaclinic.audit.api import Actor
 from ketaclinic.clinical.protocols import BOOSTER_SOURCE
 from ketaclinic.clinics.models import Location
 from ketaclinic.lib.forms import StaleObjectError
@@ -23,11 +18,8 @@ from ketaclinic.lib.views import user_clinic_id
 from ketaclinic.outcomes.boosters import selectors, services
 from ketaclinic.outcomes.models import BoosterStatus, BoosterSuggestion
 from ketaclinic.patients.models import Patient
+from ketaclinic.scheduling.api import posted_slot, slot_page_context
 from ketaclinic.scheduling.models import AppointmentKind, AppointmentType
-from ketaclinic.scheduling.services import SchedulingError
-from ketaclinic.scheduling.slots import free_slots, parse_slot_key, slots_by_day
-
-DAYS_SHOWN = 14
 
 
 def _suggestion(request: HttpRequest, public_id: str) -> BoosterSuggestion:
@@ -153,28 +145,6 @@ def _location(patient: Patient) -> Location:
     return location
 
 
-def _slots_context(request: HttpRequest, location: Location, kind: AppointmentType) -> Any:
-    tz = zoneinfo.ZoneInfo(location.time_zone)
-    today = timezone.now().astimezone(tz).date()
-    try:
-        start = max(dt.date.fromisoformat(request.GET.get("from", "")), today)
-    except ValueError:
-        start = today
-    end = start + dt.timedelta(days=DAYS_SHOWN - 1)
-    slots = free_slots(location=location, appointment_type=kind, day_from=start, day_to=end)
-    return {
-        "location": location,
-        "days": [
-            (day, [(s, s.start.astimezone(tz)) for s in day_slots])
-            for day, day_slots in slots_by_day(slots, location)
-        ],
-        "from": start,
-        "next_from": end + dt.timedelta(days=1),
-        "prev_from": start - dt.timedelta(days=DAYS_SHOWN),
-        "show_prev": start > today,
-    }
-
-
 @roles_required(Role.PATIENT)
 @require_http_methods(["GET", "POST"])
 def my_booster(request: HttpRequest, public_id: str) -> HttpResponse:
@@ -185,7 +155,7 @@ def my_booster(request: HttpRequest, public_id: str) -> HttpResponse:
         return render(request, "outcomes/my_booster.html", {"s": suggestion, "booked": True})
     location = _location(patient)
     if request.method == "POST":
-        posted = parse_slot_key(request.POST.get("slot", ""))
+        posted = posted_slot(request)
         if posted is None:
             error = "Choose one of the free times."
         else:
@@ -197,14 +167,12 @@ def my_booster(request: HttpRequest, public_id: str) -> HttpResponse:
                     provider_id=posted[0],
                     start=posted[1],
                 )
-            except SchedulingError as exc:
-                error = str(exc)
-            except ValidationError as exc:
+            except ValidationError as exc:  # a SchedulingError is one too
                 error = " ".join(exc.messages)
             else:
                 messages.success(request, "Your booster appointment is booked.")
                 return redirect("outcomes:my_booster", public_id=suggestion.public_id)
         status = 422
-    context = _slots_context(request, location, suggestion.appointment_type)
+    context = slot_page_context(request, location, suggestion.appointment_type)
     context.update({"s": suggestion, "error": error, "booked": False})
     return render(request, "outcomes/my_booster.html", context, status=status)

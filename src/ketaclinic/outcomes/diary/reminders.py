@@ -14,8 +14,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinical.outcomes import PGIC_AFTER_DAYS
 from ketaclinic.outcomes import timing
 from ketaclinic.outcomes.diary import emails

@@ -11,8 +11,8 @@ import datetime as dt
 
 from django.db import transaction
 
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.outcomes.models import DiaryEntry, ReminderSchedule
 from ketaclinic.outcomes.selectors import DiaryView, diary_unaudited
 from ketaclinic.patients.models import Patient

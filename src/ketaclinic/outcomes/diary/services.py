@@ -28,10 +28,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinical import codes, instruments
 from ketaclinic.lib.forms import StaleObjectError
+from ketaclinic.lib.locking import require_version
 from ketaclinic.outcomes import timing
 from ketaclinic.outcomes.boosters.services import booster_suggestion_for_patient
 from ketaclinic.outcomes.diary.links import diary_link_consume
@@ -145,9 +146,7 @@ def diary_entry_record(
                 .filter(patient=patient, instrument=instrument, entry_date=entry_date)
                 .first()
             )
-            shown = existing.version if existing is not None else 0
-            if expected_version is not None and expected_version != shown:
-                raise StaleObjectError("diary entry")
+            require_version(existing, expected_version, "diary entry")
             if existing is None:
                 entry = DiaryEntry(
                     clinic_id=patient.clinic_id,
@@ -258,9 +257,7 @@ def reminder_schedule_save(
     }
     with transaction.atomic():
         current = ReminderSchedule.objects.select_for_update().filter(patient=patient).first()
-        shown = current.version if current is not None else 0
-        if expected_version is not None and expected_version != shown:
-            raise StaleObjectError("reminder schedule")
+        require_version(current, expected_version, "reminder schedule")
         schedule = current or ReminderSchedule(patient=patient)
         changed = sorted(k for k, v in values.items() if getattr(schedule, k, None) != v)
         for name, value in values.items():
@@ -297,8 +294,7 @@ def reminder_schedule_pause(
         schedule = ReminderSchedule.objects.select_for_update().filter(patient=patient).first()
         if schedule is None:
             raise ValidationError({"paused_until": "You have no reminders to pause."})
-        if expected_version is not None and expected_version != schedule.version:
-            raise StaleObjectError("reminder schedule")
+        require_version(schedule, expected_version, "reminder schedule")
         schedule.paused_until = until
         schedule.next_due_at = reminder_next_due(schedule, patient=patient, after=now)
         schedule.version += 1

@@ -12,9 +12,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ketaclinic.accounts.access import roles_required, signed_in_user
+from ketaclinic.accounts.api import roles_required, signed_in_user
 from ketaclinic.accounts.models import Role, User
-from ketaclinic.audit.services import Actor
+from ketaclinic.audit.api import Actor
 from ketaclinic.clinical import outcomes as clinical_outcomes
 from ketaclinic.clinical.instruments import get_instrument
 from ketaclinic.lib.views import errors_onto_form
@@ -25,7 +25,7 @@ from ketaclinic.outcomes.diary.forms import DiaryEntryForm, PauseForm, ReminderS
 from ketaclinic.outcomes.diary.links import LinkError, diary_link_resolve
 from ketaclinic.outcomes.models import DiaryLink, Instrument
 from ketaclinic.outcomes.selectors import DiaryView
-from ketaclinic.patients.access import access_patient
+from ketaclinic.patients.api import access_patient
 from ketaclinic.patients.models import Patient
 
 CLINICAL_STAFF = (Role.NURSE, Role.PHYSICIAN, Role.CLINIC_ADMIN)

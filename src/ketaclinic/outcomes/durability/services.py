@@ -26,8 +26,8 @@ from django.db.models import Min, QuerySet
 from django.utils import timezone
 
 from ketaclinic.assessments.models import Cause, Consultation
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinical import outcomes as clinical_outcomes
 from ketaclinic.clinics.models import Clinic, Location
 from ketaclinic.outcomes import selectors, timing

@@ -7,8 +7,8 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.outcomes.letters.pdf import letter_pdf
 from ketaclinic.outcomes.models import Letter, LetterStatus
 

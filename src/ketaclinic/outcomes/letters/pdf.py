@@ -15,8 +15,8 @@ from django.utils import timezone
 from fpdf import FPDF
 
 from ketaclinic.clinical import outcomes as clinical_outcomes
+from ketaclinic.infusions.api import given_mg_at
 from ketaclinic.infusions.models import AdverseEvent, InfusionSession, SessionStatus
-from ketaclinic.infusions.services import given_mg_at
 from ketaclinic.outcomes import wording
 from ketaclinic.outcomes.diary import charts
 from ketaclinic.outcomes.selectors import DiaryView, diary_unaudited

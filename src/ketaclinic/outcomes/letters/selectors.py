@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.outcomes.models import Letter
 from ketaclinic.patients.models import Patient
 

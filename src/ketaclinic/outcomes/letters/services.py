@@ -9,8 +9,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from ketaclinic.accounts.models import Role
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.lib.tasks import LETTER_GENERATE, enqueue
 from ketaclinic.outcomes.models import Letter
 from ketaclinic.patients.models import Patient

@@ -7,11 +7,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ketaclinic.accounts.access import roles_required, signed_in_user
-from ketaclinic.audit.services import Actor
+from ketaclinic.accounts.api import roles_required, signed_in_user
+from ketaclinic.audit.api import Actor
 from ketaclinic.outcomes.letters import selectors, services
 from ketaclinic.outcomes.models import Letter, LetterStatus
-from ketaclinic.patients.access import access_patient
+from ketaclinic.patients.api import access_patient
 
 CLINICAL_STAFF = services.CLINICAL_ROLES
 

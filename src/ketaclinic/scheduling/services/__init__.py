@@ -1,20 +1,17 @@
 """Writes of the schedule: one transaction each, audited in it, emails and tasks on commit.
 
-One module per aggregate: ``appointments`` (single bookings, moves, cancellations, status),
-``series`` (induction series as one unit), ``waitlist`` (offers of freed slots), ``setup`` (the
-clinic admin's types, availability and booking policy). ``locks`` holds the row-lock order,
-``notifications`` what is sent on commit, ``gates`` the checks bookings share, ``errors`` the
-refusals. Callers import from here.
+One module per aggregate: ``appointments`` (single bookings, moves, cancellations), ``status``
+(arrival, no-show, completion), ``series`` (induction series as one unit), ``waitlist`` (offers
+of freed slots), ``setup`` (the clinic admin's types, availability and booking policy).
+``locks`` holds the row-lock order and the version checks, ``notifications`` what is sent on
+commit, ``gates`` the checks bookings share, ``errors`` the refusals. Callers import from here.
 """
 
 from ketaclinic.scheduling.selectors import infusion_type
 from ketaclinic.scheduling.services.appointments import (
-    STATUS_TRANSITIONS,
     appointment_book,
     appointment_cancel,
-    appointment_infusion_step,
     appointment_reschedule,
-    appointment_status_change,
     booking_patient_create,
 )
 from ketaclinic.scheduling.services.errors import (
@@ -36,6 +33,11 @@ from ketaclinic.scheduling.services.setup import (
     exception_add,
     exception_remove,
     infusion_type_variant,
+)
+from ketaclinic.scheduling.services.status import (
+    STATUS_TRANSITIONS,
+    appointment_infusion_step,
+    appointment_status_change,
 )
 from ketaclinic.scheduling.services.waitlist import (
     waitlist_join,

@@ -1,5 +1,5 @@
-"""Single appointments: book, move, cancel, record arrival / no-show / completion, and the
-Patient of a new online account.
+"""Single appointments: book, move, cancel, and the Patient of a new online account (the day
+itself, arrival to completion, is ``status.py``).
 
 Booking follows medplum's ``$book``: the slot is re-derived from availability inside the
 writing transaction, and the database has the last word (an exclusion constraint on
@@ -19,8 +19,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from ketaclinic.accounts.models import STAFF_ROLES, User
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinics.models import Clinic, Location
 from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling.links import link_consume, links_retire
@@ -45,7 +45,6 @@ from ketaclinic.scheduling.services.gates import (
     lost_race,
     require_day_cap,
     require_eligibility,
-    require_scheduler,
     validated_slot,
 )
 from ketaclinic.scheduling.services.locks import lock_appointment, lock_providers, retry_if_locked
@@ -68,7 +67,8 @@ def _refuse_patient_overlap(
         qs = qs.exclude(pk=ignore_appointment_id)
     if qs.exists():
         raise SchedulingError(
-            "You already have an appointment at that time, so nothing new was booked."
+            "You already have an appointment at that time, so nothing new was booked.",
+            field="slot",
         )
 
 
@@ -168,16 +168,10 @@ def _check_change_allowed(
     *,
     actor: Actor,
     appointment: Appointment,
-    expected_version: int | None,
     override_cutoff: bool,
     now: dt.datetime,
     verb: str,
 ) -> None:
-    if expected_version is not None and appointment.version != expected_version:
-        raise SchedulingError(
-            "This appointment was changed after you opened the page; nothing was changed. "
-            "Reload to see it as it is now."
-        )
     if appointment.status != AppointmentStatus.BOOKED:
         raise SchedulingError(
             f"This appointment is {appointment.get_status_display().lower()}, so it cannot be "
@@ -193,7 +187,7 @@ def _check_change_allowed(
         raise SchedulingError(f"This appointment has already started, so it cannot be {verb}.")
     is_staff = actor.user is not None and actor.user.role in STAFF_ROLES
     if override_cutoff and not is_staff:
-        raise SchedulingError("Only the clinic can make late changes.")
+        raise SchedulingError("Only the clinic can make late changes.", field="override_cutoff")
     cutoff = dt.timedelta(hours=policy_for(appointment.clinic_id).cancel_cutoff_hours)
     if not override_cutoff and appointment.start - now < cutoff:
         hours = int(cutoff.total_seconds() // 3600)
@@ -215,11 +209,10 @@ def _lock_for_change(
 ) -> Appointment:
     """The appointment's row, locked and checked for a move or a cancellation; a link the change
     came by is consumed in the same transaction."""
-    current = lock_appointment(appointment)
+    current = lock_appointment(appointment, expected_version=expected_version)
     _check_change_allowed(
         actor=actor,
         appointment=current,
-        expected_version=expected_version,
         override_cutoff=override_cutoff,
         now=now,
         verb=verb,
@@ -227,6 +220,37 @@ def _lock_for_change(
     if link is not None:
         link_consume(link, now=now)
     return current
+
+
+def _change_write(
+    *,
+    actor: Actor,
+    current: Appointment,
+    change: str,
+    link: ActionLink | None,
+    override_cutoff: bool,
+    now: dt.datetime,
+    **fields: Any,
+) -> None:
+    """The one way a move or a cancellation is written: the version moves on (a page opened
+    before refuses its stale form), so does the invite's sequence (calendars replace the event),
+    the appointment's older links stop working, one audit event."""
+    announce_appointments_changed([current.patient_id])
+    Appointment.objects.filter(pk=current.pk).update(
+        **fields,
+        version=F("version") + 1,
+        sequence=F("sequence") + 1,
+        updated_at=now,
+    )
+    links_retire(appointment=current, now=now)
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="appointment",
+        object_id=current.public_id,
+        patient=current.patient,
+        detail={"change": change, "via_link": link is not None, "override_cutoff": override_cutoff},
+    )
 
 
 @retry_if_locked
@@ -278,28 +302,17 @@ def appointment_reschedule(
                 require_day_cap(
                     patient_id=current.patient_id, days=[day], ignore_appointment_id=current.pk
                 )
-            announce_appointments_changed([current.patient_id])
-            Appointment.objects.filter(pk=current.pk).update(
+            _change_write(
+                actor=actor,
+                current=current,
+                change="reschedule",
+                link=link,
+                override_cutoff=override_cutoff,
+                now=now,
                 provider_id=slot.provider_id,
                 start=slot.start,
                 end=slot.end,
                 block_end=slot.block_end,
-                version=F("version") + 1,
-                sequence=F("sequence") + 1,
-                updated_at=now,
-            )
-            links_retire(appointment=current, now=now)
-            audit_record(
-                actor=actor,
-                action=Action.UPDATE,
-                object_type="appointment",
-                object_id=current.public_id,
-                patient=current.patient,
-                detail={
-                    "change": "reschedule",
-                    "via_link": link is not None,
-                    "override_cutoff": override_cutoff,
-                },
             )
             run_after_commit(
                 partial(
@@ -339,129 +352,20 @@ def appointment_cancel(
             now=now,
             verb="cancelled",
         )
-        announce_appointments_changed([current.patient_id])
-        Appointment.objects.filter(pk=current.pk).update(
+        _change_write(
+            actor=actor,
+            current=current,
+            change="cancel",
+            link=link,
+            override_cutoff=override_cutoff,
+            now=now,
             status=AppointmentStatus.CANCELLED,
-            version=F("version") + 1,
-            sequence=F("sequence") + 1,
-            updated_at=now,
         )
-        links_retire(appointment=current, now=now)
         WaitlistEntry.objects.filter(appointment=current, status=WaitlistStatus.WAITING).update(
             status=WaitlistStatus.LEFT
         )
-        audit_record(
-            actor=actor,
-            action=Action.UPDATE,
-            object_type="appointment",
-            object_id=current.public_id,
-            patient=current.patient,
-            detail={
-                "change": "cancel",
-                "via_link": link is not None,
-                "override_cutoff": override_cutoff,
-            },
-        )
         run_after_commit(partial(after_cancel, current.pk))
     return appointment_load(appointment.pk)
-
-
-# --- arrival, no-show, completion ------------------------------------------------------------
-
-# What the desk may record, from each state. Cancelled and completed are final; a no-show can
-# still turn into an arrival (the patient came late), nothing else goes backwards.
-STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
-    AppointmentStatus.BOOKED: frozenset({AppointmentStatus.ARRIVED, AppointmentStatus.NO_SHOW}),
-    AppointmentStatus.ARRIVED: frozenset({AppointmentStatus.COMPLETED}),
-    AppointmentStatus.NO_SHOW: frozenset({AppointmentStatus.ARRIVED}),
-}
-
-
-def appointment_status_change(
-    *,
-    actor: Actor,
-    appointment: Appointment,
-    status: str,
-    expected_version: int | None = None,
-    now: dt.datetime | None = None,
-) -> Appointment:
-    """Record an arrival, a no-show or a completion, if the current state allows it."""
-    now = now or timezone.now()
-    require_scheduler(actor, appointment.clinic_id, "change an appointment's state")
-    if status not in {s.value for s in AppointmentStatus} or status == AppointmentStatus.CANCELLED:
-        raise SchedulingError("status: choose arrived, no-show or completed.")
-    target = AppointmentStatus(status)
-    with transaction.atomic():
-        current = lock_appointment(appointment)
-        if expected_version is not None and current.version != expected_version:
-            raise SchedulingError(
-                "This appointment was changed after you opened the page; nothing was changed. "
-                "Reload to see it as it is now."
-            )
-        if target not in STATUS_TRANSITIONS.get(current.status, frozenset()):
-            raise SchedulingError(
-                f"This appointment is {current.get_status_display().lower()}, so it cannot be "
-                f"marked {target.label.lower()}."
-            )
-        tz = zoneinfo.ZoneInfo(current.location.time_zone)
-        if target == AppointmentStatus.ARRIVED and (
-            now.astimezone(tz).date() < current.start.astimezone(tz).date()
-        ):
-            raise SchedulingError("An arrival can be recorded from the day of the appointment.")
-        if target != AppointmentStatus.ARRIVED and now < current.start:
-            raise SchedulingError(
-                f"This appointment has not started yet, so it cannot be marked "
-                f"{target.label.lower()}."
-            )
-        _status_write(actor, current, target, now)
-    return appointment_load(appointment.pk)
-
-
-def _status_write(
-    actor: Actor, current: Appointment, target: AppointmentStatus, now: dt.datetime
-) -> None:
-    """The one way an appointment's state is written: the version moves on (a page opened
-    before refuses its stale form), results are recomputed after commit, one audit event."""
-    Appointment.objects.filter(pk=current.pk).update(
-        status=target, version=F("version") + 1, updated_at=now
-    )
-    announce_appointments_changed([current.patient_id])
-    audit_record(
-        actor=actor,
-        action=Action.UPDATE,
-        object_type="appointment",
-        object_id=current.public_id,
-        patient=current.patient,
-        detail={"change": "status", "from": current.status, "to": str(target)},
-    )
-
-
-# The infusion chart moves its own appointment on: arrived at check-in, completed at discharge.
-INFUSION_STEPS: frozenset[AppointmentStatus] = frozenset(
-    {AppointmentStatus.ARRIVED, AppointmentStatus.COMPLETED}
-)
-
-
-def appointment_infusion_step(
-    *, actor: Actor, appointment: Appointment, status: AppointmentStatus
-) -> None:
-    """The infusion chart's step on its appointment, inside the chart's transaction.
-
-    The chart's service has already checked who may check in or discharge (a nurse charts, and
-    is not one of the desk's schedulers); here the appointment follows the same transitions,
-    version and audit shape as every other change of state. A step already taken does nothing.
-    """
-    if status not in INFUSION_STEPS:
-        raise ValueError(f"the infusion chart does not mark an appointment {status}")
-    current = lock_appointment(appointment)
-    if current.status == status:
-        return
-    if status not in STATUS_TRANSITIONS.get(current.status, frozenset()):
-        raise SchedulingError(
-            f"This appointment is {current.get_status_display().lower()}, so it cannot be "
-            f"marked {status.label.lower()}."
-        )
-    _status_write(actor, current, status, timezone.now())
 
 
 # --- patients from the booking flow ---------------------------------------------------------
@@ -471,7 +375,7 @@ def booking_patient_create(
     *, user: User, clinic: Clinic, details: dict[str, Any], home_location: Location | None
 ) -> Patient:
     """The Patient of a new online account (called by the signup adapter), audited."""
-    from ketaclinic.patients.services import patient_register
+    from ketaclinic.patients.api import patient_register
 
     with transaction.atomic():
         actor = Actor(user=user)

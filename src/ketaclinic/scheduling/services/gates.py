@@ -13,8 +13,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from ketaclinic.accounts.models import CLINICAL_ROLES
-from ketaclinic.assessments.selectors import require_eligibility_in_force
-from ketaclinic.audit.services import Actor
+from ketaclinic.assessments.api import require_eligibility_in_force
+from ketaclinic.audit.api import Actor
 from ketaclinic.clinical.gates import day_cap_conflicts
 from ketaclinic.clinics.models import Location
 from ketaclinic.patients.models import Patient
@@ -51,11 +51,16 @@ def require_eligibility(*, patient: Patient, today: dt.date, action: str, clinic
 
 
 def require_day_cap(
-    *, patient_id: int, days: Sequence[dt.date], ignore_appointment_id: int | None = None
+    *,
+    patient_id: int,
+    days: Sequence[dt.date],
+    ignore_appointment_id: int | None = None,
+    field: str = "slot",
 ) -> None:
     """Gate 3: at most one ketamine session per patient per calendar day, each appointment's
     day counted in its own location's zone. Every infusion booking asks it: a series, a single
-    infusion (a booster, a waitlist offer) and a move."""
+    infusion (a booster, a waitlist offer) and a move. ``field``: what the refusal is about (the
+    slot chosen, or a series' sessions)."""
     booked_qs = Appointment.objects.filter(
         patient_id=patient_id, type__kind=AppointmentKind.INFUSION
     ).exclude(status=AppointmentStatus.CANCELLED)
@@ -70,18 +75,22 @@ def require_day_cap(
         listed = ", ".join(f"{day:%a %d %b}" for day in clash)
         raise SchedulingError(
             f"One ketamine session a day: the patient already has one on {listed}. "
-            "Nothing was changed."
+            "Nothing was changed.",
+            field=field,
         )
 
 
-def _alternatives(
+def _unavailable(
+    message: str,
     *,
     location: Location,
     appointment_type: AppointmentType,
     near: dt.datetime,
     now: dt.datetime,
     ignore_appointment_id: int | None = None,
-) -> list[Slot]:
+) -> SlotUnavailableError:
+    """The refusal with the three free slots nearest ``near`` (from three days before to a week
+    after it)."""
     tz_day = timezone.localtime(near).date()
     slots = free_slots(
         location=location,
@@ -91,7 +100,7 @@ def _alternatives(
         now=now,
         ignore_appointment_id=ignore_appointment_id,
     )
-    return nearest_slots(slots, near, 3)
+    return SlotUnavailableError(message, alternatives=nearest_slots(slots, near, 3))
 
 
 def validated_slot(
@@ -107,15 +116,13 @@ def validated_slot(
     """The slot as the engine derives it now, or SlotUnavailableError: a forged, past, out-of-hours
     or taken slot are all refused here, by recomputation rather than by trusting the form."""
     if start <= now:
-        raise SlotUnavailableError(
+        raise _unavailable(
             "That time has already passed. Please choose another.",
-            alternatives=_alternatives(
-                location=location,
-                appointment_type=appointment_type,
-                near=now,
-                now=now,
-                ignore_appointment_id=ignore_appointment_id,
-            ),
+            location=location,
+            appointment_type=appointment_type,
+            near=now,
+            now=now,
+            ignore_appointment_id=ignore_appointment_id,
         )
     local_day = start.astimezone(zoneinfo.ZoneInfo(location.time_zone)).date()
     for slot in free_slots(
@@ -130,15 +137,13 @@ def validated_slot(
     ):
         if slot.start == start:
             return slot
-    raise SlotUnavailableError(
+    raise _unavailable(
         "Sorry, that time is no longer available. Here are the nearest free times.",
-        alternatives=_alternatives(
-            location=location,
-            appointment_type=appointment_type,
-            near=start,
-            now=now,
-            ignore_appointment_id=ignore_appointment_id,
-        ),
+        location=location,
+        appointment_type=appointment_type,
+        near=start,
+        now=now,
+        ignore_appointment_id=ignore_appointment_id,
     )
 
 
@@ -151,13 +156,11 @@ def lost_race(
     ignore_appointment_id: int | None = None,
 ) -> SlotUnavailableError:
     """The refusal when the database turned the row away: another booking took the time first."""
-    return SlotUnavailableError(
+    return _unavailable(
         "Sorry, someone else booked that time a moment ago. Here are the nearest free times.",
-        alternatives=_alternatives(
-            location=location,
-            appointment_type=appointment_type,
-            near=start,
-            now=now,
-            ignore_appointment_id=ignore_appointment_id,
-        ),
+        location=location,
+        appointment_type=appointment_type,
+        near=start,
+        now=now,
+        ignore_appointment_id=ignore_appointment_id,
     )

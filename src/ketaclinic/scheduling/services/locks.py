@@ -10,6 +10,10 @@ The order, first to last (a writer takes only the locks it needs, but never one 
 5. the providers, in id order (``lock_providers``): one writer at a time per provider;
 6. the appointment row (``lock_appointment``): a move, cancellation or status change.
 
+Rows are locked with ``lib/locking.py``. The series and the appointment are locked together with
+the version check of the page that asked (``lock_versioned``); a stale page is refused in the
+scheduling pages' own words (``errors.stale``), as one ``SchedulingError``.
+
 The booking policy (``lock_booking_policy``) is locked alone. A caller's own rows (a plan being
 signed, a booster suggestion being booked) come before all of these.
 
@@ -30,9 +34,12 @@ from functools import wraps
 from typing import ParamSpec, TypeVar
 
 from django.db import OperationalError, transaction
+from django.db.models import Model, QuerySet
 
 from ketaclinic.accounts.models import User
 from ketaclinic.clinics.models import Location
+from ketaclinic.lib.forms import StaleObjectError
+from ketaclinic.lib.locking import lock_in_order, lock_row, lock_versioned
 from ketaclinic.plans.models import Plan
 from ketaclinic.scheduling.models import (
     Appointment,
@@ -41,9 +48,11 @@ from ketaclinic.scheduling.models import (
     InductionSeries,
     WaitlistOffer,
 )
+from ketaclinic.scheduling.services.errors import stale
 
 P = ParamSpec("P")
 R = TypeVar("R")
+M = TypeVar("M", bound=Model)
 
 
 def retry_if_locked(fn: Callable[P, R]) -> Callable[P, R]:
@@ -70,56 +79,63 @@ def retry_if_locked(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def _versioned(queryset: QuerySet[M], pk: int, expected_version: int | None, what: str) -> M:
+    """``lock_versioned``, with a stale page refused in the scheduling pages' words."""
+    try:
+        return lock_versioned(queryset, pk, expected_version, what)
+    except StaleObjectError:
+        raise stale(what) from None
+
+
 def lock_plan(plan_id: int) -> Plan:
-    return Plan.objects.select_for_update(of=("self",)).get(pk=plan_id)
+    return lock_row(Plan.objects.all(), plan_id)
 
 
-def lock_series(series_id: int) -> InductionSeries:
-    return (
-        InductionSeries.objects.select_for_update(of=("self",))
-        .select_related("patient")
-        .get(pk=series_id)
+def lock_series(series_id: int, *, expected_version: int | None = None) -> InductionSeries:
+    """The series, locked; refused if the page was opened at another ``expected_version``."""
+    return _versioned(
+        InductionSeries.objects.select_related("patient"), series_id, expected_version, "series"
     )
 
 
 def lock_series_sessions_to_come(
     series: InductionSeries, *, now: dt.datetime
 ) -> list[tuple[int, uuid.UUID]]:
-    """The (pk, public id) of the series' booked sessions after ``now``, locked."""
-    return list(
-        Appointment.objects.select_for_update()
-        .filter(series=series, status=AppointmentStatus.BOOKED, start__gt=now)
-        .values_list("pk", "public_id")
+    """The (pk, public id) of the series' booked sessions after ``now``, locked, in start order."""
+    sessions = lock_in_order(
+        Appointment.objects.filter(series=series, status=AppointmentStatus.BOOKED, start__gt=now)
     )
+    return [(a.pk, a.public_id) for a in sorted(sessions, key=lambda a: (a.start, a.pk))]
 
 
 def lock_location(location_id: int) -> None:
-    list(Location.objects.select_for_update().filter(pk=location_id).values_list("pk"))
+    lock_in_order(Location.objects.filter(pk=location_id))
 
 
 def lock_offer(offer_id: int, *, related: Sequence[str] = ()) -> WaitlistOffer | None:
     """The offer, locked, with ``related`` joined (the join locks only the offer's row)."""
-    qs = WaitlistOffer.objects.select_for_update(of=("self",))
-    if related:
-        qs = qs.select_related(*related)
-    return qs.filter(pk=offer_id).first()
+    qs = WaitlistOffer.objects.select_related(*related) if related else WaitlistOffer.objects.all()
+    try:
+        return lock_row(qs, offer_id)
+    except WaitlistOffer.DoesNotExist:
+        return None
 
 
 def lock_providers(*provider_ids: int) -> None:
     """Serialize writers per provider (rows locked in id order, so never a lock cycle)."""
-    list(
-        User.objects.select_for_update()
-        .filter(pk__in=sorted(set(provider_ids)))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    lock_in_order(User.objects.filter(pk__in=sorted(set(provider_ids))))
 
 
-def lock_appointment(appointment: Appointment) -> Appointment:
-    return (
-        Appointment.objects.select_for_update(of=("self",))
-        .select_related("location__clinic", "type", "provider", "patient")
-        .get(pk=appointment.pk)
+def lock_appointment(
+    appointment: Appointment, *, expected_version: int | None = None
+) -> Appointment:
+    """The appointment, locked, with what its checks and emails read; refused if the page was
+    opened at another ``expected_version``."""
+    return _versioned(
+        Appointment.objects.select_related("location__clinic", "type", "provider", "patient"),
+        appointment.pk,
+        expected_version,
+        "appointment",
     )
 
 

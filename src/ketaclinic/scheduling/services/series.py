@@ -16,10 +16,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
+from ketaclinic.clinics.api import clinic_policy_current
 from ketaclinic.clinics.models import Location
-from ketaclinic.clinics.selectors import clinic_policy_current
 from ketaclinic.patients.models import Patient
 from ketaclinic.plans.models import KetamineProtocol, Plan
 from ketaclinic.scheduling.models import (
@@ -83,7 +83,7 @@ def _require_series_gates(
             f"plan {other.plan.number}. Cancel its remaining sessions (or sign the revised plan, "
             "which replaces them) before booking another. Nothing was booked."
         )
-    require_day_cap(patient_id=plan.patient_id, days=days)
+    require_day_cap(patient_id=plan.patient_id, days=days, field="sessions")
 
 
 @retry_if_locked
@@ -106,9 +106,9 @@ def series_book(
     now = now or timezone.now()
     require_scheduler(actor, plan.clinic_id, "book an induction series")
     if location.clinic_id != plan.clinic_id:
-        raise SchedulingError("That location is not part of this clinic.")
+        raise SchedulingError("That location is not part of this clinic.", field="location")
     if not sessions:
-        raise SchedulingError("sessions: the series has no sessions to book.")
+        raise SchedulingError("sessions: the series has no sessions to book.", field="sessions")
     tz = zoneinfo.ZoneInfo(location.time_zone)
     first_day = min(start for _, _, start in sessions).astimezone(tz).date()
     failure: str
@@ -135,7 +135,8 @@ def series_book(
             if len(ordered) != protocol.sessions_count:
                 raise SchedulingError(
                     f"sessions: the protocol has {protocol.sessions_count} sessions, "
-                    f"not {len(ordered)}. Nothing was booked."
+                    f"not {len(ordered)}. Nothing was booked.",
+                    field="sessions",
                 )
             try:
                 expected_days = series_dates(first_day, protocol.pattern, protocol.sessions_count)
@@ -144,7 +145,8 @@ def series_book(
             if [start.astimezone(tz).date() for _, _, start in ordered] != expected_days:
                 raise SchedulingError(
                     f"sessions: the days do not follow the protocol's pattern "
-                    f"({protocol.get_pattern_display().lower()}). Nothing was booked."
+                    f"({protocol.get_pattern_display().lower()}). Nothing was booked.",
+                    field="sessions",
                 )
             _require_series_gates(
                 plan=locked_plan,
@@ -238,7 +240,7 @@ def series_book(
             "Someone booked one of these chairs or nurses a moment ago, so nothing was booked."
         )
     except SeriesUnavailableError as exc:
-        failure = str(exc)
+        failure = " ".join(exc.messages)
     proposal = series_propose(plan=plan, location=location, day_from=first_day, now=now)
     raise SeriesUnavailableError(failure, proposal=proposal)
 
@@ -257,12 +259,7 @@ def series_cancel(
     now = now or timezone.now()
     require_scheduler(actor, series.clinic_id, "cancel an induction series")
     with transaction.atomic():
-        current = lock_series(series.pk)
-        if expected_version is not None and current.version != expected_version:
-            raise SchedulingError(
-                "This series was changed after you opened the page; nothing was changed. "
-                "Reload to see it as it is now."
-            )
+        current = lock_series(series.pk, expected_version=expected_version)
         if current.status != SeriesStatus.BOOKED:
             raise SchedulingError("This series is already cancelled.")
         to_cancel = lock_series_sessions_to_come(current, now=now)

@@ -13,8 +13,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from ketaclinic.accounts.models import STAFF_ROLES, Role, User
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinics.models import Clinic, Location
 from ketaclinic.scheduling.models import (
     AppointmentKind,

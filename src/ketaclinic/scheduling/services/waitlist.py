@@ -9,8 +9,8 @@ from functools import partial
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.audit.services import Actor, audit_record
 from ketaclinic.clinics.models import Location
 from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling.links import link_consume, link_issue

@@ -15,9 +15,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from ketaclinic.accounts.access import roles_required, signed_in_user
+from ketaclinic.accounts.api import roles_required, signed_in_user
 from ketaclinic.accounts.models import Role
-from ketaclinic.audit.services import Actor
+from ketaclinic.audit.api import Actor
 from ketaclinic.lib.views import errors_onto_form, user_clinic_id
 from ketaclinic.scheduling import services
 from ketaclinic.scheduling.forms import (
@@ -32,6 +32,7 @@ from ketaclinic.scheduling.models import (
     BookingPolicy,
     WeeklyAvailability,
 )
+from ketaclinic.scheduling.views.common import show_refusal
 
 
 @roles_required(Role.CLINIC_ADMIN)
@@ -78,7 +79,7 @@ def _admin_rows_page(
         try:
             remove(actor=actor, pk=int(request.POST["remove"]))
         except services.SchedulingError as exc:
-            messages.error(request, str(exc))
+            show_refusal(request, exc)
         return redirect(url_name)
     form = form_class(request.POST or None, clinic_id=user_clinic_id(signed_in_user(request)))
     if request.method == "POST" and form.is_valid():

@@ -17,12 +17,17 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from ketaclinic.accounts.models import User
-from ketaclinic.audit.services import Actor
+from ketaclinic.audit.api import Actor
 from ketaclinic.clinics.models import Location
 from ketaclinic.scheduling import selectors, services
 from ketaclinic.scheduling.forms import PatientDetailsForm
 from ketaclinic.scheduling.models import AppointmentType
-from ketaclinic.scheduling.views.common import posted_slot, show_refusal, slot_page_context
+from ketaclinic.scheduling.views.common import (
+    CHOOSE_A_TIME,
+    posted_slot,
+    show_refusal,
+    slot_page_context,
+)
 
 SESSION_KEY = "scheduling.booking"
 
@@ -45,7 +50,7 @@ def book_slots(request: HttpRequest, location_id: int) -> HttpResponse:
     if request.method == "POST":
         parsed = posted_slot(request)
         if parsed is None:
-            messages.error(request, "Please choose one of the times shown.")
+            messages.error(request, CHOOSE_A_TIME)
         else:
             request.session[SESSION_KEY] = {
                 "location": location.pk,
@@ -126,7 +131,7 @@ def _attach_selfcheck(request: HttpRequest, user: User) -> None:
     A new patient's is usually attached already, at sign-up; this covers a patient who took the
     self-check and then signed in instead.
     """
-    from ketaclinic.screening.handoff import attach_from_session
+    from ketaclinic.screening.api import attach_from_session
 
     attach_from_session(request, actor=Actor.from_request(request), patient=user.patient)
 

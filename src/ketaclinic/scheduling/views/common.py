@@ -1,5 +1,6 @@
 """What the scheduling views of several audiences share: the slot picker's context, the posted
-slot and version, and how a refusal is shown."""
+slot and version, and how a refusal is shown (the booster page of ``outcomes`` uses the slot
+picker too)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import zoneinfo
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -19,6 +21,8 @@ from ketaclinic.scheduling.slots import free_slots, parse_slot_key, slots_by_day
 
 STAFF = (Role.FRONT_DESK, Role.NURSE, Role.PHYSICIAN, Role.CLINIC_ADMIN)
 DAYS_SHOWN = 14
+# When the posted slot is not one of the keys a slot page offers (a forged or cut-off form).
+CHOOSE_A_TIME = "Please choose one of the times shown."
 
 
 def _week_start(request: HttpRequest, location: Location) -> dt.date:
@@ -74,10 +78,17 @@ def posted_version(request: HttpRequest) -> int | None:
         return -1
 
 
+def refusal_text(exc: ValidationError) -> str:
+    """A service's refusal as the one sentence a message shows."""
+    return " ".join(exc.messages)
+
+
 def show_refusal(
-    request: HttpRequest, exc: services.SchedulingError, location: Location | None = None
+    request: HttpRequest, exc: ValidationError, location: Location | None = None
 ) -> None:
-    messages.error(request, str(exc))
+    """A refusal on a page without a form to put it on: a message at the top of the next page,
+    with the nearest free times when the chosen one was taken (and the location is known)."""
+    messages.error(request, refusal_text(exc))
     if isinstance(exc, services.SlotUnavailableError) and exc.alternatives and location is not None:
         tz = zoneinfo.ZoneInfo(location.time_zone)
         times = ", ".join(f"{s.start.astimezone(tz):%a %d %b %I:%M %p}" for s in exc.alternatives)

@@ -11,14 +11,15 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from ketaclinic.accounts.access import roles_required, signed_in_user
-from ketaclinic.audit.services import Actor
+from ketaclinic.accounts.api import roles_required, signed_in_user
+from ketaclinic.audit.api import Actor
 from ketaclinic.clinics.models import Location
 from ketaclinic.lib.views import user_clinic_id
-from ketaclinic.patients.access import access_patient
+from ketaclinic.patients.api import access_patient
 from ketaclinic.scheduling import selectors, services
 from ketaclinic.scheduling.access import SCHEDULERS, access_appointment
 from ketaclinic.scheduling.views.common import (
+    CHOOSE_A_TIME,
     STAFF,
     local_start,
     posted_slot,
@@ -55,7 +56,7 @@ def desk_book(request: HttpRequest, public_id: str) -> HttpResponse:
     if request.method == "POST":
         parsed = posted_slot(request)
         if parsed is None:
-            messages.error(request, "Please choose one of the times shown.")
+            messages.error(request, CHOOSE_A_TIME)
         else:
             try:
                 appointment = services.appointment_book(
@@ -98,7 +99,7 @@ def desk_appointment(request: HttpRequest, public_id: str) -> HttpResponse:
             else:
                 parsed = posted_slot(request)
                 if parsed is None:
-                    raise services.SchedulingError("Please choose one of the times shown.")
+                    raise services.SchedulingError(CHOOSE_A_TIME, field="slot")
                 services.appointment_reschedule(
                     actor=actor,
                     appointment=appointment,

@@ -4,6 +4,8 @@ from the emails (cancel, move, accept a waitlist offer) that work without signin
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -13,17 +15,19 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ketaclinic.accounts.access import roles_required, signed_in_user
+from ketaclinic.accounts.api import roles_required, signed_in_user
 from ketaclinic.accounts.models import Role
-from ketaclinic.audit.services import Actor
+from ketaclinic.audit.api import Actor
 from ketaclinic.scheduling import selectors, services
 from ketaclinic.scheduling.access import access_appointment
 from ketaclinic.scheduling.links import LinkError, link_resolve
-from ketaclinic.scheduling.models import Appointment, LinkAction
+from ketaclinic.scheduling.models import ActionLink, Appointment, LinkAction
 from ketaclinic.scheduling.views.common import (
+    CHOOSE_A_TIME,
     local_start,
     posted_slot,
     posted_version,
+    refusal_text,
     show_refusal,
     slot_page_context,
 )
@@ -63,7 +67,7 @@ def my_appointment_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
                 expected_version=posted_version(request),
             )
         except services.SchedulingError as exc:
-            messages.error(request, str(exc))
+            show_refusal(request, exc)
         else:
             messages.success(request, "Your appointment is cancelled.")
         return redirect("scheduling:my_appointments")
@@ -81,7 +85,7 @@ def _reschedule_posted(request: HttpRequest, appointment: Appointment, **extra: 
     """
     parsed = posted_slot(request)
     if parsed is None:
-        messages.error(request, "Please choose one of the times shown.")
+        messages.error(request, CHOOSE_A_TIME)
         return False
     try:
         services.appointment_reschedule(
@@ -131,7 +135,7 @@ def my_waitlist_join(request: HttpRequest, public_id: str) -> HttpResponse:
             appointment=appointment,
         )
     except services.SchedulingError as exc:
-        messages.error(request, str(exc))
+        show_refusal(request, exc)
     else:
         messages.success(
             request, "You are on the waitlist. We will email you if an earlier time frees up."
@@ -142,28 +146,44 @@ def my_waitlist_join(request: HttpRequest, public_id: str) -> HttpResponse:
 # --- signed links from emails -----------------------------------------------------------------
 
 
-def _link_error(request: HttpRequest, exc: Exception) -> HttpResponse:
-    return render(request, "scheduling/link_error.html", {"message": str(exc)}, status=400)
+LinkView = Callable[[HttpRequest, str, ActionLink], HttpResponse]
+
+
+def _link_error(request: HttpRequest, exc: LinkError | services.SchedulingError) -> HttpResponse:
+    message = refusal_text(exc) if isinstance(exc, services.SchedulingError) else str(exc)
+    return render(request, "scheduling/link_error.html", {"message": message}, status=400)
 
 
 def _link_done(request: HttpRequest, message: str) -> HttpResponse:
     return render(request, "scheduling/link_done.html", {"message": message})
 
 
-def _link_or_error(request: HttpRequest, token: str, action: LinkAction) -> Any:
-    try:
-        return link_resolve(token, action=action)
-    except LinkError as exc:
-        return _link_error(request, exc)
+def _by_link(
+    action: LinkAction,
+) -> Callable[[LinkView], Callable[[HttpRequest, str], HttpResponse]]:
+    """A page an emailed link opens: the view gets the link's row, or the visitor the error page
+    (a spent, expired or forged link, or one made for another action)."""
+
+    def decorate(view: LinkView) -> Callable[[HttpRequest, str], HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, token: str) -> HttpResponse:
+            try:
+                link = link_resolve(token, action=action)
+            except LinkError as exc:
+                return _link_error(request, exc)
+            return view(request, token, link)
+
+        return wrapper
+
+    return decorate
 
 
 @login_not_required
 @require_http_methods(["GET", "POST"])
-def link_cancel(request: HttpRequest, token: str) -> HttpResponse:
-    link = _link_or_error(request, token, LinkAction.CANCEL)
-    if isinstance(link, HttpResponse):
-        return link
+@_by_link(LinkAction.CANCEL)
+def link_cancel(request: HttpRequest, token: str, link: ActionLink) -> HttpResponse:
     appointment = link.appointment
+    assert appointment is not None  # issued with its appointment, for that action only
     if request.method == "POST":
         try:
             services.appointment_cancel(
@@ -181,11 +201,10 @@ def link_cancel(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_not_required
 @require_http_methods(["GET", "POST"])
-def link_reschedule(request: HttpRequest, token: str) -> HttpResponse:
-    link = _link_or_error(request, token, LinkAction.RESCHEDULE)
-    if isinstance(link, HttpResponse):
-        return link
+@_by_link(LinkAction.RESCHEDULE)
+def link_reschedule(request: HttpRequest, token: str, link: ActionLink) -> HttpResponse:
     appointment = link.appointment
+    assert appointment is not None  # issued with its appointment, for that action only
     if request.method == "POST":
         try:
             moved = _reschedule_posted(request, appointment, link=link)
@@ -201,11 +220,10 @@ def link_reschedule(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_not_required
 @require_http_methods(["GET", "POST"])
-def link_waitlist(request: HttpRequest, token: str) -> HttpResponse:
-    link = _link_or_error(request, token, LinkAction.WAITLIST_ACCEPT)
-    if isinstance(link, HttpResponse):
-        return link
+@_by_link(LinkAction.WAITLIST_ACCEPT)
+def link_waitlist(request: HttpRequest, token: str, link: ActionLink) -> HttpResponse:
     offer = link.offer
+    assert offer is not None  # issued with its offer, for that action only
     if request.method == "POST":
         try:
             services.waitlist_offer_accept(actor=Actor.from_request(request), link=link)

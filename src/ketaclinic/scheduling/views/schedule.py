@@ -22,16 +22,16 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ketaclinic.accounts.access import roles_required, signed_in_user
+from ketaclinic.accounts.api import roles_required, signed_in_user
 from ketaclinic.accounts.models import User
-from ketaclinic.audit.services import Actor
+from ketaclinic.audit.api import Actor
 from ketaclinic.clinics.models import Location
-from ketaclinic.patients.selectors import patient_search
+from ketaclinic.patients.api import patient_search
 from ketaclinic.scheduling import selectors, services
 from ketaclinic.scheduling.access import SCHEDULERS, access_appointment
 from ketaclinic.scheduling.models import Appointment, AppointmentStatus, SeriesStatus
 from ketaclinic.scheduling.slots import SeriesProposal, parse_session_key
-from ketaclinic.scheduling.views.common import STAFF, posted_version
+from ketaclinic.scheduling.views.common import STAFF, posted_version, show_refusal
 
 # Minutes per row of the day grid: fine enough to place any booking on a 5-minute grid.
 ROW_MIN = 5
@@ -323,7 +323,7 @@ def schedule_appointment_status(request: HttpRequest, public_id: str) -> HttpRes
                 f"{appointment.patient.full_name}: marked {changed.get_status_display().lower()}.",
             )
     except services.SchedulingError as exc:
-        messages.error(request, str(exc))
+        show_refusal(request, exc)
     return redirect(_next_url(request))
 
 
@@ -382,12 +382,12 @@ def plan_series(request: HttpRequest, plan_id: str) -> HttpResponse:
                     actor=actor, plan=plan, location=location, sessions=choices
                 )
             except services.SeriesUnavailableError as exc:
-                messages.error(request, str(exc))
+                show_refusal(request, exc)
                 if exc.proposal is not None:
                     messages.info(request, "Here is the next feasible series.")
                 proposal, proposed, status = exc.proposal, True, 409
             except services.SchedulingError as exc:
-                messages.error(request, str(exc))
+                show_refusal(request, exc)
                 status = 409
             else:
                 messages.success(
@@ -435,7 +435,7 @@ def series_detail(request: HttpRequest, public_id: str) -> HttpResponse:
                 actor=actor, series=series, expected_version=posted_version(request)
             )
         except services.SchedulingError as exc:
-            messages.error(request, str(exc))
+            show_refusal(request, exc)
         else:
             messages.success(request, "The series is cancelled. The patient has been emailed.")
         return redirect("scheduling:series_detail", public_id=series.public_id)

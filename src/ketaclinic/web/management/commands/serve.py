@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from ketaclinic.devdata.demo import demo_logins
+from ketaclinic.devdata.api import demo_logins
 
 
 class Command(BaseCommand):

@@ -1,0 +1,28 @@
+"""The assessments app's public face: the eligibility decision in force (gate 1 of
+docs/clinical-policy.md "Gates along the journey (added 2026-12-03)") and the exam measurements
+that plans and scheduling read.
+
+Other apps import this module (and the app's models) only; `tests/test_public_faces.py` checks
+it. Names are re-exported from where they are written."""
+
+from __future__ import annotations
+
+from ketaclinic.assessments.selectors import (
+    ExamMeasurements,
+    consultations_of,
+    eligibility_in_force_for,
+    eligibility_in_force_for_patients,
+    latest_decision,
+    latest_exam_measurements,
+    require_eligibility_in_force,
+)
+
+__all__ = [
+    "ExamMeasurements",
+    "consultations_of",
+    "eligibility_in_force_for",
+    "eligibility_in_force_for_patients",
+    "latest_decision",
+    "latest_exam_measurements",
+    "require_eligibility_in_force",
+]

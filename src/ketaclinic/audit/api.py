@@ -1,0 +1,14 @@
+"""The audit app's public face: the one write every other app records its events with.
+
+Other apps import this module (and the app's models) only; `tests/test_public_faces.py` checks
+it. Names are re-exported from where they are written."""
+
+from __future__ import annotations
+
+from ketaclinic.audit.services import Actor, audit_record, client_ip
+
+__all__ = [
+    "Actor",
+    "audit_record",
+    "client_ip",
+]

@@ -1,0 +1,33 @@
+"""Synthetic clinic data for tests, demos and benchmarks (``ketaclinic seed``).
+
+This is bulk loading of invented patients, not a user action: rows are written with
+``bulk_create`` in batches, bypassing the services (no ``full_clean``, no per-row audit event),
+because a benchmark needs millions of diary entries in minutes. It must never run against a
+clinic's real records: the command refuses production mode unless forced, and every seeded
+record is recognisable (record numbers ``S<seed>-...``, e-mail domain ``seed.invalid``).
+
+Everything is drawn from one ``numpy.random.Generator`` seeded with ``seed``, in a fixed order,
+so the same seed, size and end date give the same data (public ids included).
+
+Distributions (plausible, not fitted to any data set):
+
+- causes: diabetic neuropathy 30%, postherpetic neuralgia 15%, multiple sclerosis 10%, nerve
+  injury 15%, CRPS 15%, no recorded cause 15%;
+- baseline NRS: normal(7, 0.8) clipped to 4-10, the daily diary scattering around it (sd 0.8);
+- response to the series, by cause: substantial (50-75% lower), moderate (30-50%) or none
+  (0-20%); relief of responders lasts a Weibull(shape 1.4) number of days, scale 45-120 days
+  by cause, then pain climbs back to about the baseline within a week;
+- each diary day is missing with probability 0.25, and the diary stops 60-300 days after the
+  series (or at the end date);
+- each infusion appointment is a no-show with probability 0.05, and each completed session has
+  an adverse event with probability 0.08.
+
+``population`` draws the people, ``records`` writes what precedes treatment (patients to
+series), ``history`` what followed (sessions, diaries), ``clinic`` runs it batch by batch.
+Callers import from here.
+"""
+
+from ketaclinic.devdata.seeding.clinic import seed_clinic
+from ketaclinic.devdata.seeding.population import SeedRefusedError, SeedSummary
+
+__all__ = ["SeedRefusedError", "SeedSummary", "seed_clinic"]

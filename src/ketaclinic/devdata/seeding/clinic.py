@@ -1,0 +1,108 @@
+"""``seed_clinic``: checks that a seed may run, then writes it batch by batch, each batch in one
+transaction (records, then history), its series results judged as the chart would."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from ketaclinic.clinics.api import clinic_policy_current
+from ketaclinic.clinics.models import Clinic, Location, ProtocolTemplate
+from ketaclinic.devdata.seeding.history import write_history
+from ketaclinic.devdata.seeding.population import (
+    BATCH_PATIENTS,
+    CAUSES,
+    SeedNurses,
+    SeedRefusedError,
+    SeedRun,
+    SeedSummary,
+    seed_infusion_type,
+    seed_physician,
+)
+from ketaclinic.devdata.seeding.records import write_records
+from ketaclinic.outcomes.api import series_results_refresh
+from ketaclinic.patients.models import Patient
+
+
+def seed_clinic(
+    *,
+    clinic: Clinic,
+    patients: int,
+    years: float,
+    seed: int,
+    today: dt.date | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SeedSummary:
+    """Write ``patients`` synthetic patients with ``years`` of history ending ``today``.
+
+    ``progress`` is called with the number of patients written after each batch.
+    """
+    if patients < 1:
+        raise SeedRefusedError("--patients must be at least 1.")
+    if not 0.25 <= years <= 30:
+        raise SeedRefusedError("--years must be between 0.25 and 30.")
+    locations = list(Location.objects.filter(clinic=clinic).order_by("pk"))
+    if not locations:
+        raise SeedRefusedError(f"Clinic {clinic.slug} has no location to seed infusions at.")
+    templates = list(
+        ProtocolTemplate.objects.filter(clinic=clinic, is_active=True).order_by("name", "pk")
+    )
+    if not templates:
+        raise SeedRefusedError(f"Clinic {clinic.slug} has no active protocol template.")
+    prefix = f"S{seed}-"
+    if Patient.objects.filter(clinic=clinic, mrn__startswith=prefix).exists():
+        raise SeedRefusedError(
+            f"Clinic {clinic.slug} already holds patients seeded with --seed {seed}; "
+            "use another seed."
+        )
+
+    today = today or timezone.localdate()
+    judged_at = dt.datetime.combine(today, dt.time(12, 0), tzinfo=dt.UTC)
+    end = today - dt.timedelta(days=1)
+    first_day = end - dt.timedelta(days=round(years * 365))
+    run = SeedRun(
+        rng=np.random.default_rng(seed),
+        clinic=clinic,
+        namespace=uuid.uuid5(uuid.NAMESPACE_URL, f"ketaclinic-seed:{clinic.slug}"),
+        prefix=prefix,
+        first_day=first_day,
+        span_days=max((end - first_day).days - 60, 1),
+        end=end,
+        locations=locations,
+        templates=templates,
+        physician=seed_physician(clinic, seed),
+        infusion_type=seed_infusion_type(clinic),
+        recovery_min=clinic_policy_current(clinic_id=clinic.pk).recovery_min,
+        nurses=SeedNurses(clinic, seed),
+        shares=np.array([c.share for c in CAUSES]),
+    )
+    summary = SeedSummary()
+
+    for batch_start in range(0, patients, BATCH_PATIENTS):
+        count = min(BATCH_PATIENTS, patients - batch_start)
+        with transaction.atomic():
+            now = timezone.now()
+            patient_rows, drafts, series_rows = write_records(
+                run, numbers=range(batch_start, batch_start + count), now=now, summary=summary
+            )
+            write_history(
+                run,
+                patients=patient_rows,
+                drafts=drafts,
+                series_rows=series_rows,
+                summary=summary,
+            )
+            # The analytics read stored series results: judge the new patients as the chart
+            # would, on the day the history ends.
+            series_results_refresh(
+                clinic=clinic, patient_ids=[p.pk for p in patient_rows], now=judged_at
+            )
+        summary.patients += count
+        if progress is not None:
+            progress(count)
+    return summary

@@ -1,0 +1,192 @@
+"""What happened to a seeded batch after booking: infusion appointments (completed or no-show),
+the daily pain diary around the series, discharged infusion sessions and their adverse events.
+
+Separate from ``records.py``: this is the simulated course of treatment (relief, relapse,
+missed diary days), read from the records and the drafts' draws.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import numpy as np
+
+from ketaclinic.devdata.seeding.population import (
+    ADVERSE_EVENT_P,
+    AE_KINDS,
+    BASELINE_DAYS,
+    FIRST_SLOT,
+    MISSING_DAY_P,
+    NO_SHOW_P,
+    PatientDraft,
+    SeedRun,
+    SeedSummary,
+    seed_uuid,
+    series_days,
+)
+from ketaclinic.infusions.models import (
+    AdverseEvent,
+    InfusionSession,
+    Outcome,
+    SessionStatus,
+    Severity,
+)
+from ketaclinic.outcomes.models import NRS_LOINC, DiaryEntry, EntrySource, Instrument
+from ketaclinic.patients.models import Patient
+from ketaclinic.scheduling.models import Appointment, AppointmentStatus, InductionSeries
+
+
+def write_history(
+    run: SeedRun,
+    *,
+    patients: list[Patient],
+    drafts: list[PatientDraft],
+    series_rows: list[InductionSeries],
+    summary: SeedSummary,
+) -> None:
+    rng = run.rng
+    appointments: list[Appointment] = []
+    completed: list[tuple[Appointment, PatientDraft]] = []
+    entries: list[DiaryEntry] = []
+    for patient, series, draft in zip(patients, series_rows, drafts, strict=True):
+        location = draft.location
+        zone = zoneinfo.ZoneInfo(location.time_zone)
+        first = draft.exam + dt.timedelta(days=int(rng.integers(14, 29)))
+        days = series_days(first, series.sessions_count, series.pattern)
+        block = dt.timedelta(minutes=series.duration_min + series.recovery_min)
+        last_done: dt.date | None = None
+        for day in days:
+            provider, offset = run.nurses.slot(day, series.duration_min + series.recovery_min)
+            start = dt.datetime.combine(day, FIRST_SLOT, tzinfo=zone) + dt.timedelta(minutes=offset)
+            no_show = rng.random() < NO_SHOW_P
+            appointment = Appointment(
+                public_id=seed_uuid(rng, run.namespace),
+                clinic=run.clinic,
+                location=location,
+                provider=provider,
+                patient=patient,
+                type=run.infusion_type,
+                start=start,
+                end=start + dt.timedelta(minutes=series.duration_min),
+                block_end=start + block,
+                status=AppointmentStatus.NO_SHOW if no_show else AppointmentStatus.COMPLETED,
+                booked_by=run.physician,
+                series=series,
+            )
+            appointments.append(appointment)
+            if no_show:
+                summary.no_shows += 1
+            else:
+                completed.append((appointment, draft))
+                last_done = day
+        series_end = last_done or days[-1]
+        responder = draft.reduction >= 0.3
+        summary.responders += int(responder)
+        entries.extend(
+            _diary(run, patient, draft, first=first, series_end=series_end, responder=responder)
+        )
+    Appointment.objects.bulk_create(appointments)
+
+    sessions = []
+    for appointment, draft in completed:
+        template = draft.template
+        sessions.append(
+            InfusionSession(
+                public_id=seed_uuid(rng, run.namespace),
+                clinic=run.clinic,
+                location=appointment.location,
+                patient=appointment.patient,
+                plan=appointment.series.plan if appointment.series else None,
+                appointment=appointment,
+                status=SessionStatus.DISCHARGED,
+                arrived_at=appointment.start,
+                arrived_by=appointment.provider,
+                started_at=appointment.start,
+                ended_at=appointment.end,
+                plan_duration_min=template.duration_min,
+                # The whole planned dose ran at the plan's rate, then the pump stopped: the
+                # running total the letter and chart read is the plan's total.
+                plan_rate_mg_per_h=draft.rate_mg_per_h,
+                plan_total_mg=draft.total_mg,
+                dosing_weight_kg=draft.weight,
+                concentration_mg_per_ml=template.concentration_mg_per_ml,
+                given_before_mg=draft.total_mg,
+                current_rate_mg_per_h=0.0,
+                rate_since=appointment.end,
+                discharged_at=appointment.block_end,
+                discharged_by=appointment.provider,
+            )
+        )
+    InfusionSession.objects.bulk_create(sessions)
+    events = []
+    for session in sessions:
+        if rng.random() < ADVERSE_EVENT_P:
+            events.append(
+                AdverseEvent(
+                    session=session,
+                    kind=AE_KINDS[int(rng.integers(len(AE_KINDS)))],
+                    severity=Severity.MILD if rng.random() < 0.8 else Severity.MODERATE,
+                    onset_at=session.arrived_at + dt.timedelta(minutes=20),
+                    interventions=[],
+                    outcome=Outcome.RESOLVED,
+                    recorded_by=session.arrived_by,
+                )
+            )
+    AdverseEvent.objects.bulk_create(events)
+    DiaryEntry.objects.bulk_create(entries, batch_size=5000)
+
+    summary.series += len(series_rows)
+    summary.appointments += len(appointments)
+    summary.sessions += len(sessions)
+    summary.adverse_events += len(events)
+    summary.diary_entries += len(entries)
+
+
+def _diary(
+    run: SeedRun,
+    patient: Patient,
+    draft: PatientDraft,
+    *,
+    first: dt.date,
+    series_end: dt.date,
+    responder: bool,
+) -> list[DiaryEntry]:
+    """The patient's daily NRS from ``BASELINE_DAYS`` before the series to the end of follow-up:
+    the baseline, partly relieved during the series, relieved after it, then for responders a
+    relapse once the relief has lasted its drawn number of days."""
+    diary_last = min(run.end, series_end + dt.timedelta(days=draft.followup_days))
+    day = first - dt.timedelta(days=BASELINE_DAYS)
+    missing = run.rng.random((diary_last - day).days + 1) < MISSING_DAY_P
+    noise = run.rng.normal(0.0, 0.8, missing.size)
+    entries = []
+    for offset in range(missing.size):
+        if missing[offset]:
+            continue
+        current = day + dt.timedelta(days=offset)
+        level = draft.baseline
+        if current > series_end:
+            since = (current - series_end).days
+            relieved = draft.baseline * (1.0 - draft.reduction)
+            if not responder or since <= draft.relief_days:
+                level = relieved
+            else:
+                # Pain climbs back to about the baseline within a week of the relapse.
+                climb = min((since - draft.relief_days) / 7.0, 1.0)
+                level = relieved + climb * (0.97 * draft.baseline - relieved)
+        elif current >= first:
+            level = draft.baseline * (1.0 - 0.3 * draft.reduction)
+        value = int(np.clip(round(level + noise[offset]), 0, 10))
+        entries.append(
+            DiaryEntry(
+                clinic=run.clinic,
+                patient=patient,
+                instrument=Instrument.NRS,
+                entry_date=current,
+                answers={"nrs": value},
+                score=float(value),
+                loinc=NRS_LOINC,
+                source=EntrySource.PORTAL,
+            )
+        )
+    return entries

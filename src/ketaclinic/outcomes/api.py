@@ -1,0 +1,14 @@
+"""The outcomes app's public face: the patient's infusion series and the stored series results.
+
+Other apps import this module (and the app's models) only; `tests/test_public_faces.py` checks
+it. Names are re-exported from where they are written."""
+
+from __future__ import annotations
+
+from ketaclinic.outcomes.durability.services import series_results_refresh
+from ketaclinic.outcomes.selectors import infusion_series_for_patient
+
+__all__ = [
+    "infusion_series_for_patient",
+    "series_results_refresh",
+]

@@ -1,0 +1,35 @@
+"""The scheduling app's public face: the writes other apps make to appointments (always through
+here, so transitions, versions and audit stay the scheduling app's), the free slots and series
+days, the signal that appointments changed, and the slot-picking helpers other apps' booking
+pages share.
+
+Other apps import this module (and the app's models) only; `tests/test_public_faces.py` checks
+it. Names are re-exported from where they are written."""
+
+from __future__ import annotations
+
+from ketaclinic.scheduling.access import SCHEDULERS
+from ketaclinic.scheduling.services import (
+    appointment_book,
+    appointment_infusion_step,
+    booking_patient_create,
+    infusion_type_variant,
+)
+from ketaclinic.scheduling.signals import announce_appointments_changed, appointments_changed
+from ketaclinic.scheduling.slots import PATTERN_WEEKDAYS, free_slots, series_dates
+from ketaclinic.scheduling.views.common import posted_slot, slot_page_context
+
+__all__ = [
+    "PATTERN_WEEKDAYS",
+    "SCHEDULERS",
+    "announce_appointments_changed",
+    "appointment_book",
+    "appointment_infusion_step",
+    "appointments_changed",
+    "booking_patient_create",
+    "free_slots",
+    "infusion_type_variant",
+    "posted_slot",
+    "series_dates",
+    "slot_page_context",
+]

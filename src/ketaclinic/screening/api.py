@@ -1,0 +1,12 @@
+"""The screening app's public face: attaching a visitor's self-check to the patient it became.
+
+Other apps import this module (and the app's models) only; `tests/test_public_faces.py` checks
+it. Names are re-exported from where they are written."""
+
+from __future__ import annotations
+
+from ketaclinic.screening.handoff import attach_from_session
+
+__all__ = [
+    "attach_from_session",
+]
