@@ -6,9 +6,9 @@ it. Names are re-exported from where they are written."""
 from __future__ import annotations
 
 from ketaclinic.outcomes.durability.services import series_results_refresh
-from ketaclinic.outcomes.selectors import infusion_series_for_patient
+from ketaclinic.outcomes.selectors import finished_series_ends
 
 __all__ = [
-    "infusion_series_for_patient",
+    "finished_series_ends",
     "series_results_refresh",
 ]

@@ -120,6 +120,14 @@ def infusion_series_for_patient(
     return series_spans(rows, today)
 
 
+def finished_series_ends(patient: Patient, *, today: dt.date) -> list[dt.date]:
+    """The last days of the patient's finished infusion series, oldest first (one query). A
+    series still under way is left out: only a finished one makes the next series recurrent
+    (the plan's suggested tasks)."""
+    series = infusion_series_for_patient(patient, today=today)
+    return [span.end for span in series if not span.ongoing]
+
+
 def infusion_session_rows(*, patient_ids: Collection[int]) -> list[tuple[int, SessionRow]]:
     """The one read every series comes from (diary, PGIC timing, boosters, letters, stored
     results and so the analytics), as (patient id, ``SessionRow``) pairs in booked order (one

@@ -139,9 +139,8 @@ def with_suggested_tasks(
     page: PlanPage, *, previous_series_ends: Sequence[dt.date], today: dt.date
 ) -> PlanPage:
     """The page with item 11's tasks, from the newest signed decision (one query) and the ends
-    of the patient's finished series, which the caller reads (the series are the outcomes app's,
-    above this one). A series still under way (this plan's own, typically) must be left out:
-    only a finished one makes the next series recurrent."""
+    of the patient's finished series, which the caller reads (``outcomes.api.finished_series_ends``:
+    the series are the outcomes app's, above this one)."""
     decision = latest_decision(patient=page.patient)
     return replace(
         page,

@@ -21,7 +21,7 @@ from ketaclinic.accounts.models import Role, User
 from ketaclinic.audit.api import Actor
 from ketaclinic.lib.forms import StaleObjectError
 from ketaclinic.lib.views import errors_onto_form
-from ketaclinic.outcomes.api import infusion_series_for_patient
+from ketaclinic.outcomes.api import finished_series_ends
 from ketaclinic.plans import selectors, services
 from ketaclinic.plans.charts import protocol_curve
 from ketaclinic.plans.forms import PlanForm, ProtocolForm, VersionForm
@@ -102,10 +102,8 @@ def _detail(
     page = selectors.plan_page(actor=Actor.from_request(request), plan_id=str(plan_id))
     # The suggested tasks need the patient's finished series, which the outcomes app reads.
     today = timezone.localdate()
-    series = infusion_series_for_patient(page.patient, today=today)
-    page = selectors.with_suggested_tasks(
-        page, previous_series_ends=[span.end for span in series if not span.ongoing], today=today
-    )
+    ends = finished_series_ends(page.patient, today=today)
+    page = selectors.with_suggested_tasks(page, previous_series_ends=ends, today=today)
     curve = None if page.protocol is None else protocol_curve(page.protocol)
     return render(
         request,
