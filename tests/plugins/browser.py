@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.test import Client
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.accounts.models import User
@@ -116,7 +117,26 @@ def sign_in_by_cookie(page: Page, base: str, user: User) -> None:
     )
 
 
+_OVERFLOW = """() => {
+  const root = document.documentElement;
+  return root === null ? null : root.scrollWidth > window.innerWidth;
+}"""
+
+
 def no_sideways_scroll(page: Page) -> None:
-    """Nothing on the page is wider than the screen."""
-    overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+    """Nothing on the page is wider than the screen.
+
+    Measured once the page in view has loaded: called straight after a click that navigates, the
+    old document can be torn down mid-measure (no root element, or the script's context gone), and
+    that is a timing of the browser, not a finding about the page, so the measure is taken again.
+    """
+    overflow: bool | None = None
+    for _ in range(5):
+        page.wait_for_load_state("load")
+        try:
+            overflow = page.evaluate(_OVERFLOW)
+        except PlaywrightError:
+            continue
+        if overflow is not None:
+            break
     assert overflow is False, page.url

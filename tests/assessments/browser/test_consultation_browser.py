@@ -36,6 +36,7 @@ def test_a_physician_runs_a_consultation_and_overrides_the_decision(
     page.get_by_role("button", name="Save the history").click()
 
     page.get_by_role("link", name="Edit exam and DN4").click()
+    expect(page.get_by_label("Systolic BP (mmHg)")).to_be_visible()
     no_sideways_scroll(page)
     page.get_by_label("Systolic BP (mmHg)").fill("132")
     page.get_by_label("Diastolic BP (mmHg)").fill("84")
