@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "ninja",  # serves its API docs from its own static files instead of a CDN
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "django_tasks",
     "django_tasks_db",
     "ketaclinic.accounts",
@@ -92,16 +93,22 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # no-store on authenticated responses, Permissions-Policy (issue 15 item 6).
+    "ketaclinic.lib.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Idle and absolute time-outs end the session before anything else sees the user.
+    "ketaclinic.accounts.session_timeout.SessionTimeoutMiddleware",
     # Deny by default: every view needs a log-in unless marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Staff without a second factor go to enrolment before any page with patient data.
+    "ketaclinic.accounts.mfa_gate.StaffMFARequiredMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -187,6 +194,12 @@ ACCOUNT_REAUTHENTICATION_METHODS = ("password",)
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[ketaclinic] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if MODE == "production" else "http"
 
+# --- Second factor (issue 15 item 1; accounts/mfa_gate.py) ----------------------------------
+
+# --- Automatic log-off (issue 15 item 2; accounts/session_timeout.py) -----------------------
+
+# --- Client address behind proxies (issue 15 item 5; audit/services.py client_ip) ------------
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "America/New_York")
 USE_I18N = True
@@ -260,6 +273,8 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 )
+
+# --- Hardened responses (issue 15 item 6; lib/middleware.py) --------------------------------
 
 # The ninja API answers 429 past this many scoring requests per client address and minute.
 API_SCORE_RATE = env_str("API_SCORE_RATE", "60/m")

@@ -29,6 +29,16 @@ class Action(models.TextChoices):
     LOGIN = "login", "Log-in"
     LOGIN_REFUSED = "login_refused", "Log-in refused"
     LOGOUT = "logout", "Log-out"
+    # Authentication events (issue 15): each carries the client address.
+    TIMEOUT = "timeout", "Signed out after inactivity"
+    LOCKOUT = "lockout", "Locked out"
+    MFA_ENROL = "mfa_enrol", "Second factor added"
+    MFA_REMOVE = "mfa_remove", "Second factor removed"
+    MFA_RESET = "mfa_reset", "Second factor reset by an admin"
+    PASSWORD_CHANGE = "password_change", "Password changed"
+    PASSWORD_RESET = "password_reset", "Password reset"
+    REAUTH = "reauth", "Identity confirmed"
+    REAUTH_REFUSED = "reauth_refused", "Identity not confirmed"
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
