@@ -4,15 +4,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0002_append_only_trigger'),
+        ("audit", "0002_append_only_trigger"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('read', 'Read'), ('create', 'Create'), ('update', 'Update'), ('delete', 'Delete'), ('sign', 'Sign'), ('override', 'Override'), ('export', 'Export'), ('login', 'Log-in'), ('login_refused', 'Log-in refused'), ('logout', 'Log-out'), ('timeout', 'Signed out after inactivity'), ('lockout', 'Locked out'), ('mfa_enrol', 'Second factor added'), ('mfa_remove', 'Second factor removed'), ('mfa_reset', 'Second factor reset by an admin'), ('password_change', 'Password changed'), ('password_reset', 'Password reset'), ('reauth', 'Identity confirmed'), ('reauth_refused', 'Identity not confirmed')], max_length=20),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("read", "Read"),
+                    ("create", "Create"),
+                    ("update", "Update"),
+                    ("delete", "Delete"),
+                    ("sign", "Sign"),
+                    ("override", "Override"),
+                    ("export", "Export"),
+                    ("login", "Log-in"),
+                    ("login_refused", "Log-in refused"),
+                    ("logout", "Log-out"),
+                    ("timeout", "Signed out after inactivity"),
+                    ("lockout", "Locked out"),
+                    ("mfa_enrol", "Second factor added"),
+                    ("mfa_remove", "Second factor removed"),
+                    ("mfa_reset", "Second factor reset by an admin"),
+                    ("password_change", "Password changed"),
+                    ("password_reset", "Password reset"),
+                    ("reauth", "Identity confirmed"),
+                    ("reauth_refused", "Identity not confirmed"),
+                ],
+                max_length=20,
+            ),
         ),
     ]
