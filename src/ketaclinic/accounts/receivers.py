@@ -1,0 +1,1 @@
+"""Authentication events written to the audit trail (issue 15 item 4)."""
