@@ -1,13 +1,17 @@
 """What every test shares: the personas (``world``, built by ``tests.factories.world``), a
-client signed in as any of them, an empty cache, Hypothesis settings, and the browser plugin."""
+client signed in as any of them (as a real sign-in leaves it: ``tests.factories.sessions``), an
+empty cache, Hypothesis settings, and the browser plugin."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import hypothesis
 import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from tests.factories.sessions import signed_in_client
 from tests.factories.world import PERSONAS as PERSONAS
 from tests.factories.world import World as World
 from tests.factories.world import make_world
@@ -30,6 +34,27 @@ def _clear_cache() -> None:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _force_login_is_set_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Client.force_login`` stands for a sign-in made before the test, as setting up: it writes
+    no LOGIN audit event, so a test's count of audit events measures what it does. Signing in
+    through the sign-in page writes it (tests/accounts/test_auth_events.py)."""
+    from django.contrib.auth.signals import user_logged_in
+
+    from ketaclinic.accounts.receivers import audit_login
+
+    force_login = Client.force_login
+
+    def quiet(self: Client, user: Any, backend: str | None = None) -> None:
+        user_logged_in.disconnect(dispatch_uid="accounts.audit_login")
+        try:
+            force_login(self, user, backend)
+        finally:
+            user_logged_in.connect(audit_login, dispatch_uid="accounts.audit_login")
+
+    monkeypatch.setattr(Client, "force_login", quiet)
+
+
 @pytest.fixture
 def world(db: None) -> World:
     return make_world()
@@ -38,10 +63,9 @@ def world(db: None) -> World:
 @pytest.fixture
 def client_for(world: World):  # type: ignore[no-untyped-def]
     def make(persona: str) -> Client:
-        client = Client()
         user = world.persona(persona)
-        if user is not None:
-            client.force_login(user)
-        return client
+        # Signed in as a real sign-in leaves it (the password, and the code where enrolled, just
+        # now), so a signature within ACCOUNT_REAUTHENTICATION_TIMEOUT is not asked again.
+        return Client() if user is None else signed_in_client(user)
 
     return make

@@ -76,6 +76,7 @@ MATRIX: dict[str, Entry] = {
 # Each app may keep its rows beside its tests (tests/<app>/matrix_entries.py, ENTRIES) using the
 # column tuples above; they are merged here so one table still covers every route.
 for _module in (
+    "tests.accounts.matrix_entries",
     "tests.patients.matrix_entries",
     "tests.audit.matrix_entries",
     "tests.screening.matrix_entries",

@@ -31,6 +31,12 @@ MODE = env_choice("KETACLINIC_MODE", "production", ("production", "demo", "test"
 DEMO_MODE = MODE in {"demo", "test"} and env_bool("KETACLINIC_DEMO", True)
 TESTING = MODE == "test"
 DEBUG = env_bool("DEBUG", False)
+if MODE == "production" and DEBUG:
+    # Debug pages show settings, SQL and the data of the request to whoever caused the error.
+    raise ConfigurationError(
+        "DEBUG=true is refused in production: error pages would show settings and patient "
+        "data. Unset DEBUG, or set KETACLINIC_MODE=demo to debug on this machine only."
+    )
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
@@ -93,6 +99,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     # no-store on authenticated responses, Permissions-Policy (issue 15 item 6).
     "ketaclinic.lib.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -165,8 +173,10 @@ AUTHENTICATION_BACKENDS = [
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
+        # ASVS 5.0 V6.2.1: at least 12 characters. Django's validators run in every password
+        # form (allauth's sign-up, change and reset, the staff invitation's join form).
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-        "OPTIONS": {"min_length": 10},
+        "OPTIONS": {"min_length": 12},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
@@ -187,18 +197,74 @@ ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_LOGOUT_ON_GET = False
+# Failed sign-ins (allauth's "login_failed"): 10 a minute per address whatever the account, and
+# 5 in 5 minutes per account *from one address* (AccountAdapter._get_login_attempts_cache_key
+# adds the address), so strangers elsewhere cannot lock a colleague out. The waste witness's
+# password goes through the same limit (accounts/identity.py).
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
 # Re-authentication (before sensitive changes) asks for the password, never a code sent to the
 # mailbox: whoever reads a clinician's email must not pass for the clinician. allauth 65.22 added
-# the code method and enables it by default.
-ACCOUNT_REAUTHENTICATION_METHODS = ("password",)
+# the code method and enables it by default. "mfa" lets allauth's code page (mfa_reauthenticate)
+# run: before a signature accounts/reauth.py asks for the password AND, where enrolled, the code.
+ACCOUNT_REAUTHENTICATION_METHODS = ("password", "mfa")
+# How long a sign-in or a re-authentication counts before a signature asks again (allauth's
+# default, written out: issue 15 item 3, accounts/reauth.py).
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[ketaclinic] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if MODE == "production" else "http"
 
 # --- Second factor (issue 15 item 1; accounts/mfa_gate.py) ----------------------------------
 
+# An authenticator app (TOTP) with recovery codes, and security keys or passkeys (WebAuthn) as a
+# second factor. Staff must have one before any other page (accounts/mfa_gate.py); patients may.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+# The name the authenticator app shows beside the code, so staff can tell it from other accounts.
+MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "ketaclinic")
+# A code typed in its last second arrives in the next 30 s step: accept the step before and after
+# (RFC 6238 §5.2 allows one for transmission delay). Each code still works once (allauth
+# remembers it for the whole 90 s), and sign-in attempts are rate-limited.
+MFA_TOTP_TOLERANCE = 1
+# Browsers allow WebAuthn only on https or http://localhost; allauth's origin check also wants
+# https, so the demo and the tests (http://localhost) relax it. Never in production.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = MODE != "production"
+# Passkeys are a second factor here, not a way to sign in without the password.
+MFA_PASSKEY_LOGIN_ENABLED = False
+# Every browser asks for the code at each sign-in: shared clinic workstations are the norm, and a
+# "trust this browser" cookie there would trust whoever sits down next.
+MFA_TRUST_ENABLED = False
+MFA_ADAPTER = "ketaclinic.accounts.mfa.MFAAdapter"
+
+
 # --- Automatic log-off (issue 15 item 2; accounts/session_timeout.py) -----------------------
 
+# In seconds. A session ends after this long without a request (staff keep patient data open on
+# shared workstations all day, so theirs is the shorter) and, whatever the activity, this long
+# after signing in. Pages warn SESSION_TIMEOUT_WARNING_SECONDS before and offer to stay signed in.
+SESSION_IDLE_TIMEOUT_STAFF_SECONDS = env_int("SESSION_IDLE_TIMEOUT_STAFF_SECONDS", 15 * 60)
+SESSION_IDLE_TIMEOUT_PATIENT_SECONDS = env_int("SESSION_IDLE_TIMEOUT_PATIENT_SECONDS", 30 * 60)
+SESSION_ABSOLUTE_TIMEOUT_SECONDS = env_int("SESSION_ABSOLUTE_TIMEOUT_SECONDS", 12 * 60 * 60)
+SESSION_TIMEOUT_WARNING_SECONDS = env_int("SESSION_TIMEOUT_WARNING_SECONDS", 60)
+for _limit in (
+    "SESSION_IDLE_TIMEOUT_STAFF_SECONDS",
+    "SESSION_IDLE_TIMEOUT_PATIENT_SECONDS",
+    "SESSION_ABSOLUTE_TIMEOUT_SECONDS",
+    "SESSION_TIMEOUT_WARNING_SECONDS",
+):
+    if globals()[_limit] < 1:
+        raise ConfigurationError(f"{_limit}: expected a number of seconds of at least 1.")
+
 # --- Client address behind proxies (issue 15 item 5; audit/services.py client_ip) ------------
+
+# How many reverse proxies, each appending the address it saw to X-Forwarded-For, stand between
+# the internet and this server. 0 (the default): REMOTE_ADDR is the client, and the header, which
+# anyone can send, is ignored. Too high a count lets a client choose its address (and so dodge
+# rate limits and forge the audit trail); too low makes every user the proxy.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ConfigurationError("TRUSTED_PROXY_COUNT: expected 0 or more proxies.")
+# django-ninja's own reading of the header follows the same count; the API throttle itself keys
+# on client_ip (api/api.py).
+NINJA_NUM_PROXIES = TRUSTED_PROXY_COUNT
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "America/New_York")
@@ -264,7 +330,9 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ketaclinic <no-reply@ketacli
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 60 * 60)
+# The cookie lasts as long as a session may; the server ends an idle one sooner
+# (accounts/session_timeout.py).
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT_SECONDS
 SESSION_COOKIE_SECURE = MODE == "production" and env_bool("SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -276,6 +344,40 @@ SECURE_PROXY_SSL_HEADER = (
 
 # --- Hardened responses (issue 15 item 6; lib/middleware.py) --------------------------------
 
+# Production answers HTTPS only: plain HTTP is redirected, and browsers are told (HSTS) never to
+# try plain HTTP again for a year. The health check stays reachable over HTTP so a load
+# balancer probing the container directly gets its answer instead of a redirect.
+SECURE_SSL_REDIRECT = MODE == "production" and env_bool("SECURE_SSL_REDIRECT", True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = (
+    env_int("SECURE_HSTS_SECONDS", 365 * 24 * 60 * 60) if MODE == "production" else 0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Preloading puts the domain on the browsers' built-in HTTPS list, which takes months to undo:
+# the operator opts in, so `check --deploy` is told not to ask for it (SILENCED_SYSTEM_CHECKS).
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS: list[str] = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+# One strict policy in every mode, so the whole test suite runs under it: no inline script or
+# style anywhere (charts are SVG with presentation attributes, the schedule grid uses classes).
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+# Powerful browser features nobody here uses are off; passkeys (WebAuthn) work on this site only.
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
+    "publickey-credentials-get=(self), publickey-credentials-create=(self)"
+)
+
 # The ninja API answers 429 past this many scoring requests per client address and minute.
 API_SCORE_RATE = env_str("API_SCORE_RATE", "60/m")
 
@@ -283,13 +385,24 @@ LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # Request logs ("Not Found: /path") name paths: query strings are dropped and tokens and
+    # keys in paths masked before any handler writes them (lib/access_log.py).
+    "filters": {"mask_paths": {"()": "ketaclinic.lib.access_log.MaskPathsFilter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "stream": sys.stderr, "formatter": "plain"}
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": sys.stderr,
+            "formatter": "plain",
+            "filters": ["mask_paths"],
+        }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # Request logs carry URLs only; patient data never appears in a URL (see docs/architecture.md).
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Django's default config gives these their own handlers, which would write the same
+        # paths unmasked (django.request through "django" when DEBUG, runserver's request lines
+        # through "django.server"): only the filtered console handler writes them here.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
-
-# The API's per-client throttle keys on REMOTE_ADDR: X-Forwarded-For is whatever the client says.
-NINJA_NUM_PROXIES = 0

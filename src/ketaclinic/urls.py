@@ -1,5 +1,6 @@
 from typing import Any
 
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
@@ -17,6 +18,10 @@ def _api_urls() -> tuple[list[Any], str, str]:
     return patterns, app_name, namespace
 
 
+# The admin's own log-in form would sign an operator in with the password alone; allauth's asks
+# for the second factor too (accounts/mfa_gate.py), so the admin sends visitors there.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
+
 urlpatterns = [
     path("", include("ketaclinic.web.urls")),
     path("", include("ketaclinic.patients.urls")),
@@ -29,6 +34,7 @@ urlpatterns = [
     path("", include("ketaclinic.infusions.urls")),
     path("", include("ketaclinic.outcomes.urls")),
     path("", include("ketaclinic.analytics.urls")),
+    path("accounts/", include("ketaclinic.accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", _api_urls()),
     # Django's admin is for operators (superusers), never for clinic roles.

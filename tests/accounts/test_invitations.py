@@ -170,11 +170,17 @@ def test_the_invitee_sets_a_name_and_password_and_joins_with_role_and_locations(
     assert user.check_password(GOOD_PASSWORD)
     # The link proved the address, so it is verified and the log-in needs no confirmation mail.
     assert EmailAddress.objects.filter(user=user, email=NEW_EMAIL, verified=True).exists()
+    # Signed in, but as staff without a second factor: setting one up comes first.
+    assert client.get("/home/")["Location"] == "/accounts/2fa/"
+    assert client.get("/accounts/2fa/").status_code == 200
+    factories.accounts.enrol_totp(user)
     assert client.get("/home/").status_code == 200
     invitation = StaffInvitation.objects.get()
     assert invitation.accepted_user == user
     assert invitation.accepted_at is not None
-    (event,) = _events("user")
+    # The account's creation, then the sign-in the join page makes (an authentication event).
+    event, login = _events("user")
+    assert (login.action, login.actor, login.object_id) == ("login", user, str(user.pk))
     assert event.actor == user
     assert event.action == "create"
     assert event.clinic_id == world.clinic.pk
@@ -182,7 +188,7 @@ def test_the_invitee_sets_a_name_and_password_and_joins_with_role_and_locations(
     assert event.detail["invitation"] == invitation.pk
     # And the new account logs in on its own afterwards.
     fresh = Client()
-    fresh.post("/accounts/login/", {"login": NEW_EMAIL, "password": GOOD_PASSWORD})
+    factories.accounts.client_sign_in(fresh, user, GOOD_PASSWORD)
     assert fresh.get("/home/").status_code == 200
 
 

@@ -26,6 +26,9 @@ def _login(client: Client, email: str, password: str) -> Any:
 def test_a_verified_user_logs_in_by_email(world: World) -> None:
     client = Client()
     response = _login(client, "nurse@example.test", factories.PASSWORD)
+    # Staff are enrolled in a second factor: allauth asks for the app's code next.
+    assert response["Location"] == "/accounts/2fa/authenticate/"
+    response = client.post("/accounts/2fa/authenticate/", {"code": factories.accounts.totp_code()})
     assert response.status_code == 302
     assert client.get("/home/").status_code == 200
     assert "Nursing" in client.get("/home/").content.decode()

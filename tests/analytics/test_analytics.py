@@ -158,7 +158,8 @@ def test_page_query_count_does_not_grow_with_the_data(world: World, client_for: 
     seed(world.clinic, 60, seed=2)
     large = _page_queries(client)
     assert small == large
-    assert large <= 12
+    # 14: the page, plus the audit event's two chain statements (lock the head, move it).
+    assert large <= 14
 
 
 @pytest.mark.django_db

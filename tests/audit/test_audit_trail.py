@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.db.models import QuerySet
 
 from ketaclinic.audit.models import AuditEvent, AuditImmutableError
 from ketaclinic.audit.services import Actor, audit_record
@@ -12,11 +13,13 @@ from ketaclinic.patients import selectors, services
 from tests.conftest import World
 
 
+def records() -> QuerySet[AuditEvent]:
+    """The events about records (signing the test client in leaves a log-in event too)."""
+    return AuditEvent.objects.exclude(action="login")
+
+
 def events() -> list[tuple[str, str, str, Any]]:
-    return [
-        (e.actor_role, e.action, e.object_type, e.patient_id)
-        for e in AuditEvent.objects.order_by("id")
-    ]
+    return [(e.actor_role, e.action, e.object_type, e.patient_id) for e in records().order_by("id")]
 
 
 def test_registering_a_patient_writes_exactly_one_create_event(world: World) -> None:
@@ -30,7 +33,7 @@ def test_registering_a_patient_writes_exactly_one_create_event(world: World) -> 
         sex="female",
     )
     assert events() == [("front_desk", "create", "patient", patient.pk)]
-    event = AuditEvent.objects.get()
+    event = records().get()
     assert event.actor == world.front_desk
     assert event.clinic_id == world.clinic.pk
     assert event.ip_address == "203.0.113.7"
@@ -46,7 +49,7 @@ def test_updating_a_patient_writes_one_update_event_naming_fields_not_values(wor
         changes={"phone": "(216) 555-0100"},
     )
     assert events() == [("physician", "update", "patient", patient.pk)]
-    detail = AuditEvent.objects.get().detail
+    detail = records().get().detail
     assert detail == {"fields": ["phone"]}
     assert "555" not in str(detail)
 
@@ -75,7 +78,7 @@ def test_viewing_a_patient_page_writes_a_read_event_with_the_client_address(
         f"/staff/patients/{world.alice_patient.public_id}/", REMOTE_ADDR="198.51.100.4"
     )
     assert response.status_code == 200
-    event = AuditEvent.objects.get()
+    event = records().get()
     assert (event.action, event.object_type, event.patient_id) == (
         "read",
         "patient_chart",
@@ -94,7 +97,7 @@ def test_the_staff_patient_list_is_audited_without_the_search_text(
     client_for: Any, world: World
 ) -> None:
     client_for("physician").get("/staff/patients/?q=Moreno")
-    event = AuditEvent.objects.get()
+    event = records().get()
     assert (event.action, event.object_type) == ("read", "patient_list")
     assert event.detail == {"results": 1, "searched": True}
 
@@ -128,8 +131,7 @@ def test_the_application_refuses_to_delete_an_event(world: World) -> None:
     assert AuditEvent.objects.count() == 1
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger exists on PostgreSQL")
-def test_postgresql_refuses_a_raw_update_or_delete(world: World) -> None:
+def test_the_database_refuses_a_raw_update_or_delete(world: World) -> None:
     event = _one_event(world)
     for statement in (
         "UPDATE audit_auditevent SET action = 'delete' WHERE id = %s",
@@ -141,7 +143,9 @@ def test_postgresql_refuses_a_raw_update_or_delete(world: World) -> None:
             connection.cursor() as cursor,
         ):
             cursor.execute(statement, [event.pk])
-    assert AuditEvent.objects.get(pk=event.pk).action == "read"
+    assert [(e.pk, e.action, e.hash) for e in AuditEvent.objects.all()] == [
+        (event.pk, "read", event.hash)
+    ]
 
 
 def test_audit_page_lists_and_filters_the_clinics_events(client_for: Any, world: World) -> None:
@@ -201,8 +205,9 @@ def test_audit_page_query_count_does_not_grow_with_events(
                 object_type="patient",
                 patient=world.alice_patient,
             )
-    # session, user, savepoint, events (with actor and patient joined), audit insert, release
-    with django_assert_num_queries(6):
+    # session, user, savepoint, events (with actor and patient joined), chain head lock, audit
+    # insert, chain head move, release
+    with django_assert_num_queries(8):
         client.get("/clinic/audit/")
     with transaction.atomic():
         for _ in range(30):
@@ -212,5 +217,5 @@ def test_audit_page_query_count_does_not_grow_with_events(
                 object_type="patient",
                 patient=world.bob_patient,
             )
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(8):
         client.get("/clinic/audit/")

@@ -94,6 +94,8 @@ ENTRIES: dict[str, Any] = {
     "clinics:staff_invite": (ADMIN_PAGE, None),
     "clinics:staff_edit": (ADMIN_PAGE, _staff_member),
     "clinics:staff_active": (ADMIN_POST_ONLY, _staff_member),
+    # Asks first (GET), resets on POST (tests/accounts/test_mfa_reset.py).
+    "clinics:staff_mfa_reset": (ADMIN_PAGE, _staff_member),
     "clinics:invitation_revoke": (ADMIN_POST_ONLY, _invitation),
     "clinics:staff_join": (BAD_LINK, _bad_token),
     "clinics:protocols": (ADMIN_PAGE, None),

@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
+from django.test import RequestFactory
 from django.utils import timezone
 
+from ketaclinic.accounts.api import ConfirmedIdentity, confirm_identity
 from ketaclinic.accounts.models import User
 from ketaclinic.audit.services import Actor
 from ketaclinic.clinics.models import Chair, Location
@@ -32,6 +35,17 @@ from tests.factories.patients import make_patient
 from tests.factories.plans import make_plan, plan_for
 from tests.factories.scheduling import book_infusion, chair, infusion_appointment
 from tests.factories.world import World
+
+
+def witness_proof(
+    witness: User, *, by: User | None = None, password: str = PASSWORD
+) -> ConfirmedIdentity:
+    """The witness types their password into ``by``'s form: checked as the close page does
+    (``confirm_identity``, through the sign-in limit), from a POST at the test address."""
+    request = RequestFactory().post("/")
+    request.user = by if by is not None else AnonymousUser()
+    return confirm_identity(request, user=witness, password=password, purpose="waste witness")
+
 
 GOOD_VITALS: dict[str, Any] = {
     "systolic_bp": 128,
@@ -177,8 +191,7 @@ class Day:
             expected_version=self.v,
             given_mg=Decimal(given),
             wasted_mg=Decimal(wasted),
-            witness_id=who.pk,
-            witness_password=PASSWORD,
+            witness=witness_proof(who, by=self.nurse.user),
         )
 
     def sign(self) -> Any:

@@ -297,11 +297,11 @@ def _page_queries(client: Any, url: str) -> int:
     ("persona", "url_of", "expected"),
     [
         # 13: the twelve of the chart plus one for the booster offers shown above it.
-        ("alice", lambda w: reverse("outcomes:my_diary"), 13),
+        ("alice", lambda w: reverse("outcomes:my_diary"), 15),
         (
             "physician",
             lambda w: reverse("outcomes:staff_patient_diary", args=[w.alice_patient.public_id]),
-            11,
+            13,
         ),
     ],
     ids=["patient", "clinician"],

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.test import Client
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, ViewportSize, expect
 
@@ -25,6 +24,8 @@ from ketaclinic.accounts.models import User
 from ketaclinic.devdata.demo import DEMO_DOMAIN, DEMO_PASSWORD
 from tests.clock import afternoon_clock
 from tests.factories import PASSWORD
+from tests.factories.accounts import unused_totp_code
+from tests.factories.sessions import signed_in_client
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -87,10 +88,18 @@ def afternoon_in_new_york() -> Iterator[dt.date]:
 
 
 def submit_sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
-    """Fill in the log-in form on the page and wait until the visitor is signed in."""
+    """Fill in the log-in form on the page, and the authenticator app's code when allauth asks
+    for it (enrolled users: every staff member of the factories), and wait until the visitor is
+    signed in."""
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign In").click()
+    code_field = page.locator("input[name=code]")
+    expect(page.get_by_test_id("who").or_(code_field)).to_be_visible()
+    if code_field.is_visible():
+        user = User.objects.get(email__iexact=email)
+        code_field.fill(unused_totp_code(user))
+        page.get_by_role("button", name="Sign In").click()
     expect(page.get_by_test_id("who")).to_be_visible()
 
 
@@ -105,11 +114,11 @@ def sign_in_demo(page: Page, base: str, who: str) -> None:
     sign_in(page, base, f"{who}@{DEMO_DOMAIN}", DEMO_PASSWORD)
 
 
-def sign_in_by_cookie(page: Page, base: str, user: User) -> None:
+def sign_in_by_cookie(page: Page, base: str, user: User, *, minutes_ago: float = 0) -> None:
     """Be ``user`` in the browser without the log-in form (it has its own browser tests): the
-    session cookie of a test client that logged them in, in place of any earlier one."""
-    client = Client()
-    client.force_login(user)
+    session cookie of a test client that signed them in ``minutes_ago`` (with the records a real
+    sign-in leaves, ``tests.factories.sessions``), in place of any earlier one."""
+    client = signed_in_client(user, minutes_ago=minutes_ago)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME]
     page.context.clear_cookies()
     page.context.add_cookies(

@@ -38,7 +38,7 @@ from ketaclinic.scheduling.slots import Slot, free_slots
 from tests import factories
 from tests.clock import NEW_YORK, afternoon_clock
 from tests.conftest import World
-from tests.factories.infusions import ALDRETE_9, GOOD_VITALS, Day, arrive, day_at
+from tests.factories.infusions import ALDRETE_9, GOOD_VITALS, Day, arrive, day_at, witness_proof
 from tests.factories.outcomes import infusions, suggestion_for
 from tests.factories.scheduling import induction_series, nurse_hours
 from tests.safety.helpers import chart_rows
@@ -430,8 +430,7 @@ def test_signing_after_a_reconciled_given_away_from_the_rates_waits_for_the_revi
         expected_version=day.v,
         given_mg=Decimal("45"),
         wasted_mg=Decimal("5"),
-        witness_id=world.physician.pk,
-        witness_password=factories.PASSWORD,
+        witness=witness_proof(world.physician, by=world.nurse),
         given_reason="Line flushed with the remaining syringe",
     )
     assert day.reload().open_deviations == 1

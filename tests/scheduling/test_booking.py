@@ -16,6 +16,7 @@ from django_tasks_db.models import DBTaskResult
 
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.audit.services import Actor
+from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling import services, tasks
 from ketaclinic.scheduling.links import LinkError, link_resolve
 from ketaclinic.scheduling.models import (
@@ -24,6 +25,7 @@ from ketaclinic.scheduling.models import (
     AppointmentStatus,
     LinkAction,
     OfferStatus,
+    PendingSignup,
     SentReminder,
     WaitlistOffer,
 )
@@ -491,18 +493,19 @@ def test_a_new_visitor_signs_up_while_booking_and_confirms_after_verifying(
     )
     assert response.status_code == 302
     user = User.objects.get(email="nora@example.test")
-    assert (user.role, user.clinic_id, user.patient.given_name) == (
-        "patient",
-        sched.world.clinic.pk,
-        "Nora",
-    )
-    assert user.patient.home_location == sched.world.cleveland
+    assert (user.role, user.clinic_id) == ("patient", sched.world.clinic.pk)
     assert not EmailAddress.objects.get(user=user).verified
+    # No patient record until the address is verified: the details wait in a pending sign-up.
+    assert not Patient.objects.filter(user=user).exists()
+    assert PendingSignup.objects.get(user=user).details["given_name"] == "Nora"
     assert Appointment.objects.count() == 0
     key_url = next(line for line in mail.outbox[0].body.splitlines() if "/confirm-email/" in line)
     response = client.post(key_url.strip().split("testserver")[-1])
     assert response.status_code == 302
     assert response["Location"] == "/book/confirm/"
+    user.refresh_from_db()
+    assert (user.patient.given_name, user.patient.home_location) == ("Nora", sched.world.cleveland)
+    assert not PendingSignup.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/book/confirm/")
     assert response.status_code == 302

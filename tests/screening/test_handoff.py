@@ -12,6 +12,7 @@ from django.urls import reverse
 from ketaclinic.accounts.models import User
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.audit.services import Actor
+from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling.models import Appointment
 from ketaclinic.screening.models import SelfCheck
 from ketaclinic.screening.selectors import SESSION_ANSWERS, SESSION_RESULT
@@ -68,19 +69,28 @@ def test_verifying_in_another_browser_keeps_the_self_check(
     selfcheck = SelfCheck.objects.get()
     choose_a_time_and_sign_up(client, sched, "nora@example.test")
     user = User.objects.get(email="nora@example.test")
-    # Attached when the account was made, by the new patient, in the browser that took it.
+    # No record until the email is verified: the sign-up keeps the self-check's id meanwhile.
     selfcheck.refresh_from_db()
-    assert selfcheck.patient == user.patient
-    event = AuditEvent.objects.get(object_type="selfcheck", object_id=str(selfcheck.public_id))
-    assert (event.actor_id, event.patient_id, event.action) == (user.pk, user.patient.pk, "update")
-    # That browser keeps no copy of the answers now that they are in the record.
+    assert selfcheck.patient_id is None
+    assert not Patient.objects.filter(user=user).exists()
+    # That browser keeps no copy of the answers: the sign-up holds the self-check's id.
     assert SESSION_RESULT not in client.session
     assert SESSION_ANSWERS not in client.session
 
     # The email is opened on another device: a browser with an empty session.
     phone = Client()
     path = verification_path()
-    assert phone.post(path).status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        response = phone.post(path)
+    assert response.status_code == 302
+    # Attached once the record exists, by the new patient, though that browser never held it.
+    user.refresh_from_db()
+    selfcheck.refresh_from_db()
+    assert selfcheck.patient == user.patient
+    event = AuditEvent.objects.get(object_type="selfcheck", object_id=str(selfcheck.public_id))
+    assert (event.actor_id, event.patient_id, event.action) == (user.pk, user.patient.pk, "update")
+    # The chosen time waits in the verifying browser, so signing in there leads back to it.
+    assert response["Location"] == "/book/confirm/"
     response = phone.post(
         reverse("account_login"), {"login": "nora@example.test", "password": PASSWORD}
     )
@@ -97,9 +107,13 @@ def test_verifying_in_another_browser_keeps_the_self_check(
     assert AuditEvent.objects.filter(object_type="selfcheck", action="update").count() == 1
 
 
-def test_signing_up_without_a_self_check_attaches_nothing(sched: Sched, client: Client) -> None:
+def test_signing_up_without_a_self_check_attaches_nothing(
+    sched: Sched, client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
     other = selfcheck_submit(answers=answers())
     choose_a_time_and_sign_up(client, sched, "nobody@example.test")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(verification_path()).status_code == 302
     user = User.objects.get(email="nobody@example.test")
     assert not user.patient.selfchecks.exists()
     other.refresh_from_db()

@@ -15,6 +15,7 @@ from functools import partial
 from typing import TYPE_CHECKING, cast
 
 from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
@@ -367,6 +368,47 @@ def staff_member_set_active(*, actor: Actor, user_id: int, is_active: bool) -> U
         detail={
             "email": member.email,
             "changes": {"is_active": {"old": not is_active, "new": is_active}},
+        },
+    )
+    return member
+
+
+def staff_second_factors(member: User) -> list[str]:
+    """What second factors a staff member has, in words for their admin's page."""
+    labels = {
+        Authenticator.Type.TOTP: "Authenticator app",
+        Authenticator.Type.WEBAUTHN: "Security key or passkey",
+    }
+    found = Authenticator.objects.filter(user_id=member.pk, type__in=list(labels)).order_by("pk")
+    return [labels[Authenticator.Type(a.type)] for a in found]
+
+
+@transaction.atomic
+def staff_mfa_reset(*, actor: Actor, user_id: int) -> User:
+    """Remove every second factor of a colleague (a lost phone or key), so they enrol again on
+    their next page (accounts/mfa_gate.py). Their recovery codes go too: they belonged to the old
+    factor. An admin cannot reset their own this way: a stolen admin session must not be able to
+    take the factor off the admin's account; they remove their own on the second-factor page."""
+    member = access_staff_member(actor, user_id, for_update=True)
+    if member.pk == admin_user(actor).pk:
+        raise ValidationError(
+            "You cannot reset your own second factor here. Ask another clinic admin, or manage "
+            "it on your second-factor page."
+        )
+    removed = list(
+        Authenticator.objects.filter(user_id=member.pk).order_by("pk").values_list("pk", "type")
+    )
+    if not removed:
+        raise ValidationError(f"{member.display_name} has no second factor to reset.")
+    Authenticator.objects.filter(user_id=member.pk).delete()
+    audit_record(
+        actor=actor,
+        action=Action.MFA_RESET,
+        object_type="user",
+        object_id=member.pk,
+        detail={
+            "email": member.email,
+            "authenticators": [{"id": pk, "type": kind} for pk, kind in removed],
         },
     )
     return member

@@ -15,6 +15,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import django_auth
 from ninja.throttling import AnonRateThrottle
 
+from ketaclinic.audit.api import client_ip
 from ketaclinic.clinical import instruments
 
 api = NinjaAPI(
@@ -27,8 +28,16 @@ api = NinjaAPI(
 )
 
 
-# Per client address (REMOTE_ADDR, see NINJA_NUM_PROXIES); counters live in the shared cache.
-score_throttle = AnonRateThrottle(settings.API_SCORE_RATE)
+class ClientAddressThrottle(AnonRateThrottle):
+    """Per client address as the audit trail records it (``client_ip``: REMOTE_ADDR, or the
+    address the outermost of TRUSTED_PROXY_COUNT proxies saw); counters live in the shared
+    cache."""
+
+    def get_ident(self, request: HttpRequest) -> str | None:
+        return client_ip(request)
+
+
+score_throttle = ClientAddressThrottle(settings.API_SCORE_RATE)
 
 
 class ScoreRequest(Schema):
@@ -55,6 +64,12 @@ class ErrorOut(Schema):
     detail: str | list[ErrorDetail]
 
 
+# The refusals every operation may answer, documented so a client (and the schemathesis run in
+# tests/security/test_api_fuzz.py) knows them: 400 for a body that is not JSON at all, 422 for
+# JSON of the wrong shape, 429 when the caller's address is over its rate.
+REFUSALS: dict[int, type[Schema]] = {400: ErrorOut, 422: ErrorOut, 429: ErrorOut}
+
+
 @api.exception_handler(NinjaValidationError)
 def request_invalid(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
     # Malformed JSON or a body of the wrong shape: a 422 with each problem's location,
@@ -73,7 +88,7 @@ def request_invalid(request: HttpRequest, exc: NinjaValidationError) -> HttpResp
 @api.post(
     "/instruments/{code}/score",
     auth=None,
-    response={200: ScoreOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: ScoreOut, 404: ErrorOut, **REFUSALS},
     throttle=[score_throttle],
     tags=["instruments"],
     summary="Score a screening or outcome instrument",

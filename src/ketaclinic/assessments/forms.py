@@ -1,4 +1,7 @@
-"""Forms parse and present; the services validate ranges and codes (one message per field)."""
+"""Forms parse and present; the services validate ranges and codes (one message per field).
+
+Every number field is bounded by the plausible ranges of ``clinical.ranges`` (issue 15 item 10),
+so no number a person types reaches the record or a message unchecked."""
 
 from __future__ import annotations
 
@@ -6,12 +9,19 @@ from typing import Any
 
 from django import forms
 
-from ketaclinic.assessments.models import Consultation, DecisionOutcome, TherapyOutcome
+from ketaclinic.assessments.models import (
+    Consultation,
+    DecisionOutcome,
+    TherapyOutcome,
+    range_problem,
+)
 from ketaclinic.assessments.services import ExamInput, GradeInput, HistoryInput
 from ketaclinic.assessments.vocab import BODY_REGIONS, PAIN_DESCRIPTORS, SENSORY_SIGNS
 from ketaclinic.clinical.codes import cause_codes
 from ketaclinic.clinical.eligibility import CONDITIONS, THERAPIES
 from ketaclinic.clinical.instruments import REGISTRY
+from ketaclinic.clinical.ranges import RECORDED_RANGES
+from ketaclinic.lib.forms import hidden_number_field
 from ketaclinic.scheduling.models import Appointment
 
 NEEDED = "Needed for the eligibility decision."
@@ -22,23 +32,57 @@ YES_NO = [("", "Not asked"), ("yes", "Yes"), ("no", "No")]
 
 class VersionedForm(forms.Form):
     # Optimistic locking: the version the page was drawn from goes back with the form.
-    version = forms.IntegerField(widget=forms.HiddenInput)
+    version = hidden_number_field()
 
 
-def _decimal(label: str, help_text: str = "") -> forms.FloatField:
-    # No min/max here: the service's message names the field and its range.
-    return forms.FloatField(
+class _RangedMixin:
+    """A number field bounded by the plausible range of ``clinical.ranges`` (the table the
+    model's constraints read): out of range, the form says so with the model's own message, so an
+    impossible number (400 digits, a minus sign) never reaches the record."""
+
+    range_name = ""
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)  # type: ignore[misc]
+        problem = range_problem(self.range_name, str(self.label), value)  # type: ignore[attr-defined]
+        if problem:
+            raise forms.ValidationError(problem, code="out_of_range")
+
+
+class RangedFloatField(_RangedMixin, forms.FloatField):
+    pass
+
+
+class RangedIntegerField(_RangedMixin, forms.IntegerField):
+    pass
+
+
+def _decimal(name: str, label: str, help_text: str = "") -> forms.FloatField:
+    low, high = RECORDED_RANGES[name]
+    field = RangedFloatField(
         required=False,
         label=label,
         help_text=help_text,
+        min_value=low,
+        max_value=high,
         widget=forms.NumberInput(attrs={**_DECIMAL, "step": "any"}),
     )
+    field.range_name = name
+    return field
 
 
-def _whole(label: str, help_text: str = "") -> forms.IntegerField:
-    return forms.IntegerField(
-        required=False, label=label, help_text=help_text, widget=forms.NumberInput(attrs=_NUMERIC)
+def _whole(name: str, label: str, help_text: str = "") -> forms.IntegerField:
+    low, high = RECORDED_RANGES[name]
+    field = RangedIntegerField(
+        required=False,
+        label=label,
+        help_text=help_text,
+        min_value=int(low),
+        max_value=int(high),
+        widget=forms.NumberInput(attrs=_NUMERIC),
     )
+    field.range_name = name
+    return field
 
 
 def _checkboxes(choices: Any, label: str) -> forms.MultipleChoiceField:
@@ -61,8 +105,8 @@ class StartForm(forms.Form):
 
 
 class HistoryForm(VersionedForm):
-    pain_duration_months = _decimal("Pain duration (months)", NEEDED)
-    pain_nrs = _whole("Pain now (0-10)")
+    pain_duration_months = _decimal("pain_duration_months", "Pain duration (months)", NEEDED)
+    pain_nrs = _whole("pain_nrs", "Pain now (0-10)")
     pain_regions = _checkboxes(list(BODY_REGIONS.items()), "Where is the pain?")
     pain_descriptors = _checkboxes(list(PAIN_DESCRIPTORS.items()), "How does it feel?")
     causes = forms.MultipleChoiceField(
@@ -133,14 +177,14 @@ DN4_ITEMS = REGISTRY["dn4"].items
 
 
 class ExamForm(VersionedForm):
-    systolic_bp = _whole("Systolic BP (mmHg)", NEEDED)
-    diastolic_bp = _whole("Diastolic BP (mmHg)", NEEDED)
-    heart_rate = _whole("Heart rate (/min)", NEEDED)
-    spo2 = _whole("SpO2 (%)", NEEDED)
-    respiratory_rate = _whole("Respiratory rate (/min)")
-    temperature_c = _decimal("Temperature (°C)")
-    weight_kg = _decimal("Weight (kg)", NEEDED)
-    height_cm = _decimal("Height (cm)")
+    systolic_bp = _whole("systolic_bp", "Systolic BP (mmHg)", NEEDED)
+    diastolic_bp = _whole("diastolic_bp", "Diastolic BP (mmHg)", NEEDED)
+    heart_rate = _whole("heart_rate", "Heart rate (/min)", NEEDED)
+    spo2 = _whole("spo2", "SpO2 (%)", NEEDED)
+    respiratory_rate = _whole("respiratory_rate", "Respiratory rate (/min)")
+    temperature_c = _decimal("temperature_c", "Temperature (°C)")
+    weight_kg = _decimal("weight_kg", "Weight (kg)", NEEDED)
+    height_cm = _decimal("height_cm", "Height (cm)")
     sensory_signs = _checkboxes(list(SENSORY_SIGNS.items()), "Sensory signs")
     exam_notes = forms.CharField(
         required=False, label="Exam notes", widget=forms.Textarea(attrs={"rows": 3})

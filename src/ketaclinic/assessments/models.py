@@ -48,6 +48,20 @@ _UNIT_HINTS = {
 }
 
 
+def range_problem(name: str, label: str, value: float | None) -> str:
+    """The message for a value outside the field's plausible range ("" when it is inside), for
+    the form and the model alike. A number too long to print (a slip of the keyboard, or 400
+    digits sent on purpose) is not echoed: formatting it is what used to fail."""
+    low, high = EXAM_RANGES[name]
+    if value is None or low <= value <= high:
+        return ""
+    shown = f"{value:g} is" if abs(value) < 1e9 else "the number entered is"
+    return (
+        f"{label} must be between {low:g} and {high:g}; {shown} outside that range."
+        f"{_UNIT_HINTS.get(name, '')}"
+    )
+
+
 def _vocabulary_problem(values: object, vocabulary: Mapping[str, object], what: str) -> str:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         return f"Expected a list of {what} codes."
@@ -165,14 +179,11 @@ class Consultation(lib_models.SignedRecord):
         """Every range and vocabulary check, each message naming its field; the database
         constraints above are the backstop for any path that skips this."""
         errors: dict[str, str] = {}
-        for name, (low, high) in EXAM_RANGES.items():
-            value = getattr(self, name)
-            if value is not None and not low <= value <= high:
-                label = str(getattr(self._meta.get_field(name), "verbose_name", name))
-                errors[name] = (
-                    f"{label[0].upper()}{label[1:]} must be between {low:g} and {high:g}; "
-                    f"{value:g} is outside that range.{_UNIT_HINTS.get(name, '')}"
-                )
+        for name in EXAM_RANGES:
+            label = str(getattr(self._meta.get_field(name), "verbose_name", name))
+            problem = range_problem(name, f"{label[0].upper()}{label[1:]}", getattr(self, name))
+            if problem:
+                errors[name] = problem
         if (
             self.systolic_bp is not None
             and self.diastolic_bp is not None

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ketaclinic.accounts.api import roles_required, signed_in_user
+from ketaclinic.accounts.api import reauthentication_response, roles_required, signed_in_user
 from ketaclinic.accounts.models import Role, User
 from ketaclinic.assessments import selectors, services
 from ketaclinic.assessments.access import can_write
@@ -215,6 +215,12 @@ def consultation_sign(request: HttpRequest, public_id: uuid.UUID) -> HttpRespons
     form = SignForm(request.POST or None, initial={"version": page.consultation.version})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        if data["action"] != "reevaluate":
+            # Signing or overriding asks who is at the keyboard (accounts/reauth.py); this POST is
+            # replayed here once they have answered. Re-evaluating a draft signs nothing.
+            asked = reauthentication_response(request)
+            if asked is not None:
+                return asked
         actor = Actor.from_request(request)
         common = {"actor": actor, "public_id": str(public_id), "expected_version": data["version"]}
         try:

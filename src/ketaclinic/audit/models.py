@@ -1,17 +1,30 @@
-"""AuditEvent: one append-only row for every read and write of patient data.
+"""AuditEvent: one append-only, hash-chained row for every read and write of patient data.
 
 Rows are written by services in the same transaction as the change they describe
 (``ketaclinic.audit.services.audit_record``). The application offers no way to change or delete
-one: the model and its queryset refuse, and on PostgreSQL a trigger (migration 0002) refuses
-UPDATE and DELETE even from raw SQL.
+one: the model and its queryset refuse; triggers refuse UPDATE and DELETE from raw SQL on both
+engines (migrations 0002 and 0005) and TRUNCATE on PostgreSQL. What the triggers cannot stop (an
+owner of the database file or of the tables) the hash chain makes visible: each event carries the
+hash of the previous event of its clinic's chain (``event_hash``), and ``ketaclinic audit verify``
+recomputes them all (``audit/integrity.py``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+
+GENESIS_HASH = "0" * 64
+"""The ``prev_hash`` of the first event of a chain."""
+
+NO_CLINIC_CHAIN = 0
+"""The chain of events that belong to no clinic (clinic ids start at 1)."""
 
 
 class AuditImmutableError(RuntimeError):
@@ -50,7 +63,9 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
 
 
 class AuditEvent(models.Model):
-    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set by audit_record before hashing (not auto_now_add, which would overwrite the hashed
+    # value on save): the moment of saving.
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -83,6 +98,10 @@ class AuditEvent(models.Model):
     )
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     detail = models.JSONField(default=dict, blank=True)
+    # sha256 hex of the previous event of the same chain (GENESIS_HASH for the first), and of this
+    # event's content with that previous hash (event_hash).
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -105,3 +124,80 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AuditImmutableError("Audit events are append-only: they cannot be deleted.")
+
+
+class AuditChainHead(models.Model):
+    """The last event of one chain: the row appends lock, so each chain grows one at a time.
+
+    It also lets ``audit verify`` notice events cut from the end of a chain, which no later
+    event's ``prev_hash`` would reveal.
+    """
+
+    # The clinic's id, or NO_CLINIC_CHAIN.
+    chain = models.BigIntegerField(primary_key=True)
+    last_event_id = models.BigIntegerField(null=True, blank=True)
+    last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+
+    def __str__(self) -> str:
+        return f"audit chain {self.chain} at event {self.last_event_id}"
+
+
+def chain_of(clinic_id: int | None) -> int:
+    return NO_CLINIC_CHAIN if clinic_id is None else clinic_id
+
+
+def event_hash(
+    *,
+    prev_hash: str,
+    occurred_at: dt.datetime,
+    actor_id: int | None,
+    actor_role: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    patient_id: int | None,
+    clinic_id: int | None,
+    ip_address: str | None,
+    detail: Any,
+) -> str:
+    """sha256 hex of one event's content and the previous hash, as stored and as read back.
+
+    One JSON array with sorted keys and no spaces, so the same row always serialises the same
+    way on either engine. The time is taken in UTC to the microsecond (both engines store
+    microseconds).
+    """
+    content = [
+        prev_hash,
+        occurred_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        actor_id,
+        actor_role,
+        action,
+        object_type,
+        object_id,
+        patient_id,
+        clinic_id,
+        ip_address,
+        _stored_json(detail),
+    ]
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def _stored_json(value: Any) -> Any:
+    """The detail as the database gives it back: JSON types only, and integral floats as integers.
+
+    PostgreSQL's jsonb keeps numbers as numeric, so a float such as 1e16 comes back as the integer
+    10000000000000000; serialising both as integers keeps the hash the same before and after
+    saving. (Details hold field names, counts and ids; floats beyond 2**53 are not expected.)
+    """
+    return _integral_floats(json.loads(json.dumps(value)))
+
+
+def _integral_floats(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral_floats(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _integral_floats(item) for key, item in value.items()}
+    return value

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.http import HttpRequest
+from django.utils import timezone
 
-from ketaclinic.audit.models import Action, AuditEvent
+from ketaclinic.audit.models import (
+    GENESIS_HASH,
+    Action,
+    AuditChainHead,
+    AuditEvent,
+    chain_of,
+    event_hash,
+)
 
 if TYPE_CHECKING:
     from ketaclinic.accounts.models import User
@@ -36,10 +47,34 @@ class Actor:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy rewrites it,
-    # and gunicorn behind such a proxy already sets REMOTE_ADDR via --forwarded-allow-ips.
-    value = request.META.get("REMOTE_ADDR") or None
-    return str(value) if value else None
+    """The client's address: what the outermost of ``TRUSTED_PROXY_COUNT`` proxies saw.
+
+    Each proxy appends the address that connected to it to X-Forwarded-For, so with N trusted
+    proxies the N-th entry from the right is the client and everything to its left is whatever
+    the client chose to send. gunicorn does not rewrite REMOTE_ADDR from the header: it is the
+    connecting peer (the nearest proxy), and --forwarded-allow-ips only decides whose scheme
+    headers (X-Forwarded-Proto) to trust. (Its PROXY-protocol mode does set the client's address;
+    with it, leave TRUSTED_PROXY_COUNT at 0.) So this is the one place the header is read. A
+    missing, short or malformed header falls back to REMOTE_ADDR: the proxy's address is wrong
+    for everyone alike, where one taken from a bad header might be the client's choice.
+    """
+    remote = _valid_ip(request.META.get("REMOTE_ADDR"))
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies <= 0:
+        return remote
+    hops = str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")
+    if len(hops) < proxies:
+        return remote
+    return _valid_ip(hops[-proxies]) or remote
+
+
+def _valid_ip(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
 
 
 def audit_record(
@@ -52,9 +87,10 @@ def audit_record(
     clinic: Clinic | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event. Must run inside the caller's transaction, so the event and the change
-    commit or roll back together."""
-    if not transaction.get_connection().in_atomic_block:
+    """Append one event to its clinic's chain. Must run inside the caller's transaction, so the
+    event and the change commit or roll back together."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
         raise RuntimeError("audit_record must run inside the transaction of the audited change")
     clinic_id: int | None
     if clinic is None and patient is not None:
@@ -63,7 +99,8 @@ def audit_record(
         clinic_id = clinic.pk
     else:
         clinic_id = actor.user.clinic_id if actor.user is not None else None
-    return AuditEvent.objects.create(
+    event = AuditEvent(
+        occurred_at=timezone.now(),
         actor=actor.user,
         actor_role=actor.role,
         action=str(action),
@@ -71,6 +108,48 @@ def audit_record(
         object_id=str(object_id) if object_id != "" else "",
         patient=patient,
         clinic_id=clinic_id,
-        ip_address=actor.ip,
+        # As the column stores it (IPv6 compressed, blank as NULL), so the hash matches the row
+        # read back.
+        ip_address=_IP_FIELD.to_python(actor.ip) or None,
         detail=detail or {},
     )
+    chain = chain_of(clinic_id)
+    event.prev_hash = _chain_head_locked(connection, chain)
+    event.hash = event_hash(
+        prev_hash=event.prev_hash,
+        occurred_at=event.occurred_at,
+        actor_id=event.actor_id,
+        actor_role=event.actor_role,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        patient_id=event.patient_id,
+        clinic_id=event.clinic_id,
+        ip_address=event.ip_address,
+        detail=event.detail,
+    )
+    event.save(force_insert=True)
+    AuditChainHead.objects.filter(chain=chain).update(last_event_id=event.pk, last_hash=event.hash)
+    return event
+
+
+_IP_FIELD = AuditEvent._meta.get_field("ip_address")
+
+# One statement creates the chain's head on its first event and locks it (ON CONFLICT DO UPDATE
+# takes the row lock on PostgreSQL, as SELECT ... FOR UPDATE would, and works when the row does
+# not exist yet), and returns the previous hash. A second writer to the same chain waits here
+# until the first commits, then reads the hash it left. SQLite's IMMEDIATE transactions already
+# hold the database's one write lock from BEGIN.
+_HEAD_LOCK_SQL = (
+    "INSERT INTO audit_auditchainhead (chain, last_event_id, last_hash) "
+    "VALUES (%s, NULL, %s) "
+    "ON CONFLICT (chain) DO UPDATE SET chain = excluded.chain "
+    "RETURNING last_hash"
+)
+
+
+def _chain_head_locked(connection: BaseDatabaseWrapper, chain: int) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(_HEAD_LOCK_SQL, [chain, GENESIS_HASH])
+        row = cursor.fetchone()
+    return str(row[0])

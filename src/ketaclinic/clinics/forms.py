@@ -9,9 +9,12 @@ from typing import Any
 from django import forms
 
 from ketaclinic.accounts.models import STAFF_ROLES, Role
+from ketaclinic.clinical import dosing
+from ketaclinic.clinical.ceilings import INFUSION_DURATION_MIN_RANGE, SETTINGS
 from ketaclinic.clinics.models import ClinicPolicy, Location, ProtocolTemplate
 from ketaclinic.clinics.policy_fields import POLICY_GROUPS, show
 from ketaclinic.clinics.services import LOCATION_FIELDS, TEMPLATE_FIELDS
+from ketaclinic.lib.forms import bounded, hidden_number_field
 
 STAFF_ROLE_CHOICES = [(r.value, r.label) for r in Role if r in STAFF_ROLES]
 
@@ -53,7 +56,7 @@ class ProtocolTemplateForm(forms.Form):
 
     mark_optional = True  # the field template marks optional fields "(optional)"
 
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    version = hidden_number_field(required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -77,6 +80,34 @@ class ProtocolTemplateForm(forms.Form):
                 widgets={"source": forms.Textarea(attrs={"rows": 3})},
             )
         )
+        # Explicit bounds, in the service's words: the product's ceilings (clinical.ceilings)
+        # for the doses, the duration range, and the vials on hand; the clinic's own lower
+        # limits stay the service's to check.
+        low, high = INFUSION_DURATION_MIN_RANGE
+        per_kg, per_session = (
+            SETTINGS["max_session_mg_per_kg"].ceiling,
+            SETTINGS["max_session_mg"].ceiling,
+        )
+        for name, top in (
+            ("dose_mg_per_kg", per_kg),
+            ("fixed_dose_mg", per_session),
+            # An hourly cap above the most a session may hold given in the shortest infusion
+            # could never act.
+            ("rate_cap_mg_per_h", per_session * 60 / low),
+            ("concentration_mg_per_ml", max(dosing.CONCENTRATIONS_MG_PER_ML)),
+        ):
+            # The service's wording: a dose, cap or strength is above 0 and at most the top.
+            bounded(
+                self.fields[name],
+                0,
+                top,
+                below="Must be greater than 0.",
+                above=f"Must be at most {show(top)}.",
+            )
+        bounded(
+            self.fields["duration_min"], low, high, message=f"Between {low} and {high} minutes."
+        )
+        bounded(self.fields["sessions_count"], 1, 30, message="Between 1 and 30 sessions.")
 
     @staticmethod
     def initial_for(template: ProtocolTemplate) -> dict[str, Any]:
@@ -141,13 +172,33 @@ class JoinForm(forms.Form):
         return data
 
 
+def _setting_bounded(field: forms.Field, spec: Any) -> forms.Field:
+    """``field`` bounded by the setting's floor and ceiling, with the service's message."""
+    bounded(field, spec.minimum, spec.maximum)
+
+    def validate(value: Any, _validate: Any = field.validate) -> None:
+        _validate(value)
+        if value is None or spec.minimum <= value <= spec.maximum:
+            return
+        limit = "ketaclinic's ceiling" if value > spec.maximum else "ketaclinic's floor"
+        shown = show(value) if abs(value) < 10**9 else "a number far outside that"
+        raise forms.ValidationError(
+            f"Must be between {show(spec.minimum)} and {show(spec.maximum)} {spec.unit} "
+            f"({limit}); got {shown}.",
+            code="out_of_range",
+        )
+
+    field.validate = validate  # type: ignore[method-assign]
+    return field
+
+
 class ClinicPolicyForm(forms.Form):
     """Every threshold, grouped as on the settings page, plus the note and the version it was
     based on (a form saved over a newer version is refused)."""
 
     mark_optional = True  # the field template marks optional fields "(optional)"
 
-    based_on_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    based_on_version = hidden_number_field()
     note = forms.CharField(
         max_length=300,
         label="What changed and why",
@@ -186,6 +237,9 @@ class ClinicPolicyForm(forms.Form):
                     field = forms.FloatField(
                         widget=forms.NumberInput(attrs={**attrs, "step": "any"})
                     )
+                # The form refuses what passes ketaclinic's floor or ceiling, in the service's
+                # words, so no number outside them reaches the service or the rules.
+                field = _setting_bounded(field, spec)
                 field.label = f"{spec.label} ({spec.unit})"
                 field.help_text = hint
                 self.fields[spec.name] = field

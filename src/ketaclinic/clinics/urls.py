@@ -39,6 +39,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("clinic/staff/<int:user_id>/", staff.staff_edit, name="staff_edit"),
     path("clinic/staff/<int:user_id>/active/", staff.staff_active, name="staff_active"),
     path(
+        "clinic/staff/<int:user_id>/second-factor/reset/",
+        staff.staff_mfa_reset,
+        name="staff_mfa_reset",
+    ),
+    path(
         "clinic/staff/invitations/<int:invitation_id>/revoke/",
         staff.invitation_revoke,
         name="invitation_revoke",

@@ -13,7 +13,10 @@ import zoneinfo
 from typing import Any
 
 from django import forms
+from django.http import HttpRequest
 
+from ketaclinic.accounts.api import IdentityNotConfirmedError, confirm_identity
+from ketaclinic.accounts.models import User
 from ketaclinic.clinical.gates import BACKDATE_REASON_AFTER_MIN
 from ketaclinic.clinical.instruments import get_instrument
 from ketaclinic.clinical.monitoring import VITAL_LIMITS
@@ -24,6 +27,7 @@ from ketaclinic.infusions.models import (
     Outcome,
     Severity,
 )
+from ketaclinic.lib.forms import hidden_number_field
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -81,7 +85,7 @@ def _vital(name: str, label: str, *, required: bool = False) -> forms.IntegerFie
 class SessionForm(forms.Form):
     """Base: the version posted back, and a location time zone for the time fields."""
 
-    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    version = hidden_number_field(min_value=1)
 
     def __init__(self, *args: Any, time_zone: str = "UTC", **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")
@@ -344,9 +348,54 @@ class ReconcileForm(SessionForm):
         help_text="needed only when it differs; a physician then reviews it",
     )
 
-    def __init__(self, *args: Any, witnesses: list[tuple[int, str]], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        witnesses: list[tuple[int, str]],
+        request: HttpRequest | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["witness"].choices = [("", "No waste"), *witnesses]  # type: ignore[attr-defined]
+        self.request = request
+
+    def clean(self) -> dict[str, Any] | None:
+        """The witness proves who they are here, where the request is (the sign-in limit counts
+        by address): the service takes the proof, never the password or a flag."""
+        data = super().clean() or {}
+        data["witness_proof"] = None
+        witness_id = data.get("witness")
+        if self.errors or witness_id is None or not data.get("wasted_mg"):
+            # Checked only once the rest is valid: the password is not shown again, and an
+            # attempt spent on a form refused for another field would count towards the lock.
+            return data
+        request = self.request
+        if request is None or request.user.pk == witness_id:
+            self.add_error("witness", "The witness must be a second person, not the one recording.")
+            return data
+        password = data.get("witness_password") or ""
+        if not password:
+            self.add_error("witness_password", "The witness types their own password here.")
+            return data
+        witness = User.objects.filter(pk=witness_id).first()
+        if witness is None:  # the choices hold only this clinic's nurses and physicians
+            self.add_error("witness", "Choose a nurse or physician of this clinic.")
+            return data
+        try:
+            data["witness_proof"] = confirm_identity(
+                request, user=witness, password=password, purpose="waste witness"
+            )
+        except IdentityNotConfirmedError as exc:
+            if exc.locked:
+                self.add_error(
+                    "witness",
+                    "Too many wrong passwords for this witness: their password cannot be "
+                    "checked from this computer for a few minutes. Wait, or choose another "
+                    "witness.",
+                )
+            else:
+                self.add_error("witness_password", "The witness's password is not correct.")
+        return data
 
 
 class DischargeForm(SessionForm):

@@ -34,6 +34,7 @@ BOOSTER_REFRESH_EVERY = dt.timedelta(hours=6)
 #: Every periodic job, by dotted path, and its interval: the only place intervals are set.
 PERIODIC_JOBS: Mapping[str, dt.timedelta] = {
     "ketaclinic.scheduling.tasks.action_link_purge": PURGE_EVERY,
+    "ketaclinic.scheduling.tasks.booking_signup_purge": PURGE_EVERY,
     "ketaclinic.screening.tasks.selfcheck_purge": PURGE_EVERY,
     "ketaclinic.outcomes.diary.tasks.diary_link_purge": PURGE_EVERY,
     "ketaclinic.outcomes.diary.tasks.diary_reminders_dispatch": DISPATCH_EVERY,

@@ -6,6 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from ketaclinic.clinics.models import Location
+from ketaclinic.lib.forms import hidden_number_field
 from ketaclinic.patients.models import Patient, Sex
 
 
@@ -21,7 +22,7 @@ class PatientForm(forms.Form):
     home_location = forms.ModelChoiceField(queryset=Location.objects.none(), required=False)
     referring_physician = forms.CharField(max_length=200, required=False)
     referring_physician_email = forms.EmailField(required=False)
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    version = hidden_number_field(required=False)
 
     def __init__(self, *args: Any, clinic_id: int | None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -29,6 +29,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ketaclinic.clinical import pk
+from ketaclinic.lib.svg import svg_without_inline_style
 
 __all__ = [
     "ESTIMATE_CAPTION",
@@ -271,7 +272,7 @@ _PROLOG = re.compile(r"^.*?(?=<svg\b)", re.DOTALL)
 
 def _inline(svg: str, title: str, description: str) -> str:
     """The bare ``<svg>`` element, named and described for screen readers (text is outlines)."""
-    svg = _PROLOG.sub("", svg, count=1)
+    svg = svg_without_inline_style(_PROLOG.sub("", svg, count=1))
     label = html.escape(title, quote=True)
     desc = html.escape(description, quote=False)
     return svg.replace(

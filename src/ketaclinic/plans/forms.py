@@ -6,8 +6,10 @@ from typing import Any
 from django import forms
 
 from ketaclinic.clinical import dosing, pk
+from ketaclinic.clinical.ceilings import INFUSION_DURATION_MIN_RANGE, SETTINGS
 from ketaclinic.clinical.medications import LINES, MEDICATIONS, NON_DRUG_COMPONENTS, Line
 from ketaclinic.clinics.models import DosingBasis, ProtocolTemplate
+from ketaclinic.lib.forms import hidden_number_field
 from ketaclinic.plans.models import OTHER_MEDICATION, KetamineProtocol, Plan
 
 
@@ -37,7 +39,7 @@ class PlanForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="When to review the plan together; it must be in the future.",
     )
-    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    version = hidden_number_field(required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -107,21 +109,33 @@ class ProtocolForm(forms.Form):
     mark_optional = True  # the field template marks optional fields "(optional)"
 
     template = forms.TypedChoiceField(coerce=int, label="Protocol template")
-    shown_template = forms.IntegerField(widget=forms.HiddenInput)
+    shown_template = hidden_number_field()
     dosing_basis = forms.ChoiceField(
         choices=DosingBasis.choices,
         label="Dosing weight",
         help_text="Ideal (Devine) and adjusted weights use height and sex.",
     )
+    # Bounded by the product's ceilings (clinical.ceilings): no clinic's limit is above them, so
+    # the service's messages about the clinic's own limits are untouched.
     dose_mg_per_kg = forms.FloatField(
-        required=False, label="Dose (mg/kg per session)", widget=forms.NumberInput({"step": "any"})
+        required=False,
+        label="Dose (mg/kg per session)",
+        min_value=0,
+        max_value=SETTINGS["max_session_mg_per_kg"].ceiling,
+        widget=forms.NumberInput({"step": "any"}),
     )
     fixed_dose_mg = forms.FloatField(
         required=False,
         label="Fixed dose (mg per session)",
+        min_value=0,
+        max_value=SETTINGS["max_session_mg"].ceiling,
         widget=forms.NumberInput({"step": "any"}),
     )
-    duration_min = forms.IntegerField(label="Infusion duration (minutes)")
+    duration_min = forms.IntegerField(
+        label="Infusion duration (minutes)",
+        min_value=INFUSION_DURATION_MIN_RANGE[0],
+        max_value=INFUSION_DURATION_MIN_RANGE[1],
+    )
     concentration_mg_per_ml = forms.TypedChoiceField(
         choices=[(c, f"{c:g} mg/mL") for c in dosing.CONCENTRATIONS_MG_PER_ML],
         coerce=float,
@@ -133,7 +147,7 @@ class ProtocolForm(forms.Form):
         label="Model for the predicted curve",
         initial=pk.DEFAULT_MODEL,
     )
-    version = forms.IntegerField(widget=forms.HiddenInput)
+    version = hidden_number_field()
 
     def __init__(
         self, *args: Any, templates: list[ProtocolTemplate], template: ProtocolTemplate, **kw: Any
@@ -204,4 +218,4 @@ class ProtocolForm(forms.Form):
 class VersionForm(forms.Form):
     """Sign and revise post only the version the page showed."""
 
-    version = forms.IntegerField(widget=forms.HiddenInput)
+    version = hidden_number_field()

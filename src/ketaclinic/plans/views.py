@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ketaclinic.accounts.api import roles_required
+from ketaclinic.accounts.api import reauthentication_required, roles_required
 from ketaclinic.accounts.models import Role, User
 from ketaclinic.audit.api import Actor
 from ketaclinic.lib.forms import StaleObjectError
@@ -244,7 +244,10 @@ def _versioned_write(request: HttpRequest, plan_id: str, write: Any, done: str) 
 
 @roles_required(WRITER)
 @require_POST
+@reauthentication_required
 def plan_sign(request: HttpRequest, plan_id: str) -> HttpResponse:
+    # A revision is signed here too. The signer proves who they are first (accounts/reauth.py);
+    # the version check still runs on the replayed POST, so a stale page is refused after it.
     return _versioned_write(request, plan_id, services.plan_sign, "Plan {number} signed.")
 
 

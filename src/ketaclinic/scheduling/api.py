@@ -12,7 +12,7 @@ from ketaclinic.scheduling.access import SCHEDULERS
 from ketaclinic.scheduling.services import (
     appointment_book,
     appointment_infusion_step,
-    booking_patient_create,
+    booking_signup_hold,
     infusion_type_variant,
 )
 from ketaclinic.scheduling.signals import announce_appointments_changed, appointments_changed
@@ -26,7 +26,7 @@ __all__ = [
     "appointment_book",
     "appointment_infusion_step",
     "appointments_changed",
-    "booking_patient_create",
+    "booking_signup_hold",
     "free_slots",
     "infusion_type_variant",
     "posted_slot",

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from ketaclinic.accounts.models import STAFF_ROLES, User
 from ketaclinic.clinics.models import Location
+from ketaclinic.lib.forms import bounded
 from ketaclinic.patients.models import Sex
 from ketaclinic.scheduling.models import (
     AppointmentType,
@@ -46,9 +47,36 @@ class _ClinicScoped:
             field.queryset = Location.objects.filter(clinic_id=clinic_id or 0)
 
 
+# How far ahead anyone may book (booking_policy_horizon_range): no notice, cut-off or hold is
+# longer than that.
+HORIZON_DAYS_MAX = 366
+_HOURS, _MINUTES = HORIZON_DAYS_MAX * 24, HORIZON_DAYS_MAX * 24 * 60
+
+# Explicit bounds of the set-up forms' numbers: the models' check constraints
+# (appointment_type_duration_range, _buffer_range, booking_policy_horizon_range, _hold_minimum).
+NUMBER_BOUNDS: dict[str, tuple[int, int, str]] = {
+    "duration_min": (5, 600, "minutes"),
+    "buffer_min": (0, 240, "minutes"),
+    "lead_time_hours": (0, _HOURS, "hours"),
+    "horizon_days": (1, HORIZON_DAYS_MAX, "days"),
+    "cancel_cutoff_hours": (0, _HOURS, "hours"),
+    "waitlist_hold_minutes": (5, _MINUTES, "minutes"),
+}
+
+
+def _bounded_formfield(model_field: Any, **kwargs: Any) -> forms.Field | None:
+    """The model field's form field, with its bounds when it is one of ``NUMBER_BOUNDS``."""
+    field: forms.Field | None = model_field.formfield(**kwargs)
+    if field is not None and model_field.name in NUMBER_BOUNDS:
+        low, high, unit = NUMBER_BOUNDS[model_field.name]
+        bounded(field, low, high, message=f"Between {low} and {high} {unit}.")
+    return field
+
+
 class AppointmentTypeForm(forms.ModelForm[AppointmentType]):
     class Meta:
         model = AppointmentType
+        formfield_callback = _bounded_formfield
         fields = [
             "kind",
             "name",
@@ -92,4 +120,5 @@ class AvailabilityExceptionForm(forms.ModelForm[AvailabilityException], _ClinicS
 class BookingPolicyForm(forms.ModelForm[BookingPolicy]):
     class Meta:
         model = BookingPolicy
+        formfield_callback = _bounded_formfield
         fields = ["lead_time_hours", "horizon_days", "cancel_cutoff_hours", "waitlist_hold_minutes"]

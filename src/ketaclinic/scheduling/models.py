@@ -421,3 +421,29 @@ class ActionLink(SingleUseLink):
 
     def __str__(self) -> str:
         return f"{self.action} link {self.pk}"
+
+
+class PendingSignup(models.Model):
+    """What a visitor entered while booking, kept until their email is verified.
+
+    The patient record is made only then (``services.booking_signup_complete``), so an address
+    nobody verified leaves no Patient; a row, not the session, because the email may be opened
+    in another browser. Deleted once used; purged after ``SIGNUP_RETENTION`` otherwise
+    (``tasks.booking_signup_purge``).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pending_signup"
+    )
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="+")
+    # The details form's cleaned values, as strings (scheduling.forms.PatientDetailsForm).
+    details = models.JSONField()
+    # The chosen time, offered again once verified; a time since taken is refused then.
+    provider_id = models.IntegerField(null=True, blank=True)
+    start = models.DateTimeField(null=True, blank=True)
+    # The visitor's anonymous self-check (screening), attached to the record once it exists.
+    selfcheck_id = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"Pending sign-up of user {self.user_id}"

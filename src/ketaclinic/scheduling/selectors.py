@@ -29,6 +29,7 @@ from ketaclinic.scheduling.models import (
     InductionSeries,
     SeriesStatus,
     WaitlistEntry,
+    WaitlistOffer,
     WaitlistStatus,
 )
 from ketaclinic.scheduling.slots import SeriesProposal, local_day_bounds, series_find
@@ -100,7 +101,9 @@ def recent_bookings(*, actor: Actor, since: dt.datetime, limit: int = 100) -> li
     return rows
 
 
-def appointment_read(*, actor: Actor, appointment: Appointment) -> Appointment:
+def appointment_read(*, actor: Actor, appointment: Appointment, via: str = "") -> Appointment:
+    """One appointment's page: one read event naming the patient (``via`` "link" for a page an
+    emailed link opens, often without a log-in)."""
     with transaction.atomic():
         audit_record(
             actor=actor,
@@ -108,8 +111,38 @@ def appointment_read(*, actor: Actor, appointment: Appointment) -> Appointment:
             object_type="appointment",
             object_id=appointment.public_id,
             patient=appointment.patient,
+            detail={"via": via} if via else None,
         )
     return appointment
+
+
+def waitlist_offer_read(*, actor: Actor, offer: WaitlistOffer) -> WaitlistOffer:
+    """The page an emailed waitlist offer opens: one read event naming the patient."""
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action=Action.READ,
+            object_type="waitlist_offer",
+            object_id=offer.pk,
+            patient=offer.entry.patient,
+            detail={"via": "link"},
+        )
+    return offer
+
+
+def desk_book_read(*, actor: Actor, patient: Patient) -> Patient:
+    """The front desk's booking page for one patient (name, home location, free times): one read
+    event naming the patient. The caller has authorized ``actor`` (``access_patient``)."""
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action=Action.READ,
+            object_type="patient",
+            object_id=patient.public_id,
+            patient=patient,
+            detail={"page": "desk_book"},
+        )
+    return patient
 
 
 # --- the schedule ------------------------------------------------------------------------------

@@ -99,3 +99,12 @@ def action_link_purge() -> str:
     periodic_continue(action_link_purge)
     deleted = links.links_purge(older_than=dt.timedelta(days=link_retention_days()))
     return f"deleted {deleted}"
+
+
+@task()
+def booking_signup_purge() -> str:
+    """Delete the details of booking sign-ups whose email was not verified within the retention
+    period (``services.SIGNUP_RETENTION``); daily, idempotent, next run enqueued first."""
+    periodic_continue(booking_signup_purge)
+    deleted = services.booking_signups_purge()
+    return f"deleted {deleted}"

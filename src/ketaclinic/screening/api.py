@@ -5,8 +5,10 @@ it. Names are re-exported from where they are written."""
 
 from __future__ import annotations
 
-from ketaclinic.screening.handoff import attach_from_session
+from ketaclinic.screening.handoff import attach_from_session, attach_kept, keep_for_signup
 
 __all__ = [
     "attach_from_session",
+    "attach_kept",
+    "keep_for_signup",
 ]

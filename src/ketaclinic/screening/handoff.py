@@ -1,23 +1,22 @@
 """Hand-over of a visitor's anonymous self-check to their new patient record.
 
-The self-check is found through the session of the browser that took it, so it is attached in
-that browser's requests: when the booking flow creates the account (the ``user_signed_up``
-receiver below), or when a patient who signed in instead confirms a booking (scheduling views).
-Attaching at sign-up means it is not lost when the new patient opens the verification email in
-another browser (a phone's mail app, say) and signs in there: that session never held it.
+The self-check is found through the session of the browser that took it. A patient who signs
+in and confirms a booking gets it attached in that browser (scheduling views). A visitor who
+signs up while booking has no record until the email is verified, perhaps in another browser
+(a phone's mail app, say) whose session never held it: so the sign-up keeps the self-check's id
+with the pending details, and the verification attaches it by that id (``attach_kept``).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import uuid
 
-from allauth.account.signals import user_signed_up
-from django.dispatch import receiver
 from django.http import HttpRequest
 
-from ketaclinic.audit.api import Actor, client_ip
+from ketaclinic.audit.api import Actor
 from ketaclinic.patients.models import Patient
+from ketaclinic.screening.models import SelfCheck
 from ketaclinic.screening.selectors import (
     SESSION_ANSWERS,
     SESSION_RESULT,
@@ -48,14 +47,27 @@ def attach_from_session(request: HttpRequest, *, actor: Actor, patient: Patient)
     return True
 
 
-@receiver(user_signed_up, dispatch_uid="screening.attach_selfcheck_on_signup")
-def attach_selfcheck_on_signup(
-    sender: Any, request: HttpRequest | None = None, user: Any = None, **kwargs: Any
-) -> None:
-    if request is None or user is None or not hasattr(request, "session"):
-        return
-    patient = Patient.objects.filter(user=user).first()
-    if patient is None:  # not a patient account: nothing to attach to
-        return
-    # The new patient acts on their own record; they are not signed in until they verify.
-    attach_from_session(request, actor=Actor(user=user, ip=client_ip(request)), patient=patient)
+def keep_for_signup(request: HttpRequest) -> uuid.UUID | None:
+    """The id of the session's anonymous self-check, for a sign-up to keep until the email is
+    verified (``attach_kept`` then); the session forgets it and its answers, as on attaching."""
+    selfcheck = selfcheck_from_session(request)
+    if selfcheck is None:
+        return None
+    request.session.pop(SESSION_RESULT, None)
+    request.session.pop(SESSION_ANSWERS, None)
+    return selfcheck.public_id
+
+
+def attach_kept(*, actor: Actor, selfcheck_id: uuid.UUID, patient: Patient) -> bool:
+    """Attach the self-check a sign-up kept the id of, if it is still anonymous; whether it was.
+
+    Never refuses the caller's action over it, as ``attach_from_session``."""
+    selfcheck = SelfCheck.objects.filter(public_id=selfcheck_id, patient__isnull=True).first()
+    if selfcheck is None:
+        return False
+    try:
+        selfcheck_attach(actor=actor, selfcheck=selfcheck, patient=patient)
+    except ValueError:
+        logger.warning("self-check %s not attached", selfcheck.public_id)
+        return False
+    return True

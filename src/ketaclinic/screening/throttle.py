@@ -1,10 +1,11 @@
 """A per-address limit on storing anonymous self-checks.
 
 Each finished self-check stores a row while nobody is signed in, so a script could fill the
-table. The limit counts stored results per client address (REMOTE_ADDR, as the audit trail and
-the API throttle use) in a fixed window kept in Django's cache, which every web worker shares
-(see settings.CACHES). It is generous: a waiting room sharing one address still gets through.
-Signed-in users are not limited: they are known and accountable.
+table. The limit counts stored results per client address (``client_ip``: REMOTE_ADDR, or what
+the trusted proxies saw, as the audit trail and the API throttle use) in a fixed window kept in
+Django's cache, which every web worker shares (see settings.CACHES). It is generous: a waiting
+room sharing one address still gets through. Signed-in users are not limited: they are known
+and accountable.
 """
 
 from __future__ import annotations

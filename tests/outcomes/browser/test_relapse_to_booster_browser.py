@@ -172,7 +172,7 @@ def test_the_physician_approves_a_booster_for_a_seeded_relapse_and_the_patient_b
     # Every step is in the audit trail, by the right person.
     decisions = AuditEvent.objects.filter(
         object_type="booster_suggestion", object_id=str(suggestion.public_id)
-    )
+    ).exclude(action=Action.READ)
     assert list(decisions.order_by("pk").values_list("action", "actor__email")) == [
         (Action.CREATE, None),
         (Action.SIGN, f"physician@{DEMO_DOMAIN}"),

@@ -19,6 +19,7 @@ from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.accounts.models import User
 from ketaclinic.audit.models import AuditEvent
+from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling.models import Appointment, AppointmentStatus
 from ketaclinic.screening.models import SelfCheck
 from tests.conftest import World
@@ -89,15 +90,9 @@ def test_a_new_visitor_goes_from_self_check_to_booking_then_moves_and_cancels_by
     page.get_by_role("button", name="Sign Up").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Verify")
     user = User.objects.get(email=EMAIL)
-    patient = user.patient
-    assert (patient.given_name, patient.clinic, user.role) == ("Nora", world.clinic, "patient")
+    # No patient record until the email is verified (issue 15): only the account.
+    assert not Patient.objects.filter(user=user).exists()
     assert Appointment.objects.count() == 0
-    # The self-check answers are now part of the new patient's record, audited.
-    selfcheck.refresh_from_db()
-    assert selfcheck.patient == patient
-    assert AuditEvent.objects.filter(
-        object_type="selfcheck", object_id=str(selfcheck.public_id), patient=patient
-    ).exists()
 
     # 4. The verification email: open its link, confirm, and come back to the chosen time.
     (verify,) = messages_to(EMAIL, "Confirm")
@@ -105,6 +100,14 @@ def test_a_new_visitor_goes_from_self_check_to_booking_then_moves_and_cancels_by
     page.goto(f"{live_server.url}{urlsplit(url).path}")
     page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Confirm your booking")
+    patient = Patient.objects.get(user=user)
+    assert (patient.given_name, patient.clinic, user.role) == ("Nora", world.clinic, "patient")
+    # The self-check answers are now part of the new patient's record, audited.
+    selfcheck.refresh_from_db()
+    assert selfcheck.patient == patient
+    assert AuditEvent.objects.filter(
+        object_type="selfcheck", object_id=str(selfcheck.public_id), patient=patient
+    ).exists()
     page.get_by_role("button", name="Confirm booking").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("My appointments")
     expect(page.get_by_test_id("appointment")).to_have_count(1)

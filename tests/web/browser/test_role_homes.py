@@ -10,7 +10,7 @@ from playwright.sync_api import Page, ViewportSize, expect
 
 from ketaclinic.accounts.models import Role
 from tests import factories
-from tests.plugins.browser import DESKTOP, PHONE
+from tests.plugins.browser import DESKTOP, PHONE, submit_sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -41,9 +41,8 @@ def test_each_role_signs_in_and_sees_its_home(
     email = _make(role)
     page.set_viewport_size(viewport)
     page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    # The shared step: the password, then (staff) the authenticator app's code.
+    submit_sign_in(page, email)
     expect(page.get_by_role("heading", level=1)).to_have_text(heading)
     expect(page.get_by_test_id("who")).to_contain_text(role.label)
     nav = page.get_by_role("navigation", name="Main")

@@ -11,6 +11,7 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -30,7 +31,7 @@ from ketaclinic.assessments.services._common import (
     save_consultation,
     writer,
 )
-from ketaclinic.assessments.services.evaluation import decision_refresh, therapies_of
+from ketaclinic.assessments.services.evaluation import decision_follow, therapies_of
 from ketaclinic.assessments.vocab import EXAM_OBSERVATIONS
 from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
@@ -94,6 +95,26 @@ def _assign(consultation: Consultation, values: Mapping[str, object]) -> list[st
     for name, value in values.items():
         setattr(consultation, name, value)
     return changed
+
+
+def _save_audited(
+    actor: Actor, consultation: Consultation, section: str, fields: list[str]
+) -> None:
+    """The section's one audit event, after the draft decision has followed the record: what
+    the refresh did to the decision goes into this event, not an event of its own."""
+    _, change = decision_follow(consultation)
+    detail: dict[str, Any] = {"section": section, "fields": sorted(fields)}
+    if change is not None:
+        detail["decision"] = change.as_detail()
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="consultation",
+        object_id=consultation.public_id,
+        patient=consultation.patient,
+        # Names of the fields only: the audit trail must not become a second copy of the notes.
+        detail=detail,
+    )
 
 
 def _audit_update(
@@ -223,8 +244,7 @@ def consultation_history_save(
             PriorTreatment(consultation=consultation, therapy=therapy, outcome=outcome)
             for therapy, outcome in treatments.items()
         )
-    _audit_update(actor, consultation, "history", changed)
-    decision_refresh(actor, consultation)
+    _save_audited(actor, consultation, "history", changed)
     return consultation
 
 
@@ -294,8 +314,7 @@ def consultation_exam_save(
     save_consultation(consultation)
     consultation.observations.all().delete()
     Observation.objects.bulk_create(_observations(consultation))
-    _audit_update(actor, consultation, "exam", changed)
-    decision_refresh(actor, consultation)
+    _save_audited(actor, consultation, "exam", changed)
     return consultation
 
 

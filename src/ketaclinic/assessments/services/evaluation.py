@@ -1,6 +1,6 @@
 """The eligibility engine's result kept up to date on a draft consultation.
 
-Every save of a draft section calls ``decision_refresh``: it runs ``clinical.eligibility.evaluate``
+Every save of a draft section calls ``decision_follow``: it runs ``clinical.eligibility.evaluate``
 on the record under the clinic's current policy and stores the result with everything it was made
 from, or drops the draft decision while a needed fact is missing. Separate from the signing
 (``decision.py``) because it is the engine's answer, which no physician has accepted yet.
@@ -9,6 +9,7 @@ from, or drops the draft decision while a needed fact is missing. Separate from 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -111,22 +112,35 @@ def decision_detail(consultation: Consultation, decision: EligibilityDecision) -
     }
 
 
-def decision_refresh(actor: Actor, consultation: Consultation) -> EligibilityDecision | None:
+@dataclass(frozen=True)
+class DecisionChange:
+    """What a refresh did to the draft decision, for the one audit event of the write it is part
+    of: ``action`` create, update or delete, the decision's id and what it was made under."""
+
+    action: Action
+    decision_id: str
+    detail: dict[str, Any]
+
+    def as_detail(self) -> dict[str, Any]:
+        return {"change": str(self.action), "id": self.decision_id, **self.detail}
+
+
+def decision_follow(
+    consultation: Consultation,
+) -> tuple[EligibilityDecision | None, DecisionChange | None]:
     """Evaluate the current record under the clinic's current policy and store the result; drop
-    the draft decision when a needed fact is missing. Audited when it changes."""
+    the draft decision when a needed fact is missing. Writes no audit event: the caller's event
+    carries the returned change (a section save is one write, so one event)."""
     existing = EligibilityDecision.objects.filter(consultation=consultation).first()
     if consultation.missing_facts():
-        if existing is not None:
-            existing.delete()
-            audit_record(
-                actor=actor,
-                action=Action.DELETE,
-                object_type="eligibility_decision",
-                object_id=existing.public_id,
-                patient=consultation.patient,
-                detail={"consultation": str(consultation.public_id), "why": "facts missing"},
-            )
-        return None
+        if existing is None:
+            return None, None
+        existing.delete()
+        return None, DecisionChange(
+            Action.DELETE,
+            str(existing.public_id),
+            {"consultation": str(consultation.public_id), "why": "facts missing"},
+        )
     policy_row = clinic_policy_current(clinic_id=consultation.clinic_id)
     policy = policy_row.eligibility_policy()
     try:
@@ -155,12 +169,23 @@ def decision_refresh(actor: Actor, consultation: Consultation) -> EligibilityDec
     decision.evaluated_at = timezone.now()
     decision.full_clean()
     decision.save()
-    audit_record(
-        actor=actor,
-        action=Action.UPDATE if existing is not None else Action.CREATE,
-        object_type="eligibility_decision",
-        object_id=decision.public_id,
-        patient=consultation.patient,
-        detail=decision_detail(consultation, decision),
+    action = Action.UPDATE if existing is not None else Action.CREATE
+    return decision, DecisionChange(
+        action, str(decision.public_id), decision_detail(consultation, decision)
     )
+
+
+def decision_refresh(actor: Actor, consultation: Consultation) -> EligibilityDecision | None:
+    """``decision_follow`` as a write of its own (re-evaluation under new settings): its one
+    audit event names the decision."""
+    decision, change = decision_follow(consultation)
+    if change is not None:
+        audit_record(
+            actor=actor,
+            action=change.action,
+            object_type="eligibility_decision",
+            object_id=change.decision_id,
+            patient=consultation.patient,
+            detail=change.detail,
+        )
     return decision

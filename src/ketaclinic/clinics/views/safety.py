@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ketaclinic.accounts.api import roles_required, signed_in_user
+from ketaclinic.accounts.api import reauthentication_required, roles_required, signed_in_user
 from ketaclinic.audit.api import Actor
 from ketaclinic.clinics import selectors, services
 from ketaclinic.clinics.forms import ClinicPolicyForm
@@ -54,6 +54,7 @@ def policy_detail(request: HttpRequest) -> HttpResponse:
 
 @roles_required(ADMIN)
 @require_http_methods(["GET", "POST"])
+@reauthentication_required  # saving asks for the password (and code) again; showing does not
 def policy_edit(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     clinic = user.clinic
@@ -114,6 +115,7 @@ def policy_proposals(request: HttpRequest) -> HttpResponse:
 
 @roles_required(PHYSICIAN)
 @require_POST
+@reauthentication_required  # approving puts new safety settings in force
 def policy_proposal_approve(request: HttpRequest, proposal_id: int) -> HttpResponse:
     policy = run_action(
         request,

@@ -85,7 +85,40 @@ def staff_edit(request: HttpRequest, user_id: int) -> HttpResponse:
     return form_page(
         request,
         "clinics/staff_edit.html",
-        {"form": form, "member": member, "is_me": member.pk == signed_in_user(request).pk},
+        {
+            "form": form,
+            "member": member,
+            "is_me": member.pk == signed_in_user(request).pk,
+            "second_factors": accounts_api.staff_second_factors(member),
+        },
+    )
+
+
+@roles_required(ADMIN)
+@require_http_methods(["GET", "POST"])
+def staff_mfa_reset(request: HttpRequest, user_id: int) -> HttpResponse:
+    """Asks first, then removes a colleague's second factors (a lost phone or key)."""
+    actor = Actor.from_request(request)
+    member = accounts_api.access_staff_member(actor, user_id)
+    if request.method == "POST":
+        reset = run_action(
+            request, lambda: accounts_api.staff_mfa_reset(actor=actor, user_id=member.pk)
+        )
+        if reset is not None:
+            messages.success(
+                request,
+                f"Second factor reset for {member.display_name}. They will set up a new one "
+                "the next time they open a page.",
+            )
+        return redirect("clinics:staff_edit", user_id=member.pk)
+    return render(
+        request,
+        "clinics/staff_mfa_reset.html",
+        {
+            "member": member,
+            "is_me": member.pk == signed_in_user(request).pk,
+            "second_factors": accounts_api.staff_second_factors(member),
+        },
     )
 
 

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
 
+from ketaclinic.accounts.api import ConfirmedIdentity
 from ketaclinic.accounts.models import Role, User
 from ketaclinic.audit.api import Actor
 from ketaclinic.audit.models import Action
@@ -50,14 +51,17 @@ def controlled_reconcile(
     expected_version: int,
     given_mg: Decimal,
     wasted_mg: Decimal,
-    witness_id: int | None,
-    witness_password: str = "",
+    witness: ConfirmedIdentity | None,
     given_reason: str = "",
 ) -> ControlledSubstanceRecord:
     """Close the Schedule III record: drawn = given + wasted, any waste witnessed by a second
-    nurse or physician of the clinic who confirms with their own password. "Given" must match
+    nurse or physician of the clinic who confirmed with their own password. "Given" must match
     the dose the charted rates give within the clinic's tolerance, or carry a reason, which
-    opens a dose deviation for a physician to review (gate 4)."""
+    opens a dose deviation for a physician to review (gate 4).
+
+    The password is not checked here: the page checks it through the sign-in path, which needs
+    the request (``accounts.api.confirm_identity``, rate-limited and audited), and passes the
+    proof it returns; this checks the proven person may witness."""
     session = _locked(actor, session_id, expected_version, None)
     record: ControlledSubstanceRecord | None = getattr(session, "controlled_substance", None)
     if record is None:
@@ -68,28 +72,13 @@ def controlled_reconcile(
     if session.status == SessionStatus.DEFERRED and given_mg != 0:
         raise ValidationError({"given_mg": "The infusion was not given: given must be 0 mg."})
     user = _user(actor)
-    witness: User | None = None
-    if witness_id is not None and wasted_mg > 0:
-        witness = User.objects.filter(
-            pk=witness_id,
-            clinic_id=session.clinic_id,
-            role__in=(Role.NURSE, Role.PHYSICIAN),
-            is_active=True,
-        ).first()
-        if witness is None:
-            raise ValidationError({"witness": "Choose a nurse or physician of this clinic."})
-        if witness.pk == user.pk:
-            raise ValidationError(
-                {"witness": "The witness must be a second person, not the one recording."}
-            )
-        if not witness.check_password(witness_password):
-            raise ValidationError({"witness_password": "The witness's password is not correct."})
+    witnessed_by = _witness(session, user, witness) if wasted_mg > 0 else None
     try:
         monitoring.controlled_substance_check(
             drawn_mg=float(record.drawn_mg),
             given_mg=float(given_mg),
             wasted_mg=float(wasted_mg),
-            witnessed=witness is not None,
+            witnessed=witnessed_by is not None,
         )
     except ValueError as exc:
         message = str(exc)
@@ -118,7 +107,7 @@ def controlled_reconcile(
         )
     record.given_mg = given_mg
     record.wasted_mg = wasted_mg
-    record.waste_witness = witness
+    record.waste_witness = witnessed_by
     record.reconciled_at = _now()
     record.reconciled_by = user
     record.given_reason = why if mismatch is not None else ""
@@ -147,10 +136,29 @@ def controlled_reconcile(
         actor,
         session,
         "controlled_reconcile",
-        fields=["given_mg", "wasted_mg", *(["waste_witness"] if witness else [])],
-        witness=witness.pk if witness else None,
+        fields=["given_mg", "wasted_mg", *(["waste_witness"] if witnessed_by else [])],
+        witness=witnessed_by.pk if witnessed_by else None,
     )
     return record
+
+
+def _witness(session: InfusionSession, user: User, proof: ConfirmedIdentity | None) -> User | None:
+    """The waste's witness: a second nurse or physician of the session's clinic, active."""
+    if proof is None:
+        return None
+    if proof.user.pk == user.pk:
+        raise ValidationError(
+            {"witness": "The witness must be a second person, not the one recording."}
+        )
+    witness = User.objects.filter(
+        pk=proof.user.pk,
+        clinic_id=session.clinic_id,
+        role__in=(Role.NURSE, Role.PHYSICIAN),
+        is_active=True,
+    ).first()
+    if witness is None:
+        raise ValidationError({"witness": "Choose a nurse or physician of this clinic."})
+    return witness
 
 
 @transaction.atomic

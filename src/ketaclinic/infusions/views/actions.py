@@ -21,7 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from ketaclinic.accounts.api import roles_required
+from ketaclinic.accounts.api import reauthentication_response, roles_required
 from ketaclinic.accounts.models import Role
 from ketaclinic.audit.api import Actor
 from ketaclinic.infusions import forms as f
@@ -47,6 +47,8 @@ class ActionSpec:
     roles: frozenset[Role] = CHARTERS
     prefix: str | None = None
     anchor: str = ""
+    # A signature: the signer proves who they are again first (accounts/reauth.py).
+    reauth: bool = False
 
     def __post_init__(self) -> None:
         # The table stands in for typed calls: an argument it misnames or leaves out fails when
@@ -221,8 +223,9 @@ ACTIONS: dict[str, ActionSpec] = {
         f.ReconcileForm,
         services.controlled_reconcile,
         {
-            **_same("given_mg", "wasted_mg", "witness_password", "given_reason"),
-            "witness_id": "witness",
+            **_same("given_mg", "wasted_mg", "given_reason"),
+            # The proof the form obtained from the witness's password (ReconcileForm.clean).
+            "witness": "witness_proof",
         },
         "Controlled-substance record reconciled.",
         anchor="controlled",
@@ -242,6 +245,7 @@ ACTIONS: dict[str, ActionSpec] = {
         roles=SIGNERS,
         prefix="sign",
         anchor="sign",
+        reauth=True,
     ),
     "addendum": ActionSpec(
         f.AddendumForm,
@@ -266,6 +270,7 @@ def _bind(spec: ActionSpec, request: HttpRequest, session: InfusionSession) -> f
                 role__in=(Role.NURSE, Role.PHYSICIAN), is_active=True
             ).values_list("pk", flat=True)
         ]
+        kwargs["request"] = request
     return spec.form(request.POST, **kwargs)
 
 
@@ -281,6 +286,12 @@ def session_action(request: HttpRequest, public_id: uuid.UUID, action: str) -> H
     form = _bind(spec, request, session)
     if not form.is_valid():
         return render_chart(request, public_id, bound={action: form}, status=422)
+    if spec.reauth:
+        # The POST is kept and replayed here once the signer has answered; the session's
+        # version is checked on the replay, so a stale chart is still refused.
+        asked = reauthentication_response(request)
+        if asked is not None:
+            return asked
     try:
         message = spec.run(Actor.from_request(request), session, form)
     except StaleObjectError as exc:

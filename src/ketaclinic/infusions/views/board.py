@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from ketaclinic.accounts.api import roles_required
+from ketaclinic.accounts.api import not_activity, roles_required
 from ketaclinic.accounts.models import Role
 from ketaclinic.audit.api import Actor
 from ketaclinic.clinical import gates
@@ -57,6 +57,8 @@ def board(request: HttpRequest, location_id: int) -> HttpResponse:
     return render(request, "infusions/board.html", _board_context(request, location_id))
 
 
+# The page polls by itself: an unattended board must still time out (accounts/session_timeout.py).
+@not_activity
 @roles_required(*BOARD_ROLES)
 @require_GET
 def board_live(request: HttpRequest, location_id: int) -> HttpResponse:

@@ -1,5 +1,5 @@
 """Reads of the booster loop: the relapse a suggestion is made from, the physician's queue
-(audited) and the patient's open offers.
+and one suggestion's page (audited) and the patient's open offers.
 
 The relapse comes only from ``ketaclinic.clinical.outcomes.durability`` (through
 ``outcomes.selectors.series_outcomes``), read from the same diary data the chart shows.
@@ -61,6 +61,23 @@ def booster_queue(*, actor: Actor, clinic_id: int) -> list[BoosterSuggestion]:
             clinic=Clinic(pk=clinic_id),
         )
     return rows
+
+
+def booster_suggestion_read(
+    *, actor: Actor, suggestion: BoosterSuggestion, audience: str
+) -> BoosterSuggestion:
+    """One suggestion's page (``audience``: "physician" deciding it or "patient" booking the
+    offer): one read event naming the patient. The caller has authorized ``actor`` for it."""
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action=Action.READ,
+            object_type="booster_suggestion",
+            object_id=suggestion.public_id,
+            patient=suggestion.patient,
+            detail={"audience": audience, "status": suggestion.status},
+        )
+    return suggestion
 
 
 def booster_offers_for_patient(*, patient: Patient) -> list[BoosterSuggestion]:

@@ -102,6 +102,9 @@ def staff_booster(request: HttpRequest, public_id: str) -> HttpResponse:
         except ValidationError as exc:
             errors = exc.message_dict if hasattr(exc, "error_dict") else {"action": exc.messages}
         status = 422
+    selectors.booster_suggestion_read(
+        actor=Actor.from_request(request), suggestion=suggestion, audience="physician"
+    )
     return render(
         request,
         "outcomes/booster.html",
@@ -126,7 +129,7 @@ def _own_suggestion(request: HttpRequest, public_id: str) -> tuple[Patient, Boos
             patient=patient,
             status__in=[BoosterStatus.APPROVED, BoosterStatus.BOOKED],
         )
-        .select_related("appointment_type", "appointment")
+        .select_related("appointment_type", "appointment", "patient")
         .first()
         if patient is not None
         else None
@@ -151,7 +154,9 @@ def my_booster(request: HttpRequest, public_id: str) -> HttpResponse:
     patient, suggestion = _own_suggestion(request, public_id)
     status = 200
     error = ""
+    actor = Actor.from_request(request)
     if suggestion.status == BoosterStatus.BOOKED or suggestion.appointment_type is None:
+        selectors.booster_suggestion_read(actor=actor, suggestion=suggestion, audience="patient")
         return render(request, "outcomes/my_booster.html", {"s": suggestion, "booked": True})
     location = _location(patient)
     if request.method == "POST":
@@ -161,7 +166,7 @@ def my_booster(request: HttpRequest, public_id: str) -> HttpResponse:
         else:
             try:
                 services.booster_book(
-                    actor=Actor.from_request(request),
+                    actor=actor,
                     suggestion=suggestion,
                     location=location,
                     provider_id=posted[0],
@@ -173,6 +178,7 @@ def my_booster(request: HttpRequest, public_id: str) -> HttpResponse:
                 messages.success(request, "Your booster appointment is booked.")
                 return redirect("outcomes:my_booster", public_id=suggestion.public_id)
         status = 422
+    selectors.booster_suggestion_read(actor=actor, suggestion=suggestion, audience="patient")
     context = slot_page_context(request, location, suggestion.appointment_type)
     context.update({"s": suggestion, "error": error, "booked": False})
     return render(request, "outcomes/my_booster.html", context, status=status)

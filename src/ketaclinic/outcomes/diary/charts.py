@@ -20,6 +20,7 @@ from matplotlib import dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ketaclinic.lib.svg import svg_without_inline_style
 from ketaclinic.outcomes.selectors import SeriesSpan
 
 NRS_COLOUR = "#0969da"
@@ -53,11 +54,12 @@ def _svg_root(svg: str, *, label: str) -> str:
     new_open = (
         '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
         f'viewBox="{view_box.group(1) if view_box else "0 0 576 230"}" '
-        'preserveAspectRatio="xMidYMid meet" style="width:100%;height:auto" '
+        'preserveAspectRatio="xMidYMid meet" class="chart-svg" '
         f'role="img" aria-label="{label}" data-testid="pain-chart">'
         f"<title>{label}</title>"
     )
-    return new_open + svg[match.end() :]
+    # Colours and strokes as attributes: the Content-Security-Policy refuses style attributes.
+    return svg_without_inline_style(new_open + svg[match.end() :])
 
 
 def pain_chart_svg(

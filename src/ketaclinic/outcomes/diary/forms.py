@@ -14,6 +14,7 @@ from typing import Any
 from django import forms
 
 from ketaclinic.clinical.instruments import get_instrument
+from ketaclinic.lib.forms import hidden_number_field
 from ketaclinic.outcomes.models import ReminderSchedule
 from ketaclinic.scheduling.models import Weekday
 
@@ -27,11 +28,23 @@ SHORT_LABELS = {
 
 
 class ItemField(forms.IntegerField):
-    """One question of an instrument, answered with one of its allowed whole numbers."""
+    """One question of an instrument, answered with one of its allowed whole numbers: bounded by
+    the lowest and highest of them, with the service's own wording for a number outside."""
 
     def __init__(self, *args: Any, short_label: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.short_label = short_label
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        low, high = self.min_value, self.max_value
+        if value is None or low is None or high is None or low <= value <= high:
+            return
+        # A number too long to read back (400 digits) is not echoed.
+        shown = str(value) if abs(value) < 10**9 else "that number"
+        raise forms.ValidationError(
+            f"must be at least {low} and at most {high}, not {shown}", code="out_of_range"
+        )
 
 
 class DiaryEntryForm(forms.Form):
@@ -45,14 +58,17 @@ class DiaryEntryForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": 500}),
         help_text="Anything that may explain the day: sleep, activity, a flare, a new medicine.",
     )
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False, initial=0)
+    version = hidden_number_field(required=False, initial=0)
 
     def __init__(self, *args: Any, instrument: str, with_date: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.instrument = get_instrument(instrument)
         items: dict[str, forms.Field] = {}
         for item in self.instrument.items:
+            values = [int(choice.value) for choice in item.choices]
             items[item.key] = ItemField(
+                min_value=min(values),
+                max_value=max(values),
                 label=item.wording,
                 short_label=SHORT_LABELS.get(item.key, item.key.replace("_", " ").capitalize()),
                 widget=forms.RadioSelect(
@@ -87,7 +103,7 @@ class ReminderScheduleForm(forms.Form):
     peg_weekday = forms.TypedChoiceField(
         label="Weekly reminder on", choices=Weekday.choices, coerce=int, initial=6
     )
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False, initial=0)
+    version = hidden_number_field(required=False, initial=0)
 
     @classmethod
     def for_schedule(cls, schedule: ReminderSchedule | None) -> ReminderScheduleForm:
@@ -110,4 +126,4 @@ class PauseForm(forms.Form):
         label="Pause reminders until (and including)",
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    version = hidden_number_field(required=False)

@@ -13,7 +13,7 @@ from django.db import transaction
 
 from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.outcomes.models import DiaryEntry, ReminderSchedule
+from ketaclinic.outcomes.models import DiaryEntry, DiaryLink, ReminderSchedule
 from ketaclinic.outcomes.selectors import DiaryView, diary_unaudited
 from ketaclinic.patients.models import Patient
 
@@ -72,3 +72,18 @@ def reminder_schedule_for(*, actor: Actor, patient: Patient) -> ReminderSchedule
             patient=patient,
         )
     return schedule
+
+
+def diary_link_read(*, actor: Actor, link: DiaryLink) -> DiaryLink:
+    """The page an emailed diary link opens (often without a log-in): one read event naming the
+    link's patient, so a forwarded or leaked link leaves a trace of every opening."""
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action=Action.READ,
+            object_type="diary_link",
+            object_id=link.pk,
+            patient=link.patient,
+            detail={"instrument": link.instrument, "date": link.entry_date.isoformat()},
+        )
+    return link

@@ -288,7 +288,9 @@ def diary_link(request: HttpRequest, token: str) -> HttpResponse:
             else:
                 return render(request, "outcomes/link_done.html", context)
         context["form"] = form
+        selectors.diary_link_read(actor=Actor.from_request(request), link=link)
         return render(request, "outcomes/link_form.html", context, status=422)
+    selectors.diary_link_read(actor=Actor.from_request(request), link=link)
     context["form"] = DiaryEntryForm(instrument=code, with_date=False)
     return render(request, "outcomes/link_form.html", context)
 

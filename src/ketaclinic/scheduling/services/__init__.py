@@ -2,9 +2,10 @@
 
 One module per aggregate: ``appointments`` (single bookings, moves, cancellations), ``status``
 (arrival, no-show, completion), ``series`` (induction series as one unit), ``waitlist`` (offers
-of freed slots), ``setup`` (the clinic admin's types, availability and booking policy).
-``locks`` holds the row-lock order and the version checks, ``notifications`` what is sent on
-commit, ``gates`` the checks bookings share, ``errors`` the refusals. Callers import from here.
+of freed slots), ``setup`` (the clinic admin's types, availability and booking policy),
+``signups`` (a new patient's details, kept until the email is verified). ``locks`` holds the
+row-lock order and the version checks, ``notifications`` what is sent on commit, ``gates`` the
+checks bookings share, ``errors`` the refusals. Callers import from here.
 """
 
 from ketaclinic.scheduling.selectors import infusion_type
@@ -34,6 +35,12 @@ from ketaclinic.scheduling.services.setup import (
     exception_remove,
     infusion_type_variant,
 )
+from ketaclinic.scheduling.services.signups import (
+    SIGNUP_RETENTION,
+    booking_signup_complete,
+    booking_signup_hold,
+    booking_signups_purge,
+)
 from ketaclinic.scheduling.services.status import (
     STATUS_TRANSITIONS,
     appointment_infusion_step,
@@ -48,6 +55,7 @@ from ketaclinic.scheduling.services.waitlist import (
 
 __all__ = [
     "REMINDERS",
+    "SIGNUP_RETENTION",
     "STATUS_TRANSITIONS",
     "SchedulingError",
     "SeriesUnavailableError",
@@ -62,6 +70,9 @@ __all__ = [
     "availability_remove",
     "booking_patient_create",
     "booking_policy_update",
+    "booking_signup_complete",
+    "booking_signup_hold",
+    "booking_signups_purge",
     "exception_add",
     "exception_remove",
     "infusion_type",

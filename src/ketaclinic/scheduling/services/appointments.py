@@ -372,13 +372,19 @@ def appointment_cancel(
 
 
 def booking_patient_create(
-    *, user: User, clinic: Clinic, details: dict[str, Any], home_location: Location | None
+    *,
+    user: User,
+    clinic: Clinic,
+    details: dict[str, Any],
+    home_location: Location | None,
+    ip: str | None = None,
 ) -> Patient:
-    """The Patient of a new online account (called by the signup adapter), audited."""
+    """The Patient of a new online account, once its email is verified
+    (``booking_signup_complete``), audited."""
     from ketaclinic.patients.api import patient_register
 
     with transaction.atomic():
-        actor = Actor(user=user)
+        actor = Actor(user=user, ip=ip)
         patient = patient_register(
             actor=actor,
             clinic=clinic,

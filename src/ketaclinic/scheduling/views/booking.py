@@ -139,7 +139,8 @@ def _attach_selfcheck(request: HttpRequest, user: User) -> None:
 @login_not_required
 @require_http_methods(["GET", "POST"])
 def book_details(request: HttpRequest) -> HttpResponse:
-    """A new patient's details, kept in the session until the account is created (adapter)."""
+    """A new patient's details, kept in the session until the account is created, then in a
+    pending sign-up until the email is verified (accounts/adapter.py, services.signups)."""
     pending = _pending(request)
     if pending is None:
         return redirect("scheduling:book")

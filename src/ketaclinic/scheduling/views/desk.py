@@ -73,6 +73,7 @@ def desk_book(request: HttpRequest, public_id: str) -> HttpResponse:
             else:
                 messages.success(request, f"Booked for {patient.full_name}.")
                 return redirect("scheduling:desk_appointment", public_id=appointment.public_id)
+    selectors.desk_book_read(actor=Actor.from_request(request), patient=patient)
     context = slot_page_context(request, location, appointment_type)
     context.update({"patient": patient, "locations": locations})
     return render(request, "scheduling/desk_book.html", context)

@@ -71,6 +71,7 @@ def my_appointment_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
         else:
             messages.success(request, "Your appointment is cancelled.")
         return redirect("scheduling:my_appointments")
+    selectors.appointment_read(actor=Actor.from_request(request), appointment=appointment)
     return render(
         request,
         "scheduling/cancel_confirm.html",
@@ -102,6 +103,11 @@ def _reschedule_posted(request: HttpRequest, appointment: Appointment, **extra: 
 
 
 def _reschedule_page(request: HttpRequest, appointment: Appointment, **extra: Any) -> HttpResponse:
+    selectors.appointment_read(
+        actor=Actor.from_request(request),
+        appointment=appointment,
+        via="link" if extra.get("token") else "",
+    )
     context = slot_page_context(
         request, appointment.location, appointment.type, ignore_appointment_id=appointment.pk
     )
@@ -192,6 +198,9 @@ def link_cancel(request: HttpRequest, token: str, link: ActionLink) -> HttpRespo
         except (services.SchedulingError, LinkError) as exc:
             return _link_error(request, exc)
         return _link_done(request, "Your appointment is cancelled. We emailed you a confirmation.")
+    selectors.appointment_read(
+        actor=Actor.from_request(request), appointment=appointment, via="link"
+    )
     return render(
         request,
         "scheduling/cancel_confirm.html",
@@ -230,6 +239,7 @@ def link_waitlist(request: HttpRequest, token: str, link: ActionLink) -> HttpRes
         except (services.SchedulingError, LinkError) as exc:
             return _link_error(request, exc)
         return _link_done(request, "The earlier time is yours. We emailed you the confirmation.")
+    selectors.waitlist_offer_read(actor=Actor.from_request(request), offer=offer)
     tz = zoneinfo.ZoneInfo(offer.location.time_zone)
     return render(
         request,

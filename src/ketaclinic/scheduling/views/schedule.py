@@ -86,7 +86,7 @@ class _Item:
     local_start: dt.datetime
     local_end: dt.datetime
     local_block_end: dt.datetime
-    style: str = ""
+    place: str = ""
     actions: list[tuple[str, str]] = field(default_factory=list)
     can_cancel: bool = False
     can_move: bool = False
@@ -97,7 +97,7 @@ class _Item:
 @dataclass
 class _Cell:
     day: dt.date
-    style: str
+    place: str
     items: list[_Item]
     url: str = ""
 
@@ -108,8 +108,8 @@ class _Column:
     label: str
     kind: str
     detail: str
-    style: str
-    lane_style: str = ""
+    place: str
+    lane_place: str = ""
     items: list[_Item] = field(default_factory=list)
     cells: list[_Cell] = field(default_factory=list)
 
@@ -134,12 +134,19 @@ def _item(appointment: Appointment, tz: zoneinfo.ZoneInfo, now: dt.datetime, use
     return item
 
 
+def _place(column: int, row: int, row_end: int | None = None) -> str:
+    """The classes that put an element at a grid column and rows (scheduling/schedule-grid.css)."""
+    place = f"gc-{column} gr-{row}"
+    return place if row_end is None else f"{place} ge-{row_end}"
+
+
 def _grid(
     schedule: selectors.Schedule, view: str, user: User
 ) -> tuple[list[_Column], list[tuple[str, str, str]], list[_Item], str]:
     """Columns with their items placed on the grid, the time (or day) labels down the side
-    (label, style, link), the cancelled appointments (listed apart: they may overlap live
-    ones), and the grid's style."""
+    (label, place, link), the cancelled appointments (listed apart: they may overlap live
+    ones), and the grid's classes. Places are classes of scheduling/schedule-grid.css, never
+    style attributes: the Content-Security-Policy allows no inline style."""
     location = schedule.location
     tz = zoneinfo.ZoneInfo(location.time_zone)
     now = timezone.now()
@@ -149,7 +156,7 @@ def _grid(
             label=c.label,
             kind=c.kind,
             detail=c.detail,
-            style=f"grid-column: {i + 2}; grid-row: 1",
+            place=_place(i + 2, 1),
         )
         for i, c in enumerate(schedule.columns)
     ]
@@ -174,7 +181,7 @@ def _grid(
             column.cells = [
                 _Cell(
                     day=day,
-                    style=f"grid-column: {i + 2}; grid-row: {row + 2}",
+                    place=_place(i + 2, row + 2),
                     items=[],
                     url=_schedule_url(location, day, "day"),
                 )
@@ -189,13 +196,12 @@ def _grid(
         labels.extend(
             (
                 f"{d:%a %d %b}",
-                f"grid-column: 1; grid-row: {r + 2}",
+                _place(1, r + 2),
                 _schedule_url(location, d, "day"),
             )
             for r, d in enumerate(days)
         )
-        style = f"--cols: {len(columns)}; grid-template-rows: auto repeat({len(days)}, auto)"
-        return columns, labels, cancelled, style
+        return columns, labels, cancelled, f"cols-{len(columns)}"
 
     day = days[0]
     midnight = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
@@ -213,22 +219,21 @@ def _grid(
         closes = max(closes, math.ceil(end_min / 60) * 60)
     rows = (closes - opens) // ROW_MIN
     for i, column in enumerate(columns):
-        column.lane_style = f"grid-column: {i + 2}; grid-row: 2 / {rows + 2}"
+        column.lane_place = _place(i + 2, 2, rows + 2)
     for appointment, start_min, end_min in spans:
         first = (start_min - opens) // ROW_MIN + 2
         last = max(first + 1, math.ceil((end_min - opens) / ROW_MIN) + 2)
         for column in homes(appointment):
             item = _item(appointment, tz, now, user)
             col = columns.index(column) + 2
-            item.style = f"grid-column: {col}; grid-row: {first} / {last}"
+            item.place = _place(col, first, last)
             item.opens_up = first - 2 > rows // 2
             column.items.append(item)
     for hour_min in range(opens, closes, 60):
         row = (hour_min - opens) // ROW_MIN + 2
         label = dt.time(hour_min // 60).strftime("%I %p").lstrip("0")
-        labels.append((label, f"grid-column: 1; grid-row: {row} / {row + 60 // ROW_MIN}", ""))
-    style = f"--cols: {len(columns)}; grid-template-rows: auto repeat({rows}, var(--row))"
-    return columns, labels, cancelled, style
+        labels.append((label, _place(1, row, row + 60 // ROW_MIN), ""))
+    return columns, labels, cancelled, f"cols-{len(columns)}"
 
 
 def _schedule_url(location: Location, day: dt.date, view: str) -> str:
@@ -255,7 +260,7 @@ def schedule(request: HttpRequest) -> HttpResponse:
         day -= dt.timedelta(days=day.weekday())
     days = 7 if view == "week" else 1
     data = selectors.schedule_read(actor=actor, location=location, day_from=day, days=days)
-    columns, labels, cancelled, grid_style = _grid(data, view, user)
+    columns, labels, cancelled, grid_place = _grid(data, view, user)
     step = dt.timedelta(days=days)
     found = None
     find = request.GET.get("find", "").strip()
@@ -273,7 +278,7 @@ def schedule(request: HttpRequest) -> HttpResponse:
             "columns": columns,
             "labels": labels,
             "cancelled": cancelled,
-            "grid_style": grid_style,
+            "grid_place": grid_place,
             "count": sum(1 for a in data.appointments if a.status != "cancelled"),
             "here": _schedule_url(location, day, view),
             "prev_url": _schedule_url(location, day - step, view),

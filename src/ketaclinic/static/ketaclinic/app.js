@@ -22,3 +22,14 @@
     });
   });
 })();
+
+// A region marked data-pause-while-focused skips its htmx refresh while a control inside it has
+// the focus, so a refresh never throws away what someone is typing. An htmx trigger filter
+// ("[...]") would do the same through eval, which the Content-Security-Policy refuses.
+document.addEventListener("htmx:beforeRequest", function (event) {
+  var region = event.detail && event.detail.elt;
+  if (region && region.hasAttribute && region.hasAttribute("data-pause-while-focused") &&
+      region.contains(document.activeElement)) {
+    event.preventDefault();
+  }
+});

@@ -37,6 +37,9 @@ class Command(BaseCommand):
             str(workers),
             "--access-logfile",
             "-",
+            # Paths in the access log lose their query string and any token or key in them.
+            "--logger-class",
+            "ketaclinic.lib.access_log.AccessLogger",
             "--graceful-timeout",
             "10",
         ]
