@@ -10,6 +10,8 @@ from ketaclinic.audit.models import Action, AuditEvent
 from ketaclinic.audit.services import Actor, audit_record
 
 PAGE_SIZE = 100
+# The last page number the list accepts: its offset (page x PAGE_SIZE) stays a 64-bit integer.
+MAX_PAGE = 10**12
 
 
 @dataclass(frozen=True)

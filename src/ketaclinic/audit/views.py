@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 from ketaclinic.accounts.api import roles_required
 from ketaclinic.accounts.models import Role
 from ketaclinic.audit.forms import AuditFilterForm
-from ketaclinic.audit.selectors import AuditFilters, audit_event_list
+from ketaclinic.audit.selectors import MAX_PAGE, AuditFilters, audit_event_list
 from ketaclinic.audit.services import Actor
 
 
@@ -36,6 +36,9 @@ def audit_events(request: HttpRequest) -> HttpResponse:
         page_number = int(request.GET.get("page", "1"))
     except ValueError:
         raise Http404("No such page") from None
+    if page_number > MAX_PAGE:
+        # Past the end of any trail; its offset would not fit the database's integers (a 500).
+        raise Http404("No such page")
     page = audit_event_list(actor=Actor.from_request(request), filters=filters, page=page_number)
     query = request.GET.copy()
     query.pop("page", None)

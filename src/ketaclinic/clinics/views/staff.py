@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ketaclinic.accounts import api as accounts_api
-from ketaclinic.accounts.api import roles_required, signed_in_user
+from ketaclinic.accounts.api import reauthentication_required, roles_required, signed_in_user
 from ketaclinic.audit.api import Actor, client_ip
 from ketaclinic.clinics import selectors
 from ketaclinic.clinics.forms import InvitationForm, JoinForm, StaffMemberForm
@@ -95,6 +95,9 @@ def staff_edit(request: HttpRequest, user_id: int) -> HttpResponse:
 
 
 @roles_required(ADMIN)
+# Removing one's own factor asks for the password (and code) again (allauth); removing a
+# colleague's opens their account to whoever knows their password, so it asks as well.
+@reauthentication_required
 @require_http_methods(["GET", "POST"])
 def staff_mfa_reset(request: HttpRequest, user_id: int) -> HttpResponse:
     """Asks first, then removes a colleague's second factors (a lost phone or key)."""

@@ -21,6 +21,8 @@ from ketaclinic.scheduling.slots import free_slots, parse_slot_key, slots_by_day
 
 STAFF = (Role.FRONT_DESK, Role.NURSE, Role.PHYSICIAN, Role.CLINIC_ADMIN)
 DAYS_SHOWN = 14
+# The furthest week the slot pages open: the longest booking horizon (BookingPolicy, 366 days).
+LATEST_WEEK = dt.timedelta(days=366)
 # When the posted slot is not one of the keys a slot page offers (a forged or cut-off form).
 CHOOSE_A_TIME = "Please choose one of the times shown."
 
@@ -31,7 +33,9 @@ def _week_start(request: HttpRequest, location: Location) -> dt.date:
         start = dt.date.fromisoformat(request.GET.get("from", ""))
     except ValueError:
         start = today
-    return max(start, today)
+    # No clinic books beyond its horizon (at most a year); a date at the end of the calendar
+    # would overflow the week's arithmetic (a 500).
+    return min(max(start, today), today + LATEST_WEEK)
 
 
 def slot_page_context(

@@ -50,15 +50,24 @@ def _today(location: Location) -> dt.date:
     return timezone.now().astimezone(zoneinfo.ZoneInfo(location.time_zone)).date()
 
 
+# How far from today the schedule may be opened (a century either way).
+FURTHEST_DAY = dt.timedelta(days=36525)
+
+
 def _parse_date(request: HttpRequest, name: str, default: dt.date) -> dt.date:
     raw = request.GET.get(name, "")
     if not raw:
         return default
     try:
-        return dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw)
     except ValueError:
         messages.error(request, f"{name}: {raw[:20]!r} is not a date (YYYY-MM-DD); showing today.")
         return default
+    if abs(day - default) > FURTHEST_DAY:
+        # A typing error; and at the ends of the calendar the week's arithmetic overflows (a 500).
+        messages.error(request, f"{name}: {raw[:20]!r} is too far from today; showing today.")
+        return default
+    return day
 
 
 def _parse_time(raw: str) -> dt.time | None:
