@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from allauth.mfa.models import Authenticator
 from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
 from django.utils import timezone
@@ -30,6 +31,7 @@ from ketaclinic.infusions.models import (
 from ketaclinic.patients.models import Patient
 from ketaclinic.plans.models import Plan, PlanStatus
 from ketaclinic.scheduling.models import Appointment, AppointmentKind, AppointmentType
+from tests.factories.accounts import unused_totp_code
 from tests.factories.base import PASSWORD, actor, next_number
 from tests.factories.patients import make_patient
 from tests.factories.plans import make_plan, plan_for
@@ -40,11 +42,19 @@ from tests.factories.world import World
 def witness_proof(
     witness: User, *, by: User | None = None, password: str = PASSWORD
 ) -> ConfirmedIdentity:
-    """The witness types their password into ``by``'s form: checked as the close page does
-    (``confirm_identity``, through the sign-in limit), from a POST at the test address."""
+    """The witness types their password and their app's code into ``by``'s form: checked as the
+    close page does (``confirm_identity``, through the sign-in limit), from a POST at the test
+    address."""
     request = RequestFactory().post("/")
     request.user = by if by is not None else AnonymousUser()
-    return confirm_identity(request, user=witness, password=password, purpose="waste witness")
+    enrolled = Authenticator.objects.filter(user=witness, type=Authenticator.Type.TOTP).exists()
+    return confirm_identity(
+        request,
+        user=witness,
+        password=password,
+        code=unused_totp_code(witness) if enrolled else "",
+        purpose="waste witness",
+    )
 
 
 GOOD_VITALS: dict[str, Any] = {

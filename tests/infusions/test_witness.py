@@ -1,6 +1,6 @@
-"""The waste witness proves who they are through the sign-in path (issue 15 item 3): each wrong
-password audited, locked after the sign-in limit with a clear message, nothing written; the right
-password first time closes the record."""
+"""The waste witness proves who they are through the sign-in path (issue 15 item 3): the password
+and then the code of their authenticator app; each wrong answer audited, locked after the sign-in
+limit with a clear message, nothing written; the right answers first time close the record."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from ketaclinic.accounts.models import User
 from ketaclinic.audit.models import Action, AuditEvent
 from ketaclinic.infusions.models import ControlledSubstanceRecord
 from tests import factories
 from tests.conftest import World
+from tests.factories.accounts import unused_totp_code
 from tests.factories.infusions import Day, day_at
 from tests.safety.helpers import chart_rows
 
@@ -23,6 +25,10 @@ WRONG = "The witness&#x27;s password is not correct."
 
 
 def _close(nurse: Client, day: Day, witness_id: int, password: str, **extra: str) -> Any:
+    """The close form as the nurse posts it; the witness's code is the one their app shows now
+    unless the test gives one."""
+    if "witness_code" not in extra:
+        extra["witness_code"] = unused_totp_code(User.objects.get(pk=witness_id))
     data = {
         "version": str(day.v),
         "given_mg": "35",
@@ -141,3 +147,36 @@ def test_no_password_is_checked_for_oneself_or_a_form_refused_elsewhere(
     assert "The witness types their own password here." in response.content.decode()
     assert _rows_but_audit() == before
     assert _auth_events() == []
+
+
+def test_the_password_alone_does_not_make_a_witness(world: World, client_for: Any) -> None:
+    """Someone who knows a physician's password still needs the code their app shows."""
+    nurse = client_for("nurse")
+    day = day_at(world, "discharged")
+    before = _rows_but_audit()
+    physician = world.physician
+    missing = _close(nurse, day, physician.pk, factories.PASSWORD, witness_code="")
+    assert missing.status_code == 422
+    assert "The witness types the code from their authenticator app here." in (
+        missing.content.decode()
+    )
+    wrong = _close(nurse, day, physician.pk, factories.PASSWORD, witness_code="000000")
+    assert wrong.status_code == 422
+    assert "The code is not correct." in wrong.content.decode()
+    assert _rows_but_audit() == before
+    assert ControlledSubstanceRecord.objects.get().reconciled_at is None
+    # A blank code is not an attempt; the wrong one is audited.
+    code_refused = {"purpose": "waste witness", "factor": "code"}
+    assert _auth_events() == [("reauth_refused", world.nurse.pk, str(physician.pk), code_refused)]
+
+
+def test_a_witness_without_a_second_factor_is_asked_the_password_only(
+    world: World, client_for: Any
+) -> None:
+    """Staff enrol before any page; the ones without a factor are demo accounts in demo mode."""
+    nurse = client_for("nurse")
+    day = day_at(world, "discharged")
+    unenrolled = factories.make_user(world.clinic, "physician", mfa=False)
+    response = _close(nurse, day, unenrolled.pk, factories.PASSWORD, witness_code="")
+    assert response.status_code == 302
+    assert ControlledSubstanceRecord.objects.get().waste_witness == unenrolled

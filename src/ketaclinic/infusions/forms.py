@@ -341,6 +341,13 @@ class ReconcileForm(SessionForm):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
     )
+    witness_code = forms.CharField(
+        label="Witness's authenticator code",
+        required=False,
+        max_length=64,
+        help_text="the 6-digit code their app shows now, or one of their recovery codes",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+    )
     given_reason = forms.CharField(
         label="Why given differs from the charted rates",
         required=False,
@@ -383,10 +390,16 @@ class ReconcileForm(SessionForm):
             return data
         try:
             data["witness_proof"] = confirm_identity(
-                request, user=witness, password=password, purpose="waste witness"
+                request,
+                user=witness,
+                password=password,
+                code=data.get("witness_code") or "",
+                purpose="waste witness",
             )
         except IdentityNotConfirmedError as exc:
-            if exc.locked:
+            if exc.factor == "code":
+                self.add_error("witness_code", str(exc.message))
+            elif exc.locked:
                 self.add_error(
                     "witness",
                     "Too many wrong passwords for this witness: their password cannot be "
