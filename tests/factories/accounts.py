@@ -71,12 +71,17 @@ def unused_totp_code(user: User) -> str:
     second sign-in within the same half-minute waits, as a person would, for a new code."""
     authenticator = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
     secret = decrypt(authenticator.data["secret"])
+    period = mfa_settings.TOTP_PERIOD
+    # The next step's code is accepted too (MFA_TOTP_TOLERANCE), and stays valid if the minute
+    # turns before it is typed, so a second sign-in takes it before waiting for a new one.
+    steps = (0, 1) if mfa_settings.TOTP_TOLERANCE >= 1 else (0,)
     while True:
-        code = totp_code(secret)
-        key = TOTP(authenticator)._get_used_cache_key(code)
-        if cache.get(key) is None:
-            return code
-        time.sleep(mfa_settings.TOTP_PERIOD - time.time() % mfa_settings.TOTP_PERIOD + 0.05)
+        now = time.time()
+        for step in steps:
+            code = totp_code(secret, at=now + step * period)
+            if cache.get(TOTP(authenticator)._get_used_cache_key(code)) is None:
+                return code
+        time.sleep(period - time.time() % period + 0.05)
 
 
 def recovery_codes(user: User) -> list[str]:
