@@ -12,7 +12,7 @@ export KETACLINIC_VAR_DIR ?= $(CURDIR)/var
 LOCK := requirements/dev.txt
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install run test test-fast lint checks browser lock bench bench-analytics clean
+.PHONY: install run test test-db test-fast lint checks browser lock bench bench-analytics clean
 
 $(STAMP): pyproject.toml requirements/main.txt $(LOCK)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -24,13 +24,14 @@ $(STAMP): pyproject.toml requirements/main.txt $(LOCK)
 
 install: $(STAMP)
 
+# Links in emails point at SITE_URL: the port served here, unless SITE_URL is set.
 run: export KETACLINIC_MODE = demo
 run: install
 	$(PY) -m ketaclinic.manage migrate --noinput
 	$(PY) -m ketaclinic.manage createcachetable
 	$(PY) -m ketaclinic.manage collectstatic --noinput --verbosity 0
 	$(PY) -m ketaclinic.manage demo
-	$(PY) -m ketaclinic.manage serve --port $(PORT)
+	SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}" $(PY) -m ketaclinic.manage serve --port $(PORT)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -42,11 +43,24 @@ lint: install
 checks: install
 	KETACLINIC_MODE=test $(PY) -m ketaclinic.manage makemigrations --check --dry-run
 
-browser: install
+# The JavaScript the browser tests load into pages (axe-core, the accessibility checker): exactly
+# the versions and hashes of package-lock.json (npm ci), no install scripts run.
+NODE_STAMP := node_modules/.installed
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is required for the browser tests (Debian: apt-get install npm)"; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+browser: install $(NODE_STAMP)
 	@scripts/ensure-chromium $(PY)
 
 test: lint checks browser
 	$(VENV)/bin/pytest -n 2 --dist loadgroup --cov --cov-report=term-missing:skip-covered
+
+# The suite alone, on the database DATABASE_URL names: CI's second engine. Lint, the migrations
+# check and the clinical core's coverage do not depend on the engine; `make test` ran them.
+test-db: browser
+	$(VENV)/bin/pytest -n 2 --dist loadgroup
 
 test-fast: install
 	$(VENV)/bin/pytest -x -q -m "not browser and not smoke"
@@ -69,4 +83,4 @@ bench-analytics: install
 	$(PY) bench/analytics_bench.py --patients $(PATIENTS)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache .coverage

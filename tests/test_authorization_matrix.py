@@ -43,6 +43,7 @@ MATRIX: dict[str, Entry] = {
     "landing": (PUBLIC, None),
     "healthz": (PUBLIC, None),
     "home": (ANY_SIGNED_IN, None),
+    "nav_counts": (ANY_SIGNED_IN, None),
     "my_record": (PATIENT_PAGE, None),
     "clinic_overview": (ADMIN_PAGE, None),
     "account_login": (AUTH_FORM, None),

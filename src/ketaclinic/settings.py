@@ -56,6 +56,9 @@ if MODE == "production" and not ALLOWED_HOSTS:
     raise ConfigurationError("ALLOWED_HOSTS is not set: list the host names this server answers.")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The clinic (its slug) whose brand public pages show (landing, self-check, booking, error
+# pages); unset, the oldest clinic's (clinics/brand.py).
+SITE_CLINIC = env_str("SITE_CLINIC")
 
 # Privacy retention: anonymous self-checks never attached to a patient, and used or expired email
 # links, are deleted by daily jobs after this many days.
@@ -134,7 +137,13 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "ketaclinic.web.context_processors.navigation",
+                "ketaclinic.web.context_processors.brand",
             ],
+            # lib is no app: its template tags are named here ({% load when %}).
+            "libraries": {
+                "units": "ketaclinic.lib.templatetags.units",
+                "when": "ketaclinic.lib.templatetags.when",
+            },
         },
     }
 ]
@@ -210,7 +219,9 @@ ACCOUNT_REAUTHENTICATION_METHODS = ("password", "mfa")
 # How long a sign-in or a re-authentication counts before a signature asks again (allauth's
 # default, written out: issue 15 item 3, accounts/reauth.py).
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
-ACCOUNT_EMAIL_SUBJECT_PREFIX = "[ketaclinic] "
+# Account emails carry no product prefix: they come from the clinic, by name
+# (accounts/adapter.py ``format_email_subject``).
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if MODE == "production" else "http"
 
 # --- Second factor (issue 15 item 1; accounts/mfa_gate.py) ----------------------------------

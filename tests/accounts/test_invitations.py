@@ -80,8 +80,10 @@ def test_an_admin_invites_by_email_and_the_email_carries_the_link(
     assert abs(lifetime - dt.timedelta(days=7)) < dt.timedelta(seconds=5)
     (message,) = mail.outbox
     assert message.to == [NEW_EMAIL]
-    assert "Join Lakeshore Neuropathic Pain Clinic" in message.subject
-    assert "Ada Admin invites you to join Lakeshore Neuropathic Pain Clinic" in message.body
+    assert message.subject == "Join the team at Lakeshore Neuropathic Pain Clinic"
+    assert "Ada Admin invites you to join the team at Lakeshore Neuropathic Pain Clinic" in (
+        message.body
+    )
     assert "as nurse" in message.body
     assert "/clinic/staff/join/" in message.body
     # The link carries a signed nonce, never the address or an id.
@@ -248,7 +250,9 @@ def test_a_tampered_link_is_refused_and_creates_nothing(world: World, tamper: st
 def test_a_withdrawn_invitation_is_refused(client_for: Any, world: World) -> None:
     path = _invite(world)
     invitation = StaffInvitation.objects.get()
-    response = client_for("clinic_admin").post(f"/clinic/staff/invitations/{invitation.pk}/revoke/")
+    response = client_for("clinic_admin").post(
+        f"/clinic/staff/invitations/{invitation.pk}/revoke/", {"confirmed": "1"}
+    )
     assert response.status_code == 302
     refused = _join(Client(), path)
     assert refused.status_code == 400

@@ -81,6 +81,30 @@ def test_the_enrolment_page_explains_why_and_stays_open(world: World) -> None:
     assert client.get("/home/")["Location"].startswith("/accounts/login/")
 
 
+def test_the_set_up_page_asks_for_no_count_and_a_fragment_from_it_is_refused(
+    world: World,
+) -> None:
+    """The navigation's worklist count, fetched from the set-up page, would be sent back to the
+    set-up page by the gate and reload it for ever: the page does not ask, and a fragment asked
+    for from it anyway is refused without a redirect."""
+    _unenrol(world.nurse)
+    client = signed_in_client(world.nurse)
+    html = client.get(ENROL).content.decode()
+    assert reverse("nav_counts") not in html
+    from_set_up = client.get(
+        reverse("nav_counts"),
+        headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver{ENROL}"},
+    )
+    assert from_set_up.status_code == 403
+    assert "HX-Redirect" not in from_set_up
+    # From any other page the fragment still sends the browser to set-up.
+    elsewhere = client.get(
+        reverse("nav_counts"),
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/home/"},
+    )
+    assert elsewhere["HX-Redirect"] == ENROL
+
+
 def test_an_enrolled_staff_member_is_not_asked_again(client_for: Any, world: World) -> None:
     page = client_for("nurse").get(ENROL).content.decode()
     assert 'data-testid="mfa-required"' not in page
@@ -131,7 +155,7 @@ def test_my_details_offers_the_patient_a_second_factor(client_for: Any, world: W
 
 @pytest.mark.django_db
 def test_demo_staff_need_no_factor_on_a_demo_server_and_get_nothing_elsewhere() -> None:
-    call_command("demo", verbosity=0)
+    call_command("demo", "--no-history", verbosity=0)
     physician = User.objects.get(email=next(s.email for s in STAFF if s.role == Role.PHYSICIAN))
     assert not Authenticator.objects.filter(user=physician).exists()
     client = Client()

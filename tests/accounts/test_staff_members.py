@@ -85,7 +85,9 @@ def test_deactivating_ends_the_session_and_reactivating_restores_it(
     nurse_client = client_for("nurse")
     assert nurse_client.get("/home/").status_code == 200
     admin = client_for("clinic_admin")
-    response = admin.post(f"/clinic/staff/{world.nurse.pk}/active/", {"is_active": "0"})
+    response = admin.post(
+        f"/clinic/staff/{world.nurse.pk}/active/", {"is_active": "0", "confirmed": "1"}
+    )
     assert response.status_code == 302
     assert not User.objects.get(pk=world.nurse.pk).is_active
     assert nurse_client.get("/home/").status_code == 302
@@ -100,7 +102,9 @@ def test_deactivating_ends_the_session_and_reactivating_restores_it(
 
 def test_an_admin_cannot_deactivate_themselves(client_for: Any, world: World) -> None:
     response = client_for("clinic_admin").post(
-        f"/clinic/staff/{world.clinic_admin.pk}/active/", {"is_active": "0"}, follow=True
+        f"/clinic/staff/{world.clinic_admin.pk}/active/",
+        {"is_active": "0", "confirmed": "1"},
+        follow=True,
     )
     assert "You cannot deactivate your own account." in response.content.decode()
     assert User.objects.get(pk=world.clinic_admin.pk).is_active

@@ -146,7 +146,9 @@ def test_a_physician_runs_a_consultation_from_start_to_signature(
     assert 'data-testid="dn4-total">5 / 10<' in page
     assert 'data-testid="grade">Probable<' in page
     assert "59408-5" in page
-    assert "mm[Hg]" in page
+    # The unit in words; the observation keeps its UCUM code (mm[Hg]) for exchange.
+    assert 'data-testid="obs-8480-6">165 mmHg<' in page
+    assert "mm[Hg]" not in page
     assert "Sign the decision" in page
 
     response = client.post(

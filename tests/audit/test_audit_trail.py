@@ -96,10 +96,17 @@ def test_a_patient_viewing_their_own_record_is_audited(client_for: Any, world: W
 def test_the_staff_patient_list_is_audited_without_the_search_text(
     client_for: Any, world: World
 ) -> None:
-    client_for("physician").get("/staff/patients/?q=Moreno")
+    client = client_for("physician")
+    client.post("/staff/patients/", {"q": "Moreno"})  # kept in the session, never in the URL
+    client.get("/staff/patients/")
     event = records().get()
     assert (event.action, event.object_type) == ("read", "patient_list")
-    assert event.detail == {"results": 1, "searched": True}
+    assert event.detail == {
+        "results": 1,
+        "searched": True,
+        "by": ["name_or_record"],
+        "page": 1,
+    }
 
 
 def _one_event(world: World) -> AuditEvent:
@@ -174,22 +181,30 @@ def test_audit_page_lists_and_filters_the_clinics_events(client_for: Any, world:
     assert "nurse@example.test" in page
     assert "doc@example.test" in page
     assert "olga@elsewhere.test" not in page
-    filtered = client.get("/clinic/audit/", {"action": "update"}).content.decode()
-    assert "doc@example.test" in filtered
-    assert "nurse@example.test" not in filtered
-    by_record = client.get(
-        "/clinic/audit/", {"record_number": world.alice_patient.mrn}
-    ).content.decode()
-    assert "nurse@example.test" in by_record
-    assert "doc@example.test" not in by_record
+    filtered = client.post("/clinic/audit/", {"action": "update"}, follow=True)
+    # Filters are posted and kept in the session: the page's address carries none of them.
+    assert filtered.redirect_chain == [("/clinic/audit/", 302)]
+    assert "doc@example.test" in filtered.content.decode()
+    assert "nurse@example.test" not in filtered.content.decode()
+    by_record = client.post(
+        "/clinic/audit/", {"record_number": world.alice_patient.mrn}, follow=True
+    )
+    assert by_record.redirect_chain == [("/clinic/audit/", 302)]
+    assert "nurse@example.test" in by_record.content.decode()
+    assert "doc@example.test" not in by_record.content.decode()
+    # An old bookmark's query string is ignored; Clear shows everything again.
+    client.post("/clinic/audit/", {"clear": "1"})
+    page = client.get("/clinic/audit/", {"record_number": world.bob_patient.mrn}).content.decode()
+    assert "nurse@example.test" in page
+    assert "doc@example.test" in page
 
 
 def test_audit_page_refuses_a_reversed_date_range(client_for: Any, world: World) -> None:
-    response = client_for("clinic_admin").get(
-        "/clinic/audit/", {"date_from": "2026-02-01", "date_to": "2026-01-01"}
-    )
+    client = client_for("clinic_admin")
+    response = client.post("/clinic/audit/", {"date_from": "2026-02-01", "date_to": "2026-01-01"})
     assert response.status_code == 422
     assert "end date is before the start date" in response.content.decode()
+    assert "audit.filters" not in client.session
 
 
 def test_audit_page_query_count_does_not_grow_with_events(

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from ketaclinic.accounts.models import Role, StaffInvitation
 from ketaclinic.clinics.models import PolicyProposal, ProtocolTemplate
-from tests.authz import ADMIN_PAGE, DENY, GONE, LOGIN, OK
+from tests.authz import ADMIN_PAGE, DENY, GONE, LOGIN, OK, PUBLIC
 from tests.conftest import World
 
 #                   anon   alice  bob    desk   nurse  phys   admin  other_phys
@@ -72,12 +72,21 @@ def _proposal(world: World) -> dict[str, Any]:
     return {"proposal_id": proposal.pk}
 
 
+def _logo(world: World) -> dict[str, Any]:
+    # The clinic has no logo: the public route answers 404 to everyone, never the log-in page
+    # (tests/clinics/test_brand.py serves a real one).
+    return {"clinic_id": world.clinic.pk, "version": world.clinic.brand_version}
+
+
 def _bad_token(world: World) -> dict[str, Any]:
     return {"token": "not-a-signed-token"}
 
 
 ENTRIES: dict[str, Any] = {
     "clinics:settings": (ADMIN_PAGE, None),
+    "clinics:brand": (ADMIN_PAGE, None),
+    "clinics:logo": ((DENY,) * 8, _logo),
+    "clinics:brand_css": (PUBLIC, lambda w: {"colour": "1b2430"}),
     "clinics:policy": (ADMIN_PAGE, None),
     "clinics:policy_edit": (ADMIN_PAGE, None),
     "clinics:policy_history": (ADMIN_PAGE, None),

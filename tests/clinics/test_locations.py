@@ -153,7 +153,9 @@ def test_chairs_are_added_renamed_deactivated_and_reactivated_with_audit(
     assert client.post(f"{base}chairs/", {"name": "Chair 2"}).status_code == 302
     chair = Chair.objects.get(location=world.charlotte, name="Chair 2")
     client.post(f"/clinic/locations/chairs/{chair.pk}/rename/", {"name": "Window chair"})
-    client.post(f"/clinic/locations/chairs/{chair.pk}/active/", {"is_active": "0"})
+    client.post(
+        f"/clinic/locations/chairs/{chair.pk}/active/", {"is_active": "0", "confirmed": "1"}
+    )
     chair.refresh_from_db()
     assert (chair.name, chair.is_active) == ("Window chair", False)
     page = client.get(base).content.decode()

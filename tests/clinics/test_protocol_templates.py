@@ -234,7 +234,10 @@ def test_an_edit_that_changes_nothing_keeps_the_version(world: World) -> None:
 def test_deactivate_and_reactivate_are_versioned_and_audited(client_for: Any, world: World) -> None:
     client = client_for("clinic_admin")
     template = _template(world)
-    client.post(f"/clinic/protocols/{template.pk}/active/", {"is_active": "0", "version": "1"})
+    client.post(
+        f"/clinic/protocols/{template.pk}/active/",
+        {"is_active": "0", "version": "1", "confirmed": "1"},
+    )
     template.refresh_from_db()
     assert (template.is_active, template.version) == (False, 2)
     assert template not in protocol_templates_active(clinic_id=world.clinic.pk)
@@ -251,7 +254,9 @@ def test_deactivate_and_reactivate_are_versioned_and_audited(client_for: Any, wo
 def test_a_stale_deactivation_is_refused(client_for: Any, world: World) -> None:
     template = _template(world)
     response = client_for("clinic_admin").post(
-        f"/clinic/protocols/{template.pk}/active/", {"is_active": "0", "version": "7"}, follow=True
+        f"/clinic/protocols/{template.pk}/active/",
+        {"is_active": "0", "version": "7", "confirmed": "1"},
+        follow=True,
     )
     assert "changed by someone else" in response.content.decode()
     template.refresh_from_db()

@@ -29,7 +29,7 @@ def _words(html: str) -> str:
 
 
 def test_the_education_page_names_the_risks_of_repeated_infusions_and_that_relief_fades(
-    client: Client,
+    client: Client, db: None
 ) -> None:
     text = _words(client.get(reverse("learn_page", args=["ketamine-infusion"])).content.decode())
     for risk in REPEATED_RISKS:
@@ -40,7 +40,7 @@ def test_the_education_page_names_the_risks_of_repeated_infusions_and_that_relie
     assert "we cannot promise that they will help you" in text
 
 
-def test_the_landing_page_states_the_evidence_as_the_policy_does(client: Client) -> None:
+def test_the_landing_page_states_the_evidence_as_the_policy_does(client: Client, db: None) -> None:
     text = _words(client.get(reverse("landing")).content.decode())
     assert (
         "ketamine infusions have moderate evidence only for complex regional pain syndrome "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -29,7 +30,25 @@ def _desc(svg: str) -> str:
 
 def test_the_chart_is_a_bare_labelled_svg_element() -> None:
     svg = concentration_chart_svg(segments=CLEVELAND, weight_kg=70)
-    assert svg.startswith('<svg role="img" aria-label="Predicted plasma concentration"')
+    root = ET.fromstring(svg)  # noqa: S314  (our own output)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert (root.attrib["role"], root.attrib["aria-label"], root.attrib["class"]) == (
+        "img",
+        "Predicted plasma concentration",
+        "pk-chart-svg",
+    )
+    assert "width" not in root.attrib
+    assert "style=" not in svg
+    # Labels are text, not glyph outlines: read aloud, selectable, found here.
+    texts = {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
+    assert {
+        "Predicted plasma concentration",
+        "Minutes from the start of the infusion",
+        "Plasma ketamine (ng/mL)",
+        "Predicted",
+        "Analgesia 70-160 ng/mL",
+    } <= texts
+    assert svg.startswith("<svg ")
     assert "<?xml" not in svg
     assert "<!DOCTYPE" not in svg
     assert "<title>Predicted plasma concentration</title>" in svg

@@ -8,9 +8,11 @@ import datetime as dt
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 
+from ketaclinic.audit.api import Actor
+from ketaclinic.scheduling import selectors, services
 from ketaclinic.scheduling.models import Appointment, InductionSeries
 from ketaclinic.scheduling.slots import Slot, free_slots
-from tests.factories.scheduling import Sched
+from tests.factories.scheduling import Sched, SeriesWorld
 
 
 def run_due_jobs() -> None:
@@ -55,3 +57,19 @@ def next_weekday(weekday: int, *, after: dt.date | None = None, weeks: int = 1) 
 def series_snapshot() -> tuple[list[tuple[object, ...]], int]:
     """Every appointment and the number of series: what a refused series must leave as it was."""
     return snapshot(), InductionSeries.objects.count()
+
+
+def book_first_series(sw: SeriesWorld) -> InductionSeries:
+    """Alice's plan booked as its first feasible series at Cleveland from the Monday after next,
+    by the front desk."""
+    world = sw.world
+    proposal = selectors.series_propose(
+        plan=sw.plan, location=world.cleveland, day_from=next_weekday(0)
+    )
+    assert proposal is not None
+    return services.series_book(
+        actor=Actor(user=world.front_desk),
+        plan=sw.plan,
+        location=world.cleveland,
+        sessions=[(s.chair_id, s.nurse_id, s.start) for s in proposal.sessions],
+    )

@@ -251,7 +251,7 @@ def test_a_refused_change_from_the_schedule_says_why_and_changes_nothing(
         "scheduling:schedule_appointment_status", kwargs={"public_id": appointment.public_id}
     )
     state, n_audit = series_snapshot(), AuditEvent.objects.count()
-    response = desk.post(url, {"action": "no_show", "version": 1}, follow=True)
+    response = desk.post(url, {"action": "no_show", "version": 1, "confirmed": 1}, follow=True)
     assert "has not started yet, so it cannot be marked no-show" in response.content.decode()
     response = desk.post(url, {"action": "arrived", "version": 9}, follow=True)
     assert "changed after you opened the page" in response.content.decode()
@@ -268,7 +268,9 @@ def test_the_desk_cancels_from_the_schedule_and_the_patient_is_emailed(
         "scheduling:schedule_appointment_status", kwargs={"public_id": appointment.public_id}
     )
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_for("front_desk").post(url, {"action": "cancel", "version": 1})
+        response = client_for("front_desk").post(
+            url, {"action": "cancel", "version": 1, "confirmed": 1}
+        )
     assert response.status_code == 302
     appointment.refresh_from_db()
     assert appointment.status == "cancelled"
@@ -279,11 +281,25 @@ def test_book_by_phone_finds_the_patient_and_links_to_the_desk_booking(
     sw: SeriesWorld, client_for: Any
 ) -> None:
     day = next_weekday(1)
-    response = _schedule(client_for("front_desk"), sw, day, find="Moreno")
-    html = response.content.decode()
+    desk = client_for("front_desk")
+    here = _schedule(desk, sw, day).request
+    here_url = f"{here['PATH_INFO']}?{here['QUERY_STRING']}"
+    # The search text is posted and kept in the session: the redirect carries none of it.
+    response = desk.post(reverse("scheduling:schedule"), {"find": "Moreno", "next": here_url})
+    assert response.status_code == 302
+    assert "Moreno" not in response["Location"]
+    assert response["Location"] == f"{here_url}#book-by-phone"
+    html = desk.get(response["Location"]).content.decode()
     book = reverse("scheduling:desk_book", kwargs={"public_id": sw.world.alice_patient.public_id})
-    assert f"{book}?location={sw.world.cleveland.pk}" in html
+    # Alice is a Cleveland patient on Cleveland's schedule: one link, to her usual location.
+    assert f'href="{book}" data-testid="book-usual">Book at Cleveland (usual)' in html
+    assert 'data-testid="book-here"' not in html
     assert "Bob Kowalski" not in html
+    assert AuditEvent.objects.filter(object_type="patient_list").count() == 1
+    # Cleared: no results, and an old bookmark's ?find= finds nobody.
+    desk.post(reverse("scheduling:schedule"), {"clear": "1", "next": here_url})
+    html = _schedule(desk, sw, day, find="Moreno").content.decode()
+    assert "sched-found" not in html
     assert AuditEvent.objects.filter(object_type="patient_list").count() == 1
 
 
@@ -419,12 +435,12 @@ def test_the_series_page_shows_sessions_and_the_desk_cancels_the_whole_series(
     desk = client_for("front_desk")
     assert "Cancel the series" in desk.get(url).content.decode()
     with django_capture_on_commit_callbacks(execute=True):
-        response = desk.post(url, {"version": 1}, follow=True)
+        response = desk.post(url, {"version": 1, "confirmed": 1}, follow=True)
     assert "The series is cancelled" in response.content.decode()
     assert InductionSeries.objects.get().status == "cancelled"
     assert set(Appointment.objects.values_list("status", flat=True)) == {"cancelled"}
     # A stale second click changes nothing and says why.
-    response = desk.post(url, {"version": 1}, follow=True)
+    response = desk.post(url, {"version": 1, "confirmed": 1}, follow=True)
     assert "changed after you opened the page" in response.content.decode()
 
 

@@ -58,7 +58,7 @@ class _ExitedProcess:
 
     started: list[list[str]] = []
 
-    def __init__(self, argv: list[str]) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
         self.started.append(argv)
         self.returncode = 0
 

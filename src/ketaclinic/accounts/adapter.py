@@ -1,23 +1,32 @@
 """allauth's adapter: who may sign up (a visitor booking a consultation), the sign-in limit
-counted per account and address with its lock-out audited, sign-outs audited, and where each
-flow lands."""
+counted per account and address with its lock-out audited, sign-outs audited, where each
+flow lands, and account emails sent as the clinic's (its sender, name and signature, with links
+at ``SITE_URL`` rather than the host the request came in on)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context as allauth_context
 from django import forms
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.http import HttpRequest
+from django.template.loader import render_to_string
 
 from ketaclinic.accounts.auth_events import auth_event_record, lockout_record, signed_in
 from ketaclinic.accounts.backends import demo_login_allowed
-from ketaclinic.accounts.models import Role
+from ketaclinic.accounts.models import Role, User
 from ketaclinic.audit.api import client_ip
 from ketaclinic.audit.models import Action
+from ketaclinic.clinics.api import ClinicBrand, clinic_brand
 from ketaclinic.clinics.models import Location
+from ketaclinic.lib.email import clinic_email
 from ketaclinic.scheduling.api import booking_signup_hold
 from ketaclinic.screening.api import keep_for_signup
 
@@ -33,7 +42,88 @@ def _pending_booking(request: HttpRequest | None) -> dict[str, Any] | None:
     return None
 
 
+def _at_site_url(url: str) -> str:
+    """An absolute link allauth built from the request's host, moved to ``SITE_URL``."""
+    parts = urlsplit(url)
+    if not (parts.scheme and parts.netloc):
+        return url
+    query = f"?{parts.query}" if parts.query else ""
+    fragment = f"#{parts.fragment}" if parts.fragment else ""
+    return f"{settings.SITE_URL}{parts.path}{query}{fragment}"
+
+
 class AccountAdapter(DefaultAccountAdapter):
+    # --- emails ----------------------------------------------------------------------------
+
+    def format_email_subject(self, subject: str) -> str:
+        # No product prefix: the From header already names the clinic.
+        return " ".join(str(subject).split())
+
+    def get_from_email(self) -> str:
+        return clinic_brand().from_email
+
+    def _email_brand(self, email: str, context: dict[str, Any]) -> ClinicBrand:
+        """The brand of the clinic the recipient belongs to, else the site clinic's."""
+        clinic_id = getattr(context.get("user"), "clinic_id", None)
+        if clinic_id is None:
+            clinic_id = (
+                User.objects.filter(email__iexact=email).values_list("clinic_id", flat=True).first()
+            )
+        return clinic_brand(clinic_id)
+
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        brand = self._email_brand(email, context)
+        ctx: dict[str, Any] = {
+            "request": allauth_context.request,
+            "email": email,
+            # allauth's templates name the "site" (otherwise the request's host, e.g.
+            # "127.0.0.1:8201"): here it is the clinic, at SITE_URL.
+            "current_site": SimpleNamespace(
+                name=brand.name, domain=urlsplit(settings.SITE_URL).netloc
+            ),
+        }
+        for key, value in context.items():
+            linked = key.endswith("_url") and isinstance(value, str)
+            ctx[key] = _at_site_url(value) if linked else value
+        ctx["brand"] = brand
+        self.render_mail(template_prefix, email, ctx).send()
+
+    def render_mail(
+        self,
+        template_prefix: str,
+        email: str | list[str],
+        context: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> EmailMessage:
+        # Plain text only (ketaclinic ships no HTML account emails), built like every other
+        # email of the clinic (lib/email.py).
+        brand = context.get("brand")
+        if not isinstance(brand, ClinicBrand):
+            brand = clinic_brand()
+        subject = render_to_string(f"{template_prefix}_subject.txt", context)
+        body = render_to_string(
+            f"{template_prefix}_message.txt", context, allauth_context.request
+        ).strip()
+        return clinic_email(
+            sender=brand,
+            subject=self.format_email_subject(subject),
+            body=body,
+            to=[email] if isinstance(email, str) else email,
+            headers=headers,
+        )
+
+    def send_clinic_mail(self, *, clinic_id: int | None, subject: str, body: str, to: str) -> None:
+        """An email written outside allauth (a staff invitation), sent as the clinic's."""
+        brand = clinic_brand(clinic_id)
+        clinic_email(
+            sender=brand,
+            subject=subject,
+            body=body,
+            to=[to],
+        ).send()
+
+    # --- sign-up, sign-in, sign-out ----------------------------------------------------------
+
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         # Accounts are created by the clinic (staff invitations) or by the booking flow, which
         # attaches the new patient to a clinic. An account with no clinic could do nothing, so

@@ -20,7 +20,13 @@ from typing import Any
 
 from allauth.mfa.models import Authenticator
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseForbidden,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -100,5 +106,10 @@ class StaffMFARequiredMiddleware:
             )
         target = reverse("mfa_index")
         if getattr(request, "htmx", False):
+            # A fragment asked for from a set-up page itself is refused, not redirected: the
+            # redirect would reload the page that asked, which would ask again.
+            current = getattr(getattr(request, "htmx", None), "current_url_abs_path", None) or ""
+            if current.split("?")[0].startswith(target):
+                return HttpResponseForbidden()
             return HttpResponseClientRedirect(target)
         return HttpResponseRedirect(target)

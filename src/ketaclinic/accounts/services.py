@@ -14,13 +14,13 @@ from collections.abc import Iterable
 from functools import partial
 from typing import TYPE_CHECKING, cast
 
+from allauth.account.adapter import get_adapter
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.http import Http404
@@ -34,6 +34,7 @@ from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
 
 if TYPE_CHECKING:
+    from ketaclinic.accounts.adapter import AccountAdapter
     from ketaclinic.clinics.models import Location
 
 INVITATION_SALT = "ketaclinic.accounts.invitation"
@@ -85,13 +86,14 @@ def _send_invitation(invitation_id: int, token: str) -> None:
             "days": INVITATION_TTL.days,
         },
     )
-    send_mail(
-        subject=(
-            f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}Join {invitation.clinic.name} on ketaclinic"
-        ),
-        message=body,
-        from_email=None,
-        recipient_list=[invitation.email],
+    # The clinic's sender, name and signature come through the account adapter, which may read
+    # the clinics app (this module sits below it).
+    adapter = cast("AccountAdapter", get_adapter())
+    adapter.send_clinic_mail(
+        clinic_id=invitation.clinic_id,
+        subject=f"Join the team at {invitation.clinic.name}",
+        body=body,
+        to=invitation.email,
     )
 
 

@@ -47,7 +47,8 @@ from ketaclinic.scheduling.models import Appointment, AppointmentKind, Appointme
 RESPONDER_CLASSES = ("substantial", "moderate")
 UNKNOWN_CAUSE = "No cause recorded"
 UNKNOWN_PROTOCOL = "No protocol recorded"
-AT_RISK_WEEKS = (0, 4, 8, 12, 26, 52)
+# Every 4 weeks to a year: the Kaplan-Meier chart's x ticks, with the numbers at risk under them.
+AT_RISK_WEEKS = tuple(range(0, 53, 4))
 ALL_SERIES = "All series"
 
 
@@ -81,22 +82,12 @@ class Curve:
     events: int
     censored: int
     median_days: float | None
+    # Where each censored series leaves the curve: (days, survival there), one per distinct day.
+    censor_marks: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def median_weeks(self) -> float | None:
         return None if self.median_days is None else self.median_days / 7
-
-    def points(self, width: int = 600, height: int = 200, weeks: int = 52) -> str:
-        """The step curve as SVG polyline points (x: weeks 0..``weeks``, y: survival 1..0)."""
-        coords: list[str] = []
-        previous = 1.0
-        for time, value in zip(self.timeline, self.survival, strict=True):
-            x = min(time / 7, weeks) / weeks * width
-            coords.append(f"{x:.1f},{(1 - previous) * height:.1f}")
-            coords.append(f"{x:.1f},{(1 - value) * height:.1f}")
-            previous = value
-        coords.append(f"{width:.1f},{(1 - previous) * height:.1f}")
-        return " ".join(coords)
 
 
 @dataclass
@@ -183,6 +174,8 @@ def kaplan_meier(label: str, days: Sequence[int], relapsed: Sequence[bool]) -> C
     fitter = KaplanMeierFitter(label=label).fit(durations, event_observed=observed)
     survival = fitter.survival_function_
     median = float(fitter.median_survival_time_)
+    censor_days = sorted({float(t) for t in durations[~observed]})
+    censor_at = fitter.survival_function_at_times(censor_days) if censor_days else []
     return Curve(
         label=label,
         timeline=[float(t) for t in survival.index],
@@ -192,6 +185,7 @@ def kaplan_meier(label: str, days: Sequence[int], relapsed: Sequence[bool]) -> C
         events=int(observed.sum()),
         censored=int((~observed).sum()),
         median_days=median if np.isfinite(median) else None,
+        censor_marks=[(t, float(v)) for t, v in zip(censor_days, censor_at, strict=True)],
     )
 
 

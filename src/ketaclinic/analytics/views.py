@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 
 from ketaclinic.accounts.api import roles_required, signed_in_user
 from ketaclinic.accounts.models import Role
-from ketaclinic.analytics import selectors
+from ketaclinic.analytics import charts, selectors
 from ketaclinic.analytics.forms import AnalyticsFilterForm
 from ketaclinic.audit.api import Actor
 from ketaclinic.clinics.models import Clinic
@@ -51,7 +51,12 @@ def clinic_analytics(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "analytics/clinic.html",
-        {"form": form, "data": data, "query": request.GET.urlencode()},
+        {
+            "form": form,
+            "data": data,
+            "query": request.GET.urlencode(),
+            "km_chart": charts.km_chart_svg(data.curves) if data.curves else "",
+        },
     )
 
 

@@ -10,16 +10,34 @@ from __future__ import annotations
 from ketaclinic.assessments.selectors import (
     ExamMeasurements,
     consultations_of,
+    decisions_to_sign,
     eligibility_in_force_for,
     eligibility_in_force_for_patients,
     latest_decision,
     latest_exam_measurements,
     require_eligibility_in_force,
 )
+from ketaclinic.assessments.services import (
+    ExamInput,
+    GradeInput,
+    HistoryInput,
+    consultation_exam_save,
+    consultation_grade_save,
+    consultation_history_save,
+    consultation_start,
+)
 
 __all__ = [
+    "ExamInput",
     "ExamMeasurements",
+    "GradeInput",
+    "HistoryInput",
+    "consultation_exam_save",
+    "consultation_grade_save",
+    "consultation_history_save",
+    "consultation_start",
     "consultations_of",
+    "decisions_to_sign",
     "eligibility_in_force_for",
     "eligibility_in_force_for_patients",
     "latest_decision",

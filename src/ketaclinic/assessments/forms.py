@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from ketaclinic.assessments.models import (
     Consultation,
@@ -15,19 +16,23 @@ from ketaclinic.assessments.models import (
     TherapyOutcome,
     range_problem,
 )
+from ketaclinic.assessments.selectors import HistoryOffer
 from ketaclinic.assessments.services import ExamInput, GradeInput, HistoryInput
 from ketaclinic.assessments.vocab import BODY_REGIONS, PAIN_DESCRIPTORS, SENSORY_SIGNS
 from ketaclinic.clinical.codes import cause_codes
 from ketaclinic.clinical.eligibility import CONDITIONS, THERAPIES
 from ketaclinic.clinical.instruments import REGISTRY
 from ketaclinic.clinical.ranges import RECORDED_RANGES
+from ketaclinic.clinics.models import Location
 from ketaclinic.lib.forms import hidden_number_field
+from ketaclinic.lib.when import local_text
 from ketaclinic.scheduling.models import Appointment
 
 NEEDED = "Needed for the eligibility decision."
 _DECIMAL = {"inputmode": "decimal"}
 _NUMERIC = {"inputmode": "numeric"}
 YES_NO = [("", "Not asked"), ("yes", "Yes"), ("no", "No")]
+DURATION = "pain_duration_months"
 
 
 class VersionedForm(forms.Form):
@@ -99,8 +104,21 @@ class StartForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["appointment"]
         assert isinstance(field, forms.ChoiceField)
+        # Each time in its location's zone, the zone named ("Wed 2 Dec 2026, 3:50 PM EST"):
+        # the stored instant is UTC, and "20:50" read as the visit's time was wrong. The zones
+        # come in one query, as the caller loads only the types.
+        zones = dict(
+            Location.objects.filter(pk__in={a.location_id for a in appointments}).values_list(
+                "pk", "time_zone"
+            )
+        )
+        # Coming up soonest first, then the past newest first (today's visit near the top).
+        now = timezone.now()
+        coming = sorted((a for a in appointments if a.start >= now), key=lambda a: a.start)
+        past = sorted((a for a in appointments if a.start < now), key=lambda a: a.start)[::-1]
         field.choices = [("", "No appointment")] + [
-            (str(a.public_id), f"{a.start:%Y-%m-%d %H:%M} · {a.type}") for a in appointments
+            (str(a.public_id), f"{local_text(a.start, zones[a.location_id])} · {a.type}")
+            for a in [*coming, *past]
         ]
 
 
@@ -125,8 +143,10 @@ class HistoryForm(VersionedForm):
     history_notes = forms.CharField(
         required=False, label="Notes", widget=forms.Textarea(attrs={"rows": 4})
     )
+    # The self-check the form offered (selectors.history_offer): saving confirms its values.
+    selfcheck = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, offer: HistoryOffer | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # One select per therapy: how it went, or not tried.
         for code, therapy in THERAPIES.items():
@@ -135,13 +155,38 @@ class HistoryForm(VersionedForm):
                 label=therapy.label,
                 choices=[("", "Not tried"), *TherapyOutcome.choices],
             )
+        self.offer = offer
+        # Field name -> "From the self-check on <date>..." for each value the self-check offers.
+        self.marks: dict[str, str] = {}
+        if offer is not None:
+            on = f"From the self-check on {offer.taken_on:%b} {offer.taken_on.day}, "
+            on += f"{offer.taken_on.year}"
+            for name in offer.offer.values:
+                said = f": \u201c{offer.offer.duration_label}\u201d" if name == DURATION else ""
+                self.marks[name] = f"{on}{said}. Saving confirms it."
+            for code in offer.offer.treatments_tried:
+                self.marks[f"therapy_{code}"] = f"{on}: tried. Choose how it went."
+            for name, mark in self.marks.items():
+                field = self.fields[name]
+                field.help_text = f"{field.help_text} {mark}".strip()
 
-    def therapy_fields(self) -> list[forms.BoundField]:
-        return [self[f"therapy_{code}"] for code in THERAPIES]
+    def _marked(self, names: list[str]) -> list[tuple[forms.BoundField, str]]:
+        return [(self[name], self.marks.get(name, "")) for name in names]
+
+    def pain_fields(self) -> list[tuple[forms.BoundField, str]]:
+        return self._marked(
+            ["pain_duration_months", "pain_nrs", "pain_regions", "pain_descriptors"]
+        )
+
+    def therapy_fields(self) -> list[tuple[forms.BoundField, str]]:
+        return self._marked([f"therapy_{code}" for code in THERAPIES])
 
     @staticmethod
     def initial_for(
-        consultation: Consultation, causes: list[str], treatments: dict[str, str]
+        consultation: Consultation,
+        causes: list[str],
+        treatments: dict[str, str],
+        offer: HistoryOffer | None = None,
     ) -> dict[str, Any]:
         initial: dict[str, Any] = {
             "version": consultation.version,
@@ -155,6 +200,10 @@ class HistoryForm(VersionedForm):
         }
         for code, outcome in treatments.items():
             initial[f"therapy_{code}"] = outcome
+        if offer is not None:
+            # Only fields the record leaves empty are offered (selectors.history_offer).
+            initial.update(offer.offer.values)
+            initial["selfcheck"] = offer.selfcheck_id
         return initial
 
     def to_input(self) -> HistoryInput:
@@ -170,6 +219,7 @@ class HistoryForm(VersionedForm):
             },
             conditions=data["conditions"],
             history_notes=data["history_notes"],
+            selfcheck_id=data["selfcheck"],
         )
 
 

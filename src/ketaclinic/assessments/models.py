@@ -26,6 +26,7 @@ from ketaclinic.clinical.ranges import RECORDED_RANGES
 from ketaclinic.clinics.models import Clinic
 from ketaclinic.lib import models as lib_models
 from ketaclinic.patients.models import Patient
+from ketaclinic.screening.models import SelfCheck
 
 # Plausible ranges of the exam form, from the one table in clinical/ (the chart reads it too).
 EXAM_RANGES: Mapping[str, tuple[float, float]] = RECORDED_RANGES
@@ -246,6 +247,32 @@ class Cause(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.display}"
+
+
+class HistoryPrefill(models.Model):
+    """Which of the history's values came from the patient's self-check, and their confirmation.
+
+    Written with the first history save of a form that offered the self-check's answers
+    (``intake.py``): saving them is the physician's confirmation. ``offered`` keeps what the
+    self-check offered (field -> value; ``prior_treatments`` lists the therapies it said were
+    tried); ``fields`` the fields whose recorded value still keeps it. A later save that changes
+    one of them drops it from ``fields``: the value is then the physician's own. Once written,
+    the offer is not made again for this consultation, even if every value was declined.
+    """
+
+    consultation = models.OneToOneField(
+        Consultation, on_delete=models.CASCADE, related_name="prefill"
+    )
+    selfcheck = models.ForeignKey(SelfCheck, on_delete=models.PROTECT, related_name="+")
+    offered = models.JSONField(default=dict, blank=True)
+    fields = models.JSONField(default=list, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    confirmed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"History prefill from {self.selfcheck}"
 
 
 class TherapyOutcome(models.TextChoices):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+import zoneinfo
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -10,14 +12,18 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
+from ketaclinic.assessments import intake
 from ketaclinic.assessments.access import READERS, access_consultation
 from ketaclinic.assessments.models import (
     Addendum,
     Cause,
     Consultation,
+    ConsultationStatus,
     DecisionStatus,
     EligibilityDecision,
+    HistoryPrefill,
     Observation,
     PriorTreatment,
 )
@@ -31,6 +37,7 @@ from ketaclinic.clinical.instruments import REGISTRY
 from ketaclinic.clinics.api import clinic_policy_current
 from ketaclinic.patients.api import access_patient
 from ketaclinic.patients.models import Patient
+from ketaclinic.screening.api import selfcheck_answers_for_intake
 
 
 @dataclass(frozen=True)
@@ -209,6 +216,26 @@ class ConsultationPage:
     missing_facts: list[str]
     dn4_rows: list[Dn4Row]
     current_policy_version: int
+    prefill: HistoryPrefill | None = None
+
+    @property
+    def prefill_fields(self) -> list[str]:
+        """The history's values that came from the self-check and were confirmed, in words."""
+        if self.prefill is None:
+            return []
+        return [label for name, label in PREFILL_LABELS.items() if name in self.prefill.fields]
+
+    @property
+    def selfcheck_taken_on(self) -> dt.date | None:
+        if self.prefill is None:
+            return None
+        return local_date(self.patient, self.prefill.selfcheck.created_at)
+
+    @property
+    def prefill_confirmed_on(self) -> dt.date | None:
+        if self.prefill is None:
+            return None
+        return local_date(self.patient, self.prefill.confirmed_at)
 
     @property
     def regions(self) -> list[str]:
@@ -303,7 +330,13 @@ def dn4_rows(answers: dict[str, bool]) -> list[Dn4Row]:
 
 
 def _page_related(qs: QuerySet[Consultation]) -> QuerySet[Consultation]:
-    return qs.select_related("decision__signed_by").prefetch_related(
+    return qs.select_related(
+        "appointment__location",
+        "decision__signed_by",
+        "patient__home_location",
+        "prefill__selfcheck",
+        "prefill__confirmed_by",
+    ).prefetch_related(
         "causes",
         "prior_treatments",
         "observations",
@@ -331,6 +364,7 @@ def consultation_page(*, actor: Actor, public_id: str) -> ConsultationPage:
             missing_facts=consultation.missing_facts(),
             dn4_rows=dn4_rows(consultation.dn4_answers),
             current_policy_version=clinic_policy_current(clinic_id=consultation.clinic_id).version,
+            prefill=getattr(consultation, "prefill", None),
         )
         audit_record(
             actor=actor,
@@ -340,6 +374,57 @@ def consultation_page(*, actor: Actor, public_id: str) -> ConsultationPage:
             patient=consultation.patient,
         )
     return page
+
+
+PREFILL_LABELS = {
+    "pain_duration_months": "pain duration",
+    "pain_regions": "where the pain is",
+    "pain_descriptors": "how it feels",
+    "prior_treatments": "treatments tried",
+}
+
+
+def local_date(patient: Patient, moment: dt.datetime) -> dt.date:
+    """The calendar day of ``moment`` where the patient is seen (her home location's zone)."""
+    if patient.home_location is not None:
+        return moment.astimezone(zoneinfo.ZoneInfo(patient.home_location.time_zone)).date()
+    return timezone.localdate(moment)
+
+
+@dataclass(frozen=True)
+class HistoryOffer:
+    """The self-check's answers offered to a history form: only for values not yet recorded."""
+
+    selfcheck_id: uuid.UUID
+    taken_on: dt.date
+    offer: intake.Offer
+
+
+def history_offer(*, page: ConsultationPage) -> HistoryOffer | None:
+    """What the patient's newest self-check offers this draft's history form, or None: one query.
+
+    None once the history has been saved with an offer (confirmed or declined, ``HistoryPrefill``)
+    or when the consultation is signed. A value already recorded is never overwritten by the
+    offer. Read inside the consultation page, whose read event covers it.
+    """
+    consultation = page.consultation
+    if consultation.is_locked or page.prefill is not None:
+        return None
+    answers = selfcheck_answers_for_intake(patient=page.patient)
+    if answers is None:
+        return None
+    recorded: dict[str, object] = {
+        name: getattr(consultation, name) for name in intake.PREFILLED_FIELDS
+    }
+    recorded[intake.TREATMENT_FIELD] = [t.therapy for t in page.prior_treatments]
+    offer = intake.offer_from(answers, recorded)
+    if not offer:
+        return None
+    return HistoryOffer(
+        selfcheck_id=answers.public_id,
+        taken_on=local_date(page.patient, answers.taken_at),
+        offer=offer,
+    )
 
 
 def patient_consultations(
@@ -361,3 +446,15 @@ def patient_consultations(
             detail={"results": len(rows)},
         )
     return patient, rows
+
+
+def decisions_to_sign(*, clinic_id: int) -> QuerySet[Consultation]:
+    """Draft consultations whose eligibility decision is ready (the rules have run), oldest
+    first (lazy): the physician's worklist. Signing the decision signs the consultation."""
+    return (
+        Consultation.objects.filter(
+            clinic_id=clinic_id, status=ConsultationStatus.DRAFT, decision__isnull=False
+        )
+        .select_related("patient", "decision")
+        .order_by("exam_date", "id")
+    )

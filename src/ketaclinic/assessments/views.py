@@ -122,14 +122,17 @@ def _section(
     save: Any,
     template: str,
     anchor: str,
+    form_kwargs: Any = None,
 ) -> HttpResponse:
-    """GET draws the section's form from the record; POST saves it through ``save``."""
+    """GET draws the section's form from the record; POST saves it through ``save``.
+    ``form_kwargs(page)`` gives the form's extra arguments, on both."""
     page = _page(request, public_id)
     if page.consultation.is_locked and request.method == "GET":
         messages.error(request, services.ConsultationLockedError(page.consultation).messages[0])
         return _detail(public_id)
+    extra = form_kwargs(page) if form_kwargs else {}
     if request.method == "POST":
-        form = form_class(request.POST)
+        form = form_class(request.POST, **extra)
         if form.is_valid():
             try:
                 save(
@@ -144,7 +147,7 @@ def _section(
                 messages.success(request, "Saved.")
                 return _detail(public_id, anchor)
         return render(request, template, {"form": form, "page": page}, status=422)
-    form = form_class(initial=initial(page))
+    form = form_class(initial=initial(page, **extra), **extra)
     return render(request, template, {"form": form, "page": page})
 
 
@@ -158,14 +161,17 @@ def consultation_history(request: HttpRequest, public_id: uuid.UUID) -> HttpResp
         request,
         public_id,
         form_class=HistoryForm,
-        initial=lambda page: HistoryForm.initial_for(
+        initial=lambda page, offer: HistoryForm.initial_for(
             page.consultation,
             [f"{c.system}|{c.code}" for c in page.causes],
             {t.therapy: t.outcome for t in page.prior_treatments},
+            offer,
         ),
         save=save,
         template="assessments/history_form.html",
         anchor="history",
+        # What the patient's self-check offers the values not yet recorded (one query).
+        form_kwargs=lambda page: {"offer": selectors.history_offer(page=page)},
     )
 
 

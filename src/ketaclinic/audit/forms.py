@@ -4,12 +4,12 @@ from typing import Any
 
 from django import forms
 
-from ketaclinic.audit.models import Action
+from ketaclinic.audit import labels
 
 
 class AuditFilterForm(forms.Form):
-    action = forms.ChoiceField(required=False)
-    object_type = forms.CharField(required=False, max_length=60)
+    action = forms.ChoiceField(required=False, label="What was done")
+    object_type = forms.ChoiceField(required=False, label="Record")
     actor = forms.CharField(required=False, max_length=200, label="Staff email")
     record_number = forms.CharField(required=False, max_length=20)
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -17,9 +17,13 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["action"]
-        assert isinstance(field, forms.ChoiceField)
-        field.choices = [("", "Any action"), *Action.choices]
+        # In words; the codes they stand for are the values, so filtering matches the trail.
+        action = self.fields["action"]
+        assert isinstance(action, forms.ChoiceField)
+        action.choices = [("", "Anything"), *labels.action_choices()]
+        record = self.fields["object_type"]
+        assert isinstance(record, forms.ChoiceField)
+        record.choices = [("", "Any record"), *labels.object_choices()]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import QuerySet
 
+from ketaclinic.audit import labels
 from ketaclinic.audit.models import Action, AuditEvent
 from ketaclinic.audit.services import Actor, audit_record
 
@@ -22,6 +23,34 @@ class AuditFilters:
     record_number: str = ""
     date_from: dt.date | None = None
     date_to: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One event as the page shows it: in words, with its codes beside."""
+
+    event: AuditEvent
+    role: str = ""  # the actor's role at the time, in words (the accounts app names roles)
+
+    @property
+    def description(self) -> str:
+        return labels.describe(self.event.action, self.event.object_type)
+
+    @property
+    def codes(self) -> str:
+        return f"{self.event.action} · {self.event.object_type}"
+
+    @property
+    def fields(self) -> str:
+        """The fields (or section) the event names, in words; "" when it names none."""
+        detail = self.event.detail if isinstance(self.event.detail, dict) else {}
+        names = detail.get("fields")
+        parts = []
+        if isinstance(detail.get("section"), str):
+            parts.append(f"{labels.field_words([detail['section']]).capitalize()} section")
+        if isinstance(names, list) and names:
+            parts.append(labels.field_words(names))
+        return ": ".join(parts)
 
 
 @dataclass(frozen=True)

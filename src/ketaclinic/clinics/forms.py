@@ -11,9 +11,10 @@ from django import forms
 from ketaclinic.accounts.models import STAFF_ROLES, Role
 from ketaclinic.clinical import dosing
 from ketaclinic.clinical.ceilings import INFUSION_DURATION_MIN_RANGE, SETTINGS
-from ketaclinic.clinics.models import ClinicPolicy, Location, ProtocolTemplate
+from ketaclinic.clinics.models import Clinic, ClinicPolicy, Location, ProtocolTemplate
 from ketaclinic.clinics.policy_fields import POLICY_GROUPS, show
-from ketaclinic.clinics.services import LOCATION_FIELDS, TEMPLATE_FIELDS
+from ketaclinic.clinics.services import BRAND_FIELDS, LOCATION_FIELDS, TEMPLATE_FIELDS
+from ketaclinic.clinics.services.brand import LOGO_MAX_BYTES, LOGO_MAX_SIDE
 from ketaclinic.lib.forms import bounded, hidden_number_field
 
 STAFF_ROLE_CHOICES = [(r.value, r.label) for r in Role if r in STAFF_ROLES]
@@ -252,3 +253,68 @@ class ClinicPolicyForm(forms.Form):
 
     def values(self) -> dict[str, object]:
         return {name: self.cleaned_data[name] for name in ClinicPolicy.THRESHOLD_FIELDS}
+
+
+class BrandForm(forms.Form):
+    """The clinic's brand. The colour's contrast and the logo's contents are the service's to
+    check (``services.brand``); the form parses and caps sizes."""
+
+    mark_optional = True  # the field template marks optional fields "(optional)"
+
+    based_on_version = hidden_number_field()
+    name = forms.CharField(max_length=200, label="Clinic name")
+    logo = forms.FileField(
+        required=False,
+        label="Logo",
+        help_text=(
+            f"PNG or JPEG, up to {LOGO_MAX_BYTES // 1024} KB and {LOGO_MAX_SIDE} pixels on a side. "
+            "Shown beside the clinic's name in the page header."
+        ),
+        widget=forms.FileInput(attrs={"accept": "image/png,image/jpeg"}),
+    )
+    remove_logo = forms.BooleanField(required=False, label="Remove the current logo")
+    brand_colour = forms.CharField(
+        max_length=7,
+        label="Header colour",
+        help_text=(
+            "# and six hexadecimal digits, e.g. #1b2430. White text on it must reach a 4.5:1 "
+            "contrast (WCAG AA)."
+        ),
+        widget=forms.TextInput(attrs={"placeholder": "#1b2430", "autocomplete": "off"}),
+    )
+    postal_address = forms.CharField(
+        max_length=400,
+        required=False,
+        label="Postal address",
+        help_text="One line per row; shown in the page footer and under every email.",
+        widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off"}),
+    )
+    phone = forms.CharField(
+        max_length=40,
+        required=False,
+        label="Phone",
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
+    )
+    public_email = forms.EmailField(
+        required=False, label="Public email", help_text="Where patients may write to the clinic."
+    )
+    sender_email = forms.EmailField(
+        required=False,
+        label="Sender address for emails",
+        help_text=(
+            "Emails go out from this address with the clinic's name. Leave empty to use the "
+            "server's address. Your mail provider must allow sending from it."
+        ),
+    )
+
+    def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "based_on_version": clinic.brand_version,
+                **{name: getattr(clinic, name) for name in BRAND_FIELDS},
+            },
+        )
+        super().__init__(*args, **kwargs)
+        if not clinic.logo:
+            del self.fields["remove_logo"]

@@ -20,10 +20,28 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"{value!r} is not a known IANA time zone (e.g. America/New_York).")
 
 
+# The header colour a clinic starts with (the product's ink): white text on it passes WCAG AA.
+DEFAULT_BRAND_COLOUR = "#1b2430"
+
+
 class Clinic(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # Brand (clinics/brand.py): what patients see on pages, letters and emails. The logo is a
+    # name in the default storage (served by ``clinics:logo``, never from MEDIA_URL); the
+    # version counts saves, so a form saved over a newer one is refused and cached brands and
+    # logo URLs change with each save.
+    logo = models.FileField(upload_to="clinic-logos/", blank=True, max_length=200)
+    brand_colour = models.CharField(max_length=7, default=DEFAULT_BRAND_COLOUR)
+    postal_address = models.TextField(blank=True, max_length=400)
+    phone = models.CharField(max_length=40, blank=True)
+    public_email = models.EmailField(blank=True)
+    sender_email = models.EmailField(
+        blank=True, help_text="The address emails to patients and staff are sent from."
+    )
+    brand_version = models.PositiveIntegerField(default=1)
 
     def __str__(self) -> str:
         return self.name

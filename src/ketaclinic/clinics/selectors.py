@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from ketaclinic.accounts.models import STAFF_ROLES, Role, StaffInvitation, User
 from ketaclinic.clinical import dosing
@@ -319,3 +319,21 @@ def staff_for_admin(*, clinic_id: int) -> StaffPage:
         .order_by("email")
     )
     return StaffPage(staff=staff, invitations=invitations)
+
+
+def proposals_waiting(*, clinic_id: int) -> QuerySet[PolicyProposal]:
+    """The clinic's safety-setting proposals waiting for a second physician, oldest first
+    (lazy): the clinic admin's and the physicians' worklists."""
+    return (
+        PolicyProposal.objects.filter(clinic_id=clinic_id, status=ProposalStatus.PENDING)
+        .select_related("proposed_by")
+        .order_by("proposed_at", "id")
+    )
+
+
+def staff_invitations_open(*, clinic_id: int) -> QuerySet[StaffInvitation]:
+    """Invitations neither accepted nor revoked, expired ones included (the admin resends or
+    revokes them), oldest first (lazy): the clinic admin's worklist."""
+    return StaffInvitation.objects.filter(
+        clinic_id=clinic_id, accepted_at__isnull=True, revoked_at__isnull=True
+    ).order_by("created_at", "id")

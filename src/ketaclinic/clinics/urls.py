@@ -1,11 +1,14 @@
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, re_path
 
-from ketaclinic.clinics.views import locations, protocols, safety, staff
+from ketaclinic.clinics.views import brand, locations, protocols, safety, staff
 
 app_name = "clinics"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("clinic/settings/", safety.settings_index, name="settings"),
+    path("clinic/settings/brand/", brand.brand_edit, name="brand"),
+    path("brand/logo/<int:clinic_id>/<int:version>/", brand.logo, name="logo"),
+    re_path(r"^brand/(?P<colour>[0-9a-f]{6})\.css$", brand.brand_css, name="brand_css"),
     path("clinic/settings/safety/", safety.policy_detail, name="policy"),
     path("clinic/settings/safety/edit/", safety.policy_edit, name="policy_edit"),
     path("clinic/settings/safety/history/", safety.policy_history, name="policy_history"),

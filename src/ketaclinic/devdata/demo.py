@@ -2,6 +2,11 @@
 
 Loaded by ``ketaclinic demo``; idempotent (existing rows are kept, missing ones added). Every demo
 account has ``is_demo`` set and logs in only while KETACLINIC_MODE is demo or test.
+
+``load_demo()`` alone is the base clinic the tests use (under a second). The command adds, with
+``history=True``, two and a half years of treatment for about 150 patients (``history``) and
+something on every role's worklist today (``today``): ``ketaclinic demo --no-history`` skips
+both.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ from django.db import transaction
 from ketaclinic.accounts.models import Role, User
 from ketaclinic.clinics.api import clinic_defaults_install
 from ketaclinic.clinics.models import Chair, Clinic, Location
+from ketaclinic.devdata.history import HistoryResult, load_demo_history
 from ketaclinic.devdata.infusion_day import seed_infusion_day
+from ketaclinic.devdata.today import DEMO_DOMAIN as DEMO_DOMAIN  # the log-ins' domain
+from ketaclinic.devdata.today import load_demo_today
 from ketaclinic.patients.models import Patient
 
 DEMO_PASSWORD = "ketaclinic-demo"  # noqa: S105  (published on purpose: demo mode only)
-DEMO_DOMAIN = "demo.ketaclinic.test"
 CLINIC_SLUG = "lakeshore"
 
 
@@ -102,8 +109,20 @@ def _user(email: str, *, role: Role, name: str, clinic: Clinic) -> User:
     return user
 
 
-@transaction.atomic
+@dataclass
+class DemoLoad:
+    clinic: Clinic
+    history: HistoryResult | None = None
+
+
 def load_demo() -> Clinic:
+    """The base demo clinic (staff, patients, schedule, today's infusions)."""
+    return load_demo_full(history=False).clinic
+
+
+@transaction.atomic
+def load_demo_full(*, history: bool) -> DemoLoad:
+    """The demo clinic; with ``history``, its past and today's worklists as well."""
     clinic, _ = Clinic.objects.get_or_create(
         slug=CLINIC_SLUG, defaults={"name": "Lakeshore Neuropathic Pain Clinic"}
     )
@@ -150,9 +169,15 @@ def load_demo() -> Clinic:
             )
             patient.save(update_fields=["user"])
     _load_schedule(clinic, locations)
+    loaded = DemoLoad(clinic=clinic)
+    if history:
+        # Before today's infusions, so the chairs go to patients with a signed plan.
+        loaded.history = load_demo_history(clinic=clinic)
     # Today's infusions on the chair board, one per location (idempotent for the day).
     seed_infusion_day(clinic=clinic)
-    return clinic
+    if history:
+        load_demo_today(clinic=clinic)
+    return loaded
 
 
 # Appointment types (kind, name, minutes, buffer, role, chair, online) and the physician's

@@ -29,7 +29,7 @@ def _start(location: Location, now: dt.datetime, duration: dt.timedelta) -> dt.d
     latest = midnight + dt.timedelta(days=1) - duration - dt.timedelta(minutes=1)
     # A quarter of an hour ago, so the patient shows as expected (and a little late) right away.
     start = min(max(local - dt.timedelta(minutes=15), midnight), latest)
-    return start.replace(minute=start.minute - start.minute % 5)
+    return start.replace(minute=start.minute - start.minute % 5, second=0, microsecond=0)
 
 
 @transaction.atomic

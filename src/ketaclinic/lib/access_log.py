@@ -1,9 +1,11 @@
 """Paths as the logs may show them: no query string, no secret in a path (issue 15 item 7).
 
-The staff patient search and the audit filters carry names and record numbers in their query
-strings, and emailed links carry their secret in the path (password reset and email
-confirmation keys, staff invitation tokens, the single-use appointment and diary links). A log
-line keeps the route and loses the secret: ``/d/[token]/``, ``/staff/patients/``.
+Searches and filters post their terms and keep them in the session (the staff patient search,
+the schedule's quick find, the audit filters), so no page of ours puts patient data in a query
+string; query strings are still dropped, for an old bookmark or a hand-typed address. Emailed
+links carry their secret in the path (password reset and email confirmation keys, staff
+invitation tokens, the single-use appointment and diary links). A log line keeps the route and
+loses the secret: ``/d/[token]/``, ``/staff/patients/``.
 
 Two writers are covered: gunicorn's access log (``AccessLogger``, the logger class
 ``ketaclinic serve`` starts gunicorn with; it also masks gunicorn's own error log) and Django's

@@ -5,10 +5,20 @@ it. Names are re-exported from where they are written."""
 
 from __future__ import annotations
 
+from ketaclinic.outcomes.boosters.selectors import boosters_to_review
+from ketaclinic.outcomes.boosters.services import (
+    booster_suggestion_decline,
+    booster_suggestions_refresh,
+)
 from ketaclinic.outcomes.durability.services import series_results_refresh
-from ketaclinic.outcomes.selectors import finished_series_ends
+from ketaclinic.outcomes.selectors import DiaryDue, diary_due, finished_series_ends
 
 __all__ = [
+    "DiaryDue",
+    "booster_suggestion_decline",
+    "booster_suggestions_refresh",
+    "boosters_to_review",
+    "diary_due",
     "finished_series_ends",
     "series_results_refresh",
 ]

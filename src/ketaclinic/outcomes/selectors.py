@@ -272,7 +272,37 @@ def diary_unaudited(patient: Patient, *, now: dt.datetime | None) -> DiaryView:
         ),
     )
     view.outcomes = series_outcomes(nrs=view.nrs, series=series, baseline=baseline)
-    finished = [s for s in series if not s.ongoing]
-    if finished and not any(d >= finished[-1].end for d, _ in view.pgic):
-        view.pgic_due = finished[-1]
+    view.pgic_due = pgic_due(series, [d for d, _ in view.pgic])
     return view
+
+
+def pgic_due(series: list[SeriesSpan], pgic_dates: Collection[dt.date]) -> SeriesSpan | None:
+    """The finished series whose impression of change (PGIC) the patient has not given yet: the
+    latest finished one, when no PGIC is dated on or after its last day."""
+    finished = [s for s in series if not s.ongoing]
+    if finished and not any(d >= finished[-1].end for d in pgic_dates):
+        return finished[-1]
+    return None
+
+
+@dataclass(frozen=True)
+class DiaryDue:
+    """What the patient's diary asks of her today (her home page's "to do")."""
+
+    today: dt.date
+    nrs_today: bool  # today's pain score is still to record
+    pgic: SeriesSpan | None  # the series whose PGIC is due, if any
+
+
+def diary_due(*, patient: Patient, now: dt.datetime | None = None) -> DiaryDue:
+    """Today's diary entry and the PGIC when due, in the patient's zone: three queries,
+    unaudited (the home page that shows it writes one read event for the patient)."""
+    zone = timing.patient_zone(patient)
+    today = timing.local_today(zone, now)
+    entries = DiaryEntry.objects.filter(patient=patient)
+    nrs_done = entries.filter(instrument=Instrument.NRS, entry_date=today).exists()
+    pgic_dates = list(
+        entries.filter(instrument=Instrument.PGIC).values_list("entry_date", flat=True)
+    )
+    series = infusion_series_for_patient(patient, today=today)
+    return DiaryDue(today=today, nrs_today=not nrs_done, pgic=pgic_due(series, pgic_dates))

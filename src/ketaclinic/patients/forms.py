@@ -3,11 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from ketaclinic.clinics.models import Location
 from ketaclinic.lib.forms import hidden_number_field
 from ketaclinic.patients.models import Patient, Sex
+from ketaclinic.patients.search import DATE_FORMATS_HINT, parse_patient_query
 
 
 class PatientForm(forms.Form):
@@ -56,3 +58,25 @@ class PatientForm(forms.Form):
         if value.year < 1900:
             raise forms.ValidationError("Enter a date of birth after 1900.")
         return value
+
+
+class PatientSearchForm(forms.Form):
+    """The staff list's search box; the text is read by ``search.parse_patient_query``."""
+
+    q = forms.CharField(
+        label="Find a patient",
+        max_length=100,
+        required=False,
+        help_text=(
+            "Name, record number, email, phone (any format) or date of birth "
+            f"({DATE_FORMATS_HINT}); type several to narrow."
+        ),
+    )
+
+    def clean_q(self) -> str:
+        text: str = self.cleaned_data["q"].strip()
+        try:
+            parse_patient_query(text)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
+        return text

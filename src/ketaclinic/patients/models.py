@@ -6,14 +6,28 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Value
+from django.db.models.functions import Replace
 
 from ketaclinic.clinics.models import Clinic, Location
+from ketaclinic.patients.search import PHONE_SEPARATORS
 
 
 class Sex(models.TextChoices):
     # Sex assigned at birth is what the dosing formulas (Devine ideal body weight) need.
     FEMALE = "female", "Female"
     MALE = "male", "Male"
+
+
+def _phone_digits() -> Replace:
+    """``phone`` without the separators people type: computed by the database on every write
+    (whoever writes: a service, the demo data, a migration), so the search by phone can use an
+    index whatever format the number was typed in."""
+    expression: Replace | models.F = models.F("phone")
+    for separator in PHONE_SEPARATORS:
+        expression = Replace(expression, Value(separator), Value(""))
+    assert isinstance(expression, Replace)
+    return expression
 
 
 class Patient(models.Model):
@@ -38,6 +52,11 @@ class Patient(models.Model):
     sex = models.CharField(max_length=10, choices=Sex.choices)
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
+    phone_digits = models.GeneratedField(
+        expression=_phone_digits(),
+        output_field=models.CharField(max_length=40),
+        db_persist=True,
+    )
     referring_physician = models.CharField(max_length=200, blank=True)
     referring_physician_email = models.EmailField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -50,7 +69,12 @@ class Patient(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["clinic", "mrn"], name="patient_mrn_unique_per_clinic"),
         ]
-        indexes = [models.Index(fields=["clinic", "family_name", "given_name"])]
+        indexes = [
+            models.Index(fields=["clinic", "family_name", "given_name"]),
+            # The front desk's search by phone and by date of birth (patients/selectors.py).
+            models.Index(fields=["clinic", "phone_digits"], name="patient_clinic_phone_digits"),
+            models.Index(fields=["clinic", "date_of_birth"], name="patient_clinic_birth_date"),
+        ]
 
     def __str__(self) -> str:
         return self.full_name

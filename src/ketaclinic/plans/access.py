@@ -41,7 +41,12 @@ def access_plan(user: User, public_id: uuid.UUID | str, *, for_write: bool) -> P
         return (
             plans_visible_to(user)
             .select_related(
-                "clinic", "patient", "protocol", "created_by", "signed_by", "supersedes"
+                "clinic",
+                "patient__home_location",
+                "protocol",
+                "created_by",
+                "signed_by",
+                "supersedes",
             )
             .get(public_id=key)
         )

@@ -7,29 +7,24 @@ reference bands of docs/clinical-policy.md "Pharmacokinetics [7]" (``pk.REFERENC
 shaded and labelled.
 Every chart says it is an estimate: decision support only, never automatic dosing.
 
-Drawing uses matplotlib's object API (``matplotlib.figure.Figure`` with its own canvas), never
-``pyplot``: pyplot keeps a global current figure and would load a GUI backend, neither of which
-is safe in a multi-threaded web server. No GUI backend is ever imported here.
+Drawing uses matplotlib's object API through ``lib.figures`` (a figure with its own canvas),
+never ``pyplot``: pyplot keeps a global current figure and would load a GUI backend, neither of
+which is safe in a multi-threaded web server.
 """
 
 from __future__ import annotations
 
 import functools
-import html
-import io
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
 import numpy as np
 from matplotlib.artist import Artist
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from ketaclinic.clinical import pk
-from ketaclinic.lib.svg import svg_without_inline_style
+from ketaclinic.lib.figures import figure_svg, new_figure
 
 __all__ = [
     "ESTIMATE_CAPTION",
@@ -41,9 +36,8 @@ __all__ = [
     "protocol_curve",
 ]
 
-# No rcParams are changed here: they are process-wide, and other charts (the pain diary) share
-# them. So text is drawn as glyph outlines; the chart is named for screen readers by its
-# <title> and <desc>, and each band is an element with a stable id ("band-analgesia", ...).
+# Text is SVG text (``lib.figures``); the chart is named for screen readers by its <title> and
+# <desc>, and each band is an element with a stable id ("band-analgesia", ...).
 
 #: (start_min, end_min, rate_mg_per_min), as ``pk.simulate`` takes them.
 Segment = tuple[float, float, float]
@@ -68,6 +62,12 @@ _COMPARE_COLOUR: Final = "#555555"
 _MIN_TOP_NG_PER_ML: Final = 300.0
 _HEADROOM: Final = 1.25
 _SAMPLES: Final = 361
+# Points: read on a tablet at the infusion chair, and at 34 rem at least (plans.css).
+_FONT_PT: Final = 11.0
+_SMALL_PT: Final = 10.0
+_CAPTION_PT: Final = 9.0
+_WIDTH_IN: Final = 7.2
+_HEIGHT_IN: Final = 4.2
 
 
 def chart_caption(model: str = pk.DEFAULT_MODEL) -> str:
@@ -165,14 +165,15 @@ def _render(
     peak = float(max(curve.max(initial=0.0), 0.0 if compared is None else compared.max()))
     top = max(_MIN_TOP_NG_PER_ML, peak * _HEADROOM)
 
-    figure = Figure(figsize=(7.2, 3.9), dpi=100, layout="constrained")
-    FigureCanvasAgg(figure)
+    figure = new_figure(width_in=_WIDTH_IN, height_in=_HEIGHT_IN)
     axes = figure.add_subplot()
     axes.set_xlim(0, until)
     axes.set_ylim(0, top)
-    axes.set_xlabel("Minutes from the start of the infusion")
-    axes.set_ylabel("Plasma ketamine (ng/mL)")
-    axes.set_title(title, loc="left", fontsize=11)
+    axes.set_xlabel("Minutes from the start of the infusion", fontsize=_FONT_PT)
+    axes.set_ylabel("Plasma ketamine (ng/mL)", fontsize=_FONT_PT)
+    # The title above the legend, both above the plot, so neither covers the other or a curve.
+    figure.suptitle(title, x=0.01, ha="left", fontsize=_FONT_PT + 1)
+    axes.tick_params(labelsize=_SMALL_PT)
     axes.grid(axis="y", color="#dddddd", linewidth=0.6)
 
     off_scale: list[str] = []
@@ -203,7 +204,7 @@ def _render(
             f"{band.label} {span} ng/mL",
             ha="right",
             va="top",
-            fontsize=8,
+            fontsize=_SMALL_PT,
             color=colour,
         )
         text.set_gid(f"band-label-{band.code}")
@@ -211,14 +212,16 @@ def _render(
         note = axes.text(
             0.01,
             0.98,
-            "Above this scale: " + "; ".join(off_scale),
+            _wrap("Above this scale: " + "; ".join(off_scale), width=72),
             transform=axes.transAxes,
             ha="left",
             va="top",
-            fontsize=8,
+            fontsize=_SMALL_PT,
             color="#444444",
         )
         note.set_gid("bands-off-scale")
+        # Inside the plot: the layout need not make room for it.
+        note.set_in_layout(False)
 
     for index, (start, end, rate) in enumerate(segments):
         if rate > 0 and end > start:
@@ -238,24 +241,26 @@ def _render(
     (line,) = axes.plot(times, curve, color=_CURVE_COLOUR, linewidth=2.2, label=curve_label)
     line.set_gid("curve-predicted")
     # Above the plot, beside the title, where it can never hide the curve or a band label.
-    axes.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, fontsize=8, frameon=False)
+    axes.legend(
+        loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2, fontsize=_SMALL_PT, frameon=False
+    )
     caption = _wrap(chart_caption(model))
-    figure.text(0.01, 0.01, caption, fontsize=7, color="#444444", va="bottom").set_gid("caption")
-    # Keep a bottom strip free for the caption (constrained layout ignores figure text): about
-    # 0.1 in per 7-pt line on a 3.9 in tall figure.
-    strip = 0.02 + 0.032 * (caption.count("\n") + 1)
+    figure.text(0.01, 0.01, caption, fontsize=_CAPTION_PT, color="#444444", va="bottom").set_gid(
+        "caption"
+    )
+    # Keep a bottom strip free for the caption (constrained layout ignores figure text): a line
+    # is about 1.2 x its font size, in points of the figure's height.
+    lines = caption.count("\n") + 1
+    strip = (4 + 1.2 * _CAPTION_PT * lines) / (72 * _HEIGHT_IN)
     figure.get_layout_engine().set(rect=(0, strip, 1, 1 - strip))  # type: ignore[union-attr, call-arg]
-
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     description = (
         f"{curve_label} curve peaking at about {curve.max(initial=0.0):.0f} ng/mL. "
         f"Reference bands: {'; '.join(described)}. {chart_caption(model)}"
     )
-    return _inline(buffer.getvalue(), title, description)
+    return figure_svg(figure, label=title, description=description, css_class="pk-chart-svg")
 
 
-def _wrap(text: str, width: int = 120) -> str:
+def _wrap(text: str, width: int = 100) -> str:
     words, lines, line = text.split(), [], ""
     for word in words:
         if line and len(line) + 1 + len(word) > width:
@@ -265,21 +270,6 @@ def _wrap(text: str, width: int = 120) -> str:
             line = f"{line} {word}".strip()
     lines.append(line)
     return "\n".join(lines)
-
-
-_PROLOG = re.compile(r"^.*?(?=<svg\b)", re.DOTALL)
-
-
-def _inline(svg: str, title: str, description: str) -> str:
-    """The bare ``<svg>`` element, named and described for screen readers (text is outlines)."""
-    svg = svg_without_inline_style(_PROLOG.sub("", svg, count=1))
-    label = html.escape(title, quote=True)
-    desc = html.escape(description, quote=False)
-    return svg.replace(
-        "<svg ",
-        f'<svg role="img" aria-label="{label}" class="pk-chart-svg" ',
-        1,
-    ).replace(">", f"><title>{label}</title><desc>{desc}</desc>", 1)
 
 
 class _Infusion(Protocol):

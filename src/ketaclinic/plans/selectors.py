@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -50,8 +51,10 @@ __all__ = [
     "my_plan",
     "patient_plans",
     "plan_page",
+    "plans_to_sign",
     "protocol_form_data",
     "protocol_of",
+    "signed_plan_of",
     "with_suggested_tasks",
 ]
 
@@ -289,3 +292,23 @@ def protocol_form_data(*, actor: Actor, plan_id: str) -> ProtocolFormData:
             actor, plan, {"view": "protocol_form", "measurements": data.measurements is not None}
         )
     return data
+
+
+def plans_to_sign(*, clinic_id: int) -> QuerySet[Plan]:
+    """Draft plans waiting for a physician's signature, oldest first (lazy): the physician's
+    worklist."""
+    return (
+        Plan.objects.filter(clinic_id=clinic_id, status=PlanStatus.DRAFT)
+        .select_related("patient")
+        .order_by("created_at", "id")
+    )
+
+
+def signed_plan_of(*, patient: Patient) -> Plan | None:
+    """The patient's plan in force (signed), with its protocol, or None: one query, unaudited
+    (the patient's home page writes its own read event)."""
+    return (
+        Plan.objects.filter(patient=patient, status=PlanStatus.SIGNED)
+        .select_related("protocol")
+        .first()
+    )

@@ -9,13 +9,25 @@ it. Names are re-exported from where they are written."""
 from __future__ import annotations
 
 from ketaclinic.scheduling.access import SCHEDULERS
+from ketaclinic.scheduling.selectors import (
+    appointments_today,
+    new_bookings,
+    next_visit,
+    no_shows_to_call,
+    visits_split,
+    waitlist_offers_out,
+)
 from ketaclinic.scheduling.services import (
     appointment_book,
     appointment_infusion_step,
     booking_signup_hold,
     infusion_type_variant,
 )
-from ketaclinic.scheduling.signals import announce_appointments_changed, appointments_changed
+from ketaclinic.scheduling.signals import (
+    announce_appointments_changed,
+    appointments_changed,
+    completion_held,
+)
 from ketaclinic.scheduling.slots import PATTERN_WEEKDAYS, free_slots, series_dates
 from ketaclinic.scheduling.views.common import posted_slot, slot_page_context
 
@@ -26,10 +38,17 @@ __all__ = [
     "appointment_book",
     "appointment_infusion_step",
     "appointments_changed",
+    "appointments_today",
     "booking_signup_hold",
+    "completion_held",
     "free_slots",
     "infusion_type_variant",
+    "new_bookings",
+    "next_visit",
+    "no_shows_to_call",
     "posted_slot",
     "series_dates",
     "slot_page_context",
+    "visits_split",
+    "waitlist_offers_out",
 ]

@@ -8,12 +8,14 @@ import zoneinfo
 from email.mime.text import MIMEText
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress
 
+from ketaclinic.clinics.api import clinic_brand
+from ketaclinic.lib.email import address_of, clinic_email
 from ketaclinic.scheduling.models import Appointment, WaitlistOffer
+from ketaclinic.scheduling.selectors import change_window
 
 PRODID = "-//ketaclinic//scheduling//EN"
 
@@ -42,8 +44,9 @@ def appointment_ics(appointment: Appointment, *, method: str) -> bytes:
         "location", ", ".join(p for p in (location.name, location.address, location.city) if p)
     )
     event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
-    organizer = vCalAddress(f"mailto:{_from_address()}")
-    organizer.params["cn"] = appointment.location.clinic.name
+    brand = clinic_brand(appointment.location.clinic_id)
+    organizer = vCalAddress(f"mailto:{address_of(brand.from_email)}")
+    organizer.params["cn"] = brand.name
     event.add("organizer", organizer)
     if appointment.patient.email:
         attendee = vCalAddress(f"mailto:{appointment.patient.email}")
@@ -53,11 +56,6 @@ def appointment_ics(appointment: Appointment, *, method: str) -> bytes:
     # VTIMEZONE for the location's zone, so DTSTART;TZID=America/New_York resolves everywhere.
     cal.add_missing_timezones()
     return bytes(cal.to_ical())
-
-
-def _from_address() -> str:
-    value = str(settings.DEFAULT_FROM_EMAIL)
-    return value.split("<")[-1].rstrip(">").strip()
 
 
 def _url(path: str) -> str:
@@ -70,6 +68,7 @@ def _local(appointment: Appointment) -> dt.datetime:
 
 def _send(
     *,
+    clinic_id: int,
     to: str,
     subject: str,
     template: str,
@@ -77,10 +76,17 @@ def _send(
     ics: bytes | None = None,
     method: str = "REQUEST",
 ) -> None:
+    """One email from the clinic (its sender, name and signature: ``lib/email.py``)."""
     if not to:
         return
-    body = render_to_string(template, context)
-    message = EmailMessage(subject=subject, body=body, to=[to])
+    brand = clinic_brand(clinic_id)
+    body = render_to_string(template, {**context, "brand": brand})
+    message = clinic_email(
+        sender=brand,
+        subject=subject,
+        body=body,
+        to=[to],
+    )
     if ics is not None:
         part = MIMEText(ics.decode("utf-8"), "calendar", "utf-8")
         part.set_param("method", method)
@@ -98,13 +104,16 @@ def send_confirmation(
         "appointment": appointment,
         "local_start": _local(appointment),
         "moved": moved,
+        # The same deadline the portal shows: online changes until then, a call after.
+        "change_deadline": change_window(appointment).deadline,
         "reschedule_url": _url(reverse("scheduling:link_reschedule", args=[reschedule_token])),
         "cancel_url": _url(reverse("scheduling:link_cancel", args=[cancel_token])),
     }
     subject = "Your appointment has moved" if moved else "Your appointment is booked"
     _send(
+        clinic_id=appointment.location.clinic_id,
         to=appointment.patient.email,
-        subject=f"[ketaclinic] {subject}",
+        subject=subject,
         template="scheduling/email/confirmation.txt",
         context=context,
         ics=appointment_ics(appointment, method="REQUEST"),
@@ -113,8 +122,9 @@ def send_confirmation(
 
 def send_cancellation(appointment: Appointment) -> None:
     _send(
+        clinic_id=appointment.location.clinic_id,
         to=appointment.patient.email,
-        subject="[ketaclinic] Your appointment is cancelled",
+        subject="Your appointment is cancelled",
         template="scheduling/email/cancellation.txt",
         context={"appointment": appointment, "local_start": _local(appointment)},
         ics=appointment_ics(appointment, method="CANCEL"),
@@ -126,8 +136,9 @@ def send_location_notice(appointment: Appointment, *, what: str) -> None:
     from django.urls import reverse
 
     _send(
+        clinic_id=appointment.location.clinic_id,
         to=appointment.location.email,
-        subject=f"[ketaclinic] {what}: {appointment.type.name} at {appointment.location.name}",
+        subject=f"{what}: {appointment.type.name} at {appointment.location.name}",
         template="scheduling/email/location_notice.txt",
         context={
             "appointment": appointment,
@@ -140,8 +151,9 @@ def send_location_notice(appointment: Appointment, *, what: str) -> None:
 
 def send_reminder(appointment: Appointment, *, kind: str) -> None:
     _send(
+        clinic_id=appointment.location.clinic_id,
         to=appointment.patient.email,
-        subject="[ketaclinic] Reminder: your appointment",
+        subject="Reminder: your appointment",
         template="scheduling/email/reminder.txt",
         context={"appointment": appointment, "local_start": _local(appointment), "kind": kind},
     )
@@ -152,8 +164,9 @@ def send_waitlist_offer(offer: WaitlistOffer, *, token: str) -> None:
 
     tz = zoneinfo.ZoneInfo(offer.location.time_zone)
     _send(
+        clinic_id=offer.location.clinic_id,
         to=offer.entry.patient.email,
-        subject="[ketaclinic] An earlier appointment is free",
+        subject="An earlier appointment is free",
         template="scheduling/email/waitlist_offer.txt",
         context={
             "offer": offer,

@@ -122,3 +122,41 @@ class BookingPolicyForm(forms.ModelForm[BookingPolicy]):
         model = BookingPolicy
         formfield_callback = _bounded_formfield
         fields = ["lead_time_hours", "horizon_days", "cancel_cutoff_hours", "waitlist_hold_minutes"]
+
+
+class DeskBookForm(forms.Form):
+    """The front desk's choice of where and what to book, read from the query string (ids of the
+    clinic's locations and appointment types: no patient data); the slot is posted separately.
+    Choices come from lists the view already read, so the form runs no query of its own."""
+
+    location = forms.TypedChoiceField(coerce=int)
+    type = forms.TypedChoiceField(coerce=int, label="Appointment type")
+
+    def __init__(
+        self,
+        data: Any,
+        *,
+        locations: list[Location],
+        types: list[AppointmentType],
+        home: Location | None,
+    ) -> None:
+        super().__init__(data)
+        self.locations = {loc.pk: loc for loc in locations}
+        self.types = {kind.pk: kind for kind in types}
+        location = self.fields["location"]
+        kind = self.fields["type"]
+        assert isinstance(location, forms.TypedChoiceField)
+        assert isinstance(kind, forms.TypedChoiceField)
+        # The home location is named in the list, so a desk booking elsewhere sees it.
+        location.choices = [
+            (loc.pk, f"{loc.name} (home)" if home is not None and loc.pk == home.pk else loc.name)
+            for loc in locations
+        ]
+        kind.choices = [(t.pk, t.name) for t in types]
+
+    def chosen(self) -> tuple[Location, AppointmentType]:
+        """The location and type chosen (call after ``is_valid``)."""
+        return (
+            self.locations[self.cleaned_data["location"]],
+            self.types[self.cleaned_data["type"]],
+        )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+import zoneinfo
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -26,13 +28,16 @@ from ketaclinic.scheduling.models import (
     AppointmentKind,
     AppointmentStatus,
     AppointmentType,
+    BookingPolicy,
     InductionSeries,
+    OfferStatus,
     SeriesStatus,
     WaitlistEntry,
     WaitlistOffer,
     WaitlistStatus,
 )
-from ketaclinic.scheduling.slots import SeriesProposal, local_day_bounds, series_find
+from ketaclinic.scheduling.signals import completion_holds
+from ketaclinic.scheduling.slots import SeriesProposal, local_day_bounds, policy_for, series_find
 
 
 def bookable_locations() -> list[Location]:
@@ -75,6 +80,20 @@ def patient_appointments(*, actor: Actor, patient: Patient) -> list[Appointment]
     return rows
 
 
+def visits_split(
+    appointments: Iterable[Appointment], *, now: dt.datetime
+) -> tuple[list[Appointment], list[Appointment]]:
+    """Visits still to come (booked, not yet started), soonest first: the next one is the one
+    people look for; and the rest, newest first. The portal's and the chart's one order."""
+    coming: list[Appointment] = []
+    past: list[Appointment] = []
+    for a in appointments:
+        (coming if a.start >= now and a.status == AppointmentStatus.BOOKED else past).append(a)
+    coming.sort(key=lambda a: (a.start, a.pk))
+    past.sort(key=lambda a: (a.start, a.pk), reverse=True)
+    return coming, past
+
+
 def patient_waitlist(*, patient: Patient) -> list[WaitlistEntry]:
     return list(
         WaitlistEntry.objects.filter(patient=patient, status=WaitlistStatus.WAITING).select_related(
@@ -83,15 +102,21 @@ def patient_waitlist(*, patient: Patient) -> list[WaitlistEntry]:
     )
 
 
+def new_bookings(*, user: User, since: dt.datetime) -> QuerySet[Appointment]:
+    """Bookings made since ``since`` and still booked, newest first (lazy): the front desk's list
+    of new bookings and the worklist's line of them."""
+    return (
+        _with_related(appointments_visible_to(user))
+        .filter(created_at__gte=since, status=AppointmentStatus.BOOKED)
+        .order_by("-created_at")
+    )
+
+
 def recent_bookings(*, actor: Actor, since: dt.datetime, limit: int = 100) -> list[Appointment]:
     """The front desk's list of new bookings (newest first), one query plus the audit row."""
     assert actor.user is not None
     with transaction.atomic():
-        rows = list(
-            _with_related(appointments_visible_to(actor.user))
-            .filter(created_at__gte=since, status=AppointmentStatus.BOOKED)
-            .order_by("-created_at")[:limit]
-        )
+        rows = list(new_bookings(user=actor.user, since=since)[:limit])
         audit_record(
             actor=actor,
             action=Action.READ,
@@ -128,6 +153,37 @@ def waitlist_offer_read(*, actor: Actor, offer: WaitlistOffer) -> WaitlistOffer:
             detail={"via": "link"},
         )
     return offer
+
+
+def desk_bookable_types(clinic_id: int) -> list[AppointmentType]:
+    """What the front desk books on its one-appointment page: every active type of the clinic
+    that needs no chair (consultations, follow-ups), first-visit consultations first.
+
+    Chair-held types (ketamine infusions) are not offered there: an infusion needs a signed plan
+    and is booked as the plan's induction series (``series.py``) or as a booster a physician
+    approved (outcomes), each path asking its own gates."""
+    return list(
+        AppointmentType.objects.filter(clinic_id=clinic_id, is_active=True, needs_chair=False)
+        .exclude(kind=AppointmentKind.INFUSION)
+        .order_by("kind", "duration_min", "pk")
+    )
+
+
+def usual_location(patient: Patient, locations: list[Location]) -> Location | None:
+    """Where the desk books the patient unless told otherwise: the home location; without one,
+    the location of the patient's latest appointment (one query); else the clinic's first."""
+    by_id = {location.pk: location for location in locations}
+    if patient.home_location_id in by_id:
+        return by_id[patient.home_location_id]
+    latest = (
+        Appointment.objects.filter(patient=patient, location_id__in=list(by_id))
+        .order_by("-start", "-pk")
+        .values_list("location_id", flat=True)
+        .first()
+    )
+    if latest is not None:
+        return by_id[latest]
+    return locations[0] if locations else None
 
 
 def desk_book_read(*, actor: Actor, patient: Patient) -> Patient:
@@ -167,6 +223,8 @@ class Schedule:
     columns: list[ScheduleColumn]
     # Every appointment touching the days, cancelled ones included, in start order.
     appointments: list[Appointment]
+    # Why the desk may not mark some of them completed (a chair session still open), by pk.
+    completion_held: dict[int, str] = field(default_factory=dict)
 
 
 def schedule_locations(*, user: User) -> list[Location]:
@@ -183,7 +241,7 @@ def schedule_locations(*, user: User) -> list[Location]:
 def schedule_read(*, actor: Actor, location: Location, day_from: dt.date, days: int) -> Schedule:
     """One location's providers and chairs as columns with their appointments over ``days``
     local days: three queries and one audit row, whatever the number of appointments,
-    providers or chairs."""
+    providers or chairs (a fourth when someone has arrived: which of them are in a chair)."""
     assert actor.user is not None
     if actor.user.clinic_id != location.clinic_id or actor.user.role not in STAFF_ROLES:
         raise Http404("No such schedule")
@@ -235,8 +293,15 @@ def schedule_read(*, actor: Actor, location: Location, day_from: dt.date, days: 
             object_id=location.pk,
             detail={"from": day_from.isoformat(), "days": days, "results": len(rows)},
         )
+    # Only an arrival can be completed; one more query when someone has arrived.
+    held = completion_holds(a.pk for a in rows if a.status == AppointmentStatus.ARRIVED)
     return Schedule(
-        location=location, day_from=day_from, days=days, columns=columns, appointments=rows
+        location=location,
+        day_from=day_from,
+        days=days,
+        columns=columns,
+        appointments=rows,
+        completion_held=held,
     )
 
 
@@ -384,4 +449,98 @@ def infusion_type(clinic_id: int) -> AppointmentType | None:
         )
         .order_by("-needs_chair", "pk")
         .first()
+    )
+
+
+# --- what the staff homes' worklists read (web/worklists.py); lazy querysets, unaudited: the
+# page that shows them writes its own read event ---
+
+
+def appointments_today(*, user: User, now: dt.datetime) -> QuerySet[Appointment]:
+    """The clinic's appointments still booked or arrived today, each location's "today" in its
+    own zone, soonest first: one query for the locations; the queryset itself is lazy."""
+    if user.clinic_id is None:
+        return Appointment.objects.none()
+    locations = list(Location.objects.filter(clinic_id=user.clinic_id))
+    if not locations:
+        return Appointment.objects.none()
+    today = Q()
+    for location in locations:
+        local = now.astimezone(zoneinfo.ZoneInfo(location.time_zone)).date()
+        start, end = local_day_bounds(location, local)
+        today |= Q(location=location, start__gte=start, start__lt=end)
+    return (
+        _with_related(appointments_visible_to(user))
+        .filter(today, status__in=(AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED))
+        .order_by("start", "id")
+    )
+
+
+#: How far back the front desk calls no-shows back.
+NO_SHOW_CALLBACK_DAYS = 7
+
+
+def no_shows_to_call(*, user: User, now: dt.datetime) -> QuerySet[Appointment]:
+    """No-shows of the last week whose patient has booked nothing since: the front desk calls
+    them back. Newest first, lazy."""
+    rebooked = Appointment.objects.filter(
+        patient=OuterRef("patient"), start__gt=now, status=AppointmentStatus.BOOKED
+    )
+    return (
+        _with_related(appointments_visible_to(user))
+        .filter(
+            status=AppointmentStatus.NO_SHOW,
+            start__gte=now - dt.timedelta(days=NO_SHOW_CALLBACK_DAYS),
+            start__lt=now,
+        )
+        .exclude(Exists(rebooked))
+        .order_by("-start", "-id")
+    )
+
+
+def waitlist_offers_out(*, user: User, now: dt.datetime) -> QuerySet[WaitlistOffer]:
+    """Open waitlist offers of the clinic not yet expired, the one expiring first first."""
+    if user.clinic_id is None:
+        return WaitlistOffer.objects.none()
+    return (
+        WaitlistOffer.objects.filter(
+            entry__clinic_id=user.clinic_id, status=OfferStatus.OPEN, expires_at__gt=now
+        )
+        .select_related("entry__patient", "location")
+        .order_by("expires_at", "id")
+    )
+
+
+def next_visit(*, patient: Patient, now: dt.datetime) -> Appointment | None:
+    """The patient's soonest booked appointment not over yet (one query), for her home page: a
+    visit that began a few minutes ago and she has not checked in for is still her next one."""
+    return (
+        Appointment.objects.filter(patient=patient, status=AppointmentStatus.BOOKED, end__gt=now)
+        .select_related("location", "type", "provider")
+        .order_by("start", "id")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class ChangeWindow:
+    """Until when the patient may change an appointment herself (BookingPolicy's cut-off), and
+    what she may still do: a series session may be cancelled but never moved alone. The same
+    rules the services check (``services/appointments.py``), said ahead so a page offers only
+    what will work."""
+
+    deadline: dt.datetime
+    can_cancel: bool
+    can_move: bool
+
+
+def change_window(
+    appointment: Appointment, *, now: dt.datetime | None = None, policy: BookingPolicy | None = None
+) -> ChangeWindow:
+    now = now or timezone.now()
+    policy = policy or policy_for(appointment.clinic_id)
+    deadline = appointment.start - dt.timedelta(hours=policy.cancel_cutoff_hours)
+    open_ = appointment.status == AppointmentStatus.BOOKED and now <= deadline
+    return ChangeWindow(
+        deadline=deadline, can_cancel=open_, can_move=open_ and appointment.series_id is None
     )

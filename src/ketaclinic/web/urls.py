@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.landing, name="landing"),
     path("healthz", views.healthz, name="healthz"),
     path("home/", views.home, name="home"),
+    path("nav/counts/", views.nav_counts, name="nav_counts"),
     path("me/", views.my_record, name="my_record"),
     path("clinic/", views.clinic_page, name="clinic_overview"),
 ]

@@ -12,11 +12,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from ketaclinic.accounts.api import roles_required, signed_in_user
+from ketaclinic.accounts.api import not_activity, roles_required, signed_in_user
 from ketaclinic.accounts.models import Role, User
 from ketaclinic.audit.api import Actor
-from ketaclinic.clinics.api import clinic_overview, staff_locations
+from ketaclinic.clinics.api import clinic_overview
 from ketaclinic.patients import api as patients_api
+from ketaclinic.web import worklists
 
 
 @login_not_required
@@ -37,16 +38,29 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     if isinstance(user, User) and user.is_patient and hasattr(user, "patient"):
+        # patient_detail writes the page's one read event; the rest of her home is unaudited.
         patient = patients_api.patient_detail(
             actor=Actor.from_request(request), public_id=str(user.patient.public_id)
         )
-        return render(request, "web/home_patient.html", {"patient": patient})
-    if isinstance(user, User) and user.is_clinic_staff:
         return render(
-            request, f"web/home_{user.role}.html", {"locations": staff_locations(user=user)}
+            request,
+            "web/home_patient.html",
+            {"patient": patient, "home": worklists.patient_home(patient=patient)},
         )
+    if isinstance(user, User) and user.is_clinic_staff:
+        worklist = worklists.worklist_read(actor=Actor.from_request(request))
+        return render(request, f"web/home_{user.role}.html", {"worklist": worklist})
     # Signed in but with no clinic role (e.g. an operator account): nothing clinical to show.
     return render(request, "web/home_none.html")
+
+
+@not_activity
+@require_GET
+def nav_counts(request: HttpRequest) -> HttpResponse:
+    """The number beside "Home" in the navigation, fetched by htmx after the page has loaded
+    so that no page pays for it; without JavaScript the navigation simply has no number."""
+    user = signed_in_user(request)
+    return render(request, "web/_nav_count.html", {"count": worklists.nav_count(user)})
 
 
 @roles_required(Role.PATIENT)

@@ -112,5 +112,12 @@ def test_a_patient_records_through_the_emailed_links_and_sees_the_chart(
     chart_box = chart.bounding_box()
     assert chart_box is not None
     assert chart_box["width"] <= viewport["width"]
+    # Every label as shown: its font size in SVG units scaled to the chart's rendered width.
+    smallest_px = chart.evaluate(
+        "svg => Math.min(...Array.from(svg.querySelectorAll('text')).map(t =>"
+        " parseFloat(getComputedStyle(t).fontSize)"
+        " * svg.getBoundingClientRect().width / svg.viewBox.baseVal.width))"
+    )
+    assert smallest_px >= 12
     overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
     assert overflow is False

@@ -63,6 +63,9 @@ def test_each_template_chosen_in_turn_is_the_one_saved(
         (SCHWARTZMAN, "Dose (mg/kg per session)", "1.4"),
     ):
         page.get_by_role("link", name="ketamine protocol").click()
+        # Chosen once the page has loaded: its script fills the fields on a change, and a change
+        # made before the script runs is one no person could make.
+        page.wait_for_url("**/protocol/", wait_until="load")
         page.get_by_label("Protocol template").select_option(label=name)
         # The fields fill at once, before anything is saved.
         expect(page.get_by_label(dose_label)).to_have_value(dose)
@@ -81,6 +84,8 @@ def test_a_template_chosen_with_the_keyboard_only_is_the_one_saved(
     page.goto(f"{live_server.url}/staff/plans/{plan.public_id}/protocol/")
     select = page.get_by_label("Protocol template")
     expect(select).to_have_value(str(template(world, SCHWARTZMAN).pk))
+    # The form's default (Enter) button is there for the keyboard, never drawn.
+    expect(page.locator("button[hidden][value=save]")).to_be_hidden()
     select.focus()
     # One step down the list: from Schwartzman to the Cleveland template.
     page.keyboard.press("ArrowDown")

@@ -1,7 +1,12 @@
 """Breaker probe (issue 15 item 6): Chromium opens every page of the authorization matrix that a
 role may open (not only the pages the CSP test picked) and no page breaks the Content-Security-
 Policy: no securitypolicyviolation event, no "Refused to" line in the console. Also the
-re-authentication pages and the operator admin."""
+re-authentication pages and the operator admin.
+
+The same walk audits accessibility (issue 16 item 11): axe-core at 1366 and 390 px finds no
+serious or critical violation. Each page is audited once, as the role that sees the most of it
+(``writer_for``), and each role's home, which carries that role's navigation; the pages differ
+by role only in what they offer, drawn with the same templates."""
 
 from __future__ import annotations
 
@@ -11,12 +16,13 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import NoReverseMatch
-from playwright.sync_api import ConsoleMessage, Page
+from playwright.sync_api import ConsoleMessage, Page, Response
 
 from tests.conftest import PERSONAS, World
 from tests.factories.accounts import make_user
+from tests.plugins.axe import Audit
 from tests.plugins.browser import sign_in_by_cookie
-from tests.security.walk import route_kwargs, url_for
+from tests.security.walk import route_kwargs, url_for, writer_for
 from tests.test_authorization_matrix import MATRIX
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -33,6 +39,17 @@ NOT_DOCUMENTS = frozenset(
     {"analytics:clinic_csv", "outcomes:staff_letter_pdf", "api:openapi-json", "healthz"}
 )
 
+# Pages audited as every role that walks: the navigation differs by role.
+EVERY_ROLE_AUDITS = frozenset({"home"})
+
+
+def _is_document(response: Response) -> bool:
+    """A page of its own, not a fragment that HTMX swaps into one (the board's refresh, the
+    navigation's counts: audited inside their pages), a stylesheet or a status answer."""
+    if not response.headers.get("content-type", "").startswith("text/html"):
+        return False
+    return response.text().lstrip()[:9].lower() == "<!doctype"
+
 
 def _with_earlier(name: str, made: list[dict[str, Any]]) -> str | None:
     for kwargs in reversed(made):
@@ -43,7 +60,9 @@ def _with_earlier(name: str, made: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def _walk(page: Page, base: str, world: World, persona: str) -> list[tuple[str, list[str]]]:
+def _walk(
+    page: Page, base: str, world: World, persona: str, audit: Audit
+) -> list[tuple[str, list[str]]]:
     console: list[str] = []
 
     def listen(message: ConsoleMessage) -> None:
@@ -80,6 +99,8 @@ def _walk(page: Page, base: str, world: World, persona: str) -> list[tuple[str, 
         if events or console:
             found.append((name, [*events, *console]))
             console.clear()
+        if (name in EVERY_ROLE_AUDITS or writer_for(name) == persona) and _is_document(response):
+            audit.check(page, f"{name} as {persona}")  # the name: some addresses carry a token
     # The series page needs a signed plan, which this world cannot add beside the draft an
     # earlier route made; test_csp_browser.py walks the schedule pages of the demo clinic.
     assert set(skipped) <= {"scheduling:plan_series"}, skipped
@@ -93,7 +114,9 @@ def test_no_page_of_the_matrix_breaks_the_policy(
     user = world.persona(persona)
     assert user is not None
     sign_in_by_cookie(page, live_server.url, user)
-    assert _walk(page, live_server.url, world, persona) == []
+    audit = Audit()
+    assert _walk(page, live_server.url, world, persona, audit) == []
+    audit.assert_clean()
 
 
 def test_the_reauthentication_and_operator_pages_keep_the_policy(

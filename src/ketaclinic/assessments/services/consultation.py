@@ -8,6 +8,7 @@ facts it needs are recorded, so the page always shows the decision the current r
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,11 +18,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.assessments import intake
 from ketaclinic.assessments.models import (
     Addendum,
     Cause,
     Consultation,
     ConsultationStatus,
+    HistoryPrefill,
     Observation,
     PriorTreatment,
 )
@@ -41,6 +44,7 @@ from ketaclinic.clinical.grading import neuropathic_grade
 from ketaclinic.clinical.instruments import InvalidAnswers, score
 from ketaclinic.patients.api import access_patient
 from ketaclinic.patients.models import Patient
+from ketaclinic.screening.api import selfcheck_answers_for_intake
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,9 @@ class HistoryInput:
     prior_treatments: Mapping[str, str] = field(default_factory=dict)
     conditions: Sequence[str] = ()
     history_notes: str = ""
+    # The self-check whose answers the form offered (``selectors.history_offer``), if any:
+    # saving the form confirms the offered values that are still there.
+    selfcheck_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +105,11 @@ def _assign(consultation: Consultation, values: Mapping[str, object]) -> list[st
 
 
 def _save_audited(
-    actor: Actor, consultation: Consultation, section: str, fields: list[str]
+    actor: Actor,
+    consultation: Consultation,
+    section: str,
+    fields: list[str],
+    extra: Mapping[str, object] | None = None,
 ) -> None:
     """The section's one audit event, after the draft decision has followed the record: what
     the refresh did to the decision goes into this event, not an event of its own."""
@@ -106,6 +117,7 @@ def _save_audited(
     detail: dict[str, Any] = {"section": section, "fields": sorted(fields)}
     if change is not None:
         detail["decision"] = change.as_detail()
+    detail.update(extra or {})
     audit_record(
         actor=actor,
         action=Action.UPDATE,
@@ -214,6 +226,8 @@ def consultation_history_save(
     consultation = locked_draft(actor, public_id, expected_version)
     causes = _cause_rows(history.causes)
     treatments = _treatment_rows(history.prior_treatments)
+    before = {name: getattr(consultation, name) for name in intake.PREFILLED_FIELDS}
+    before[intake.TREATMENT_FIELD] = list(therapies_of(consultation))
     changed = _assign(
         consultation,
         {
@@ -244,8 +258,61 @@ def consultation_history_save(
             PriorTreatment(consultation=consultation, therapy=therapy, outcome=outcome)
             for therapy, outcome in treatments.items()
         )
-    _save_audited(actor, consultation, "history", changed)
+    saved: dict[str, object] = {
+        name: getattr(consultation, name) for name in intake.PREFILLED_FIELDS
+    }
+    saved[intake.TREATMENT_FIELD] = list(treatments)
+    from_selfcheck = _prefill_confirm(
+        actor, consultation, history.selfcheck_id, before=before, saved=saved
+    )
+    extra = {} if from_selfcheck is None else {"from_selfcheck": from_selfcheck}
+    _save_audited(actor, consultation, "history", changed, extra)
     return consultation
+
+
+def _prefill_confirm(
+    actor: Actor,
+    consultation: Consultation,
+    selfcheck_id: uuid.UUID | None,
+    *,
+    before: Mapping[str, object],
+    saved: Mapping[str, object],
+) -> list[str] | None:
+    """Record which saved history values came from the self-check (``HistoryPrefill``); the
+    names of those fields, or None when no self-check is involved.
+
+    The first save of a form that offered a self-check confirms every offered value it kept, for
+    fields that were empty before it. Later saves keep a field only while its value still keeps
+    the self-check's. The offer is recomputed here from the patient's own self-check, never
+    taken from the form.
+    """
+    existing = HistoryPrefill.objects.filter(consultation=consultation).first()
+    if existing is not None:
+        still = [
+            name for name in existing.fields if intake.kept(existing.offered.get(name), saved[name])
+        ]
+        if still != existing.fields:
+            existing.fields = still
+            existing.save(update_fields=["fields"])
+        return still
+    if selfcheck_id is None:
+        return None
+    answers = selfcheck_answers_for_intake(patient=consultation.patient, public_id=selfcheck_id)
+    if answers is None:  # not this patient's self-check: nothing offered, nothing recorded
+        return None
+    offered = intake.offer_from(answers, before).as_record()
+    fields = [name for name, value in offered.items() if intake.kept(value, saved[name])]
+    prefill = HistoryPrefill(
+        consultation=consultation,
+        selfcheck_id=answers.row_id,
+        offered=offered,
+        fields=fields,
+        confirmed_by=actor.user,
+        confirmed_at=timezone.now(),
+    )
+    prefill.full_clean()
+    prefill.save()
+    return fields
 
 
 def _dn4_score(

@@ -7,6 +7,7 @@ anything is written.
 
 One module per aggregate; callers import from here (``services.location_create``):
 
+- ``brand``: the clinic's name, logo, colour, address and email sender;
 - ``defaults``: what a new clinic starts with;
 - ``locations``: locations and their chairs;
 - ``protocols``: protocol templates (versioned, checked against the dose limits);
@@ -16,6 +17,7 @@ One module per aggregate; callers import from here (``services.location_create``
 ``_common`` holds what they all do to a form's values.
 """
 
+from ketaclinic.clinics.services.brand import BRAND_FIELDS, clinic_brand_update
 from ketaclinic.clinics.services.defaults import clinic_defaults_install
 from ketaclinic.clinics.services.locations import (
     LOCATION_FIELDS,
@@ -44,12 +46,14 @@ from ketaclinic.clinics.services.protocols import (
 )
 
 __all__ = [
+    "BRAND_FIELDS",
     "LOCATION_FIELDS",
     "TEMPLATE_FIELDS",
     "_clinical_check",
     "chair_create",
     "chair_rename",
     "chair_set_active",
+    "clinic_brand_update",
     "clinic_defaults_install",
     "clinic_policy_change",
     "clinic_policy_update",

@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ketaclinic.accounts.api import roles_required, signed_in_user
@@ -16,6 +18,7 @@ from ketaclinic.audit.api import Actor
 from ketaclinic.clinics import selectors, services
 from ketaclinic.clinics.access import access_chair, access_location
 from ketaclinic.clinics.forms import ChairForm, LocationForm, time_zone_names
+from ketaclinic.clinics.models import Chair
 from ketaclinic.clinics.services import LOCATION_FIELDS
 from ketaclinic.clinics.views.common import (
     ADMIN,
@@ -25,7 +28,9 @@ from ketaclinic.clinics.views.common import (
     run_action,
     saved_from_form,
 )
+from ketaclinic.lib.confirm import Question, ask_first, is_confirmed
 from ketaclinic.lib.views import user_clinic_id
+from ketaclinic.scheduling.models import Appointment, AppointmentStatus
 
 CHAIR_LABELS = {"name": "Chair name"}
 
@@ -126,13 +131,35 @@ def chair_rename(request: HttpRequest, chair_id: int) -> HttpResponse:
     return redirect("clinics:location_edit", location_id=chair.location_id)
 
 
+def _chair_question(chair: Chair) -> Question:
+    booked = Appointment.objects.filter(
+        chair=chair, start__gt=timezone.now(), status=AppointmentStatus.BOOKED
+    ).count()
+    kept = (
+        f" The {booked} appointment{'s' if booked != 1 else ''} already booked in it stay "
+        "booked: move them on the schedule if the chair is out of use."
+        if booked
+        else " No appointment is booked in it."
+    )
+    return Question(
+        title=f"Deactivate {chair.name}?",
+        consequence=(
+            f"New bookings and series at {chair.location.name} will no longer use {chair.name}."
+            f"{kept} You can reactivate it at any time; nobody is emailed."
+        ),
+        confirm=f"Deactivate {chair.name}",
+        back_url=reverse("clinics:location_edit", kwargs={"location_id": chair.location_id}),
+    )
+
+
 @roles_required(ADMIN)
 @require_POST
 def chair_active(request: HttpRequest, chair_id: int) -> HttpResponse:
     is_active = posted_bool(request, "is_active")
-    chair = services.chair_set_active(
-        actor=Actor.from_request(request), chair_id=chair_id, is_active=is_active
-    )
+    actor = Actor.from_request(request)
+    if not is_active and not is_confirmed(request):
+        return ask_first(request, _chair_question(access_chair(actor, chair_id)))
+    chair = services.chair_set_active(actor=actor, chair_id=chair_id, is_active=is_active)
     verb = "reactivated" if is_active else "deactivated: it is no longer booked"
     messages.success(request, f"{chair.name} {verb}.")
     return redirect("clinics:location_edit", location_id=chair.location_id)

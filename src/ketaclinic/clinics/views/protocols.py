@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ketaclinic.accounts.api import roles_required, signed_in_user
@@ -27,6 +28,7 @@ from ketaclinic.clinics.views.common import (
     run_action,
     saved_from_form,
 )
+from ketaclinic.lib.confirm import Question, ask_first, is_confirmed
 from ketaclinic.lib.views import user_clinic_id
 
 
@@ -86,6 +88,21 @@ def protocol_edit(request: HttpRequest, template_id: int) -> HttpResponse:
 @require_POST
 def protocol_active(request: HttpRequest, template_id: int) -> HttpResponse:
     is_active = posted_bool(request, "is_active")
+    if not is_active and not is_confirmed(request):
+        asked = access_protocol_template(Actor.from_request(request), template_id)
+        return ask_first(
+            request,
+            Question(
+                title=f"Deactivate {asked.name}?",
+                consequence=(
+                    f"New treatment plans can no longer use {asked.name}. Plans already "
+                    "written from it stay as they are. You can reactivate it at any time; "
+                    "nobody is emailed."
+                ),
+                confirm=f"Deactivate {asked.name}",
+                back_url=reverse("clinics:protocols"),
+            ),
+        )
     template = run_action(
         request,
         lambda: services.protocol_template_set_active(

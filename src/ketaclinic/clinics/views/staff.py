@@ -11,7 +11,8 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ketaclinic.accounts import api as accounts_api
@@ -26,6 +27,7 @@ from ketaclinic.clinics.views.common import (
     run_action,
     saved_from_form,
 )
+from ketaclinic.lib.confirm import Question, ask_first, is_confirmed
 from ketaclinic.lib.views import user_clinic_id
 
 
@@ -129,6 +131,21 @@ def staff_mfa_reset(request: HttpRequest, user_id: int) -> HttpResponse:
 @require_POST
 def staff_active(request: HttpRequest, user_id: int) -> HttpResponse:
     is_active = posted_bool(request, "is_active")
+    if not is_active and not is_confirmed(request):
+        asked = accounts_api.access_staff_member(Actor.from_request(request), user_id)
+        return ask_first(
+            request,
+            Question(
+                title=f"Deactivate {asked.display_name}?",
+                consequence=(
+                    f"{asked.display_name} ({asked.email}) is signed out everywhere and can "
+                    "no longer sign in. Their records and audit trail stay; you can reactivate "
+                    "them later. Nobody is emailed."
+                ),
+                confirm=f"Deactivate {asked.display_name}",
+                back_url=reverse("clinics:staff_edit", kwargs={"user_id": asked.pk}),
+            ),
+        )
     member = run_action(
         request,
         lambda: accounts_api.staff_member_set_active(
@@ -145,6 +162,23 @@ def staff_active(request: HttpRequest, user_id: int) -> HttpResponse:
 @roles_required(ADMIN)
 @require_POST
 def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    if not is_confirmed(request):
+        clinic_id = user_clinic_id(signed_in_user(request))
+        open_invitation = get_object_or_404(
+            selectors.staff_invitations_open(clinic_id=clinic_id), pk=invitation_id
+        )
+        return ask_first(
+            request,
+            Question(
+                title="Withdraw this invitation?",
+                consequence=(
+                    f"The link emailed to {open_invitation.email} stops working; nobody is "
+                    "emailed. You can invite them again at any time."
+                ),
+                confirm="Withdraw the invitation",
+                back_url=reverse("clinics:staff"),
+            ),
+        )
     invitation = run_action(
         request,
         lambda: accounts_api.staff_invitation_revoke(

@@ -20,7 +20,12 @@ Distributions (plausible, not fitted to any data set):
 - each diary day is missing with probability 0.25, and the diary stops 60-300 days after the
   series (or at the end date);
 - each infusion appointment is a no-show with probability 0.05, and each completed session has
-  an adverse event with probability 0.08.
+  an adverse event with probability 0.08; the physician has signed every session but those of
+  the last week, and signed each exam, decision and plan on the exam's day.
+
+``SeedProfile`` gives an existing patient one of the histories with a chosen story (the demo's
+named patients, ``devdata.history``): the generator still draws that place's numbers, so the
+other patients stay the same.
 
 ``population`` draws the people, ``records`` writes what precedes treatment (patients to
 series), ``history`` what followed (sessions, diaries), ``clinic`` runs it batch by batch.
@@ -28,6 +33,11 @@ Callers import from here.
 """
 
 from ketaclinic.devdata.seeding.clinic import seed_clinic
-from ketaclinic.devdata.seeding.population import SeedRefusedError, SeedSummary
+from ketaclinic.devdata.seeding.population import (
+    SeedProfile,
+    SeedRefusedError,
+    SeedSummary,
+    seed_physician,
+)
 
-__all__ = ["SeedRefusedError", "SeedSummary", "seed_clinic"]
+__all__ = ["SeedProfile", "SeedRefusedError", "SeedSummary", "seed_clinic", "seed_physician"]

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
+from ketaclinic.accounts.models import User
 from ketaclinic.clinics.api import clinic_policy_current
 from ketaclinic.clinics.models import Clinic, Location, ProtocolTemplate
 from ketaclinic.devdata.seeding.history import write_history
 from ketaclinic.devdata.seeding.population import (
     BATCH_PATIENTS,
     CAUSES,
+    FAMILY,
+    GIVEN,
     SeedNurses,
+    SeedProfile,
     SeedRefusedError,
     SeedRun,
     SeedSummary,
@@ -37,13 +41,19 @@ def seed_clinic(
     seed: int,
     today: dt.date | None = None,
     progress: Callable[[int], None] | None = None,
+    names: tuple[tuple[str, ...], tuple[str, ...]] = (GIVEN, FAMILY),
+    adopt: Sequence[SeedProfile] = (),
+    nurses: Sequence[User] = (),
 ) -> SeedSummary:
     """Write ``patients`` synthetic patients with ``years`` of history ending ``today``.
 
-    ``progress`` is called with the number of patients written after each batch.
+    ``progress`` is called with the number of patients written after each batch. ``names``
+    (given, family) replaces the obviously invented names; ``adopt`` gives existing patients
+    the first histories (they count among ``patients``); ``nurses`` are booked before any seed
+    nurse is invented.
     """
-    if patients < 1:
-        raise SeedRefusedError("--patients must be at least 1.")
+    if patients < max(len(adopt), 1):
+        raise SeedRefusedError("--patients must be at least 1 (and cover the adopted patients).")
     if not 0.25 <= years <= 30:
         raise SeedRefusedError("--years must be between 0.25 and 30.")
     locations = list(Location.objects.filter(clinic=clinic).order_by("pk"))
@@ -78,8 +88,11 @@ def seed_clinic(
         physician=seed_physician(clinic, seed),
         infusion_type=seed_infusion_type(clinic),
         recovery_min=clinic_policy_current(clinic_id=clinic.pk).recovery_min,
-        nurses=SeedNurses(clinic, seed),
+        nurses=SeedNurses(clinic, seed, list(nurses)),
         shares=np.array([c.share for c in CAUSES]),
+        given_names=names[0],
+        family_names=names[1],
+        adopted=dict(enumerate(adopt)),
     )
     summary = SeedSummary()
 

@@ -19,11 +19,13 @@ from ketaclinic.devdata.seeding.population import (
     FIRST_SLOT,
     MISSING_DAY_P,
     NO_SHOW_P,
+    UNSIGNED_DAYS,
     PatientDraft,
     SeedRun,
     SeedSummary,
     seed_uuid,
     series_days,
+    series_days_ending,
 )
 from ketaclinic.infusions.models import (
     AdverseEvent,
@@ -54,6 +56,9 @@ def write_history(
         zone = zoneinfo.ZoneInfo(location.time_zone)
         first = draft.exam + dt.timedelta(days=int(rng.integers(14, 29)))
         days = series_days(first, series.sessions_count, series.pattern)
+        if draft.series_end is not None:  # an adopted patient's chosen story
+            days = series_days_ending(draft.series_end, series.sessions_count, series.pattern)
+            first = days[0]
         block = dt.timedelta(minutes=series.duration_min + series.recovery_min)
         last_done: dt.date | None = None
         for day in days:
@@ -89,6 +94,7 @@ def write_history(
     Appointment.objects.bulk_create(appointments)
 
     sessions = []
+    sign_before = run.end - dt.timedelta(days=UNSIGNED_DAYS)
     for appointment, draft in completed:
         template = draft.template
         sessions.append(
@@ -116,6 +122,12 @@ def write_history(
                 rate_since=appointment.end,
                 discharged_at=appointment.block_end,
                 discharged_by=appointment.provider,
+                # The physician signs a session within days: only the last week's wait for it.
+                **(
+                    {"signed_by": run.physician, "signed_at": appointment.block_end}
+                    if appointment.start.date() < sign_before
+                    else {}
+                ),
             )
         )
     InfusionSession.objects.bulk_create(sessions)

@@ -16,6 +16,7 @@ import numpy as np
 from ketaclinic.accounts.models import Role, User
 from ketaclinic.clinics.models import Clinic, Location, ProtocolTemplate, SeriesPattern
 from ketaclinic.infusions.models import AdverseEventKind
+from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling.api import PATTERN_WEEKDAYS, series_dates
 from ketaclinic.scheduling.models import AppointmentKind, AppointmentType
 
@@ -26,6 +27,7 @@ MISSING_DAY_P = 0.25
 BASELINE_DAYS = 10  # diary days before the first infusion
 DAY_MINUTES = 13 * 60  # a seed nurse's day: chair blocks from 08:00 to 21:00 local time
 FIRST_SLOT = dt.time(8, 0)
+UNSIGNED_DAYS = 7  # sessions of the history's last week still wait for the physician's signature
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,29 @@ def seed_uuid(rng: np.random.Generator, namespace: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(namespace, rng.bytes(16).hex())
 
 
+@dataclass(frozen=True)
+class SeedProfile:
+    """An existing patient given a seeded history (the demo's named patients): the generator
+    still draws a new patient's numbers for the place (so the rest of the seed stays the same),
+    then these replace the draws that decide the story."""
+
+    patient: Patient
+    registered: dt.date
+    reduction: float
+    relief_days: float
+    followup_days: int
+    # The day the series' last session falls on (or just before), instead of the drawn start.
+    series_end: dt.date | None = None
+
+    def apply(self, draft: PatientDraft) -> None:
+        draft.location = self.patient.home_location or draft.location
+        draft.registered = self.registered
+        draft.reduction = self.reduction
+        draft.relief_days = self.relief_days
+        draft.followup_days = self.followup_days
+        draft.series_end = self.series_end
+
+
 @dataclass
 class PatientDraft:
     """One invented patient's draws; the writers add what they derive (exam day, doses)."""
@@ -106,6 +131,7 @@ class PatientDraft:
     exam: dt.date = dt.date.min
     total_mg: float = 0.0
     rate_mg_per_h: float = 0.0
+    series_end: dt.date | None = None
 
 
 def draw_patient(
@@ -147,10 +173,11 @@ class SeedNurses:
     """Seed nurses, each given back-to-back chair blocks through a ``DAY_MINUTES`` day (the
     database refuses overlapping appointments of one provider)."""
 
-    def __init__(self, clinic: Clinic, seed: int) -> None:
+    def __init__(self, clinic: Clinic, seed: int, staff: list[User] | None = None) -> None:
         self.clinic = clinic
         self.seed = seed
-        self.users: list[User] = []
+        # The clinic's own nurses first (the demo's), seed nurses only when their days are full.
+        self.users: list[User] = list(staff or [])
         self.used: dict[tuple[int, dt.date], int] = {}
 
     def _user(self, index: int) -> User:
@@ -183,6 +210,14 @@ def series_days(start: dt.date, count: int, pattern: str) -> list[dt.date]:
     while first.weekday() not in PATTERN_WEEKDAYS[pattern]:
         first += dt.timedelta(days=1)
     return series_dates(first, pattern, count)
+
+
+def series_days_ending(end: dt.date, count: int, pattern: str) -> list[dt.date]:
+    """The latest series of the pattern whose last session is on or before ``end``."""
+    start = end
+    while (days := series_days(start, count, pattern))[-1] > end:
+        start -= dt.timedelta(days=1)
+    return days
 
 
 def seed_physician(clinic: Clinic, seed: int) -> User:
@@ -237,3 +272,7 @@ class SeedRun:
     recovery_min: int
     nurses: SeedNurses
     shares: np.ndarray
+    given_names: tuple[str, ...] = GIVEN
+    family_names: tuple[str, ...] = FAMILY
+    # Existing patients given a history, by their number in the seed.
+    adopted: dict[int, SeedProfile] = field(default_factory=dict)

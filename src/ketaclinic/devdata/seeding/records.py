@@ -22,8 +22,6 @@ from ketaclinic.clinical.eligibility import RULESET_VERSION
 from ketaclinic.clinics.api import clinic_policy_current
 from ketaclinic.clinics.models import ProtocolTemplate
 from ketaclinic.devdata.seeding.population import (
-    FAMILY,
-    GIVEN,
     PatientDraft,
     SeedRun,
     SeedSummary,
@@ -33,6 +31,12 @@ from ketaclinic.devdata.seeding.population import (
 from ketaclinic.patients.models import Patient
 from ketaclinic.plans.models import KetamineProtocol, Plan, PlanStatus
 from ketaclinic.scheduling.models import InductionSeries
+
+
+def _signed_on(exam: dt.date) -> dt.datetime:
+    """The physician signs the exam, its decision and the plan at the end of the exam's day (in
+    the afternoon in the Americas), well before the first infusion."""
+    return dt.datetime.combine(exam, dt.time(21, 0), tzinfo=dt.UTC)
 
 
 def write_records(
@@ -53,20 +57,25 @@ def write_records(
         )
         drafts.append(draft)
         summary.by_cause[draft.cause.key] = summary.by_cause.get(draft.cause.key, 0) + 1
-        patient_rows.append(
-            Patient(
-                clinic=clinic,
-                home_location=draft.location,
-                public_id=seed_uuid(rng, namespace),
-                mrn=f"{run.prefix}{number + 1:07d}",
-                given_name=GIVEN[int(rng.integers(len(GIVEN)))],
-                family_name=FAMILY[int(rng.integers(len(FAMILY)))],
-                date_of_birth=dt.date(1940, 1, 1) + dt.timedelta(days=int(rng.integers(20000))),
-                sex="female" if rng.random() < 0.6 else "male",
-                email=f"{run.prefix.lower()}{number + 1}@seed.invalid",
-            )
+        given, family = run.given_names, run.family_names
+        drawn = Patient(
+            clinic=clinic,
+            home_location=draft.location,
+            public_id=seed_uuid(rng, namespace),
+            mrn=f"{run.prefix}{number + 1:07d}",
+            given_name=given[int(rng.integers(len(given)))],
+            family_name=family[int(rng.integers(len(family)))],
+            date_of_birth=dt.date(1940, 1, 1) + dt.timedelta(days=int(rng.integers(20000))),
+            sex="female" if rng.random() < 0.6 else "male",
+            email=f"{run.prefix.lower()}{number + 1}@seed.invalid",
         )
-    Patient.objects.bulk_create(patient_rows)
+        profile = run.adopted.get(number)
+        if profile is not None:
+            profile.apply(draft)
+            patient_rows.append(profile.patient)
+        else:
+            patient_rows.append(drawn)
+    Patient.objects.bulk_create([p for p in patient_rows if p.pk is None])
 
     consultations = []
     for patient, draft in zip(patient_rows, drafts, strict=True):
@@ -85,7 +94,7 @@ def write_records(
                 height_cm=float(rng.integers(150, 195)),
                 created_by=run.physician,
                 signed_by=run.physician,
-                signed_at=now,
+                signed_at=_signed_on(exam),
             )
         )
     Consultation.objects.bulk_create(consultations)
@@ -104,11 +113,11 @@ def write_records(
             outcome=DecisionOutcome.ELIGIBLE,
             ruleset_version=RULESET_VERSION,
             policy_version=policy_version,
-            evaluated_at=now,
+            evaluated_at=consultation.signed_at or now,
             status=DecisionStatus.SIGNED,
             final_outcome=DecisionOutcome.ELIGIBLE,
             signed_by=run.physician,
-            signed_at=now,
+            signed_at=consultation.signed_at,
         )
         for consultation in consultations
     )
@@ -122,7 +131,7 @@ def write_records(
         for consultation, draft in zip(consultations, drafts, strict=True)
         if draft.cause.code
     )
-    plans = _write_plans(run, patient_rows, drafts, now=now, policy_version=policy_version)
+    plans = _write_plans(run, patient_rows, drafts, policy_version=policy_version)
 
     series_rows = []
     for patient, plan, draft in zip(patient_rows, plans, drafts, strict=True):
@@ -151,7 +160,6 @@ def _write_plans(
     patients: list[Patient],
     drafts: list[PatientDraft],
     *,
-    now: dt.datetime,
     policy_version: int,
 ) -> list[Plan]:
     """A signed plan per patient, its protocol computed from the drafted template and weight."""
@@ -164,9 +172,9 @@ def _write_plans(
             status=PlanStatus.SIGNED,
             created_by=run.physician,
             signed_by=run.physician,
-            signed_at=now,
+            signed_at=_signed_on(draft.exam),
         )
-        for patient in patients
+        for patient, draft in zip(patients, drafts, strict=True)
     ]
     Plan.objects.bulk_create(plans)
     protocols = []

@@ -13,7 +13,10 @@ from ketaclinic.infusions.selectors.board import (
     BoardItem,
     ChairRow,
     board_for_location,
+    boards_today,
     default_location_id,
+    deviations_to_review,
+    sessions_to_sign,
 )
 from ketaclinic.infusions.selectors.chart import (
     SessionChart,
@@ -37,12 +40,15 @@ __all__ = [
     "SessionChart",
     "VitalsRow",
     "board_for_location",
+    "boards_today",
     "current_plan",
     "day_bounds",
     "default_location_id",
+    "deviations_to_review",
     "discharge_missing",
     "given_mg_at",
     "patient_sessions",
     "pump_stop_reason",
     "session_chart",
+    "sessions_to_sign",
 ]

@@ -15,7 +15,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from ketaclinic.accounts.models import Role, User
@@ -34,7 +34,14 @@ from ketaclinic.infusions.access import (
     access_location,
     require_role,
 )
-from ketaclinic.infusions.models import ACTIVE_STATUSES, Alert, InfusionSession, SessionStatus
+from ketaclinic.infusions.models import (
+    ACTIVE_STATUSES,
+    CLOSED_STATUSES,
+    Alert,
+    DoseDeviation,
+    InfusionSession,
+    SessionStatus,
+)
 from ketaclinic.infusions.selectors.session import (
     day_bounds,
     discharge_missing,
@@ -47,6 +54,9 @@ from ketaclinic.scheduling.models import Appointment, AppointmentKind, Appointme
 
 STATE_LABELS = {
     "expected": "Expected",
+    # The desk recorded the arrival (the schedule's "Arrived"); the nurse's check-in (a session,
+    # a chair) is still to come. One arrival, seen the same way from the desk and the board.
+    "waiting": "Arrived — waiting for a chair",
     "arrived": "Arrived",
     "precheck": "Pre-check",
     "infusing": "Infusing",
@@ -83,7 +93,12 @@ class BoardItem:
 
     @property
     def is_active(self) -> bool:
-        return self.state not in ("expected", "discharged", "deferred")
+        return self.state not in ("expected", "waiting", "discharged", "deferred")
+
+    @property
+    def to_check_in(self) -> bool:
+        """Booked or arrived at the desk, not yet checked in by a nurse (no session)."""
+        return self.session is None and self.appointment is not None
 
 
 @dataclass
@@ -169,56 +184,78 @@ def _session_item(
 def board_for_location(*, actor: Actor, location_id: int, now: dt.datetime | None = None) -> Board:
     """Today's sessions by chair for one location, in a fixed number of queries."""
     user = require_role(actor.user, BOARD_VIEWERS)
-    clinical = user.role in BOARD_CLINICAL
     moment = now or timezone.now()
     with transaction.atomic():
         location = access_location(user, location_id)
-        tz = zoneinfo.ZoneInfo(location.time_zone)
-        day_start, day_end = day_bounds(tz, moment)
-        locations = list(Location.objects.filter(clinic_id=location.clinic_id))
-        chairs = list(Chair.objects.filter(location=location, is_active=True))
-        sessions_qs = (
-            InfusionSession.objects.filter(location=location)
-            .filter(
-                Q(arrived_at__gte=day_start, arrived_at__lt=day_end) | Q(status__in=ACTIVE_STATUSES)
-            )
-            .select_related("patient", "chair", "appointment")
-            .order_by("arrived_at", "id")
-        )
-        if clinical:
-            sessions_qs = sessions_qs.prefetch_related(
-                Prefetch(
-                    "alerts",
-                    queryset=Alert.objects.filter(acknowledged_at__isnull=True),
-                    to_attr="open_alert_list",
-                )
-            )
-        sessions = list(sessions_qs)
-        expected = list(
-            Appointment.objects.filter(
-                location=location,
-                type__kind=AppointmentKind.INFUSION,
-                start__gte=day_start,
-                start__lt=day_end,
-                status=AppointmentStatus.BOOKED,
-                infusion_session__isnull=True,
-            )
-            .select_related("patient")
-            .order_by("start", "id")
-        )
-        policy = clinic_policy_current(clinic_id=location.clinic_id)
-        in_force = eligibility_in_force_for_patients(
-            clinic_id=location.clinic_id,
-            patient_ids={s.patient_id for s in sessions} | {a.patient_id for a in expected},
-            today=moment.astimezone(tz).date(),
+        board, n_sessions, n_expected = _board(
+            location, clinical=user.role in BOARD_CLINICAL, moment=moment
         )
         audit_record(
             actor=actor,
             action=Action.READ,
             object_type="chair_board",
             object_id=location.pk,
-            detail={"sessions": len(sessions), "expected": len(expected)},
+            detail={"sessions": n_sessions, "expected": n_expected},
         )
+    return board
+
+
+def boards_today(*, user: User, now: dt.datetime) -> list[Board]:
+    """The boards of the user's own locations (the clinic's, for a user assigned to none), not
+    audited: for the nurse's worklist, whose page writes one read event for all it shows. A
+    fixed number of queries per location."""
+    require_role(user, BOARD_VIEWERS)
+    own = list(user.locations.filter(clinic_id=user_clinic_id(user)).order_by("name"))
+    locations = own or list(
+        Location.objects.filter(clinic_id=user_clinic_id(user)).order_by("name")
+    )
+    clinical = user.role in BOARD_CLINICAL
+    return [_board(location, clinical=clinical, moment=now)[0] for location in locations]
+
+
+def _board(location: Location, *, clinical: bool, moment: dt.datetime) -> tuple[Board, int, int]:
+    """The board of one location the caller may see, and how many sessions and expected arrivals
+    it read (for the audit event the caller writes)."""
+    tz = zoneinfo.ZoneInfo(location.time_zone)
+    day_start, day_end = day_bounds(tz, moment)
+    locations = list(Location.objects.filter(clinic_id=location.clinic_id))
+    chairs = list(Chair.objects.filter(location=location, is_active=True))
+    sessions_qs = (
+        InfusionSession.objects.filter(location=location)
+        .filter(
+            Q(arrived_at__gte=day_start, arrived_at__lt=day_end) | Q(status__in=ACTIVE_STATUSES)
+        )
+        .select_related("patient", "chair", "appointment")
+        .order_by("arrived_at", "id")
+    )
+    if clinical:
+        sessions_qs = sessions_qs.prefetch_related(
+            Prefetch(
+                "alerts",
+                queryset=Alert.objects.filter(acknowledged_at__isnull=True),
+                to_attr="open_alert_list",
+            )
+        )
+    sessions = list(sessions_qs)
+    expected = list(
+        Appointment.objects.filter(
+            location=location,
+            type__kind=AppointmentKind.INFUSION,
+            start__gte=day_start,
+            start__lt=day_end,
+            # Booked, or arrived at the desk: both wait for the nurse's check-in.
+            status__in=(AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED),
+            infusion_session__isnull=True,
+        )
+        .select_related("patient")
+        .order_by("start", "id")
+    )
+    policy = clinic_policy_current(clinic_id=location.clinic_id)
+    in_force = eligibility_in_force_for_patients(
+        clinic_id=location.clinic_id,
+        patient_ids={s.patient_id for s in sessions} | {a.patient_id for a in expected},
+        today=moment.astimezone(tz).date(),
+    )
     rules = policy.monitoring_policy()
     limits = policy.dose_limits()
     by_chair: dict[int, list[BoardItem]] = {chair.pk: [] for chair in chairs}
@@ -229,7 +266,7 @@ def board_for_location(*, actor: Actor, location_id: int, now: dt.datetime | Non
         by_chair.get(session.chair_id or -1, unplaced).append(item)
     for appointment in expected:
         item = BoardItem(
-            state="expected",
+            state="waiting" if appointment.status == AppointmentStatus.ARRIVED else "expected",
             patient=appointment.patient,
             time=appointment.start,
             appointment=appointment,
@@ -240,7 +277,7 @@ def board_for_location(*, actor: Actor, location_id: int, now: dt.datetime | Non
         ChairRow(chair=chair, items=sorted(by_chair[chair.pk], key=lambda i: i.time))
         for chair in chairs
     ]
-    return Board(
+    board = Board(
         location=location,
         locations=locations,
         rows=rows,
@@ -249,6 +286,7 @@ def board_for_location(*, actor: Actor, location_id: int, now: dt.datetime | Non
         now=moment,
         interval_min=rules.vitals_interval_min,
     )
+    return board, len(sessions), len(expected)
 
 
 def default_location_id(*, user: User) -> int | None:
@@ -262,4 +300,26 @@ def default_location_id(*, user: User) -> int | None:
         .order_by("name")
         .values_list("pk", flat=True)
         .first()
+    )
+
+
+def sessions_to_sign(*, clinic_id: int) -> QuerySet[InfusionSession]:
+    """Closed sessions (discharged or deferred) no physician has signed yet, oldest first
+    (lazy): the physician's worklist."""
+    return (
+        InfusionSession.objects.filter(
+            clinic_id=clinic_id, status__in=CLOSED_STATUSES, signed_at__isnull=True
+        )
+        .select_related("patient", "location")
+        .order_by("arrived_at", "id")
+    )
+
+
+def deviations_to_review(*, clinic_id: int) -> QuerySet[DoseDeviation]:
+    """Dose deviations no physician has reviewed yet, oldest first (lazy): the physician's
+    worklist (each blocks its session's discharge and signature)."""
+    return (
+        DoseDeviation.objects.filter(session__clinic_id=clinic_id, reviewed_at__isnull=True)
+        .select_related("session__patient", "session__location")
+        .order_by("opened_at", "id")
     )

@@ -72,7 +72,9 @@ def session_arrive(
     tz = zoneinfo.ZoneInfo(appointment.location.time_zone)
     if InfusionSession.objects.filter(appointment=appointment).exists():
         raise ValidationError("This patient has already arrived for this appointment.")
-    if appointment.status != AppointmentStatus.BOOKED:
+    # Arrived already: the desk recorded it from the schedule; the check-in goes on from there
+    # (one arrival, whoever records it first).
+    if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED):
         raise ValidationError(
             f"This appointment is {appointment.get_status_display().lower()}; it cannot be "
             "checked in."

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from ketaclinic.clinics.api import clinic_brand
+from ketaclinic.lib.email import clinic_email
 from ketaclinic.outcomes.models import BoosterSuggestion
 
 
@@ -25,8 +26,10 @@ def send_booster_offer(suggestion_id: int) -> None:
     body = render_to_string(
         "outcomes/email/booster_offer.txt", {"patient": patient, "url": _offer_url(suggestion)}
     )
-    EmailMessage(
-        subject="[ketaclinic] Your physician offers a booster appointment",
+    brand = clinic_brand(patient.clinic_id)
+    clinic_email(
+        sender=brand,
+        subject="Your physician offers a booster appointment",
         body=body,
         to=[patient.email],
     ).send()

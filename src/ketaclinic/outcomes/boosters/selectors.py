@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
@@ -48,11 +49,7 @@ def relapse_for_patient(patient: Patient) -> Relapse | None:
 def booster_queue(*, actor: Actor, clinic_id: int) -> list[BoosterSuggestion]:
     """Open suggestions of the clinic, oldest relapse first (one query, one audit event)."""
     with transaction.atomic():
-        rows = list(
-            BoosterSuggestion.objects.filter(clinic_id=clinic_id, status=BoosterStatus.OPEN)
-            .select_related("patient")
-            .order_by("relapse_date", "pk")
-        )
+        rows = list(boosters_to_review(clinic_id=clinic_id))
         audit_record(
             actor=actor,
             action=Action.READ,
@@ -86,4 +83,15 @@ def booster_offers_for_patient(*, patient: Patient) -> list[BoosterSuggestion]:
         BoosterSuggestion.objects.filter(patient=patient, status=BoosterStatus.APPROVED).order_by(
             "-decided_at"
         )
+    )
+
+
+def boosters_to_review(*, clinic_id: int) -> QuerySet[BoosterSuggestion]:
+    """Open suggestions of the clinic, oldest relapse first (lazy, unaudited): the physician's
+    worklist, whose page writes one read event for all it shows. ``booster_queue`` is the
+    audited page of the same rows."""
+    return (
+        BoosterSuggestion.objects.filter(clinic_id=clinic_id, status=BoosterStatus.OPEN)
+        .select_related("patient")
+        .order_by("relapse_date", "pk")
     )

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from ketaclinic.clinics.api import clinic_brand
+from ketaclinic.lib.email import clinic_email
 from ketaclinic.outcomes.diary.links import LIFETIME
 from ketaclinic.outcomes.models import Instrument
 from ketaclinic.patients.models import Patient
@@ -47,6 +48,10 @@ def send_diary_reminder(patient: Patient, *, day: dt.date, tokens: list[tuple[st
             "reminders_url": _url(reverse("outcomes:my_diary_reminders")),
         },
     )
-    EmailMessage(
-        subject="[ketaclinic] Your pain diary for today", body=body, to=[patient.email]
+    brand = clinic_brand(patient.clinic_id)
+    clinic_email(
+        sender=brand,
+        subject="Your pain diary for today",
+        body=body,
+        to=[patient.email],
     ).send()

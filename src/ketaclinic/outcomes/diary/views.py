@@ -17,6 +17,7 @@ from ketaclinic.accounts.models import Role, User
 from ketaclinic.audit.api import Actor
 from ketaclinic.clinical import outcomes as clinical_outcomes
 from ketaclinic.clinical.instruments import get_instrument
+from ketaclinic.clinics.api import wear_clinic_brand
 from ketaclinic.lib.views import errors_onto_form
 from ketaclinic.outcomes import timing, wording
 from ketaclinic.outcomes.boosters.selectors import booster_offers_for_patient
@@ -59,6 +60,7 @@ def _chart(view: DiaryView, *, clinician: bool) -> str:
         threshold=view.threshold if clinician else None,
         relapses=relapses if clinician else (),
         today=view.today,
+        wide=clinician,
         label=(
             f"Pain diary chart: {len(view.nrs)} daily scores, {len(view.peg)} weekly PEG scores "
             f"and {sum(len(s.sessions) for s in view.series)} infusion sessions"
@@ -91,6 +93,7 @@ def my_diary(request: HttpRequest) -> HttpResponse:
         {
             "view": view,
             "chart": _chart(view, clinician=False),
+            "chart_rows": charts.chart_rows(nrs=view.nrs, peg=view.peg, series=view.series),
             "summary": wording.patient_summary(view),
             "today_form": today_form,
             "booster_offers": booster_offers_for_patient(patient=patient),
@@ -258,6 +261,8 @@ def diary_link(request: HttpRequest, token: str) -> HttpResponse:
             "This link was emailed to someone else, and you are signed in as another person. "
             "Nothing was saved. Sign out first if the link is yours.",
         )
+    # The patient's clinic, not the site's: the visitor is usually not signed in.
+    wear_clinic_brand(request, link.patient.clinic_id)
     code = link.instrument
     context: dict[str, Any] = {
         "instrument": get_instrument(code),
@@ -313,6 +318,7 @@ def staff_patient_diary(request: HttpRequest, public_id: str) -> HttpResponse:
             "patient": patient,
             "view": view,
             "chart": _chart(view, clinician=True),
+            "chart_rows": charts.chart_rows(nrs=view.nrs, peg=view.peg, series=view.series),
             "class_words": wording.CLINICIAN_CLASS,
             "source": clinical_outcomes.SOURCE,
         },

@@ -17,13 +17,13 @@ log = logging.getLogger(__name__)
 
 def letter_generate_now(*, letter_id: int) -> str:
     """Draw one queued letter and store it (ready), or record the failure (failed)."""
-    letter = Letter.objects.select_related("patient__clinic", "patient__home_location").get(
-        pk=letter_id
-    )
+    letter = Letter.objects.select_related(
+        "patient__clinic", "patient__home_location", "requested_by"
+    ).get(pk=letter_id)
     if letter.status != LetterStatus.QUEUED:
         return letter.status
     try:
-        content = letter_pdf(letter.patient)
+        content = letter_pdf(letter.patient, requested_by=letter.requested_by)
     except Exception as exc:
         log.exception("Progress letter %s failed", letter.pk)
         Letter.objects.filter(pk=letter.pk).update(status=LetterStatus.FAILED, error=str(exc)[:500])

@@ -1,38 +1,50 @@
 """The progress letter as a PDF (a pure read; ``letters.generation`` stores it).
 
+A letter a referring physician can file: the clinic's letterhead (``clinics.api.clinic_brand``:
+name, logo, colour, address, phone, email), the patient's name, date of birth and record number
+(also in every page's footer), the date, every adverse event and alert of the sessions with the
+action taken, the publications the response classes rest on, and a signature block naming the
+physician (the one who asked for the letter, else the one who signed the plan).
+
 The letter states what was observed (scores, dates, response class by the clinic's rule) and
-never promises relief. The pain chart is the same SVG the chart page shows, embedded in the PDF.
+never promises relief. The pain chart is the clinician's SVG chart, embedded in the PDF.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 import zoneinfo
+from pathlib import Path
+from typing import Final
 
+import matplotlib
 from django.db.models import Count
 from django.utils import timezone
 from fpdf import FPDF
 
+from ketaclinic.accounts.models import Role, User
 from ketaclinic.clinical import outcomes as clinical_outcomes
+from ketaclinic.clinical.instruments import get_instrument
+from ketaclinic.clinics.api import clinic_brand
+from ketaclinic.clinics.models import Clinic
 from ketaclinic.infusions.api import given_mg_at
-from ketaclinic.infusions.models import AdverseEvent, InfusionSession, SessionStatus
+from ketaclinic.infusions.models import AdverseEvent, Alert, InfusionSession, SessionStatus
 from ketaclinic.outcomes import wording
 from ketaclinic.outcomes.diary import charts
 from ketaclinic.outcomes.selectors import DiaryView, diary_unaudited
 from ketaclinic.patients.models import Patient
-from ketaclinic.plans.models import KetamineProtocol
+from ketaclinic.plans.models import KetamineProtocol, Plan
+
+log = logging.getLogger(__name__)
+
+FONT: Final = "DejaVu"
 
 DISCLAIMER = (
     "These are the patient's own diary scores and the clinic's records as observed. They describe "
     "the course so far and do not predict future relief."
 )
-
-
-def _text(value: str) -> str:
-    # The core PDF fonts are Latin-1: anything else is replaced rather than failing the letter.
-    value = value.replace("\u2265", ">=").replace("\u2264", "<=").replace("\u2013", "-")
-    return value.encode("latin-1", "replace").decode("latin-1")
 
 
 def _plan_lines(patient: Patient) -> list[str]:
@@ -120,21 +132,48 @@ def _session_lines(patient: Patient, *, now: dt.datetime) -> list[str]:
     return lines
 
 
-def _adverse_lines(patient: Patient) -> list[str]:
+def _safety_lines(patient: Patient) -> list[str]:
+    """Every adverse event and every alert of the patient's sessions, in the order they
+    happened, each with what was done (two queries, however many)."""
     events = (
         AdverseEvent.objects.filter(session__patient=patient)
         .select_related("session__location")
         .order_by("onset_at", "pk")
     )
+    alerts = (
+        Alert.objects.filter(session__patient=patient)
+        .select_related("session__location", "acknowledged_by")
+        .order_by("raised_at", "pk")
+    )
+    rows: list[tuple[dt.datetime, str]] = []
     # Dated in the location's time zone, like the session it happened in (an evening event in
     # New York is already the next day in UTC).
-    lines = [
-        f"{e.onset_at.astimezone(zoneinfo.ZoneInfo(e.session.location.time_zone)):%d %b %Y}: "
-        f"{e.get_kind_display()}, {e.get_severity_display().lower()}; "
-        f"outcome: {e.get_outcome_display().lower()}"
-        for e in events
+    for e in events:
+        at = e.onset_at.astimezone(zoneinfo.ZoneInfo(e.session.location.time_zone))
+        treated = ", ".join(e.intervention_labels()) or "none recorded"
+        line = (
+            f"{at:%d %b %Y %H:%M}: adverse event: {e.get_kind_display()}, "
+            f"{e.get_severity_display().lower()}. Action taken: {treated}"
+        )
+        if e.note:
+            line += f" ({e.note.rstrip('.')})"
+        rows.append((e.onset_at, line + f". Outcome: {e.get_outcome_display().lower()}."))
+    for a in alerts:
+        at = a.raised_at.astimezone(zoneinfo.ZoneInfo(a.session.location.time_zone))
+        line = f"{at:%d %b %Y %H:%M}: alert: {a.message.rstrip('.')}. "
+        if a.acknowledged_at is None:
+            line += "Action taken: none recorded; the alert is still open."
+        else:
+            line += f"Action taken: {a.get_action_display()}"
+            if a.action_note:
+                line += f" ({a.action_note.rstrip('.')})"
+            if a.acknowledged_by is not None:
+                line += f", by {a.acknowledged_by.display_name}"
+            line += "."
+        rows.append((a.raised_at, line))
+    return [line for _, line in sorted(rows, key=lambda row: row[0])] or [
+        "No adverse events or alerts recorded."
     ]
-    return lines or ["No adverse events recorded."]
 
 
 def _response_lines(view: DiaryView) -> list[str]:
@@ -159,65 +198,221 @@ def _response_lines(view: DiaryView) -> list[str]:
     return lines
 
 
-def letter_pdf(patient: Patient, *, now: dt.datetime | None = None) -> bytes:
+def _signer(patient: Patient, requested_by: User | None) -> User | None:
+    """Who signs: the physician who asked for the letter, else the physician who signed the
+    patient's latest plan (one query), else nobody named (a blank signature line)."""
+    if requested_by is not None and requested_by.role == Role.PHYSICIAN:
+        return requested_by
+    plan = (
+        Plan.objects.filter(patient=patient, status="signed", signed_by__isnull=False)
+        .select_related("signed_by")
+        .order_by("-signed_at", "-pk")
+        .first()
+    )
+    return None if plan is None else plan.signed_by
+
+
+def _logo(clinic: Clinic) -> bytes | None:
+    """The clinic's logo (PNG or JPEG, checked on upload) read through the storage, or None
+    when there is none or it cannot be read: a letter goes out without a logo rather than
+    not at all."""
+    if not clinic.logo:
+        return None
+    try:
+        with clinic.logo.open("rb") as handle:
+            return bytes(handle.read())
+    except OSError:
+        log.warning("Clinic %s logo unreadable; letter drawn without it", clinic.pk)
+        return None
+
+
+def _long(day: dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    value = colour.lstrip("#")
+    if len(value) != 6:
+        return (11, 92, 173)
+    return (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16))
+
+
+def _references() -> list[str]:
+    """The publications the letter's numbers rest on, cited as a reader can look them up."""
+    peg = get_instrument("peg").source.split(" Total = ", 1)[0]
+    return [f"[1] {clinical_outcomes.SOURCE}", f"[2] {peg}"]
+
+
+class _Letter(FPDF):
+    """A4 with a running footer naming the clinic, the patient's record number and the page
+    (pages get separated; each must say whose it is)."""
+
+    footer_text = ""
+
+    def footer(self) -> None:
+        self.set_y(-14)
+        self.set_font(FONT, size=8)
+        self.set_text_color(90, 90, 90)
+        self.cell(0, 5, f"{self.footer_text} | page {self.page_no()} of {{nb}}", align="C")
+
+
+def _fonts(pdf: FPDF) -> None:
+    # DejaVu, shipped with matplotlib: Unicode names (Zoë, Łukasz), degrees and "≥" print as
+    # written, where the core PDF fonts know only Latin-1.
+    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    pdf.add_font(FONT, "", folder / "DejaVuSans.ttf")
+    pdf.add_font(FONT, "B", folder / "DejaVuSans-Bold.ttf")
+
+
+def letter_pdf(
+    patient: Patient, *, now: dt.datetime | None = None, requested_by: User | None = None
+) -> bytes:
     """Draw the letter (pure read; the worker stores the result)."""
     now = now or timezone.now()
     view = diary_unaudited(patient, now=now)
+    brand = clinic_brand(patient.clinic_id)
     relapses = [
         o.durability.relapse_date
         for o in view.outcomes
         if o.durability is not None and o.durability.relapse_date is not None
     ]
-    svg = charts.pain_chart_svg(
-        nrs=view.nrs,
-        peg=view.peg,
-        series=view.series,
-        baseline=view.baseline,
-        threshold=view.threshold,
-        relapses=relapses,
-        today=view.today,
+    # No diary, no chart: an empty plot under a caption naming its lines would read as data.
+    svg = (
+        charts.pain_chart_svg(
+            nrs=view.nrs,
+            peg=view.peg,
+            series=view.series,
+            baseline=view.baseline,
+            threshold=view.threshold,
+            relapses=relapses,
+            today=view.today,
+            wide=True,
+        )
+        if view.nrs or view.peg
+        else None
     )
-    pdf = FPDF(format="A4")
-    pdf.set_title("Progress letter")
+    signer = _signer(patient, requested_by)
+    pdf = _Letter(format="A4")
+    _fonts(pdf)
+    pdf.footer_text = (
+        f"{brand.name} | progress letter for {patient.full_name}, record {patient.mrn}"
+    )
+    pdf.set_title(f"Progress letter: {patient.full_name}")
+    pdf.set_author(brand.name)
     pdf.set_creation_date(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    pdf.set_auto_page_break(auto=True, margin=20)
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 15)
-    pdf.cell(
-        0, 10, _text(f"Progress letter - {patient.clinic.name}"), new_x="LMARGIN", new_y="NEXT"
-    )
-    pdf.set_font("Helvetica", size=10)
+    colour = _rgb(brand.colour)
+    width = pdf.epw
 
-    def para(text: str) -> None:
-        pdf.multi_cell(0, 5, _text(text), new_x="LMARGIN", new_y="NEXT")
+    # Letterhead: logo and name on the left, how to reach the clinic on the right, a rule in the
+    # clinic's colour under both.
+    top = pdf.get_y()
+    left = pdf.l_margin
+    logo = _logo(patient.clinic)
+    if logo is not None:
+        drawn = pdf.image(io.BytesIO(logo), x=left, y=top, h=16)
+        left += float(drawn.rendered_width) + 4
+    pdf.set_xy(left, top + 2)
+    pdf.set_font(FONT, "B", 16)
+    pdf.set_text_color(*colour)
+    pdf.multi_cell(width * 0.55 - (left - pdf.l_margin), 7, brand.name, align="L", new_x="LMARGIN")
+    name_bottom = pdf.get_y()
+    contact = [
+        *brand.address_lines,
+        *([f"Telephone {brand.phone}"] if brand.phone else []),
+        *([brand.email] if brand.email else []),
+        brand.site_url,
+    ]
+    pdf.set_text_color(60, 60, 60)
+    pdf.set_font(FONT, size=8.5)
+    pdf.set_xy(pdf.l_margin + width * 0.55, top)
+    pdf.multi_cell(width * 0.45, 4, "\n".join(contact), align="R", new_x="LMARGIN")
+    bottom = max(pdf.get_y(), name_bottom, top + (16 if logo is not None else 0)) + 3
+    pdf.set_draw_color(*colour)
+    pdf.set_line_width(0.8)
+    pdf.line(pdf.l_margin, bottom, pdf.l_margin + width, bottom)
+    pdf.set_y(bottom + 5)
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_font(FONT, size=10)
+
+    def para(text: str, *, bold: bool = False, gap: float = 0) -> None:
+        pdf.set_font(FONT, "B" if bold else "", 10)
+        pdf.multi_cell(0, 5, text, align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(FONT, size=10)
+        if gap:
+            pdf.ln(gap)
 
     def heading(text: str) -> None:
-        pdf.ln(2)
-        pdf.set_font("Helvetica", "B", 12)
-        pdf.cell(0, 7, _text(text), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", size=10)
+        pdf.ln(3)
+        pdf.set_font(FONT, "B", 12)
+        pdf.set_text_color(*colour)
+        pdf.cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_text_color(0, 0, 0)
+        pdf.set_font(FONT, size=10)
 
-    para(f"Date: {view.today:%d %B %Y}")
-    para(f"To: {patient.referring_physician or 'the referring physician'}")
-    para(f"Re: {patient.full_name}, born {patient.date_of_birth:%d %B %Y}, record {patient.mrn}")
+    para(_long(view.today), gap=3)
+    referrer = patient.referring_physician.strip()
+    para(referrer or "The referring physician")
+    if patient.referring_physician_email:
+        para(patient.referring_physician_email)
+    pdf.ln(3)
+    para(
+        f"Re: {patient.full_name}, date of birth {_long(patient.date_of_birth)}, "
+        f"record number {patient.mrn}",
+        bold=True,
+        gap=3,
+    )
+    para(f"Dear {referrer or 'colleague'},", gap=2)
+    para(
+        f"Thank you for referring this patient to {brand.name}. This letter summarises the "
+        f"ketamine infusion treatment given here and the patient's pain diary, as recorded up to "
+        f"{_long(view.today)}."
+    )
     heading("Treatment plan")
     for line in _plan_lines(patient):
         para(line)
     heading("Infusion sessions")
     for line in _session_lines(patient, now=now):
         para(line)
-    heading("Pain diary")
-    para(
-        f"{len(view.nrs)} daily pain scores and {len(view.peg)} weekly PEG scores recorded. "
-        "Red lines mark infusions; the dashed line is the baseline."
-    )
-    pdf.image(io.BytesIO(svg.encode()), w=170)
+    heading("Adverse events and alerts")
+    for line in _safety_lines(patient):
+        para(line)
     heading("Observed response")
     for line in _response_lines(view):
         para(line)
-    para(f"Rule: {clinical_outcomes.SOURCE}")
-    heading("Adverse events")
-    for line in _adverse_lines(patient):
-        para(line)
-    pdf.ln(3)
+    # The chart's heading and caption stay on the page with the chart.
+    chart_height = width * charts.CLINICIAN_LAYOUT.height_in / charts.CLINICIAN_LAYOUT.width_in
+    if svg is not None and pdf.get_y() + 22 + chart_height > pdf.page_break_trigger:
+        pdf.add_page()
+    heading("Pain diary")
+    if svg is None:
+        para("The patient has recorded no daily pain scores and no weekly PEG scores [2].")
+    else:
+        para(
+            f"{_plural(len(view.nrs), 'daily pain score')} and "
+            f"{_plural(len(view.peg), 'weekly PEG score')} [2] recorded. Red lines mark "
+            "infusions; the dashed line is the baseline, the dotted line the relapse level."
+        )
+        pdf.image(io.BytesIO(svg.encode()), w=width)
+    pdf.ln(2)
     para(DISCLAIMER)
+    heading("References")
+    pdf.set_font(FONT, size=8.5)
+    for line in _references():
+        pdf.multi_cell(0, 4.2, line, align="L", new_x="LMARGIN", new_y="NEXT")
+    # The signature block is kept whole on one page.
+    if pdf.get_y() > pdf.page_break_trigger - 45:
+        pdf.add_page()
+    pdf.ln(6)
+    para("Yours sincerely,", gap=16)
+    pdf.set_draw_color(0, 0, 0)
+    pdf.set_line_width(0.3)
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + 70, pdf.get_y())
+    pdf.ln(2)
+    para(signer.display_name if signer is not None else "Treating physician", bold=True)
+    para(f"Physician, {brand.name}")
+    reach = " | ".join(part for part in (brand.phone, brand.email) if part)
+    if reach:
+        para(reach)
     return bytes(pdf.output())

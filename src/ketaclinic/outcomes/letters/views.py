@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from ketaclinic.accounts.api import roles_required, signed_in_user
 from ketaclinic.audit.api import Actor
+from ketaclinic.outcomes import timing
 from ketaclinic.outcomes.letters import selectors, services
 from ketaclinic.outcomes.models import Letter, LetterStatus
 from ketaclinic.patients.api import access_patient
@@ -28,7 +29,11 @@ def staff_patient_letters(request: HttpRequest, public_id: str) -> HttpResponse:
         messages.success(request, "The progress letter is being prepared; refresh in a moment.")
         return redirect("outcomes:staff_patient_letters", public_id=patient.public_id)
     rows = selectors.letters_for_patient(actor=actor, patient=patient)
-    return render(request, "outcomes/letters.html", {"patient": patient, "rows": rows})
+    # Letters belong to no visit: their times are read in the patient's usual zone.
+    zone = timing.patient_zone(patient).key
+    return render(
+        request, "outcomes/letters.html", {"patient": patient, "rows": rows, "zone": zone}
+    )
 
 
 @roles_required(*CLINICAL_STAFF)

@@ -13,19 +13,52 @@ from ketaclinic.accounts.models import STAFF_ROLES, Role
 from ketaclinic.audit.api import Actor
 from ketaclinic.lib.views import errors_onto_form
 from ketaclinic.patients import selectors, services
-from ketaclinic.patients.forms import PatientForm
+from ketaclinic.patients.forms import PatientForm, PatientSearchForm
+from ketaclinic.patients.search import PatientQuery, parse_patient_query
 from ketaclinic.patients.views.chart import patient_chart
 from ketaclinic.scheduling.api import SCHEDULERS
 
 REGISTRARS = (Role.FRONT_DESK, Role.PHYSICIAN, Role.CLINIC_ADMIN)
 
 
+# The list's search text lives in the session, never in a URL (a name, a phone number or a date
+# of birth would land in the browser history and the access logs): the form posts it here and
+# the list redirects to itself; only the page number travels in the query string.
+SEARCH_SESSION_KEY = "patients.search"
+
+
 @roles_required(*STAFF_ROLES)
-@require_GET
+@require_http_methods(["GET", "POST"])
 def staff_patients(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "")[:100]
-    rows = selectors.patient_search(actor=Actor.from_request(request), query=query)
-    return render(request, "patients/staff_patients.html", {"patients": rows, "q": query})
+    if request.method == "POST":
+        form = PatientSearchForm(request.POST)
+        if "clear" in request.POST:
+            request.session.pop(SEARCH_SESSION_KEY, None)
+            return redirect("patients:list")
+        if form.is_valid():
+            request.session[SEARCH_SESSION_KEY] = form.cleaned_data["q"]
+            return redirect("patients:list")
+        # Refused (a malformed date): the earlier search stays as it was.
+        return render(request, "patients/staff_patients.html", {"form": form}, status=422)
+    text = str(request.session.get(SEARCH_SESSION_KEY, ""))
+    try:
+        query = parse_patient_query(text)
+    except ValidationError:
+        # A search saved before the rules changed: start again rather than fail.
+        text, query = "", PatientQuery()
+    found = selectors.patient_find(
+        actor=Actor.from_request(request), query=query, page=request.GET.get("page", 1)
+    )
+    return render(
+        request,
+        "patients/staff_patients.html",
+        {
+            "form": PatientSearchForm(initial={"q": text}),
+            "found": found,
+            "searched": bool(query),
+            "can_register": signed_in_user(request).role in REGISTRARS,
+        },
+    )
 
 
 @roles_required(*STAFF_ROLES)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Avg, Count, Max
 from django.db.models.functions import TruncMonth
@@ -28,6 +29,7 @@ from ketaclinic.patients.access import access_patient
 from ketaclinic.patients.models import Patient
 from ketaclinic.plans.api import protocol_of
 from ketaclinic.plans.models import Plan, PlanStatus
+from ketaclinic.scheduling.api import visits_split
 from ketaclinic.scheduling.models import Appointment, SeriesStatus
 from ketaclinic.screening.models import SelfCheck
 
@@ -40,6 +42,10 @@ class TimelineEntry:
     title: str
     detail: str = ""
     url: str = ""
+    # The zone the time is read in: the visit's location; otherwise the patient's usual one.
+    zone: str = ""
+    # A visit still to come (listed apart, soonest first).
+    coming: bool = False
 
 
 @dataclass
@@ -47,6 +53,8 @@ class Chart:
     patient: Patient
     clinical: bool
     entries: list[TimelineEntry] = field(default_factory=list)
+    # Visits still to come, soonest first; the timeline holds the rest, newest first.
+    coming: list[TimelineEntry] = field(default_factory=list)
     # A signed plan with no booked series: the desk books its induction series from the chart,
     # since the plan's clinical content is not theirs to read.
     plan_to_book: str | None = None
@@ -79,11 +87,18 @@ def _selfchecks(patient: Patient) -> list[TimelineEntry]:
     return rows
 
 
+def _home_zone(patient: Patient) -> str:
+    home = patient.home_location
+    return home.time_zone if home is not None else settings.TIME_ZONE
+
+
 def _appointments(patient: Patient) -> list[TimelineEntry]:
     rows = []
-    for appointment in Appointment.objects.filter(patient=patient).select_related(
+    appointments = Appointment.objects.filter(patient=patient).select_related(
         "type", "provider", "location"
-    ):
+    )
+    coming, past = visits_split(appointments, now=timezone.now())
+    for appointment in coming + past:
         rows.append(
             TimelineEntry(
                 when=appointment.start,
@@ -94,6 +109,8 @@ def _appointments(patient: Patient) -> list[TimelineEntry]:
                 url=reverse(
                     "scheduling:desk_appointment", kwargs={"public_id": appointment.public_id}
                 ),
+                zone=appointment.location.time_zone,
+                coming=appointment in coming,
             )
         )
     return rows
@@ -193,6 +210,7 @@ def _sessions(patient: Patient) -> list[TimelineEntry]:
                 title=f"Infusion ({session.get_status_display().lower()})",
                 detail=where,
                 url=reverse("infusions:session", kwargs={"public_id": session.public_id}),
+                zone=session.location.time_zone,
             )
         )
     return rows
@@ -204,14 +222,26 @@ CLINICAL_SOURCES: list[Source] = [_selfchecks, _consultations, _plans, _sessions
 
 
 def patient_chart(*, actor: Actor, public_id: str) -> Chart:
-    """The chart of one patient of the actor's clinic, newest first; one audit event."""
+    """The chart of one patient of the actor's clinic: the visits to come, soonest first, then
+    the timeline, newest first; one audit event."""
     assert actor.user is not None
     clinical = actor.user.role in CLINICAL_ROLES
     with transaction.atomic():
         patient = access_patient(actor.user, public_id, for_write=False)
         sources = DEMOGRAPHIC_SOURCES + (CLINICAL_SOURCES if clinical else [])
-        entries = [entry for source in sources for entry in source(patient)]
-        entries.sort(key=lambda entry: entry.when, reverse=True)
+        zone = _home_zone(patient)
+        entries = [
+            entry if entry.zone else replace(entry, zone=zone)
+            for source in sources
+            for entry in source(patient)
+        ]
+        # The visits to come keep their order (soonest first) above the timeline.
+        coming = [entry for entry in entries if entry.coming]
+        entries = sorted(
+            (entry for entry in entries if not entry.coming),
+            key=lambda entry: entry.when,
+            reverse=True,
+        )
         plan_to_book = (
             Plan.objects.filter(patient=patient, status=PlanStatus.SIGNED)
             .exclude(induction_series__status=SeriesStatus.BOOKED)
@@ -225,12 +255,13 @@ def patient_chart(*, actor: Actor, public_id: str) -> Chart:
             object_type="patient_chart",
             object_id=patient.public_id,
             patient=patient,
-            detail={"entries": len(entries), "clinical": clinical},
+            detail={"entries": len(coming) + len(entries), "clinical": clinical},
         )
     return Chart(
         patient=patient,
         clinical=clinical,
         entries=entries,
+        coming=coming,
         plan_to_book=str(plan_to_book) if plan_to_book else None,
         in_force=in_force,
     )

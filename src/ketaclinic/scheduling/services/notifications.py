@@ -116,11 +116,10 @@ def after_series(
             return
     tz = zoneinfo.ZoneInfo(series.location.time_zone)
     emails._send(
+        clinic_id=series.location.clinic_id,
         to=series.patient.email,
         subject=(
-            "[ketaclinic] Your infusion series is cancelled"
-            if cancelled
-            else "[ketaclinic] Your infusion series is booked"
+            "Your infusion series is cancelled" if cancelled else "Your infusion series is booked"
         ),
         template="scheduling/email/series.txt",
         context={

@@ -21,7 +21,7 @@ from ketaclinic.scheduling.selectors import appointment_load
 from ketaclinic.scheduling.services.errors import SchedulingError
 from ketaclinic.scheduling.services.gates import require_scheduler
 from ketaclinic.scheduling.services.locks import lock_appointment
-from ketaclinic.scheduling.signals import announce_appointments_changed
+from ketaclinic.scheduling.signals import announce_appointments_changed, completion_holds
 
 # What the desk may record, from each state. Cancelled and completed are final; a no-show can
 # still turn into an arrival (the patient came late), nothing else goes backwards.
@@ -59,6 +59,10 @@ def appointment_status_change(
                 f"This appointment has not started yet, so it cannot be marked "
                 f"{target.label.lower()}."
             )
+        if target == AppointmentStatus.COMPLETED:
+            held = completion_holds([current.pk]).get(current.pk)
+            if held:
+                raise SchedulingError(held)
         _status_write(actor, current, target, now)
     return appointment_load(appointment.pk)
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from ketaclinic.accounts.models import Role
 from ketaclinic.clinics.models import Location
+from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling import services
 from ketaclinic.scheduling.models import Appointment, AppointmentType
 from ketaclinic.scheduling.slots import free_slots, parse_slot_key, slots_by_day
@@ -101,3 +102,10 @@ def show_refusal(
 
 def local_start(appointment: Appointment) -> dt.datetime:
     return appointment.start.astimezone(zoneinfo.ZoneInfo(appointment.location.time_zone))
+
+
+def emailed(patient: Patient) -> str:
+    """The end of a confirm page's consequence sentence: who is emailed, or that nobody can be."""
+    if patient.email:
+        return f"{patient.full_name} is emailed."
+    return f"{patient.full_name} has no email address on file: nobody is emailed, call them."

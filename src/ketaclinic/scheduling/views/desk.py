@@ -4,24 +4,30 @@ appointment to move or cancel (late changes allowed)."""
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from ketaclinic.accounts.api import roles_required, signed_in_user
 from ketaclinic.audit.api import Actor
 from ketaclinic.clinics.models import Location
+from ketaclinic.lib.confirm import Question, ask_first, is_confirmed
 from ketaclinic.lib.views import user_clinic_id
+from ketaclinic.lib.when import local_text
 from ketaclinic.patients.api import access_patient
 from ketaclinic.scheduling import selectors, services
 from ketaclinic.scheduling.access import SCHEDULERS, access_appointment
+from ketaclinic.scheduling.forms import DeskBookForm
+from ketaclinic.scheduling.models import Appointment
 from ketaclinic.scheduling.views.common import (
     CHOOSE_A_TIME,
     STAFF,
-    local_start,
+    emailed,
     posted_slot,
     posted_version,
     show_refusal,
@@ -34,26 +40,32 @@ from ketaclinic.scheduling.views.common import (
 def desk_bookings(request: HttpRequest) -> HttpResponse:
     since = timezone.now() - dt.timedelta(days=7)
     rows = selectors.recent_bookings(actor=Actor.from_request(request), since=since)
-    return render(
-        request, "scheduling/desk_bookings.html", {"rows": [(a, local_start(a)) for a in rows]}
-    )
+    return render(request, "scheduling/desk_bookings.html", {"rows": rows})
 
 
 @roles_required(*SCHEDULERS)
 @require_http_methods(["GET", "POST"])
 def desk_book(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Book any appointment type the desk may book (``selectors.desk_bookable_types``) for a
+    patient, at the patient's usual location unless the desk picks another."""
     user = signed_in_user(request)
     patient = access_patient(user, public_id, for_write=True)
     locations = list(Location.objects.filter(clinic_id=user_clinic_id(user)))
-    location = next(
-        (loc for loc in locations if str(loc.pk) == request.GET.get("location", "")),
-        patient.home_location or (locations[0] if locations else None),
-    )
-    appointment_type = selectors.consultation_type(patient.clinic_id, online=False)
-    if location is None or appointment_type is None:
+    types = selectors.desk_bookable_types(patient.clinic_id)
+    usual = selectors.usual_location(patient, locations)
+    if usual is None or not types:
         messages.error(request, "Set up locations and appointment types first.")
         return redirect("patients:detail", public_id=patient.public_id)
-    if request.method == "POST":
+    picked = {name: request.GET[name] for name in ("location", "type") if name in request.GET}
+    form = DeskBookForm(
+        {"location": usual.pk, "type": types[0].pk, **picked},
+        locations=locations,
+        types=types,
+        home=patient.home_location,
+    )
+    valid = form.is_valid()
+    location, appointment_type = form.chosen() if valid else (usual, types[0])
+    if request.method == "POST" and valid:
         parsed = posted_slot(request)
         if parsed is None:
             messages.error(request, CHOOSE_A_TIME)
@@ -71,12 +83,39 @@ def desk_book(request: HttpRequest, public_id: str) -> HttpResponse:
             except services.SchedulingError as exc:
                 show_refusal(request, exc, location)
             else:
-                messages.success(request, f"Booked for {patient.full_name}.")
+                messages.success(
+                    request, f"Booked {appointment_type.name} for {patient.full_name}."
+                )
                 return redirect("scheduling:desk_appointment", public_id=appointment.public_id)
     selectors.desk_book_read(actor=Actor.from_request(request), patient=patient)
     context = slot_page_context(request, location, appointment_type)
-    context.update({"patient": patient, "locations": locations})
-    return render(request, "scheduling/desk_book.html", context)
+    context.update(
+        {
+            "patient": patient,
+            "form": form,
+            "usual": usual,
+            # The week links keep the choice (ids only).
+            "slot_query": urlencode({"location": location.pk, "type": appointment_type.pk}),
+        }
+    )
+    # A forged or stale choice (a location or type not offered): named on the form, not booked.
+    return render(request, "scheduling/desk_book.html", context, status=200 if valid else 422)
+
+
+def _cancel_question(appointment: Appointment) -> Question:
+    patient = appointment.patient
+    return Question(
+        title="Cancel this appointment?",
+        consequence=(
+            f"This cancels {patient.full_name}'s {appointment.type.name} on "
+            f"{local_text(appointment.start, appointment.location)} at "
+            f"{appointment.location.name}. {emailed(patient)}"
+        ),
+        confirm="Cancel the appointment",
+        back_url=reverse(
+            "scheduling:desk_appointment", kwargs={"public_id": appointment.public_id}
+        ),
+    )
 
 
 @roles_required(*STAFF)
@@ -88,6 +127,10 @@ def desk_appointment(request: HttpRequest, public_id: str) -> HttpResponse:
         appointment = access_appointment(user, public_id, for_write=True)
         override = request.POST.get("override_cutoff") == "on"
         version = posted_version(request)
+        if request.POST.get("action") == "cancel" and not is_confirmed(request):
+            # The confirm page names the patient: a read of their record.
+            selectors.appointment_read(actor=actor, appointment=appointment)
+            return ask_first(request, _cancel_question(appointment))
         try:
             if request.POST.get("action") == "cancel":
                 services.appointment_cancel(
@@ -121,7 +164,6 @@ def desk_appointment(request: HttpRequest, public_id: str) -> HttpResponse:
     context.update(
         {
             "appointment": appointment,
-            "local_start": local_start(appointment),
             "can_change": user.role in SCHEDULERS and appointment.status == "booked",
         }
     )

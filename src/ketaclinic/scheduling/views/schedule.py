@@ -26,12 +26,19 @@ from ketaclinic.accounts.api import roles_required, signed_in_user
 from ketaclinic.accounts.models import User
 from ketaclinic.audit.api import Actor
 from ketaclinic.clinics.models import Location
+from ketaclinic.lib.confirm import Question, ask_first, is_confirmed
+from ketaclinic.lib.when import local_text
 from ketaclinic.patients.api import patient_search
 from ketaclinic.scheduling import selectors, services
 from ketaclinic.scheduling.access import SCHEDULERS, access_appointment
-from ketaclinic.scheduling.models import Appointment, AppointmentStatus, SeriesStatus
+from ketaclinic.scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    InductionSeries,
+    SeriesStatus,
+)
 from ketaclinic.scheduling.slots import SeriesProposal, parse_session_key
-from ketaclinic.scheduling.views.common import STAFF, posted_version, show_refusal
+from ketaclinic.scheduling.views.common import STAFF, emailed, posted_version, show_refusal
 
 # Minutes per row of the day grid: fine enough to place any booking on a 5-minute grid.
 ROW_MIN = 5
@@ -92,13 +99,12 @@ def _pick_location(
 @dataclass
 class _Item:
     appointment: Appointment
-    local_start: dt.datetime
-    local_end: dt.datetime
-    local_block_end: dt.datetime
     place: str = ""
     actions: list[tuple[str, str]] = field(default_factory=list)
     can_cancel: bool = False
     can_move: bool = False
+    # Why "Completed" is not offered (the patient is in a chair: the chart's discharge does it).
+    held: str = ""
     # Late in the day the actions open upwards, so the grid's edge never hides them.
     opens_up: bool = False
 
@@ -127,15 +133,13 @@ class _Column:
         return bool(self.items) or any(cell.items for cell in self.cells)
 
 
-def _item(appointment: Appointment, tz: zoneinfo.ZoneInfo, now: dt.datetime, user: User) -> _Item:
-    item = _Item(
-        appointment=appointment,
-        local_start=appointment.start.astimezone(tz),
-        local_end=appointment.end.astimezone(tz),
-        local_block_end=appointment.block_end.astimezone(tz),
-    )
+def _item(appointment: Appointment, now: dt.datetime, user: User, held: dict[int, str]) -> _Item:
+    # Its times are drawn in the location's zone by the template (lib/templatetags/when.py).
+    item = _Item(appointment=appointment, held=held.get(appointment.pk, ""))
     if user.role in SCHEDULERS:
         allowed = services.STATUS_TRANSITIONS.get(appointment.status, frozenset())
+        if item.held:
+            allowed = allowed - {AppointmentStatus.COMPLETED}
         item.actions = [(str(s), label) for s, label in STATUS_ACTIONS.items() if s in allowed]
         future = appointment.start > now and appointment.status == AppointmentStatus.BOOKED
         item.can_cancel = future
@@ -159,6 +163,7 @@ def _grid(
     location = schedule.location
     tz = zoneinfo.ZoneInfo(location.time_zone)
     now = timezone.now()
+    held = schedule.completion_held
     columns = [
         _Column(
             key=c.key,
@@ -174,7 +179,7 @@ def _grid(
     days = [schedule.day_from + dt.timedelta(days=i) for i in range(schedule.days)]
     live = [a for a in schedule.appointments if a.status != AppointmentStatus.CANCELLED]
     cancelled = [
-        _item(a, tz, now, user)
+        _item(a, now, user, held)
         for a in schedule.appointments
         if a.status == AppointmentStatus.CANCELLED
     ]
@@ -201,7 +206,7 @@ def _grid(
             if day not in days:
                 continue
             for column in homes(appointment):
-                column.cells[days.index(day)].items.append(_item(appointment, tz, now, user))
+                column.cells[days.index(day)].items.append(_item(appointment, now, user, held))
         labels.extend(
             (
                 f"{d:%a %d %b}",
@@ -233,7 +238,7 @@ def _grid(
         first = (start_min - opens) // ROW_MIN + 2
         last = max(first + 1, math.ceil((end_min - opens) / ROW_MIN) + 2)
         for column in homes(appointment):
-            item = _item(appointment, tz, now, user)
+            item = _item(appointment, now, user, held)
             col = columns.index(column) + 2
             item.place = _place(col, first, last)
             item.opens_up = first - 2 > rows // 2
@@ -252,12 +257,28 @@ def _schedule_url(location: Location, day: dt.date, view: str) -> str:
 
 # --- the schedule ------------------------------------------------------------------------------
 
+# The quick find's text lives in the session, never in a URL (a name or a record number would
+# land in the browser history and the access logs): the form posts it, the schedule redirects to
+# itself and reads it from here (as the patient list does, patients/views/__init__.py).
+FIND_SESSION_KEY = "scheduling.find"
+FIND_MAX_LENGTH = 200
+
 
 @roles_required(*STAFF)
-@require_http_methods(["GET"])
+@require_http_methods(["GET", "POST"])
 def schedule(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     actor = Actor.from_request(request)
+    if request.method == "POST":
+        if user.role not in SCHEDULERS:
+            raise Http404("No quick find")
+        if "clear" in request.POST:
+            request.session.pop(FIND_SESSION_KEY, None)
+        else:
+            request.session[FIND_SESSION_KEY] = request.POST.get("find", "").strip()[
+                :FIND_MAX_LENGTH
+            ]
+        return redirect(f"{_next_url(request)}#book-by-phone")
     locations = selectors.schedule_locations(user=user)
     location = _pick_location(request, locations, request.GET.get("location"))
     if location is None:
@@ -272,8 +293,8 @@ def schedule(request: HttpRequest) -> HttpResponse:
     columns, labels, cancelled, grid_place = _grid(data, view, user)
     step = dt.timedelta(days=days)
     found = None
-    find = request.GET.get("find", "").strip()
-    if find and user.role in SCHEDULERS:
+    find = str(request.session.get(FIND_SESSION_KEY, "")) if user.role in SCHEDULERS else ""
+    if find:
         found = patient_search(actor=actor, query=find, limit=20)
     return render(
         request,
@@ -302,6 +323,35 @@ def schedule(request: HttpRequest) -> HttpResponse:
     )
 
 
+# The status changes that end a visit ask first (lib/confirm.py); arrived and completed do not.
+ASKS_FIRST = frozenset({"cancel", str(AppointmentStatus.NO_SHOW)})
+
+
+def _status_question(appointment: Appointment, action: str, back_url: str) -> Question:
+    patient = appointment.patient
+    when = local_text(appointment.start, appointment.location)
+    what = f"{patient.full_name}'s {appointment.type.name} on {when} at {appointment.location.name}"
+    if action == "cancel":
+        return Question(
+            title="Cancel this appointment?",
+            consequence=(
+                f"This cancels {what}. {emailed(patient)} The freed time is offered to the "
+                "waitlist."
+            ),
+            confirm="Cancel the appointment",
+            back_url=back_url,
+        )
+    return Question(
+        title="Mark as no-show?",
+        consequence=(
+            f"This records that {patient.full_name} did not come to {appointment.type.name} on "
+            f"{when}. It stays on the record; nobody is emailed."
+        ),
+        confirm="Mark as no-show",
+        back_url=back_url,
+    )
+
+
 def _next_url(request: HttpRequest) -> str:
     target = request.POST.get("next", "")
     if target.startswith(reverse("scheduling:schedule")) and url_has_allowed_host_and_scheme(
@@ -319,6 +369,10 @@ def schedule_appointment_status(request: HttpRequest, public_id: str) -> HttpRes
     actor = Actor.from_request(request)
     action = request.POST.get("action", "")
     version = posted_version(request)
+    if action in ASKS_FIRST and not is_confirmed(request):
+        # The confirm page names the patient: a read of their record.
+        selectors.appointment_read(actor=actor, appointment=appointment)
+        return ask_first(request, _status_question(appointment, action, _next_url(request)))
     try:
         if action == "cancel":
             # The desk cancels by phone: the patient's own cut-off does not apply.
@@ -435,6 +489,29 @@ def plan_series(request: HttpRequest, plan_id: str) -> HttpResponse:
     )
 
 
+def _series_question(actor: Actor, series: InductionSeries) -> Question:
+    now = timezone.now()
+    sessions = selectors.series_read(actor=actor, series=series)
+    to_come = [a for a in sessions if a.start > now and a.status == AppointmentStatus.BOOKED]
+    patient = series.patient
+    count = f"{len(to_come)} session{'' if len(to_come) == 1 else 's'}"
+    return Question(
+        title="Cancel the whole series?",
+        consequence=(
+            f"This cancels {count} of {patient.full_name}'s induction series at "
+            f"{series.location.name}. Sessions already attended stay on record. "
+            f"{emailed(patient)}"
+        ),
+        details=[
+            f"{local_text(a.start, series.location)} · {a.chair.name if a.chair else ''}"
+            for a in to_come
+        ],
+        confirm="Cancel the series",
+        back_url=reverse("scheduling:series_detail", kwargs={"public_id": series.public_id}),
+        back="Keep the series",
+    )
+
+
 @roles_required(*STAFF)
 @require_http_methods(["GET", "POST"])
 def series_detail(request: HttpRequest, public_id: str) -> HttpResponse:
@@ -444,6 +521,8 @@ def series_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     if request.method == "POST":
         if user.role not in SCHEDULERS:
             raise Http404("No such series")
+        if not is_confirmed(request):
+            return ask_first(request, _series_question(actor, series))
         try:
             services.series_cancel(
                 actor=actor, series=series, expected_version=posted_version(request)
@@ -461,7 +540,7 @@ def series_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "scheduling/series_detail.html",
         {
             "series": series,
-            "sessions": [(a, a.start.astimezone(tz), a.block_end.astimezone(tz)) for a in sessions],
+            "sessions": sessions,
             "can_cancel": user.role in SCHEDULERS and series.status == SeriesStatus.BOOKED,
             "schedule_url": _schedule_url(series.location, first, "week") if first else None,
         },

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from types import FrameType
 from typing import Any
 
@@ -14,6 +15,16 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from ketaclinic.devdata.api import demo_logins
+
+
+def server_environment(environ: Mapping[str, str], *, host: str, port: int) -> dict[str, str]:
+    """The web server's and worker's environment: links in emails (``SITE_URL``) point at the
+    address served here unless the operator set SITE_URL (a public name behind a proxy)."""
+    env = dict(environ)
+    if not env.get("SITE_URL"):
+        shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104  (a name, not a bind)
+        env["SITE_URL"] = f"http://{shown}:{port}"
+    return env
 
 
 class Command(BaseCommand):
@@ -45,9 +56,10 @@ class Command(BaseCommand):
         ]
         # ``worker`` starts the periodic jobs itself, then runs ``db_worker``.
         worker_cmd = [python, "-m", "ketaclinic.manage", "worker"]
+        env = server_environment(os.environ, host=host, port=port)
         processes = [
-            subprocess.Popen(web_cmd),  # noqa: S603  (fixed argv, no shell)
-            subprocess.Popen(worker_cmd),  # noqa: S603
+            subprocess.Popen(web_cmd, env=env),  # noqa: S603  (fixed argv, no shell)
+            subprocess.Popen(worker_cmd, env=env),  # noqa: S603
         ]
         stopping = False
 
