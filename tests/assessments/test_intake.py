@@ -254,6 +254,26 @@ def test_a_value_the_physician_changes_is_not_recorded_as_the_self_checks(
     assert prefill.fields == ["pain_descriptors"]
 
 
+def test_a_self_check_starts_one_history_and_is_not_offered_again_later(
+    world: World, client_for: Any
+) -> None:
+    _did_the_self_check(world.alice_patient)
+    first = start(world)
+    client = client_for("physician")
+    shown = client.get(history_url(first))
+    client.post(history_url(first), _post(first, shown))
+    assert HistoryPrefill.objects.filter(consultation=first).exists()
+    # A follow-up consultation later: the same self-check is not offered again.
+    later = start(world)
+    response = client.get(history_url(later))
+    form = response.context["form"]
+    assert form.offer is None
+    assert form.initial["pain_duration_months"] is None
+    assert "prefilled-" not in response.content.decode()
+    # The first consultation still says where its values came from.
+    assert HistoryPrefill.objects.count() == 1
+
+
 def test_a_self_check_id_of_another_patient_records_nothing(world: World, client_for: Any) -> None:
     others = _did_the_self_check(world.bob_patient)
     c = start(world)
@@ -285,8 +305,8 @@ def test_the_history_form_with_a_self_check_has_a_fixed_number_of_queries(
     client = client_for("physician")
     client.get(history_url(c))  # warm the session
     # session + user, access (with page joins), 4 prefetches, policy, audit (+savepoints),
-    # and the self-check.
-    with django_assert_num_queries(14):
+    # the self-check and whether another history already started from it.
+    with django_assert_num_queries(15):
         assert client.get(history_url(c)).status_code == 200
 
 

@@ -401,7 +401,8 @@ class HistoryOffer:
 
 
 def history_offer(*, page: ConsultationPage) -> HistoryOffer | None:
-    """What the patient's newest self-check offers this draft's history form, or None: one query.
+    """What the patient's newest self-check offers this draft's history form, or None: two
+    queries (the self-check, and whether another consultation's history already started from it).
 
     None once the history has been saved with an offer (confirmed or declined, ``HistoryPrefill``)
     or when the consultation is signed. A value already recorded is never overwritten by the
@@ -412,6 +413,14 @@ def history_offer(*, page: ConsultationPage) -> HistoryOffer | None:
         return None
     answers = selfcheck_answers_for_intake(patient=page.patient)
     if answers is None:
+        return None
+    # A self-check starts one history: the consultation it was taken for. A later consultation
+    # (months on, a follow-up) would otherwise be offered the same, by then stale, answers.
+    if (
+        HistoryPrefill.objects.filter(selfcheck__public_id=answers.public_id)
+        .exclude(consultation=consultation)
+        .exists()
+    ):
         return None
     recorded: dict[str, object] = {
         name: getattr(consultation, name) for name in intake.PREFILLED_FIELDS
