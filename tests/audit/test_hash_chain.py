@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.backends.utils import CursorWrapper
 
 from ketaclinic.audit.integrity import chain_verify
@@ -330,3 +331,36 @@ def test_the_migration_chains_the_events_written_before_it(world: World) -> None
         )
     assert new.prev_hash == last_ours.hash
     assert chain_verify().intact
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's shared-cache table locks only")
+@pytest.mark.django_db(transaction=True)
+def test_flush_waits_for_a_table_another_connection_still_reads(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live test server still answering a browser's last request holds a read on the shared
+    in-memory database while the test's flush drops the audit triggers: the flush waits for it
+    (issue 16's pages fetch their navigation count after they load, so this happens)."""
+    workload(world)
+    reading = threading.Event()
+    done = threading.Event()
+
+    def read_for_a_while() -> None:
+        other = connections.create_connection("default")
+        cursor = other.cursor()
+        cursor.execute("SELECT name FROM sqlite_master")
+        cursor.fetchone()  # the statement stays open, holding its read
+        reading.set()
+        time.sleep(1.0)
+        cursor.close()
+        other.close()
+        done.set()
+
+    reader = threading.Thread(target=read_for_a_while)
+    reader.start()
+    assert reading.wait(10)
+    call_command("flush", interactive=False, verbosity=0)
+    reader.join()
+    assert done.is_set()
+    assert AuditEvent.objects.count() == 0
+    assert chain_verify().missing_triggers == []

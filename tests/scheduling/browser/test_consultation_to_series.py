@@ -99,8 +99,12 @@ def test_from_consultation_to_a_booked_series_on_the_schedule(
     page.get_by_label("Mindfulness").fill("Eight-week course")
     page.get_by_role("button", name="Save draft").click()
     page.get_by_role("link", name="Set ketamine protocol").click()
+    page.wait_for_url("**/protocol/", wait_until="load")
+    # With the page's script the choice fills the fields at once; "Use this template" is the
+    # form's way without JavaScript, hidden here.
     page.get_by_label("Protocol template").select_option(label=CLEVELAND_TEMPLATE)
-    page.get_by_role("button", name="Use this template").click()
+    expect(page.get_by_role("button", name="Use this template")).to_be_hidden()
+    expect(page.get_by_label("Dose (mg/kg per session)")).to_have_value("0.5")
     # Weight and height come from today's exam, shown and not typed.
     expect(page.get_by_test_id("exam-measurements")).to_contain_text("weight 82 kg")
     expect(page.get_by_label("Weight (kg)")).to_have_count(0)

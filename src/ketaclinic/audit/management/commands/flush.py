@@ -15,15 +15,19 @@ nothing else can write in between.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.core.management.base import CommandError
 from django.core.management.commands.flush import Command as DjangoFlushCommand
 from django.core.management.sql import emit_post_migrate_signal
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, OperationalError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 AUDIT_TABLE = "audit_auditevent"
+# How long a flush waits for a table another connection still reads (SQLite): 50 x 0.2 s.
+LOCKED_RETRIES = 50
+LOCKED_WAIT_SECONDS = 0.2
 
 
 class Command(DjangoFlushCommand):
@@ -38,6 +42,26 @@ class Command(DjangoFlushCommand):
         if options["interactive"] and not _confirmed(connection):
             self.stdout.write("Flush cancelled.")
             return
+        for attempt in range(LOCKED_RETRIES + 1):
+            try:
+                self._flush_once(connection, database, options)
+                break
+            except OperationalError as error:
+                # SQLite's shared in-memory test database locks a table a statement still reads:
+                # a live test server may be answering a browser's last request (a page's count,
+                # fetched after it loaded) while the test ends. Dropping the triggers must wait
+                # for it; the whole flush rolled back, so it is tried again.
+                locked = connection.vendor == "sqlite" and "is locked" in str(error)
+                if not locked or attempt == LOCKED_RETRIES:
+                    raise
+                time.sleep(LOCKED_WAIT_SECONDS)
+        tables = connection.introspection.django_table_names(only_existing=True)
+        if tables and not options.get("inhibit_post_migrate", False):
+            emit_post_migrate_signal(options["verbosity"], options["interactive"], database)
+
+    def _flush_once(
+        self, connection: BaseDatabaseWrapper, database: str, options: dict[str, Any]
+    ) -> None:
         with transaction.atomic(using=database):
             restore = _lift_audit_triggers(connection)
             # post_migrate runs below, once the triggers are back.
@@ -45,9 +69,6 @@ class Command(DjangoFlushCommand):
             with connection.cursor() as cursor:
                 for statement in restore:
                     cursor.execute(statement)
-        tables = connection.introspection.django_table_names(only_existing=True)
-        if tables and not options.get("inhibit_post_migrate", False):
-            emit_post_migrate_signal(options["verbosity"], options["interactive"], database)
 
 
 def _confirmed(connection: BaseDatabaseWrapper) -> bool:

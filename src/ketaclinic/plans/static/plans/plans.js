@@ -50,5 +50,10 @@
       });
       shown.value = select.value;
     });
+    // A template chosen before this script ran (a quick hand on a slow page) or restored by the
+    // browser on going back is applied now, so the fields always hold the chosen template.
+    if (shown && select.value !== shown.value) {
+      select.dispatchEvent(new Event("change"));
+    }
   });
 })();
