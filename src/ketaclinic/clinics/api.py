@@ -21,7 +21,6 @@ from ketaclinic.clinics.selectors import (
     proposals_waiting,
     protocol_templates_active,
     staff_invitations_open,
-    staff_locations,
 )
 from ketaclinic.clinics.services import clinic_defaults_install, policy_proposal_create
 
@@ -36,7 +35,6 @@ __all__ = [
     "proposals_waiting",
     "protocol_templates_active",
     "staff_invitations_open",
-    "staff_locations",
     "wear_brand",
     "wear_clinic_brand",
     "worn_brand",

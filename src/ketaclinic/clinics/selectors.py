@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
-from ketaclinic.accounts.models import STAFF_ROLES, Role, StaffInvitation, User
+from ketaclinic.accounts.models import STAFF_ROLES, StaffInvitation, User
 from ketaclinic.clinical import dosing
 from ketaclinic.clinical.dosing import DoseLimitExceeded, DoseLimits, infusion_plan
 from ketaclinic.clinics.models import (
@@ -49,17 +49,6 @@ def clinic_overview(*, user: User) -> ClinicOverview:
         staff=staff,
         patient_count=clinic.n_patients,
     )
-
-
-def staff_locations(*, user: User) -> list[Location]:
-    """The locations a staff member works at (all the clinic's for an admin), with chair counts."""
-    assert user.clinic_id is not None
-    qs = Location.objects.filter(clinic_id=user.clinic_id).annotate(
-        n_chairs=Count("chairs", filter=Q(chairs__is_active=True))
-    )
-    if user.role != Role.CLINIC_ADMIN:
-        qs = qs.filter(staff=user)
-    return list(qs)
 
 
 def clinic_policy_current(*, clinic_id: int) -> ClinicPolicy:
