@@ -4,12 +4,13 @@ empty cache, Hypothesis settings, and the browser plugin."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import hypothesis
 import pytest
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, override_settings
 
 from tests.factories.sessions import signed_in_client
 from tests.factories.world import PERSONAS as PERSONAS
@@ -26,6 +27,14 @@ hypothesis.settings.register_profile(
     "ketaclinic", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
 )
 hypothesis.settings.load_profile("ketaclinic")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _media_in_a_temporary_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Files the tests store (progress letters' PDFs, logos) go to a directory of this run, not
+    to the working copy's var/media."""
+    with override_settings(MEDIA_ROOT=tmp_path_factory.mktemp("media")):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -42,6 +42,10 @@ Entry = tuple[tuple[Any, ...], Callable[[World], dict[str, Any]] | None]
 MATRIX: dict[str, Entry] = {
     "landing": (PUBLIC, None),
     "healthz": (PUBLIC, None),
+    # Public probes: the test world has no worker heartbeat, so it is not ready (web/health.py).
+    "readyz": ((503,) * 8, None),
+    # Off without METRICS_TOKEN, for everyone (tests/web/test_metrics.py sends the token).
+    "metrics": ((DENY,) * 8, None),
     "home": (ANY_SIGNED_IN, None),
     "nav_counts": (ANY_SIGNED_IN, None),
     "my_record": (PATIENT_PAGE, None),

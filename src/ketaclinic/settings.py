@@ -16,6 +16,7 @@ import dj_database_url
 
 from ketaclinic.lib.env import (
     ConfigurationError,
+    env_addresses,
     env_bool,
     env_choice,
     env_int,
@@ -82,6 +83,8 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "django_tasks",
     "django_tasks_db",
+    # Shared building blocks; an app for its one table, the periodic jobs' claims (lib/models.py).
+    "ketaclinic.lib",
     "ketaclinic.accounts",
     "ketaclinic.clinics",
     "ketaclinic.patients",
@@ -101,6 +104,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it times everything below (web/metrics.py, served at /metrics).
+    "ketaclinic.web.metrics.RequestMetricsMiddleware",
+    # Each request's id, in its log lines, its error report and the X-Request-ID header.
+    "ketaclinic.lib.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
     "csp.middleware.CSPMiddleware",
@@ -297,7 +304,31 @@ STORAGES: dict[str, dict[str, Any]] = {
         )
     },
 }
-MEDIA_ROOT = VAR_DIR / "media"
+# Uploaded and generated files (logos, progress letters) go through the default storage. With
+# several web nodes this directory must be shared by all of them and the workers (a network mount),
+# or STORAGES["default"] an object store: docs/operations.md "One machine or many".
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+
+# --- Backups (web/backup/; docs/operations.md "Backups") ------------------------------------
+
+# A 32-byte key, base64 (`ketaclinic backup --new-key`): set, every backup is encrypted with it
+# (AES-256-GCM) and restore needs it. Keep it apart from the backups (BACKUP_ENCRYPTION_KEY_FILE
+# names a file): whoever has both reads every record; losing it loses every backup made with it.
+BACKUP_ENCRYPTION_KEY = env_str("BACKUP_ENCRYPTION_KEY").strip()
+if BACKUP_ENCRYPTION_KEY:
+    import base64 as _base64
+    import binascii as _binascii
+
+    try:
+        _backup_key_bytes = len(_base64.b64decode(BACKUP_ENCRYPTION_KEY, validate=True))
+    except _binascii.Error:
+        _backup_key_bytes = 0
+    if _backup_key_bytes != 32:
+        # The value itself is never echoed: it is a secret, and may be a near miss of the key.
+        raise ConfigurationError(
+            "BACKUP_ENCRYPTION_KEY: expected 32 bytes in base64 (44 characters; "
+            "`ketaclinic backup --new-key` makes one)."
+        )
 # Tests run against the finder so they need no collectstatic step.
 WHITENOISE_USE_FINDERS = TESTING or DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
@@ -311,19 +342,60 @@ CACHES: dict[str, dict[str, Any]] = {
         else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache"}
     )
 }
+# --- One machine or many (docs/operations.md "One machine or many") --------------------------
+
+# Without REDIS_URL everything shared lives in the database: the task queue (django-tasks-db), the
+# cache (rate limits, brands) and the sessions. With it, for several web nodes and workers: the
+# cache and the task queue move to Redis, and sessions are read through it. Tests keep the
+# database and locmem whatever REDIS_URL says, so one suite runs on both layouts; tests/scaleout/
+# switches RQ on where it tests it (TASKS_BACKEND=rq for the worker process it starts).
 REDIS_URL = env_str("REDIS_URL")
-if REDIS_URL and not TESTING:
+USE_REDIS = bool(REDIS_URL) and not TESTING
+if USE_REDIS:
     CACHES["default"] = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
     }
+    # The database stays the sessions' truth and Redis answers the reads: a Redis restart (or
+    # an eviction) signs nobody out.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
-TASKS = {
-    "default": {
-        "BACKEND": "django_tasks_db.DatabaseBackend",
-        "QUEUES": ["default"],
+# Drawn diary charts (``outcomes.diary.chart_cache``) have a cache of their own, so thousands of
+# charts never push the rate limits out of the default one: the database cache culls a third of
+# its rows, in key order, once it holds MAX_ENTRIES. Same place as the default (its own table,
+# ``createcachetable`` makes it; or Redis, under its own key prefix).
+CACHES["charts"] = (
+    {**CACHES["default"], "KEY_PREFIX": "charts"}
+    if USE_REDIS
+    else {**CACHES["default"], "LOCATION": "chart_cache", "OPTIONS": {"MAX_ENTRIES": 50_000}}
+)
+
+# "database" (django-tasks-db: ``ketaclinic worker`` polls the table) or "rq" (Redis:
+# ``ketaclinic worker`` runs an RQ worker with RQ's scheduler for delayed jobs). REDIS_URL picks
+# rq unless TASKS_BACKEND says otherwise.
+TASKS_BACKEND = env_choice("TASKS_BACKEND", "rq" if USE_REDIS else "database", ("database", "rq"))
+if TASKS_BACKEND == "rq" and not REDIS_URL:
+    raise ConfigurationError("TASKS_BACKEND=rq needs REDIS_URL (redis://host:6379/0).")
+if REDIS_URL:
+    # django-rq's queues (the RQ backend and tests/scaleout/ use them). A job runs at most this
+    # long before RQ kills it (RQ's own default, 3 minutes, is short of a full results refresh
+    # of a chain-sized clinic).
+    RQ_QUEUES = {
+        "default": {
+            "URL": REDIS_URL,
+            "DEFAULT_TIMEOUT": env_int("TASK_TIMEOUT_SECONDS", 60 * 60),
+        }
     }
-}
+    # RQ runs a job through django-tasks-rq's class, which calls the task and sends its signals.
+    RQ = {"JOB_CLASS": "django_tasks_rq.Job"}
+# How often an RQ worker looks for jobs whose worker died, to run them again: such a job runs
+# again within about this + 90 s (lib/rq_recovery.py; RQ's own default is ten minutes and more).
+TASK_RECOVERY_SECONDS = env_int("TASK_RECOVERY_SECONDS", 60)
+if TASKS_BACKEND == "rq":
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
@@ -339,6 +411,10 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ketaclinic <no-reply@ketaclinic.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Who is emailed when a page fails (a 500): "Name <ops@clinic.example>, it@clinic.example". The
+# report holds no request data and no variables (lib/logs.py AdminErrorEmailHandler).
+ADMINS = env_addresses("ADMINS")
+EMAIL_SUBJECT_PREFIX = "[ketaclinic] "
 
 SESSION_COOKIE_HTTPONLY = True
 # The cookie lasts as long as a session may; the server ends an idle one sooner
@@ -359,7 +435,7 @@ SECURE_PROXY_SSL_HEADER = (
 # try plain HTTP again for a year. The health check stays reachable over HTTP so a load
 # balancer probing the container directly gets its answer instead of a redirect.
 SECURE_SSL_REDIRECT = MODE == "production" and env_bool("SECURE_SSL_REDIRECT", True)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = (
     env_int("SECURE_HSTS_SECONDS", 365 * 24 * 60 * 60) if MODE == "production" else 0
 )
@@ -392,20 +468,50 @@ PERMISSIONS_POLICY = (
 # The ninja API answers 429 past this many scoring requests per client address and minute.
 API_SCORE_RATE = env_str("API_SCORE_RATE", "60/m")
 
+# --- Health, metrics, logs (web/health.py, web/metrics.py, lib/logs.py) ---------------------
+
+# /metrics answers only a scraper sending "Authorization: Bearer <METRICS_TOKEN>"; unset, it is
+# off (404). docs/operations.md "Health and metrics".
+METRICS_TOKEN = env_str("METRICS_TOKEN").strip()  # a trailing newline would never match
+if METRICS_TOKEN and len(METRICS_TOKEN) < 24:
+    raise ConfigurationError(
+        "METRICS_TOKEN: expected at least 24 characters (a random value, e.g. "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)."
+    )
+# Days the record of each background job's run is kept (web/tasks.py job_run_purge).
+JOB_RUN_RETENTION_DAYS = env_int("JOB_RUN_RETENTION_DAYS", 14)
+if JOB_RUN_RETENTION_DAYS < 1:
+    raise ConfigurationError("JOB_RUN_RETENTION_DAYS: expected a number of days of at least 1.")
+# "json": one JSON object a line (time, level, logger, message, request_id, exception).
+LOG_FORMAT = env_choice("LOG_FORMAT", "plain", ("plain", "json"))
+
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "ketaclinic.lib.logs.JsonFormatter"},
+    },
     # Request logs ("Not Found: /path") name paths: query strings are dropped and tokens and
     # keys in paths masked before any handler writes them (lib/access_log.py).
-    "filters": {"mask_paths": {"()": "ketaclinic.lib.access_log.MaskPathsFilter"}},
+    "filters": {
+        "mask_paths": {"()": "ketaclinic.lib.access_log.MaskPathsFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "stream": sys.stderr,
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
             "filters": ["mask_paths"],
-        }
+        },
+        # Request errors (500s) to ADMINS, without patient data; never in DEBUG (the page shows
+        # the error there).
+        "mail_admins": {
+            "class": "ketaclinic.lib.logs.AdminErrorEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false", "mask_paths"],
+        },
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
@@ -414,6 +520,7 @@ LOGGING: dict[str, Any] = {
         # paths unmasked (django.request through "django" when DEBUG, runserver's request lines
         # through "django.server"): only the filtered console handler writes them here.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.request": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

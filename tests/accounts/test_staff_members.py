@@ -152,16 +152,16 @@ def test_the_staff_page_uses_the_same_queries_for_few_or_many_staff(
     invite(0)
     client = client_for("clinic_admin")
     client.get("/clinic/staff/")
-    # session, user, the user's clinic (role gate), staff, their locations,
-    # open invitations with their inviter, their locations
-    with django_assert_num_queries(7):
+    # session, user, the user's clinic (role gate), the staff count, a page of staff, their
+    # locations, open invitations with their inviter, their locations
+    with django_assert_num_queries(8):
         assert client.get("/clinic/staff/").status_code == 200
     for i in range(1, 21):
         factories.make_user(
             world.clinic, Role.NURSE, name=f"Nurse {i:02d}", locations=(world.cleveland,)
         )
         invite(i)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         page = client.get("/clinic/staff/").content.decode()
     assert "Nurse 19" in page
     assert "invitee20@example.test" in page

@@ -118,6 +118,14 @@ def test_filters_limit_series_by_date_and_location(world: World) -> None:
     assert 0 < later.overall.series < len(starts)
     earlier = _analytics(world, date_to=middle)
     assert earlier.overall.series == results.filter(start__lte=middle).count()
+    # Sessions are filtered by their local day through timestamp bounds (lib.when.day_bounds),
+    # which must agree with a date cast of every row (the old way, the oracle here).
+    given = Appointment.objects.filter(
+        clinic=world.clinic, infusion_session__started_at__isnull=False
+    )
+    assert later.sessions == given.filter(start__date__gte=middle).count()
+    assert earlier.sessions == given.filter(start__date__lte=middle).count()
+    assert 0 < later.sessions < everything.sessions
     charlotte = world.clinic.locations.get(name="Charlotte")
     cleveland = world.clinic.locations.get(name="Cleveland")
     there = _analytics(world, location=charlotte)
@@ -133,13 +141,24 @@ def test_a_new_daily_score_updates_the_stored_result(world: World) -> None:
     assert result is not None
     before = result.computed_at
     patient = result.patient
-    from ketaclinic.outcomes.diary.services import _booster_check
+    from ketaclinic.outcomes.boosters.services import outcomes_refresh_changed
+    from ketaclinic.outcomes.diary.services import diary_entry_record
+    from tests.clock import today
 
-    _booster_check(patient.pk)
+    # The save marks the patient; the periodic refresh of what changed recomputes them alone.
+    outcomes_refresh_changed(clinic=world.clinic)  # the seed's own marks, if any
+    diary_entry_record(
+        actor=Actor(user=None),
+        patient=patient,
+        instrument="nrs",
+        entry_date=today(),
+        answers={"pain": 4},
+    )
+    assert outcomes_refresh_changed(clinic=world.clinic).patients == 1
     after = SeriesResult.objects.get(patient=patient, number=result.number)
     assert after.computed_at > before
     assert AuditEvent.objects.filter(
-        object_type="series_results", object_id=str(patient.public_id)
+        object_type="series_results", detail__patients=1, detail__changed_only=True
     ).exists()
 
 

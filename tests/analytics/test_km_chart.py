@@ -73,7 +73,7 @@ def test_each_censored_series_is_marked_with_a_plus_on_its_curve() -> None:
         marks = groups[f"km-censored-{index}"]
         assert len(list(marks.iter(f"{SVG}use"))) == len(curves[index].censor_marks)
     # The marker drawn is a plus: two strokes crossing at the centre.
-    plus = re.search(r'<path id="[^"]+" d="M -4\.5 0 \nL 4\.5 0 \nM 0 4\.5 \nL 0 -4\.5', svg)
+    plus = re.search(r'<path id="[^"]+" d="M -4\.5 0 L 4\.5 0 M 0 4\.5 L 0 -4\.5"', svg)
     assert plus is not None
 
 

@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Literal
 
+from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from ketaclinic.audit.services import Actor
@@ -130,11 +131,13 @@ def suggestion_for(world: World, *, approved: bool) -> BoosterSuggestion:
 
 
 def ready_letter(world: World) -> Letter:
-    return Letter.objects.create(
+    """A ready letter whose PDF is in the default storage (tests: a directory of the run)."""
+    letter = Letter(
         clinic=world.clinic,
         patient=world.alice_patient,
         requested_by=world.physician,
         status=LetterStatus.READY,
-        pdf=b"%PDF-1.4 test",
         ready_at=timezone.now(),
     )
+    letter.pdf_file.save(f"letters/{letter.public_id}.pdf", ContentFile(b"%PDF-1.4 test"))
+    return letter

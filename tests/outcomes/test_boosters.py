@@ -17,7 +17,8 @@ from ketaclinic.clinical.protocols import BOOSTER_SOURCE
 from ketaclinic.outcomes.boosters import services as boosters
 from ketaclinic.outcomes.boosters.tasks import booster_suggestions_refresh_all
 from ketaclinic.outcomes.diary import services
-from ketaclinic.outcomes.models import BoosterStatus, BoosterSuggestion, SeriesResult
+from ketaclinic.outcomes.durability.services import series_results_mark
+from ketaclinic.outcomes.models import BoosterStatus, BoosterSuggestion, ResultsMark, SeriesResult
 from ketaclinic.scheduling.models import AppointmentKind, AppointmentType
 from ketaclinic.scheduling.slots import free_slots
 from tests import factories
@@ -100,24 +101,33 @@ def test_another_clinics_refresh_does_not_flag_our_patients(diary_world: World) 
     assert not BoosterSuggestion.objects.exists()
 
 
-def test_recording_todays_score_flags_the_relapse_after_commit(
-    diary_world: World, django_capture_on_commit_callbacks: Any
+def test_recording_todays_score_marks_the_patient_for_the_next_refresh(
+    diary_world: World,
 ) -> None:
     relapse_history(diary_world, diary_world.alice_patient)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.diary_entry_record(
-            actor=Actor(user=diary_world.alice),
-            patient=diary_world.alice_patient,
-            instrument="nrs",
-            entry_date=today(),
-            answers={"pain": 8},
-            expected_version=0,
-        )
+    # Nothing marked yet (the history was written straight to the tables): nothing to do.
+    assert boosters.outcomes_refresh_changed(clinic=diary_world.clinic).patients == 0
+    services.diary_entry_record(
+        actor=Actor(user=diary_world.alice),
+        patient=diary_world.alice_patient,
+        instrument="nrs",
+        entry_date=today(),
+        answers={"pain": 8},
+        expected_version=0,
+    )
+    # The save judged nothing itself: it marked Alice, in its own transaction.
+    assert not BoosterSuggestion.objects.exists()
+    assert ResultsMark.objects.get(patient=diary_world.alice_patient).dirty is not None
+    counted = boosters.outcomes_refresh_changed(clinic=diary_world.clinic)
+    assert (counted.patients, counted.created) == (1, 1)
     assert BoosterSuggestion.objects.filter(patient=diary_world.alice_patient).count() == 1
+    assert ResultsMark.objects.get(patient=diary_world.alice_patient).dirty is None
 
 
 def test_the_periodic_task_refreshes_every_clinic(diary_world: World) -> None:
     relapse_history(diary_world, diary_world.alice_patient)
+    # As the writes of that history would have (the factory writes the tables directly).
+    series_results_mark(patients=[(diary_world.alice_patient.pk, diary_world.clinic.pk)])
     result = booster_suggestions_refresh_all.call()
     assert result.startswith("created 1, stored ")
     assert BoosterSuggestion.objects.count() == 1
@@ -176,8 +186,9 @@ def test_the_queue_costs_the_same_queries_for_1_or_20(
     assert response.content.decode().count('data-testid="booster-row"') == n
 
 
-# (with the audit chain head's lock and move around the audited read's insert)
-QUEUE_QUERIES = 9
+# (the count of the open suggestions, the rows, and the audit chain head's lock and move around
+# the audited read's insert)
+QUEUE_QUERIES = 10
 
 
 # --- decisions --------------------------------------------------------------------------------

@@ -113,8 +113,9 @@ def test_a_letter_is_requested_audited_and_drawn_by_the_worker(
     assert letter_generate.call(letter.pk) == "ready"
     letter.refresh_from_db()
     assert letter.status == LetterStatus.READY
-    assert letter.pdf is not None
-    text = _text(bytes(letter.pdf))
+    assert letter.pdf_file
+    with letter.pdf_file.open("rb") as stored:
+        text = _text(stored.read())
     patient = diary_world.alice_patient
     assert f"Re: {patient.full_name}" in text
     assert "Plan 1, signed" in text
@@ -301,7 +302,13 @@ def test_staff_download_the_ready_letter_and_it_is_audited(
     response = client_for("physician").get(url)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
-    assert response.content.startswith(b"%PDF")
+    # Streamed from the storage, as an attachment nobody caches.
+    assert response.streaming
+    assert b"".join(response.streaming_content).startswith(b"%PDF")
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="progress-letter-{letter.created_at:%Y-%m-%d}.pdf"'
+    )
+    assert "no-store" in response["Cache-Control"]
     assert AuditEvent.objects.filter(
         object_type="progress_letter", action="export", actor=diary_world.physician
     ).exists()

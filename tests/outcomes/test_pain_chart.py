@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from ketaclinic.lib.figures import PHONE_CONTENT_PX, phone_font_px, view_box_width
+from ketaclinic.lib.plot import PHONE_CONTENT_PX, phone_font_px, view_box_width
 from ketaclinic.outcomes.diary.charts import (
     CLINICIAN_LAYOUT,
     PATIENT_LAYOUT,

@@ -14,8 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.audit.services import Actor
 from ketaclinic.infusions.models import InfusionSession
+from ketaclinic.outcomes.boosters.services import outcomes_refresh_changed
 from ketaclinic.outcomes.durability import services as results
-from ketaclinic.outcomes.models import SeriesResult
+from ketaclinic.outcomes.models import ResultsMark, SeriesResult
 from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling.models import Appointment, AppointmentStatus
 from ketaclinic.scheduling.services import appointment_status_change
@@ -98,10 +99,11 @@ def test_another_clinics_refresh_leaves_our_results_alone(diary_world: World) ->
     assert list(SeriesResult.objects.values_list("pk", "computed_at")) == before
 
 
-def test_an_appointment_change_refreshes_the_patients_results(
+def test_an_appointment_change_marks_the_patient_and_the_refresh_shortens_the_series(
     diary_world: World, django_capture_on_commit_callbacks: Any
 ) -> None:
-    """A missed session shortens the series at once, without waiting for the 6-hourly run."""
+    """A missed session marks the patient; the next refresh of what changed shortens the
+    series."""
     relapse_history(diary_world, diary_world.alice_patient)
     results.series_results_refresh(clinic=diary_world.clinic)
     assert SeriesResult.objects.get(patient=diary_world.alice_patient).sessions == 5
@@ -116,6 +118,8 @@ def test_an_appointment_change_refreshes_the_patients_results(
             appointment=last,
             status=AppointmentStatus.NO_SHOW,
         )
+    assert ResultsMark.objects.get(patient=diary_world.alice_patient).dirty is not None
+    assert outcomes_refresh_changed(clinic=diary_world.clinic).patients == 1
     row = SeriesResult.objects.get(patient=diary_world.alice_patient)
     assert row.sessions == 4
     assert (

@@ -104,8 +104,9 @@ def test_deferred_sessions_leave_no_series_on_any_page(
     assert _audited("progress_letter", "create") == 1
     assert letter_generate.call(letter.pk) == "ready"
     letter.refresh_from_db()
-    assert letter.pdf is not None
-    text = _pdf_words(bytes(letter.pdf))
+    assert letter.pdf_file
+    with letter.pdf_file.open("rb") as stored:
+        text = _pdf_words(stored.read())
     assert "0 infusion sessions given, 6 deferred." in text
     assert "No baseline pain score is available, so the response cannot be classified." in text
     assert "Series 1" not in text

@@ -76,7 +76,7 @@ def test_production_defaults_to_https_only(tmp_path: Path) -> None:
         "SECURE_HSTS_PRELOAD": False,
         "SESSION_COOKIE_SECURE": True,
         "CSRF_COOKIE_SECURE": True,
-        "SECURE_REDIRECT_EXEMPT": [r"^healthz$"],
+        "SECURE_REDIRECT_EXEMPT": [r"^healthz$", r"^readyz$", r"^metrics$"],
     }
 
 
@@ -100,3 +100,20 @@ def test_demo_mode_has_no_https_redirect_or_hsts(tmp_path: Path) -> None:
     values = _settings(env)
     assert values["SECURE_SSL_REDIRECT"] is False
     assert values["SECURE_HSTS_SECONDS"] == 0
+
+
+def test_a_short_metrics_token_is_refused_and_a_trailing_newline_is_dropped(
+    tmp_path: Path,
+) -> None:
+    short = _manage(_production_env(tmp_path, METRICS_TOKEN="secret"), "check")
+    assert short.returncode != 0
+    assert "METRICS_TOKEN: expected at least 24 characters" in short.stderr
+    token = secrets.token_urlsafe(32)
+    result = _manage(
+        _production_env(tmp_path, METRICS_TOKEN=token + "\n"),
+        "shell",
+        "-c",
+        "from django.conf import settings; print(repr(settings.METRICS_TOKEN))",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == repr(token)

@@ -20,8 +20,6 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from django_tasks import TaskResultStatus
-from django_tasks_db.models import DBTaskResult
 
 from ketaclinic.accounts.models import Role, StaffInvitation
 from ketaclinic.audit.models import Action, AuditEvent
@@ -38,6 +36,7 @@ from ketaclinic.scheduling.models import (
     WaitlistEntry,
     WaitlistOffer,
 )
+from ketaclinic.web.models import JobOutcome, JobRun
 from ketaclinic.web.worklists import LIMIT
 from tests import factories
 from tests.conftest import World
@@ -313,13 +312,16 @@ def test_the_clinic_admins_home_shows_approvals_invitations_and_job_health(
         note="More patients above 100 kg.",
     )
     path = next(iter(PERIODIC_JOBS))
-    DBTaskResult.objects.create(
+    # The record of job runs, which every task backend's worker writes (web/receivers.py).
+    JobRun.objects.create(
+        task_id="a-run",
         task_path=path,
-        status=TaskResultStatus.FAILED,
-        args_kwargs={"args": [], "kwargs": {}},
-        backend_name="default",
-        run_after=timezone.now(),
+        started_at=timezone.now() - dt.timedelta(minutes=4),
         finished_at=timezone.now() - dt.timedelta(minutes=3),
+        outcome=JobOutcome.FAILED,
+        error_class="builtins.RuntimeError",
+        worker_host="worker-1",
+        worker_pid=1,
     )
     page = _home(client_for("clinic_admin"))
 

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 
 from ketaclinic.accounts.models import Role, User
 from ketaclinic.audit.api import Actor
@@ -14,7 +15,8 @@ from ketaclinic.audit.api import Actor
 if TYPE_CHECKING:
     from ketaclinic.clinics.models import Clinic
 
-V = TypeVar("V", bound=Callable[..., HttpResponse])
+# Any response: a page, or a file streamed from storage (a progress letter's PDF).
+V = TypeVar("V", bound=Callable[..., HttpResponseBase])
 
 
 def roles_required(*roles: Role) -> Callable[[V], V]:
@@ -22,7 +24,7 @@ def roles_required(*roles: Role) -> Callable[[V], V]:
 
     def decorator(view: V) -> V:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             user = request.user
             if not isinstance(user, User) or user.role not in allowed or user.clinic_id is None:
                 raise Http404("Page not found")

@@ -1,13 +1,16 @@
-"""The Kaplan-Meier curves of relief as one SVG figure (matplotlib, ``lib.figures``).
+"""The Kaplan-Meier curves of relief as one SVG chart (our own writer, ``lib.plot``).
 
-The estimates are the selectors' (``selectors.kaplan_meier``, lifelines over the stored series
-results): this module only draws them. All strata share one chart: "All series" in a heavy dark
-line and one coloured line per cause (colours and dashes that stay apart in greyscale and for
-the common colour-vision deficiencies), with a legend above the plot. The y-axis is the percent
-still relieved, the x-axis weeks since the series; a "+" marks each censored series (relief
-still lasting at its last diary entry). The numbers at risk are drawn in the same figure, as
-text under the axis at the tick positions, so the table cannot drift out of line with the ticks
-whatever the width the page gives the chart.
+The estimates are the selectors' (``selectors.kaplan_meier``, computed as lifelines computes
+them, over the stored series results): this module only draws them. All strata share one chart:
+"All series" in a heavy dark line and one coloured line per cause (colours and dashes that stay
+apart in greyscale and for the common colour-vision deficiencies), with a legend above the plot.
+The y-axis is the percent still relieved, the x-axis weeks since the series; a "+" marks each
+censored series (relief still lasting at its last diary entry). The numbers at risk are drawn
+in the same chart, as text under the axis at the tick positions (the same x, computed once), so
+the table cannot drift out of line with the ticks whatever the width the page gives the chart.
+
+``lib.plot`` needs only the standard library: the analytics page loads neither matplotlib nor
+numpy to draw this (docs/benchmarks.md "Web worker memory").
 """
 
 from __future__ import annotations
@@ -16,12 +19,9 @@ import functools
 from collections.abc import Sequence
 from typing import Final
 
-from matplotlib.axes import Axes
-from matplotlib.lines import Line2D
-from matplotlib.ticker import PercentFormatter
-
 from ketaclinic.analytics.selectors import AT_RISK_WEEKS, Curve
-from ketaclinic.lib.figures import figure_svg, new_figure
+from ketaclinic.lib import plot
+from ketaclinic.lib.plot import INK, Axes, LegendEntry, Marker, Pen, Svg, Tick
 
 __all__ = ["AT_RISK_TITLE", "CENSORED_LABEL", "X_LABEL", "Y_LABEL", "km_chart_svg"]
 
@@ -30,13 +30,28 @@ X_LABEL: Final = "Weeks since the series"
 AT_RISK_TITLE: Final = "Number at risk"
 CENSORED_LABEL: Final = "Censored: relief lasting at the last entry"
 
-# Okabe-Ito colours; "All series" first, in the page's ink.
-_COLOURS: Final = ("#24292f", "#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9")
-_DASHES: Final = ("-", "-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (3, 1)))
+# Okabe-Ito colours; "All series" first, in the page's ink. Its orange and sky blue are a shade
+# darker than Okabe and Ito's (3.5:1 on white, not 2.3:1), so those lines stand out as well.
+_COLOURS: Final = ("#24292f", "#0072b2", "#d55e00", "#009e73", "#cc79a7", "#b87f00", "#4590ba")
+# matplotlib's "-", "-", "--", "-.", ":", (5, 1, 1, 1) and (3, 1), in line widths.
+_DASHES: Final[tuple[tuple[float, ...], ...]] = (
+    (),
+    (),
+    (3.7, 1.6),
+    (6.4, 1.6, 1.0, 1.6),
+    (1.0, 1.65),
+    (5.0, 1.0, 1.0, 1.0),
+    (3.0, 1.0),
+)
 _FONT_PT: Final = 11.0
+_TABLE_PT: Final = 10.0  # the numbers at risk
 _ROW_PT: Final = 15.0  # the height of one row of the at-risk table
-_TABLE_TOP_PT: Final = 44.0  # under the tick labels and the x-axis label
 _LABEL_CHARS: Final = 26
+_PAD: Final = 6.0
+_WIDTH_PT: Final = 576.0
+_PLOT_HEIGHT_PT: Final = 280.8  # the chart's height without the table (3.9 in)
+_HANDLE_PT: Final = 18.0  # the sample of a curve's line before its row of the table
+_Y_TICKS: Final = tuple(Tick(float(v), f"{v}%") for v in range(0, 101, 20))
 
 # What the drawing needs of a curve, hashable so a page view after the first costs nothing.
 _Frozen = tuple[
@@ -80,121 +95,127 @@ def km_chart_svg(curves: Sequence[Curve]) -> str:
     )
 
 
-def _under_axis(
-    axes: Axes,
-    text: str,
-    *,
-    gid: str,
-    below: float,
-    colour: str = "#24292f",
-    week: int | None = None,
-    bold: bool = False,
-) -> None:
-    """Text ``below`` points under the axis: centred on ``week``'s tick (in data units, so it
-    moves with the tick), or right-aligned left of the axis as a row label."""
-    coords: str | tuple[str, str]
-    if week is None:
-        xy, coords, ha, dx = (0.0, 0.0), "axes fraction", "right", -10.0
-    else:
-        xy, coords, ha, dx = (float(week), 0.0), ("data", "axes fraction"), "center", 0.0
-    note = axes.annotate(
-        text,
-        xy=xy,
-        xycoords=coords,
-        xytext=(dx, -below),
-        textcoords="offset points",
-        ha=ha,
-        va="top",
-        fontsize=_FONT_PT - 1,
-        fontweight="bold" if bold else "normal",
-        color=colour,
-    )
-    note.set_gid(gid)
-    # The layout makes room for the row labels (left of the axis, as low as the last row); the
-    # numbers lie within that room, and measuring each of them for the layout is slow.
-    note.set_in_layout(week is None)
+def _pen(index: int) -> Pen:
+    width = 2.6 if index == 0 else 1.8
+    dash = tuple(part * width for part in _DASHES[index % len(_DASHES)])
+    return Pen(_COLOURS[index % len(_COLOURS)], width, dash)
 
 
 @functools.lru_cache(maxsize=16)
 def _render(curves: tuple[_Frozen, ...]) -> str:
     last_week = _last_week(curves)
-    ticks = [week for week in AT_RISK_WEEKS if week <= last_week]
+    ticks = [Tick(float(week), str(week)) for week in AT_RISK_WEEKS if week <= last_week]
     rows = len(curves)
-    # The plot keeps its height; the figure grows by one row per stratum for the table.
-    figure = new_figure(width_in=8.0, height_in=3.9 + (rows + 1) * _ROW_PT / 72)
-    axes = figure.add_subplot()
+    # The plot keeps its height; the chart grows by one row per stratum for the table.
+    width, height = _WIDTH_PT, _PLOT_HEIGHT_PT + (rows + 1) * _ROW_PT
+    censored_marker = Marker("plus", 9, INK, edge=1.6)
+    entries = [
+        LegendEntry(f"{label} (n={events + censored})", pen=_pen(index))
+        for index, (label, _, _, _, _, events, censored) in enumerate(curves)
+    ]
+    if any(curve[4] for curve in curves):
+        entries.append(LegendEntry(CENSORED_LABEL, marker=censored_marker))
+    legend = plot.legend_layout(
+        entries, size=_FONT_PT, max_width=width - 2 * _PAD, max_columns=2, handle=2.4
+    )
+
+    # Left of the plot: the table's row labels (a line sample and the stratum's name, clear of
+    # the week-0 number centred under the axis's start), or the y label and tick labels.
+    row_labels = [_short(curve[0]) for curve in curves]
+    widest_zero = max(
+        (plot.text_width(str(n), _TABLE_PT) for c in curves for week, n in c[3] if week == 0),
+        default=0.0,
+    )
+    label_column = max(plot.text_width(text, _TABLE_PT) for text in [*row_labels, ""])
+    label_column = max(label_column, plot.text_width(AT_RISK_TITLE, _TABLE_PT, bold=True))
+    table_left = _HANDLE_PT + 4 + label_column + 8 + widest_zero / 2
+    axis_left = (plot.ASCENT + plot.DESCENT) * _FONT_PT + 6
+    axis_left += plot.y_tick_width(list(_Y_TICKS), _FONT_PT)
+    left = _PAD + max(table_left, axis_left)
+    right = width - _PAD - plot.text_width(str(AT_RISK_WEEKS[-1]), _FONT_PT)
+    # Top to bottom: the legend, the plot, the tick labels, the x label, then the table.
+    top = _PAD + legend.height + 6
+    tick_band = plot.TICK_LENGTH + plot.TICK_PAD + (plot.ASCENT + plot.DESCENT) * _FONT_PT
+    label_band = plot.LINE_HEIGHT * _FONT_PT + 2
+    bottom = _PLOT_HEIGHT_PT - _PAD - tick_band - label_band
+    axes = Axes(left, top, right - left, bottom - top, 0.0, last_week * 1.02, 0.0, 103.0)
+
+    svg = Svg(width, height)
+    plot.draw_legend(svg, entries, legend, x=(width - legend.width) / 2, y=_PAD)
+    plot.draw_y_ticks(svg, axes, _Y_TICKS, size=_FONT_PT, grid="#d0d7de")
+    for tick in ticks:
+        x = axes.x(tick.value)
+        svg.line(x, axes.top, x, axes.bottom, Pen("#d0d7de", 0.6))
     described = []
+    table_top = _PLOT_HEIGHT_PT - _PAD + 2
+    with svg.group("km-at-risk-title"):
+        svg.text(
+            left - widest_zero / 2 - 8,
+            table_top,
+            AT_RISK_TITLE,
+            size=_TABLE_PT,
+            anchor="end",
+            valign="middle",
+            bold=True,
+        )
     for index, (label, timeline, survival, at_risk, censors, events, censored) in enumerate(curves):
-        colour = _COLOURS[index % len(_COLOURS)]
+        pen = _pen(index)
         weeks = [0.0, *(t / 7 for t in timeline)]
         percent = [100.0, *(100 * s for s in survival)]
-        (line,) = axes.step(
-            weeks,
-            percent,
-            where="post",
-            color=colour,
-            linestyle=_DASHES[index % len(_DASHES)],
-            linewidth=2.6 if index == 0 else 1.8,
-            label=f"{label} (n={events + censored})",
-        )
-        line.set_gid(f"km-curve-{index}")
+        steps = [axes.point(weeks[0], percent[0])]
+        for week, value, previous in zip(weeks[1:], percent[1:], percent, strict=False):
+            steps += [axes.point(week, previous), axes.point(week, value)]
+        with svg.group(f"km-curve-{index}"):
+            svg.polyline(steps, pen)
         if censors:
-            (marks,) = axes.plot(
-                [t / 7 for t, _ in censors],
-                [100 * s for _, s in censors],
-                linestyle="none",
-                marker="+",
-                markersize=9,
-                markeredgewidth=1.6,
-                color=colour,
-            )
-            marks.set_gid(f"km-censored-{index}")
+            marker = Marker("plus", 9, pen.colour, edge=1.6)
+            with svg.group(f"km-censored-{index}"):
+                svg.markers([axes.point(t / 7, 100 * s) for t, s in censors], marker)
         described.append(
             f"{label}: {events + censored} series, {events} relapsed, {censored} censored; "
             "at risk " + ", ".join(f"week {week} {n}" for week, n in at_risk if week <= last_week)
         )
-        # The numbers at risk: one row per curve, at the tick positions, in the curve's colour.
-        offset = _TABLE_TOP_PT + _ROW_PT * (index + 1)
-        _under_axis(
-            axes, _short(label), gid=f"km-at-risk-label-{index}", below=offset, colour=colour
-        )
+        # The numbers at risk: one row per curve, centred on the ticks, after a sample of the
+        # curve's line and its name (in ink: the lighter curve colours are too faint for text).
+        middle = table_top + _ROW_PT * (index + 1)
+        label_end = left - widest_zero / 2 - 8
+        with svg.group(f"km-at-risk-label-{index}"):
+            svg.text(
+                label_end, middle, row_labels[index], size=_TABLE_PT, anchor="end", valign="middle"
+            )
+            handle_end = label_end - plot.text_width(row_labels[index], _TABLE_PT) - 4
+            svg.line(handle_end - _HANDLE_PT, middle, handle_end, middle, pen)
         for week, count in at_risk:
             if week <= last_week:
-                _under_axis(
-                    axes,
-                    str(count),
-                    gid=f"km-at-risk-{index}-{week}",
-                    below=offset,
-                    colour=colour,
-                    week=week,
-                )
-    _under_axis(axes, AT_RISK_TITLE, gid="km-at-risk-title", below=_TABLE_TOP_PT, bold=True)
-    axes.set_xlim(0, last_week * 1.02)
-    axes.set_xticks(ticks)
-    axes.set_ylim(0, 103)
-    axes.set_yticks(range(0, 101, 20))
-    axes.yaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=0))
-    axes.set_ylabel(Y_LABEL, fontsize=_FONT_PT)
-    axes.set_xlabel(X_LABEL, fontsize=_FONT_PT)
-    axes.tick_params(labelsize=_FONT_PT)
-    axes.grid(color="#d0d7de", linewidth=0.6)
-    axes.spines[["top", "right"]].set_visible(False)
-    handles, labels = axes.get_legend_handles_labels()
-    if any(curve[4] for curve in curves):
-        handles.append(Line2D([], [], linestyle="none", marker="+", markersize=9, color="#24292f"))
-        labels.append(CENSORED_LABEL)
-    # Above the plot, across the figure: it never hides a curve.
-    figure.legend(
-        handles,
-        labels,
-        loc="outside upper center",
-        ncols=2,
-        frameon=False,
-        fontsize=_FONT_PT,
-        handlelength=2.4,
+                with svg.group(f"km-at-risk-{index}-{week}"):
+                    svg.text(
+                        axes.x(week),
+                        middle,
+                        str(count),
+                        size=_TABLE_PT,
+                        anchor="middle",
+                        valign="middle",
+                    )
+    plot.draw_spines(svg, axes)
+    under_ticks = plot.draw_x_ticks(svg, axes, ticks, size=_FONT_PT)
+    svg.text(
+        axes.left + axes.width / 2,
+        under_ticks + 2,
+        X_LABEL,
+        size=_FONT_PT,
+        anchor="middle",
+        valign="top",
     )
-    return figure_svg(
-        figure,
+    svg.text(
+        left - axis_left,  # just left of the tick labels
+        axes.top + axes.height / 2,
+        Y_LABEL,
+        size=_FONT_PT,
+        anchor="middle",
+        valign="top",
+        rotate=-90,
+    )
+    return svg.render(
         label="Kaplan-Meier curves: share of series still relieved by weeks since the series",
         description=". ".join(described) + ".",
         css_class="chart-svg chart-wide",

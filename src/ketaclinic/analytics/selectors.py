@@ -5,9 +5,10 @@ class, relief and relapse come from ``ketaclinic.clinical.outcomes`` through
 ``outcomes.selectors.series_outcomes``, and are stored per series as ``SeriesResult`` rows by
 ``outcomes.durability.services`` (after each daily score and on the periodic refresh). This
 module only aggregates those rows in the database: responder counts grouped by cause and by
-protocol are ``COUNT ... GROUP BY`` queries, and the Kaplan-Meier curves are fitted by
-lifelines on one (days of relief, relapsed) pair per relieved series. The page costs the same
-few queries for 30 patients or 100,000, and reads no diary entry.
+protocol are ``COUNT ... GROUP BY`` queries, and the Kaplan-Meier curves are estimated on one
+(days of relief, relapsed) pair per relieved series, with lifelines' arithmetic (``kaplan_meier``;
+the tests hold it to lifelines' own estimate, bit for bit). The page costs the same few queries
+for 30 patients or 100,000, and reads no diary entry.
 
 Definitions (docs/clinical-policy.md "Outcomes [6.1]", docs/design.md "Clinical core contract"):
 
@@ -33,11 +34,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from django.db import transaction
 from django.db.models import Count, Max, Q, QuerySet
+from django.utils import timezone
 
-from ketaclinic.audit.api import Actor, audit_record
+from ketaclinic.audit.api import Actor, audit_record, day_bounds
 from ketaclinic.audit.models import Action
 from ketaclinic.clinics.models import Clinic, Location
 from ketaclinic.infusions.models import AdverseEvent
@@ -164,27 +165,43 @@ def _total(label: str, rows: Sequence[RateRow]) -> RateRow:
 
 
 def kaplan_meier(label: str, days: Sequence[int], relapsed: Sequence[bool]) -> Curve | None:
-    """The lifelines Kaplan-Meier estimate of relief duration (days) of relieved series."""
+    """The Kaplan-Meier (product-limit) estimate of relief duration (days) of relieved series.
+
+    Computed as lifelines' ``KaplanMeierFitter`` computes it, step for step, so the two agree
+    to the last bit (``tests/analytics/test_km_estimate.py``): the timeline is day 0 and every
+    distinct duration; at each, log(at risk - relapsed) - log(at risk) is summed and
+    exponentiated; the median is the first day the estimate is at most 0.5. lifelines itself
+    would bring pandas and scipy into the web worker, about 120 MiB for a page that needs a few
+    sums (docs/benchmarks.md "Web worker memory"); numpy is imported here, when a page asks.
+    """
     if not days:
         return None
-    from lifelines import KaplanMeierFitter  # imported here: lifelines is slow to import
+    import numpy as np
 
     durations = np.asarray(days, dtype=float)
     observed = np.asarray(relapsed, dtype=bool)
-    fitter = KaplanMeierFitter(label=label).fit(durations, event_observed=observed)
-    survival = fitter.survival_function_
-    median = float(fitter.median_survival_time_)
+    # Everyone enters at day 0; lifelines' event table is indexed by 0 and every duration.
+    timeline, index = np.unique(np.concatenate(([0.0], durations)), return_inverse=True)
+    removed = np.bincount(index[1:], minlength=timeline.size).astype(float)
+    deaths = np.bincount(index[1:], weights=observed.astype(float), minlength=timeline.size)
+    at_risk = durations.size - np.concatenate(([0.0], np.cumsum(removed)[:-1]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # A day on which every series still followed relapsed gives log(0): survival 0.
+        steps = np.log(at_risk - deaths) - np.log(at_risk)
+    survival = np.exp(np.cumsum(steps))
+    below = np.flatnonzero(survival <= 0.5)
     censor_days = sorted({float(t) for t in durations[~observed]})
-    censor_at = fitter.survival_function_at_times(censor_days) if censor_days else []
+    # A censored duration is on the timeline: the estimate there is the step's value.
+    censor_at = survival[np.searchsorted(timeline, censor_days)] if censor_days else []
     return Curve(
         label=label,
-        timeline=[float(t) for t in survival.index],
-        survival=[float(v) for v in survival.iloc[:, 0]],
+        timeline=[float(t) for t in timeline],
+        survival=[float(v) for v in survival],
         # At risk at week w: series whose relief was still being followed on day 7w.
         at_risk=[(week, int((durations >= 7 * week).sum())) for week in AT_RISK_WEEKS],
         events=int(observed.sum()),
         censored=int((~observed).sum()),
-        median_days=median if np.isfinite(median) else None,
+        median_days=float(timeline[below[0]]) if below.size else None,
         censor_marks=[(t, float(v)) for t, v in zip(censor_days, censor_at, strict=True)],
     )
 
@@ -212,10 +229,11 @@ def _appointment_counts(*, clinic: Clinic, filters: Filters) -> tuple[dict[str, 
     appointments = Appointment.objects.filter(clinic=clinic, type__kind=AppointmentKind.INFUSION)
     if filters.location is not None:
         appointments = appointments.filter(location=filters.location)
-    if filters.date_from is not None:
-        appointments = appointments.filter(start__date__gte=filters.date_from)
-    if filters.date_to is not None:
-        appointments = appointments.filter(start__date__lte=filters.date_to)
+    start, end = day_bounds(filters.date_from, filters.date_to, timezone.get_current_timezone())
+    if start is not None:
+        appointments = appointments.filter(start__gte=start)
+    if end is not None:
+        appointments = appointments.filter(start__lt=end)
     counts = appointments.aggregate(
         # Sessions given: the pump started (a deferred session is attended, not given;
         # docs/clinical-policy.md "Gates along the journey (added 2026-12-03)", item 10).

@@ -1,14 +1,17 @@
 """The audit app's public face: the one write every other app records its events with.
 
 Other apps import this module (and the app's models) only; `tests/test_public_faces.py` checks
-it. Names are re-exported from where they are written."""
+it. Names are re-exported from where they are written. ``day_bounds`` (a date filter as timestamp
+bounds the index answers) serves the analytics filters as it serves the audit page's."""
 
 from __future__ import annotations
 
+from ketaclinic.audit.selectors import day_bounds
 from ketaclinic.audit.services import Actor, audit_record, client_ip
 
 __all__ = [
     "Actor",
     "audit_record",
     "client_ip",
+    "day_bounds",
 ]

@@ -45,12 +45,16 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final, TypeAlias
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from ketaclinic.clinical._validate import finite_float, is_real
+
+if TYPE_CHECKING:
+    # numpy is imported by the functions that compute (``simulate`` and its helpers), not here:
+    # forms and plan pages read ``MODELS`` and ``REFERENCE_BANDS`` and never solve anything, so
+    # a web worker that serves them does not load numpy (docs/benchmarks.md "Web worker memory").
+    import numpy as np
+    from numpy.typing import NDArray
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -88,9 +92,9 @@ MAX_MINUTES: Final = 1e7
 
 
 #: What ``simulate`` takes as times: the contract's sequence of floats, or a 1-D numpy array.
-TimesLike: TypeAlias = Sequence[float] | NDArray[np.floating[Any]] | NDArray[np.integer[Any]]
+TimesLike: TypeAlias = "Sequence[float] | NDArray[np.floating[Any]] | NDArray[np.integer[Any]]"
 #: Segments as the contract's sequence of (start_min, end_min, rate_mg_per_min), or an (n, 3) array.
-SegmentsLike: TypeAlias = Sequence[tuple[float, float, float]] | NDArray[np.floating[Any]]
+SegmentsLike: TypeAlias = "Sequence[tuple[float, float, float]] | NDArray[np.floating[Any]]"
 
 
 class UnknownModel(ValueError):  # noqa: N818 - named like instruments.UnknownInstrument
@@ -301,6 +305,8 @@ def _items(field: str, values: object) -> list[object]:
 
 def _segments(segments: object) -> NDArray[np.float64]:
     """The segments as an (m, 3) array of start_min, end_min, rate_mg_per_min."""
+    import numpy as np
+
     checked = []
     for index, segment in enumerate(_items("segments", segments)):
         field = f"segments[{index}]"
@@ -319,6 +325,8 @@ def _segments(segments: object) -> NDArray[np.float64]:
 
 
 def _times(times_min: object) -> NDArray[np.float64]:
+    import numpy as np
+
     if isinstance(times_min, np.ndarray):
         # Fast path for arrays: check the dtype once instead of every element.
         if times_min.ndim != 1 or times_min.dtype.kind not in "iuf":
@@ -354,6 +362,8 @@ def _disposition(model: PKModel) -> tuple[NDArray[np.float64], NDArray[np.float6
     Returns -a_i and -w_i / a_i as (k, 1, 1) columns, to broadcast over (segments, times).
     Computed once per model (see the module docstring for the symmetric form).
     """
+    import numpy as np
+
     peripheral = [(model.k12, model.k21)]
     if model.k13 is not None and model.k31 is not None:
         peripheral.append((model.k13, model.k31))
@@ -392,6 +402,8 @@ def simulate(
     before it starts or has a negative or non-finite value, or a time that is negative,
     non-finite or past ``MAX_MINUTES``; booleans are not numbers.
     """
+    import numpy as np
+
     pk_model = _model(model)
     weight = _weight(weight_kg)
     checked_segments = _segments(segments)

@@ -60,3 +60,24 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ConfigurationError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+def env_addresses(name: str) -> list[tuple[str, str]]:
+    """Email addresses as (name, address) pairs, from a comma-separated list such as
+    ``"Ops <ops@clinic.example>, it@clinic.example"`` (Django's ``ADMINS`` shape)."""
+    from email.utils import getaddresses
+
+    raw = os.environ.get(name, "")
+    if not raw.strip():
+        return []
+    pairs = getaddresses([raw])
+    # An empty item (a trailing comma) is skipped; getaddresses answers ("", "") for what it
+    # cannot parse, and keeps a bare word as an address: both are refused below.
+    found = [(real.strip(), address.strip()) for real, address in pairs if real or address]
+    bad = [address for _, address in found if address.count("@") != 1 or " " in address]
+    if bad or not found:
+        raise ConfigurationError(
+            f"{name}: expected email addresses separated by commas, as "
+            f"'Name <name@example.org>, other@example.org'; cannot read {raw!r}"
+        )
+    return found

@@ -1,4 +1,4 @@
-"""Abstract models shared by apps (no table, no migration of their own)."""
+"""Abstract models shared by apps, and lib's one table: the periodic jobs' claims."""
 
 from __future__ import annotations
 
@@ -56,3 +56,25 @@ class SignedRecord(models.Model):
     @property
     def is_signed(self) -> bool:
         return self.signed_at is not None
+
+
+class PeriodicClaim(models.Model):
+    """One periodic job's run for one period: inserted by the run before it does any work.
+
+    The unique pair (job, period start) is the whole mechanism: however many workers, schedulers
+    or chains of the job exist, only one insert per period succeeds, and a run whose insert fails
+    does nothing (``lib.tasks.periodic_continue``). Outcomes are recorded elsewhere (the web app's
+    job runs); claims older than a few periods are deleted as new ones are made.
+    """
+
+    job = models.CharField(max_length=200)  # the task's dotted path (lib.tasks.PERIODIC_JOBS)
+    period_start = models.DateTimeField()
+    claimed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "period_start"], name="periodic_claim_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} @ {self.period_start:%Y-%m-%d %H:%M}"

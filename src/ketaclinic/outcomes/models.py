@@ -262,7 +262,10 @@ class Letter(models.Model):
     status = models.CharField(
         max_length=8, choices=LetterStatus.choices, default=LetterStatus.QUEUED
     )
-    pdf = models.BinaryField(null=True, blank=True)
+    # The drawn PDF's name in the default storage (``letters.generation``), never served from a
+    # media URL: only the audited download view reads it (``letters.selectors.letter_open``).
+    # In storage, not in the row, so any web node streams what any worker drew.
+    pdf_file = models.FileField(max_length=200, blank=True)
     error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     ready_at = models.DateTimeField(null=True, blank=True)
@@ -274,8 +277,8 @@ class Letter(models.Model):
                 condition=Q(status__in=["queued", "ready", "failed"]), name="letter_status"
             ),
             models.CheckConstraint(
-                condition=~Q(status="ready") | Q(pdf__isnull=False, ready_at__isnull=False),
-                name="letter_ready_has_pdf",
+                condition=~Q(status="ready") | (~Q(pdf_file="") & Q(ready_at__isnull=False)),
+                name="letter_ready_has_pdf_file",
             ),
         ]
 
@@ -329,3 +332,41 @@ class SeriesResult(models.Model):
 
     def __str__(self) -> str:
         return f"series result {self.pk}"
+
+
+class ResultsMark(models.Model):
+    """Whether a patient's stored series results (and booster check) may be out of date.
+
+    One row per patient. Every write that can change the results (a daily score, an infusion
+    appointment or session that changes) sets ``dirty`` to a new random value, in the write's
+    own transaction where the write is this app's; the refresh (``durability.services``) takes
+    only the marked patients, computes outside any transaction and then clears only the value it
+    read: a write that came in during the computation left another value, so its mark stays for
+    the next run. ``recheck_at`` is the passage of time: results change without any write when a
+    booked session's day passes unstarted (it leaves the series), so the refresh also takes the
+    patients whose ``recheck_at`` has come. ``computed_at`` is when the results were last stored,
+    which the refresh compares with consultation changes (the intake pain score and the cause).
+    """
+
+    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="+")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    dirty = models.UUIDField(null=True, blank=True)
+    marked_at = models.DateTimeField(null=True, blank=True)
+    recheck_at = models.DateTimeField(null=True, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The refresh's two questions of one clinic, each answered from a small index.
+            models.Index(
+                fields=["clinic"], condition=Q(dirty__isnull=False), name="results_mark_dirty"
+            ),
+            models.Index(
+                fields=["clinic", "recheck_at"],
+                condition=Q(recheck_at__isnull=False),
+                name="results_mark_recheck",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"results mark {self.pk}"

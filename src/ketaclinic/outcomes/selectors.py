@@ -211,7 +211,11 @@ def patient_baseline(
     first). No series given, no baseline."""
     if not series:
         return None, ""
-    return clinical_outcomes.baseline_choice(nrs, series[0].start, intakes=intakes)
+    start = series[0].start
+    # Only the week before the first session counts (``baseline_from_entries``): handing the
+    # rule just those entries gives the same baseline without reading years of diary.
+    week = [(d, v) for d, v in nrs if start - dt.timedelta(days=7) <= d < start]
+    return clinical_outcomes.baseline_choice(week, start, intakes=intakes)
 
 
 def series_outcomes(
@@ -227,16 +231,46 @@ def series_outcomes(
         if span.ongoing:
             results.append(SeriesOutcome(index + 1, span, None, None, None))
             continue
+        next_start = series[index + 1].start if index + 1 < len(series) else None
+        # The rule reads only the entries from the series' last day until the next series:
+        # handing it just those keeps each series' work to its own stretch of the diary.
+        own = [(d, v) for d, v in nrs if d >= span.end and (next_start is None or d < next_start)]
         judged = clinical_outcomes.judge_series(
-            baseline=baseline,
-            entries=nrs,
-            series_end=span.end,
-            next_start=series[index + 1].start if index + 1 < len(series) else None,
+            baseline=baseline, entries=own, series_end=span.end, next_start=next_start
         )
         results.append(
             SeriesOutcome(index + 1, span, judged.followup, judged.response, judged.durability)
         )
     return results
+
+
+@dataclass(frozen=True)
+class Relapse:
+    """The relapse after the patient's latest series, as a booster suggestion records it."""
+
+    series_end: dt.date
+    relapse_date: dt.date
+    baseline: float
+    window_means: dict[str, float]
+
+
+def latest_relapse(
+    *, nrs: list[tuple[dt.date, float]], outcomes: list[SeriesOutcome], baseline: float | None
+) -> Relapse | None:
+    """The relapse ``durability`` reports for the latest series (``outcomes`` from
+    ``series_outcomes``), with the 7-day window means of its run; None without one. One
+    definition for the booster check of one patient and the batch refresh."""
+    if not outcomes or baseline is None:
+        return None
+    latest = outcomes[-1]
+    if latest.durability is None or latest.durability.relapse_date is None:
+        return None
+    relapse = latest.durability.relapse_date
+    means = clinical_outcomes.relapse_window_means(
+        entries=nrs, series_end=latest.span.end, relapse_date=relapse
+    )
+    shown = {day.isoformat(): round(mean, 2) for day, mean in means.items()}
+    return Relapse(latest.span.end, relapse, baseline, shown)
 
 
 def diary_unaudited(patient: Patient, *, now: dt.datetime | None) -> DiaryView:

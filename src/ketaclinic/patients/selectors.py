@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
+from ketaclinic.lib.paging import numbered_page
 from ketaclinic.patients.access import access_patient, patients_visible_to
 from ketaclinic.patients.models import Patient
 from ketaclinic.patients.search import PatientQuery, parse_patient_query
@@ -70,9 +71,8 @@ def patient_find(
     assert actor.user is not None
     qs = _matching(patients_visible_to(actor.user), query).select_related("home_location")
     with transaction.atomic():
-        found = Paginator(qs, per_page).get_page(page)
-        # Read the rows inside the transaction, with the audit event of reading them.
-        found.object_list = list(found.object_list)
+        # Read inside the transaction, with the audit event of reading them (lib/paging.py).
+        found = numbered_page(qs, page, per_page=per_page)
         audit_record(
             actor=actor,
             action=Action.READ,

@@ -7,9 +7,10 @@ reference bands of docs/clinical-policy.md "Pharmacokinetics [7]" (``pk.REFERENC
 shaded and labelled.
 Every chart says it is an estimate: decision support only, never automatic dosing.
 
-Drawing uses matplotlib's object API through ``lib.figures`` (a figure with its own canvas),
-never ``pyplot``: pyplot keeps a global current figure and would load a GUI backend, neither of
-which is safe in a multi-threaded web server.
+Drawing uses our own small SVG writer (``lib.plot``, standard library only), not matplotlib:
+a web worker that draws this chart loads only numpy, which ``pk.simulate`` computes with
+(docs/benchmarks.md "Web worker memory"). The plan forms import ``chart_caption`` and never
+draw, so a worker serving them loads not even that.
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-import numpy as np
-from matplotlib.artist import Artist
-
 from ketaclinic.clinical import pk
-from ketaclinic.lib.figures import figure_svg, new_figure
+from ketaclinic.lib import plot
+from ketaclinic.lib.plot import Axes, Fill, LegendEntry, Pen, Svg
 
 __all__ = [
     "ESTIMATE_CAPTION",
@@ -36,7 +35,7 @@ __all__ = [
     "protocol_curve",
 ]
 
-# Text is SVG text (``lib.figures``); the chart is named for screen readers by its <title> and
+# Text is SVG text (``lib.plot``); the chart is named for screen readers by its <title> and
 # <desc>, and each band is an element with a stable id ("band-analgesia", ...).
 
 #: (start_min, end_min, rate_mg_per_min), as ``pk.simulate`` takes them.
@@ -56,8 +55,18 @@ _BAND_COLOURS: Final = {
     "emergence": "#6a1b9a",
     "anaesthesia": "#c62828",
 }
+# The band's name in a darker shade of its colour: at least 4.5:1 on the band's tint (the
+# orange of the dissociation band itself is 3:1 on white, too faint for text).
+_LABEL_COLOURS: Final = {
+    "analgesia": "#256428",
+    "dissociation": "#a74c00",
+    "emergence": "#6a1b9a",
+    "anaesthesia": "#9e2020",
+}
 _CURVE_COLOUR: Final = "#0b5cad"
 _COMPARE_COLOUR: Final = "#555555"
+_NOTE_COLOUR: Final = "#444444"
+_GRID_COLOUR: Final = "#dddddd"
 # The visible scale: at least this high, so the analgesia and dissociation bands always show.
 _MIN_TOP_NG_PER_ML: Final = 300.0
 _HEADROOM: Final = 1.25
@@ -68,6 +77,9 @@ _SMALL_PT: Final = 10.0
 _CAPTION_PT: Final = 9.0
 _WIDTH_IN: Final = 7.2
 _HEIGHT_IN: Final = 4.2
+_PAD: Final = 5.0
+_X_LABEL: Final = "Minutes from the start of the infusion"
+_Y_LABEL: Final = "Plasma ketamine (ng/mL)"
 
 
 def chart_caption(model: str = pk.DEFAULT_MODEL) -> str:
@@ -90,11 +102,22 @@ def _default_until(segments: tuple[Segment, ...]) -> float:
     return float(math.ceil((last_end + max(60.0, last_end / 2)) / 10) * 10)
 
 
-def _times(segments: tuple[Segment, ...], until_min: float) -> np.ndarray:
-    grid = np.linspace(0.0, until_min, _SAMPLES)
-    # Segment boundaries too: a constant infusion peaks exactly at its end.
+def _times(segments: tuple[Segment, ...], until_min: float) -> list[float]:
+    """361 evenly spaced minutes from 0 to ``until_min`` (as ``numpy.linspace`` spaces them,
+    to the bit), and the segment boundaries too: a constant infusion peaks exactly at its end."""
+    step = until_min / (_SAMPLES - 1)
+    grid = [index * step for index in range(_SAMPLES - 1)] + [until_min]
     edges = [t for s, e, _ in segments for t in (s, e) if t <= until_min]
-    return np.union1d(grid, np.array(edges, dtype=np.float64))
+    return sorted({*grid, *edges})
+
+
+def _simulate(
+    model: str, weight_kg: float, segments: tuple[Segment, ...], times: list[float]
+) -> list[float]:
+    values: list[float] = pk.simulate(
+        model=model, weight_kg=weight_kg, segments=segments, times_min=times
+    ).tolist()
+    return values
 
 
 def peak_concentration(
@@ -103,8 +126,9 @@ def peak_concentration(
     """The highest predicted concentration (ng/mL) and when it occurs (minutes)."""
     frozen = _frozen(segments) or ()
     times = _times(frozen, _default_until(frozen))
-    values = pk.simulate(model=model, weight_kg=weight_kg, segments=frozen, times_min=times)
-    index = int(np.argmax(values))
+    values = _simulate(model, weight_kg, frozen, times)
+    # The first time the highest value is reached, as numpy's argmax picks it.
+    index = max(range(len(values)), key=values.__getitem__)
     return float(values[index]), float(times[index])
 
 
@@ -156,28 +180,55 @@ def _render(
         pk.simulate(model=model, weight_kg=weight_kg, segments=segments, times_min=[0.0])
     until = until_min if until_min is not None else _default_until(segments + (compare or ()))
     times = _times(segments + (compare or ()), until)
-    curve = pk.simulate(model=model, weight_kg=weight_kg, segments=segments, times_min=times)
-    compared = (
-        None
-        if compare is None
-        else pk.simulate(model=model, weight_kg=weight_kg, segments=compare, times_min=times)
-    )
-    peak = float(max(curve.max(initial=0.0), 0.0 if compared is None else compared.max()))
+    curve = _simulate(model, weight_kg, segments, times)
+    compared = None if compare is None else _simulate(model, weight_kg, compare, times)
+    curve_peak = max([0.0, *curve])
+    peak = max(curve_peak, 0.0, *(compared or ()))
     top = max(_MIN_TOP_NG_PER_ML, peak * _HEADROOM)
 
-    figure = new_figure(width_in=_WIDTH_IN, height_in=_HEIGHT_IN)
-    axes = figure.add_subplot()
-    axes.set_xlim(0, until)
-    axes.set_ylim(0, top)
-    axes.set_xlabel("Minutes from the start of the infusion", fontsize=_FONT_PT)
-    axes.set_ylabel("Plasma ketamine (ng/mL)", fontsize=_FONT_PT)
-    # The title above the legend, both above the plot, so neither covers the other or a curve.
-    figure.suptitle(title, x=0.01, ha="left", fontsize=_FONT_PT + 1)
-    axes.tick_params(labelsize=_SMALL_PT)
-    axes.grid(axis="y", color="#dddddd", linewidth=0.6)
+    width, height = 72 * _WIDTH_IN, 72 * _HEIGHT_IN
+    curve_pen = Pen(_CURVE_COLOUR, 2.2)
+    compare_pen = Pen(_COMPARE_COLOUR, 1.5, (5.55, 2.4))  # matplotlib's "--" at 1.5
+    entries = [
+        *([LegendEntry(compare_label, pen=compare_pen)] if compared is not None else []),
+        LegendEntry(curve_label, pen=curve_pen),
+    ]
+    # Top to bottom: the title, the legend (above the plot, where it can never hide the curve or
+    # a band label), the plot, the tick labels, the axis label, the caption.
+    legend = plot.legend_layout(
+        entries, size=_SMALL_PT, max_width=width - 2 * _PAD, max_columns=2, handle=2.0
+    )
+    caption = plot.wrap_text(chart_caption(model), width=width - 2 * _PAD, size=_CAPTION_PT)
+    title_bottom = _PAD + plot.LINE_HEIGHT * (_FONT_PT + 1)
+    top_y = title_bottom + legend.height + 6
+    caption_top = height - _PAD - len(caption) * plot.LINE_HEIGHT * _CAPTION_PT
+    x_label_top = caption_top - 4 - (plot.ASCENT + plot.DESCENT) * _FONT_PT
+    bottom_y = x_label_top - 3 - plot.TICK_LENGTH - plot.TICK_PAD
+    bottom_y -= (plot.ASCENT + plot.DESCENT) * _SMALL_PT
+    y_ticks = plot.linear_ticks(
+        0.0, top, length=bottom_y - top_y, extent=lambda _: 1.8 * _SMALL_PT, max_ticks=9
+    )
+    left = _PAD + (plot.ASCENT + plot.DESCENT) * _FONT_PT + 4
+    left += plot.y_tick_width(y_ticks, _SMALL_PT)
+    right = width - _PAD - plot.text_width(f"{until:.0f}", _SMALL_PT) / 2
+    axes = Axes(left, top_y, right - left, bottom_y - top_y, 0.0, until, 0.0, top)
+    x_ticks = plot.linear_ticks(
+        0.0,
+        until,
+        length=axes.width,
+        extent=lambda label: plot.text_width(label, _SMALL_PT) + _SMALL_PT,
+        max_ticks=9,
+    )
+
+    svg = Svg(width, height)
+    svg.text(_PAD, _PAD, title, size=_FONT_PT + 1, valign="top")
+    plot.draw_legend(svg, entries, legend, x=axes.left, y=title_bottom)
+    plot.draw_y_ticks(svg, axes, y_ticks, size=_SMALL_PT, grid=_GRID_COLOUR)
 
     off_scale: list[str] = []
     described: list[str] = []
+    # (level, a single level?, gid, text, band code)
+    labels: list[tuple[float, bool, str, str, str]] = []
     for band in pk.REFERENCE_BANDS:
         colour = _BAND_COLOURS.get(band.code, "#777777")
         span = f"{band.low_ng_per_ml:g}-{band.high_ng_per_ml:g}"
@@ -188,88 +239,99 @@ def _render(
             described.append(f"{band.label} {span} ng/mL (above the scale shown)")
             continue
         described.append(f"{band.label} {span} ng/mL")
-        artist: Artist
-        if band.low_ng_per_ml == band.high_ng_per_ml:
-            artist = axes.axhline(band.low_ng_per_ml, color=colour, linestyle=":", linewidth=1.2)
-            label_y = band.low_ng_per_ml
-        else:
-            artist = axes.axhspan(
-                band.low_ng_per_ml, band.high_ng_per_ml, color=colour, alpha=0.12, linewidth=0
+        with svg.group(f"band-{band.code}"):
+            if band.low_ng_per_ml == band.high_ng_per_ml:
+                y = axes.y(band.low_ng_per_ml)
+                svg.line(axes.left, y, axes.right, y, Pen(colour, 1.2, (1.2, 1.98)))
+                label_y = band.low_ng_per_ml
+            else:
+                label_y = min(band.high_ng_per_ml, top)
+                y_top, y_bottom = axes.y(label_y), axes.y(band.low_ng_per_ml)
+                svg.rect(axes.left, y_top, axes.width, y_bottom - y_top, Fill(colour, 0.12))
+        single = band.low_ng_per_ml == band.high_ng_per_ml
+        labels.append(
+            (label_y, single, f"band-label-{band.code}", f"{band.label} {span} ng/mL", band.code)
+        )
+    # Each band's name just under its top edge, a level's just above its line, right-aligned;
+    # from the lowest up, a name that would run into the one below it (bands close together on
+    # a high scale) moves up above it.
+    line = plot.LINE_HEIGHT * _SMALL_PT
+    ceiling = axes.bottom - 2
+    for level, single, gid, text, code in sorted(labels):
+        label_top = axes.y(level) - 2 - line if single else axes.y(level) + 2
+        label_top = min(label_top, ceiling - line)
+        ceiling = label_top
+        with svg.group(gid):
+            svg.text(
+                axes.x(until * 0.99),
+                label_top,
+                text,
+                size=_SMALL_PT,
+                colour=_LABEL_COLOURS.get(code, _NOTE_COLOUR),
+                anchor="end",
+                valign="top",
             )
-            label_y = min(band.high_ng_per_ml, top)
-        artist.set_gid(f"band-{band.code}")
-        text = axes.text(
-            until * 0.99,
-            label_y,
-            f"{band.label} {span} ng/mL",
-            ha="right",
-            va="top",
-            fontsize=_SMALL_PT,
-            color=colour,
-        )
-        text.set_gid(f"band-label-{band.code}")
     if off_scale:
-        note = axes.text(
-            0.01,
-            0.98,
-            _wrap("Above this scale: " + "; ".join(off_scale), width=72),
-            transform=axes.transAxes,
-            ha="left",
-            va="top",
-            fontsize=_SMALL_PT,
-            color="#444444",
+        note = plot.wrap_text(
+            "Above this scale: " + "; ".join(off_scale), width=axes.width * 0.7, size=_SMALL_PT
         )
-        note.set_gid("bands-off-scale")
-        # Inside the plot: the layout need not make room for it.
-        note.set_in_layout(False)
+        with svg.group("bands-off-scale"):
+            for number, text in enumerate(note):
+                svg.text(
+                    axes.left + 5,
+                    axes.top + 4 + number * line,
+                    text,
+                    size=_SMALL_PT,
+                    colour=_NOTE_COLOUR,
+                    valign="top",
+                )
 
     for index, (start, end, rate) in enumerate(segments):
         if rate > 0 and end > start:
-            axes.axvspan(start, end, color="#90a4ae", alpha=0.12, linewidth=0).set_gid(
-                f"infusion-{index}"
-            )
+            with svg.group(f"infusion-{index}"):
+                x0, x1 = axes.x(min(start, until)), axes.x(min(end, until))
+                svg.rect(x0, axes.top, x1 - x0, axes.height, Fill("#90a4ae", 0.12))
     if compared is not None:
-        (line,) = axes.plot(
-            times,
-            compared,
-            color=_COMPARE_COLOUR,
-            linestyle="--",
-            linewidth=1.5,
-            label=compare_label,
-        )
-        line.set_gid("curve-compare")
-    (line,) = axes.plot(times, curve, color=_CURVE_COLOUR, linewidth=2.2, label=curve_label)
-    line.set_gid("curve-predicted")
-    # Above the plot, beside the title, where it can never hide the curve or a band label.
-    axes.legend(
-        loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2, fontsize=_SMALL_PT, frameon=False
+        with svg.group("curve-compare"):
+            svg.polyline(
+                [axes.point(t, c) for t, c in zip(times, compared, strict=True)], compare_pen
+            )
+    with svg.group("curve-predicted"):
+        svg.polyline([axes.point(t, c) for t, c in zip(times, curve, strict=True)], curve_pen)
+    plot.draw_spines(svg, axes, box=True)
+    plot.draw_x_ticks(svg, axes, x_ticks, size=_SMALL_PT)
+    svg.text(
+        axes.left + axes.width / 2,
+        x_label_top,
+        _X_LABEL,
+        size=_FONT_PT,
+        anchor="middle",
+        valign="top",
     )
-    caption = _wrap(chart_caption(model))
-    figure.text(0.01, 0.01, caption, fontsize=_CAPTION_PT, color="#444444", va="bottom").set_gid(
-        "caption"
+    svg.text(
+        _PAD,
+        axes.top + axes.height / 2,
+        _Y_LABEL,
+        size=_FONT_PT,
+        anchor="middle",
+        valign="top",
+        rotate=-90,
     )
-    # Keep a bottom strip free for the caption (constrained layout ignores figure text): a line
-    # is about 1.2 x its font size, in points of the figure's height.
-    lines = caption.count("\n") + 1
-    strip = (4 + 1.2 * _CAPTION_PT * lines) / (72 * _HEIGHT_IN)
-    figure.get_layout_engine().set(rect=(0, strip, 1, 1 - strip))  # type: ignore[union-attr, call-arg]
+    with svg.group("caption"):
+        for number, text in enumerate(caption):
+            svg.text(
+                _PAD,
+                caption_top + number * plot.LINE_HEIGHT * _CAPTION_PT,
+                text,
+                size=_CAPTION_PT,
+                colour=_NOTE_COLOUR,
+                valign="top",
+            )
     description = (
-        f"{curve_label} curve peaking at about {curve.max(initial=0.0):.0f} ng/mL. "
+        f"{curve_label} curve peaking at about {curve_peak:.0f} ng/mL. "
         f"Reference bands: {'; '.join(described)}. {chart_caption(model)}"
     )
-    return figure_svg(figure, label=title, description=description, css_class="pk-chart-svg")
-
-
-def _wrap(text: str, width: int = 100) -> str:
-    words, lines, line = text.split(), [], ""
-    for word in words:
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    lines.append(line)
-    return "\n".join(lines)
+    return svg.render(label=title, description=description, css_class="pk-chart-svg")
 
 
 class _Infusion(Protocol):

@@ -1,16 +1,20 @@
 """Emails and the iCalendar invite. Called on commit by services and by tasks, never inside a
-transaction that could still roll back."""
+transaction that could still roll back.
+
+icalendar (about 8 MiB with its time-zone tables) is imported when an invite is built, not with
+the module: the booking services import it on every page that books, most of which send no
+invite (docs/benchmarks.md "Web worker memory")."""
 
 from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
 from email.mime.text import MIMEText
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
-from icalendar import Calendar, Event, vCalAddress
 
 from ketaclinic.clinics.api import clinic_brand
 from ketaclinic.lib.email import address_of, clinic_email
@@ -27,6 +31,8 @@ def ics_uid(appointment: Appointment) -> str:
 
 def appointment_ics(appointment: Appointment, *, method: str) -> bytes:
     """METHOD:REQUEST (new or moved, SEQUENCE raised on each move) or METHOD:CANCEL."""
+    from icalendar import Calendar, Event, vCalAddress
+
     tz = zoneinfo.ZoneInfo(appointment.location.time_zone)
     cal = Calendar()
     cal.add("prodid", PRODID)
@@ -75,8 +81,10 @@ def _send(
     context: dict[str, object],
     ics: bytes | None = None,
     method: str = "REQUEST",
+    message_id: str | None = None,
 ) -> None:
-    """One email from the clinic (its sender, name and signature: ``lib/email.py``)."""
+    """One email from the clinic (its sender, name and signature: ``lib/email.py``). Without
+    ``message_id`` the mail library makes a new one for each send."""
     if not to:
         return
     brand = clinic_brand(clinic_id)
@@ -86,6 +94,7 @@ def _send(
         subject=subject,
         body=body,
         to=[to],
+        headers={"Message-ID": message_id} if message_id else None,
     )
     if ics is not None:
         part = MIMEText(ics.decode("utf-8"), "calendar", "utf-8")
@@ -149,6 +158,19 @@ def send_location_notice(appointment: Appointment, *, what: str) -> None:
     )
 
 
+def reminder_message_id(appointment: Appointment, *, kind: str) -> str:
+    """The reminder's Message-ID, the same at every send: derived from the appointment's public
+    id, the kind and the start it reminds of (a moved appointment's reminder is a new message).
+
+    A worker killed after the mail server accepted the reminder but before its record committed
+    sends it again when the job is run again (``scheduling/tasks.py`` ``appointment_reminder``);
+    with the same Message-ID the second copy is recognisably the same message (mail servers and
+    clients that de-duplicate drop it)."""
+    at = appointment.start.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    host = urlsplit(settings.SITE_URL).hostname or "ketaclinic"
+    return f"<reminder.{kind}.{at}.{appointment.public_id}@{host}>"
+
+
 def send_reminder(appointment: Appointment, *, kind: str) -> None:
     _send(
         clinic_id=appointment.location.clinic_id,
@@ -156,6 +178,7 @@ def send_reminder(appointment: Appointment, *, kind: str) -> None:
         subject="Reminder: your appointment",
         template="scheduling/email/reminder.txt",
         context={"appointment": appointment, "local_start": _local(appointment), "kind": kind},
+        message_id=reminder_message_id(appointment, kind=kind),
     )
 
 

@@ -8,6 +8,7 @@ import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.core.paginator import Page
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
@@ -20,6 +21,7 @@ from ketaclinic.audit.models import Action
 from ketaclinic.clinical.gates import InForce
 from ketaclinic.clinics.api import clinic_policy_current
 from ketaclinic.clinics.models import Chair, Location
+from ketaclinic.lib.paging import numbered_page
 from ketaclinic.patients.models import Patient
 from ketaclinic.plans.models import KetamineProtocol, Plan, PlanStatus
 from ketaclinic.scheduling.access import SCHEDULERS, appointments_visible_to, public_id_or_404
@@ -108,22 +110,37 @@ def new_bookings(*, user: User, since: dt.datetime) -> QuerySet[Appointment]:
     return (
         _with_related(appointments_visible_to(user))
         .filter(created_at__gte=since, status=AppointmentStatus.BOOKED)
-        .order_by("-created_at")
+        # The id settles ties, so a page boundary never repeats or skips a booking.
+        .order_by("-created_at", "-id")
     )
 
 
-def recent_bookings(*, actor: Actor, since: dt.datetime, limit: int = 100) -> list[Appointment]:
-    """The front desk's list of new bookings (newest first), one query plus the audit row."""
+# The desk's list of the week's new bookings, a page at a time: a chain of fifty sites books
+# thousands a week, and the list used to stop at the first hundred without saying so.
+BOOKINGS_PAGE_SIZE = 50
+
+
+def recent_bookings(
+    *, actor: Actor, since: dt.datetime, page: str | int | None = 1
+) -> Page[Appointment]:
+    """One page of the front desk's new bookings (newest first) with how many there are: the
+    count, one query for the rows and the audit row. Past the end shows the last page."""
     assert actor.user is not None
     with transaction.atomic():
-        rows = list(new_bookings(user=actor.user, since=since)[:limit])
+        found = numbered_page(
+            new_bookings(user=actor.user, since=since), page, per_page=BOOKINGS_PAGE_SIZE
+        )
         audit_record(
             actor=actor,
             action=Action.READ,
             object_type="appointment_list",
-            detail={"results": len(rows), "list": "new_bookings"},
+            detail={
+                "results": found.paginator.count,
+                "list": "new_bookings",
+                "page": found.number,
+            },
         )
-    return rows
+    return found
 
 
 def appointment_read(*, actor: Actor, appointment: Appointment, via: str = "") -> Appointment:

@@ -18,20 +18,28 @@ from django_tasks import task
 
 from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.lib.tasks import periodic_continue
+from ketaclinic.lib.tasks import ALREADY_RUN, periodic_continue
 from ketaclinic.scheduling import emails, links, services
 from ketaclinic.scheduling.models import Appointment, AppointmentStatus, SentReminder
 
 
 @task()
 def appointment_reminder(appointment_id: int, kind: str, start_iso: str) -> str:
-    """Send one reminder, at most once.
+    """Send one reminder, exactly once as far as a crash of the worker goes.
 
     Re-checks at run time that the appointment is still booked at the time it was enqueued for
-    (a moved appointment has its own, newer jobs). The SentReminder row is claimed and committed
-    before the email goes out: the unique constraint lets only one worker past, even if a
-    restarted worker runs the job again. The trade-off is at-most-once: a crash between the
-    commit and the send loses that reminder rather than sending it twice.
+    (a moved appointment has its own, newer jobs). The SentReminder row, its audit event and the
+    send happen in one transaction, and the row commits only after the mail server accepted the
+    message. A worker killed before that commit leaves no row, so the job, run again (the RQ
+    worker re-runs a job whose worker died: ``lib/rq_recovery.py``), sends it; a run that finds
+    the row skips. While one run holds the uncommitted row, a second run of the same job waits on
+    the unique constraint and then skips, so two runs never both send.
+
+    The one gap left is at the mail server: a worker killed after the server accepted the message
+    and before the commit sends it again. That copy carries the same Message-ID
+    (``emails.reminder_message_id``), so it is recognisably the same message. The price is a
+    database transaction held open for the length of one send; a send that fails rolls the claim
+    back and the job is recorded as failed, with nothing marked as sent.
     """
     appointment = (
         Appointment.objects.select_related("location__clinic", "type", "patient", "provider")
@@ -55,9 +63,11 @@ def appointment_reminder(appointment_id: int, kind: str, start_iso: str) -> str:
                 patient=appointment.patient,
                 detail={"kind": kind},
             )
+            # Inside the transaction on purpose (the exception to "email on commit"): the claim
+            # must not outlive a send that never happened.
+            emails.send_reminder(appointment, kind=kind)
     except IntegrityError:
         return "skipped: already sent"
-    emails.send_reminder(appointment, kind=kind)
     return "sent"
 
 
@@ -96,7 +106,8 @@ def action_link_purge() -> str:
     Idempotent: a second run finds nothing left to delete. The next run is enqueued first, so a
     failure here does not end the schedule.
     """
-    periodic_continue(action_link_purge)
+    if not periodic_continue(action_link_purge):
+        return ALREADY_RUN
     deleted = links.links_purge(older_than=dt.timedelta(days=link_retention_days()))
     return f"deleted {deleted}"
 
@@ -105,6 +116,7 @@ def action_link_purge() -> str:
 def booking_signup_purge() -> str:
     """Delete the details of booking sign-ups whose email was not verified within the retention
     period (``services.SIGNUP_RETENTION``); daily, idempotent, next run enqueued first."""
-    periodic_continue(booking_signup_purge)
+    if not periodic_continue(booking_signup_purge):
+        return ALREADY_RUN
     deleted = services.booking_signups_purge()
     return f"deleted {deleted}"

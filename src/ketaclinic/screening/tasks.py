@@ -8,7 +8,7 @@ import datetime as dt
 from django.conf import settings
 from django_tasks import task
 
-from ketaclinic.lib.tasks import periodic_continue
+from ketaclinic.lib.tasks import ALREADY_RUN, periodic_continue
 from ketaclinic.screening.services import selfchecks_purge
 
 DEFAULT_RETENTION_DAYS = 30
@@ -28,6 +28,7 @@ def selfcheck_purge() -> str:
     Idempotent: a second run finds nothing left to delete. The next run is enqueued first, so a
     failure here does not end the schedule.
     """
-    periodic_continue(selfcheck_purge)
+    if not periodic_continue(selfcheck_purge):
+        return ALREADY_RUN
     deleted = selfchecks_purge(older_than=dt.timedelta(days=retention_days()))
     return f"deleted {deleted}"

@@ -1,5 +1,6 @@
-"""The shell's pages: landing, health check, role homes, the patient's own details, the clinic
-overview. Thin views: parse, authorize (role gate plus the aggregate's access helper), call, render.
+"""The shell's pages: landing, health, readiness and metrics, role homes, the patient's own
+details, the clinic overview. Thin views: parse, authorize (role gate plus the aggregate's access
+helper), call, render.
 
 The staff patient pages are in ``patients/views.py``, the audit page in ``audit/views.py``.
 """
@@ -7,9 +8,9 @@ The staff patient pages are in ``patients/views.py``, the audit page in ``audit/
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
-from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from ketaclinic.accounts.api import not_activity, roles_required, signed_in_user
@@ -17,7 +18,8 @@ from ketaclinic.accounts.models import Role, User
 from ketaclinic.audit.api import Actor
 from ketaclinic.clinics.api import clinic_overview
 from ketaclinic.patients import api as patients_api
-from ketaclinic.web import worklists
+from ketaclinic.web import health, worklists
+from ketaclinic.web import metrics as metrics_export
 
 
 @login_not_required
@@ -29,9 +31,41 @@ def landing(request: HttpRequest) -> HttpResponse:
 @login_not_required
 @require_GET
 def healthz(request: HttpRequest) -> HttpResponse:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    """The process answers: it touches nothing (a database outage is ``readyz``'s to report, and
+    must not get a healthy process restarted)."""
     return JsonResponse({"status": "ok"})
+
+
+@login_not_required
+@require_GET
+def readyz(request: HttpRequest) -> HttpResponse:
+    """Database, cache, queue, the worker's heartbeat, the periodic jobs: each check by name and
+    state, 200 when all pass, 503 otherwise (``web/health.py``). Public, unaudited: it reads no
+    patient data."""
+    checks = health.readiness(timezone.now())
+    ready = all(check.passed for check in checks)
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": [c.as_json() for c in checks]},
+        status=200 if ready else 503,
+    )
+
+
+@login_not_required
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """The Prometheus metrics (``web/metrics.py``): off (404) without ``METRICS_TOKEN``, 401
+    without the token."""
+    allowed = metrics_export.scrape_allowed(request)
+    if allowed is None:
+        raise Http404
+    if not allowed:
+        response = HttpResponse(
+            "A bearer token is required.\n", status=401, content_type="text/plain; charset=utf-8"
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    body, content_type = metrics_export.scrape(request.headers.get("Accept", ""))
+    return HttpResponse(body, content_type=content_type)
 
 
 @require_GET

@@ -5,6 +5,9 @@ and dark enough for the header's white text (WCAG AA, 4.5:1), and the logo must 
 that Pillow can read, under the size limits. The logo is written through Django's storage API
 (the default storage: files under MEDIA_ROOT) and the clinic's cached brand is forgotten once
 the change commits (``clinics/brand.py``).
+
+Pillow is imported by the logo check, not with the module: every page imports the services
+facade, and only an uploaded logo needs it (docs/benchmarks.md "Web worker memory").
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from typing import IO
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from PIL import Image, UnidentifiedImageError
 
 from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
@@ -79,6 +81,8 @@ def colour_checked(value: str) -> str:
 
 def logo_checked(upload: IO[bytes]) -> tuple[bytes, str]:
     """The logo's bytes and file extension, once Pillow has read it as a PNG or JPEG."""
+    from PIL import Image, UnidentifiedImageError
+
     content = upload.read(LOGO_MAX_BYTES + 1)
     if len(content) > LOGO_MAX_BYTES:
         raise ValidationError(

@@ -34,7 +34,9 @@ from ketaclinic.lib.views import user_clinic_id
 @roles_required(ADMIN)
 @require_GET
 def staff_list(request: HttpRequest) -> HttpResponse:
-    page = selectors.staff_for_admin(clinic_id=user_clinic_id(signed_in_user(request)))
+    page = selectors.staff_for_admin(
+        clinic_id=user_clinic_id(signed_in_user(request)), page=request.GET.get("page", 1)
+    )
     return render(
         request,
         "clinics/staff_list.html",

@@ -1,10 +1,14 @@
 """Synthetic clinic data for tests, demos and benchmarks (``ketaclinic seed``).
 
-This is bulk loading of invented patients, not a user action: rows are written with
-``bulk_create`` in batches, bypassing the services (no ``full_clean``, no per-row audit event),
-because a benchmark needs millions of diary entries in minutes. It must never run against a
-clinic's real records: the command refuses production mode unless forced, and every seeded
-record is recognisable (record numbers ``S<seed>-...``, e-mail domain ``seed.invalid``).
+This is bulk loading of invented patients, not a user action: rows are written in bulk
+(``bulk_create``; the diary and the audit trail as plain rows, by COPY on PostgreSQL), bypassing
+the services (no ``full_clean``, no per-row ``audit_record``), because a benchmark needs millions
+of diary entries in minutes. Each batch is drawn first and then written in short transactions of
+a few thousand rows (``bulk.py``), so a live server on the same SQLite file keeps answering; the
+audit trail, when asked for, is appended to the clinic's hash chain (``audit_trail.py``). It
+must never run against a clinic's real records: the command refuses production mode unless
+forced, and every seeded record is recognisable (record numbers ``S<seed>-...``, e-mail domain
+``seed.invalid``).
 
 Everything is drawn from one ``numpy.random.Generator`` seeded with ``seed``, in a fixed order,
 so the same seed, size and end date give the same data (public ids included).
@@ -27,8 +31,10 @@ Distributions (plausible, not fitted to any data set):
 named patients, ``devdata.history``): the generator still draws that place's numbers, so the
 other patients stay the same.
 
-``population`` draws the people, ``records`` writes what precedes treatment (patients to
-series), ``history`` what followed (sessions, diaries), ``clinic`` runs it batch by batch.
+``population`` draws the people (and a chain's sites), ``records`` writes what precedes
+treatment (patients to series), ``history`` what followed (sessions, diaries), ``audit_trail``
+the events staff would have left, ``bulk`` the short transactions, ``clinic`` runs it batch by
+batch.
 Callers import from here.
 """
 

@@ -11,7 +11,9 @@ import datetime as dt
 import zoneinfo
 
 import numpy as np
+from django.db import transaction
 
+from ketaclinic.devdata.seeding.bulk import chunks, copy_rows, write_chunked
 from ketaclinic.devdata.seeding.population import (
     ADVERSE_EVENT_P,
     AE_KINDS,
@@ -38,6 +40,18 @@ from ketaclinic.outcomes.models import NRS_LOINC, DiaryEntry, EntrySource, Instr
 from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling.models import Appointment, AppointmentStatus, InductionSeries
 
+# The diary's columns the seed writes (the rest take their defaults: ``bulk.table_columns``).
+DIARY_FIELDS = (
+    "clinic_id",
+    "patient_id",
+    "instrument",
+    "entry_date",
+    "answers",
+    "score",
+    "loinc",
+    "source",
+)
+
 
 def write_history(
     run: SeedRun,
@@ -46,11 +60,13 @@ def write_history(
     drafts: list[PatientDraft],
     series_rows: list[InductionSeries],
     summary: SeedSummary,
-) -> None:
+) -> tuple[list[Appointment], list[InfusionSession]]:
+    """Draw the batch's history, then write it in short transactions (``bulk.py``); returns
+    the appointments and sessions written (the audit trail is drawn from them)."""
     rng = run.rng
     appointments: list[Appointment] = []
     completed: list[tuple[Appointment, PatientDraft]] = []
-    entries: list[DiaryEntry] = []
+    entries: list[tuple[object, ...]] = []
     for patient, series, draft in zip(patients, series_rows, drafts, strict=True):
         location = draft.location
         zone = zoneinfo.ZoneInfo(location.time_zone)
@@ -62,7 +78,9 @@ def write_history(
         block = dt.timedelta(minutes=series.duration_min + series.recovery_min)
         last_done: dt.date | None = None
         for day in days:
-            provider, offset = run.nurses.slot(day, series.duration_min + series.recovery_min)
+            provider, offset = run.nurses.slot(
+                day, series.duration_min + series.recovery_min, location.time_zone
+            )
             start = dt.datetime.combine(day, FIRST_SLOT, tzinfo=zone) + dt.timedelta(minutes=offset)
             no_show = rng.random() < NO_SHOW_P
             appointment = Appointment(
@@ -91,7 +109,6 @@ def write_history(
         entries.extend(
             _diary(run, patient, draft, first=first, series_end=series_end, responder=responder)
         )
-    Appointment.objects.bulk_create(appointments)
 
     sessions = []
     sign_before = run.end - dt.timedelta(days=UNSIGNED_DAYS)
@@ -130,7 +147,6 @@ def write_history(
                 ),
             )
         )
-    InfusionSession.objects.bulk_create(sessions)
     events = []
     for session in sessions:
         if rng.random() < ADVERSE_EVENT_P:
@@ -145,14 +161,19 @@ def write_history(
                     recorded_by=session.arrived_by,
                 )
             )
-    AdverseEvent.objects.bulk_create(events)
-    DiaryEntry.objects.bulk_create(entries, batch_size=5000)
+    write_chunked(Appointment, appointments)
+    write_chunked(InfusionSession, sessions)
+    write_chunked(AdverseEvent, events)
+    for part in chunks(entries):
+        with transaction.atomic():
+            copy_rows(DiaryEntry, DIARY_FIELDS, part)
 
     summary.series += len(series_rows)
     summary.appointments += len(appointments)
     summary.sessions += len(sessions)
     summary.adverse_events += len(events)
     summary.diary_entries += len(entries)
+    return appointments, sessions
 
 
 def _diary(
@@ -163,42 +184,40 @@ def _diary(
     first: dt.date,
     series_end: dt.date,
     responder: bool,
-) -> list[DiaryEntry]:
+) -> list[tuple[object, ...]]:
     """The patient's daily NRS from ``BASELINE_DAYS`` before the series to the end of follow-up:
     the baseline, partly relieved during the series, relieved after it, then for responders a
-    relapse once the relief has lasted its drawn number of days."""
+    relapse once the relief has lasted its drawn number of days. Rows of ``DIARY_FIELDS``,
+    computed with numpy over the whole diary (the same draws and arithmetic as day by day)."""
     diary_last = min(run.end, series_end + dt.timedelta(days=draft.followup_days))
     day = first - dt.timedelta(days=BASELINE_DAYS)
     missing = run.rng.random((diary_last - day).days + 1) < MISSING_DAY_P
     noise = run.rng.normal(0.0, 0.8, missing.size)
-    entries = []
-    for offset in range(missing.size):
-        if missing[offset]:
-            continue
-        current = day + dt.timedelta(days=offset)
-        level = draft.baseline
-        if current > series_end:
-            since = (current - series_end).days
-            relieved = draft.baseline * (1.0 - draft.reduction)
-            if not responder or since <= draft.relief_days:
-                level = relieved
-            else:
-                # Pain climbs back to about the baseline within a week of the relapse.
-                climb = min((since - draft.relief_days) / 7.0, 1.0)
-                level = relieved + climb * (0.97 * draft.baseline - relieved)
-        elif current >= first:
-            level = draft.baseline * (1.0 - 0.3 * draft.reduction)
-        value = int(np.clip(round(level + noise[offset]), 0, 10))
-        entries.append(
-            DiaryEntry(
-                clinic=run.clinic,
-                patient=patient,
-                instrument=Instrument.NRS,
-                entry_date=current,
-                answers={"nrs": value},
-                score=float(value),
-                loinc=NRS_LOINC,
-                source=EntrySource.PORTAL,
-            )
+    offsets = np.arange(missing.size)
+    after = offsets - (series_end - day).days  # days since the series ended (> 0 after it)
+    during = offsets >= (first - day).days
+    relieved = draft.baseline * (1.0 - draft.reduction)
+    level = np.full(missing.size, draft.baseline)
+    level[during] = draft.baseline * (1.0 - 0.3 * draft.reduction)
+    later = after > 0
+    level[later] = relieved
+    if responder:
+        # Pain climbs back to about the baseline within a week of the relapse.
+        relapsed = later & (after > draft.relief_days)
+        climb = np.minimum((after[relapsed] - draft.relief_days) / 7.0, 1.0)
+        level[relapsed] = relieved + climb * (0.97 * draft.baseline - relieved)
+    values = np.clip(np.round(level + noise), 0, 10).astype(int)
+    clinic_id, patient_id = run.clinic.pk, patient.pk
+    return [
+        (
+            clinic_id,
+            patient_id,
+            Instrument.NRS.value,
+            day + dt.timedelta(days=int(offset)),
+            f'{{"pain": {value}}}',
+            float(value),
+            NRS_LOINC,
+            EntrySource.PORTAL.value,
         )
-    return entries
+        for offset, value in zip(offsets[~missing].tolist(), values[~missing].tolist(), strict=True)
+    ]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ketaclinic.accounts.models import Role, User
-from ketaclinic.clinics.models import Clinic, Location, ProtocolTemplate, SeriesPattern
+from ketaclinic.clinics.models import Chair, Clinic, Location, ProtocolTemplate, SeriesPattern
 from ketaclinic.infusions.models import AdverseEventKind
 from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling.api import PATTERN_WEEKDAYS, series_dates
@@ -79,6 +79,7 @@ class SeedSummary:
     adverse_events: int = 0
     diary_entries: int = 0
     responders: int = 0
+    audit_events: int = 0
     by_cause: dict[str, int] = field(default_factory=dict)
 
 
@@ -171,34 +172,49 @@ def draw_patient(
 
 class SeedNurses:
     """Seed nurses, each given back-to-back chair blocks through a ``DAY_MINUTES`` day (the
-    database refuses overlapping appointments of one provider)."""
+    database refuses overlapping appointments of one provider).
+
+    One pool of nurses per time zone: a block at 08:00 in Los Angeles is 11:00 in New York, so
+    a nurse's day is counted in one zone only (a chain's sites span four)."""
 
     def __init__(self, clinic: Clinic, seed: int, staff: list[User] | None = None) -> None:
         self.clinic = clinic
         self.seed = seed
-        # The clinic's own nurses first (the demo's), seed nurses only when their days are full.
-        self.users: list[User] = list(staff or [])
-        self.used: dict[tuple[int, dt.date], int] = {}
+        # The clinic's own nurses first (the demo's), in the first zone asked for; seed nurses
+        # only when their days are full.
+        self.staff: list[User] = list(staff or [])
+        self.pools: dict[str, list[User]] = {}
+        self.used: dict[tuple[str, int, dt.date], int] = {}
 
-    def _user(self, index: int) -> User:
-        while len(self.users) <= index:
-            email = f"seed{self.seed}-nurse{len(self.users) + 1}@{self.clinic.slug}.seed.invalid"
+    @property
+    def users(self) -> list[User]:
+        """Every nurse booked so far (the staff's first)."""
+        return [user for pool in self.pools.values() for user in pool] or list(self.staff)
+
+    def _user(self, zone: str, index: int) -> User:
+        if zone not in self.pools:
+            self.pools[zone] = list(self.staff) if not self.pools else []
+        pool = self.pools[zone]
+        suffix = "" if zone == next(iter(self.pools)) else f"-z{list(self.pools).index(zone)}"
+        while len(pool) <= index:
+            email = f"seed{self.seed}-nurse{len(pool) + 1}{suffix}@{self.clinic.slug}.seed.invalid"
             user = User.objects.filter(email=email).first()
             if user is None:
                 user = User.objects.create_user(
                     email, None, role=Role.NURSE, clinic=self.clinic, full_name="Seed nurse"
                 )
-            self.users.append(user)
-        return self.users[index]
+            pool.append(user)
+        return pool[index]
 
-    def slot(self, day: dt.date, minutes: int) -> tuple[User, int]:
-        """A provider and the minute (after ``FIRST_SLOT``) at which a block of ``minutes`` fits."""
+    def slot(self, day: dt.date, minutes: int, zone: str = "") -> tuple[User, int]:
+        """A provider and the minute (after ``FIRST_SLOT``, local time in ``zone``) at which a
+        block of ``minutes`` fits."""
         index = 0
-        while self.used.get((index, day), 0) + minutes > max(DAY_MINUTES, minutes):
+        while self.used.get((zone, index, day), 0) + minutes > max(DAY_MINUTES, minutes):
             index += 1
-        offset = self.used.get((index, day), 0)
-        self.used[(index, day)] = offset + minutes
-        return self._user(index), offset
+        offset = self.used.get((zone, index, day), 0)
+        self.used[(zone, index, day)] = offset + minutes
+        return self._user(zone, index), offset
 
 
 def series_days(start: dt.date, count: int, pattern: str) -> list[dt.date]:
@@ -233,6 +249,29 @@ def seed_physician(clinic: Clinic, seed: int) -> User:
     return existing or User.objects.create_user(
         email, None, role=Role.PHYSICIAN, clinic=clinic, full_name="Seed physician"
     )
+
+
+SITE_ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles")
+SITE_CHAIRS = 4
+
+
+def seed_locations(clinic: Clinic, count: int) -> list[Location]:
+    """The clinic's locations, ``count`` at least: a chain's sites are added as ``Seed site N``
+    (four chairs each, time zones across the continental United States) where the clinic has
+    fewer."""
+    existing = list(Location.objects.filter(clinic=clinic).order_by("pk"))
+    for number in range(len(existing) + 1, count + 1):
+        location = Location.objects.create(
+            clinic=clinic,
+            name=f"Seed site {number}",
+            city=f"Seedville {number}",
+            time_zone=SITE_ZONES[number % len(SITE_ZONES)],
+        )
+        Chair.objects.bulk_create(
+            Chair(location=location, name=f"Chair {i}") for i in range(1, SITE_CHAIRS + 1)
+        )
+        existing.append(location)
+    return existing
 
 
 def seed_infusion_type(clinic: Clinic) -> AppointmentType:
@@ -276,3 +315,5 @@ class SeedRun:
     family_names: tuple[str, ...] = FAMILY
     # Existing patients given a history, by their number in the seed.
     adopted: dict[int, SeedProfile] = field(default_factory=dict)
+    # The audit trail's own generator (``audit_trail.py``), so the trail changes no other draw.
+    audit_rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))

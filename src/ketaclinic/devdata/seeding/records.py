@@ -21,6 +21,7 @@ from ketaclinic.assessments.models import (
 from ketaclinic.clinical.eligibility import RULESET_VERSION
 from ketaclinic.clinics.api import clinic_policy_current
 from ketaclinic.clinics.models import ProtocolTemplate
+from ketaclinic.devdata.seeding.bulk import write_chunked
 from ketaclinic.devdata.seeding.population import (
     PatientDraft,
     SeedRun,
@@ -42,7 +43,8 @@ def _signed_on(exam: dt.date) -> dt.datetime:
 def write_records(
     run: SeedRun, *, numbers: range, now: dt.datetime, summary: SeedSummary
 ) -> tuple[list[Patient], list[PatientDraft], list[InductionSeries]]:
-    """The batch's patients (numbered ``numbers``), their drafts and their series, written."""
+    """The batch's patients (numbered ``numbers``), their drafts and their series: all drawn
+    first, then written in short transactions."""
     rng, clinic, namespace = run.rng, run.clinic, run.namespace
     drafts: list[PatientDraft] = []
     patient_rows: list[Patient] = []
@@ -75,7 +77,6 @@ def write_records(
             patient_rows.append(profile.patient)
         else:
             patient_rows.append(drawn)
-    Patient.objects.bulk_create([p for p in patient_rows if p.pk is None])
 
     consultations = []
     for patient, draft in zip(patient_rows, drafts, strict=True):
@@ -97,12 +98,11 @@ def write_records(
                 signed_at=_signed_on(exam),
             )
         )
-    Consultation.objects.bulk_create(consultations)
     # Every seeded patient was treated, so each exam ended in a signed "eligible" decision: the
     # eligibility gate (clinical.gates) then holds for seeded patients as for real ones, and a
     # booster for a patient whose exam is over a year old asks for a new exam, as it should.
     policy_version = clinic_policy_current(clinic_id=clinic.pk).version
-    EligibilityDecision.objects.bulk_create(
+    decisions = [
         EligibilityDecision(
             # Derived from the consultation's id, not drawn: the generator's sequence (and so
             # every seeded figure after this point) stays what it was before decisions existed.
@@ -120,8 +120,8 @@ def write_records(
             signed_at=consultation.signed_at,
         )
         for consultation in consultations
-    )
-    Cause.objects.bulk_create(
+    ]
+    causes = [
         Cause(
             consultation=consultation,
             system=draft.cause.system,
@@ -130,8 +130,8 @@ def write_records(
         )
         for consultation, draft in zip(consultations, drafts, strict=True)
         if draft.cause.code
-    )
-    plans = _write_plans(run, patient_rows, drafts, policy_version=policy_version)
+    ]
+    plans, protocols = _draw_plans(run, patient_rows, drafts, policy_version=policy_version)
 
     series_rows = []
     for patient, plan, draft in zip(patient_rows, plans, drafts, strict=True):
@@ -151,18 +151,27 @@ def write_records(
                 created_by=run.physician,
             )
         )
-    InductionSeries.objects.bulk_create(series_rows)
+    # Drawn first, written after, parents before children, each table in short transactions
+    # (``bulk.py``): bulk_create takes a parent's id once the parent is saved.
+    write_chunked(Patient, [p for p in patient_rows if p.pk is None])
+    write_chunked(Consultation, consultations)
+    write_chunked(EligibilityDecision, decisions)
+    write_chunked(Cause, causes)
+    write_chunked(Plan, plans)
+    write_chunked(KetamineProtocol, protocols)
+    write_chunked(InductionSeries, series_rows)
     return patient_rows, drafts, series_rows
 
 
-def _write_plans(
+def _draw_plans(
     run: SeedRun,
     patients: list[Patient],
     drafts: list[PatientDraft],
     *,
     policy_version: int,
-) -> list[Plan]:
-    """A signed plan per patient, its protocol computed from the drafted template and weight."""
+) -> tuple[list[Plan], list[KetamineProtocol]]:
+    """A signed plan per patient, its protocol computed from the drafted template and weight
+    (not yet written)."""
     plans = [
         Plan(
             public_id=seed_uuid(run.rng, run.namespace),
@@ -176,7 +185,6 @@ def _write_plans(
         )
         for patient, draft in zip(patients, drafts, strict=True)
     ]
-    Plan.objects.bulk_create(plans)
     protocols = []
     for plan, draft in zip(plans, drafts, strict=True):
         template: ProtocolTemplate = draft.template
@@ -215,5 +223,4 @@ def _write_plans(
                 policy_values={},
             )
         )
-    KetamineProtocol.objects.bulk_create(protocols)
-    return plans
+    return plans, protocols

@@ -7,57 +7,48 @@ The relapse comes only from ``ketaclinic.clinical.outcomes.durability`` (through
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-
+from django.core.paginator import Page
 from django.db import transaction
 from django.db.models import QuerySet
 
 from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
-from ketaclinic.clinical import outcomes as clinical_outcomes
 from ketaclinic.clinics.models import Clinic
+from ketaclinic.lib.paging import numbered_page
 from ketaclinic.outcomes.models import BoosterStatus, BoosterSuggestion
-from ketaclinic.outcomes.selectors import diary_unaudited
+from ketaclinic.outcomes.selectors import Relapse, diary_unaudited, latest_relapse
 from ketaclinic.patients.models import Patient
-
-
-@dataclass(frozen=True)
-class Relapse:
-    series_end: dt.date
-    relapse_date: dt.date
-    baseline: float
-    window_means: dict[str, float]
 
 
 def relapse_for_patient(patient: Patient) -> Relapse | None:
     """The relapse ``durability`` reports for the patient's latest series, if any."""
     view = diary_unaudited(patient, now=None)
-    if not view.outcomes or view.baseline is None:
-        return None
-    latest = view.outcomes[-1]
-    if latest.durability is None or latest.durability.relapse_date is None:
-        return None
-    relapse = latest.durability.relapse_date
-    means = clinical_outcomes.relapse_window_means(
-        entries=view.nrs, series_end=latest.span.end, relapse_date=relapse
-    )
-    shown = {day.isoformat(): round(mean, 2) for day, mean in means.items()}
-    return Relapse(latest.span.end, relapse, view.baseline, shown)
+    return latest_relapse(nrs=view.nrs, outcomes=view.outcomes, baseline=view.baseline)
 
 
-def booster_queue(*, actor: Actor, clinic_id: int) -> list[BoosterSuggestion]:
-    """Open suggestions of the clinic, oldest relapse first (one query, one audit event)."""
+# The physician's queue, a page at a time: a chain's queue runs to a thousand open suggestions
+# after a quiet week, too long to read (and to send) as one page.
+QUEUE_PAGE_SIZE = 50
+
+
+def booster_queue(
+    *, actor: Actor, clinic_id: int, page: str | int | None = 1
+) -> Page[BoosterSuggestion]:
+    """One page of the clinic's open suggestions, oldest relapse first, with how many are open:
+    the count, one query for the rows and one audit event, however long the queue. ``page`` as
+    the query string gave it: past the end shows the last page, not a number the first."""
     with transaction.atomic():
-        rows = list(boosters_to_review(clinic_id=clinic_id))
+        found = numbered_page(
+            boosters_to_review(clinic_id=clinic_id), page, per_page=QUEUE_PAGE_SIZE
+        )
         audit_record(
             actor=actor,
             action=Action.READ,
             object_type="booster_queue",
-            detail={"open": len(rows)},
+            detail={"open": found.paginator.count, "page": found.number},
             clinic=Clinic(pk=clinic_id),
         )
-    return rows
+    return found
 
 
 def booster_suggestion_read(

@@ -11,6 +11,7 @@ Refusals raise ``ValidationError`` (field-named) or ``SchedulingError`` and chan
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -26,7 +27,13 @@ from ketaclinic.clinics.models import Clinic, Location
 from ketaclinic.lib.locking import lock_row, lock_versioned
 from ketaclinic.outcomes.boosters.emails import send_booster_offer
 from ketaclinic.outcomes.boosters.selectors import relapse_for_patient
+from ketaclinic.outcomes.durability.services import (
+    PatientOutcomes,
+    RefreshCount,
+    series_results_refresh_changed,
+)
 from ketaclinic.outcomes.models import BoosterStatus, BoosterSuggestion
+from ketaclinic.outcomes.selectors import Relapse
 from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling import api as scheduling_api
 from ketaclinic.scheduling.models import Appointment, AppointmentKind, AppointmentType
@@ -35,19 +42,9 @@ BOOSTER_TYPE_NAME = "Booster infusion"
 REASON_MAX = 500
 
 
-def booster_suggestion_for_patient(*, patient: Patient) -> BoosterSuggestion | None:
-    """Create the suggestion for the patient's current relapse unless it exists (idempotent).
-
-    Returns the new suggestion, or None when there is no relapse or it was already suggested.
-    The unique constraint (patient, relapse date) settles a race between two refreshes.
-    """
-    relapse = relapse_for_patient(patient)
-    if relapse is None:
-        return None
-    if BoosterSuggestion.objects.filter(
-        patient=patient, relapse_date=relapse.relapse_date
-    ).exists():
-        return None
+def _suggest(patient: Patient, relapse: Relapse) -> BoosterSuggestion | None:
+    """Write the suggestion and its audit event (one savepoint); None when a concurrent
+    refresh wrote it first (the unique constraint (patient, relapse date) settles the race)."""
     suggestion = BoosterSuggestion(
         clinic_id=patient.clinic_id,
         patient=patient,
@@ -79,6 +76,40 @@ def booster_suggestion_for_patient(*, patient: Patient) -> BoosterSuggestion | N
     return suggestion
 
 
+def booster_suggestion_for_patient(*, patient: Patient) -> BoosterSuggestion | None:
+    """Create the suggestion for the patient's current relapse unless it exists (idempotent).
+
+    Returns the new suggestion, or None when there is no relapse or it was already suggested.
+    """
+    relapse = relapse_for_patient(patient)
+    if relapse is None:
+        return None
+    if BoosterSuggestion.objects.filter(
+        patient=patient, relapse_date=relapse.relapse_date
+    ).exists():
+        return None
+    return _suggest(patient, relapse)
+
+
+def booster_suggestions_from(computed: Sequence[PatientOutcomes]) -> int:
+    """Suggestions for the relapses of a computed batch that are not suggested yet (one query,
+    then one write each); returns how many were created. The batch refresh's booster check: the
+    same relapse ``booster_suggestion_for_patient`` finds, from the rows already read."""
+    relapses = [(c.patient, c.relapse) for c in computed if c.relapse is not None]
+    if not relapses:
+        return 0
+    known = set(
+        BoosterSuggestion.objects.filter(
+            patient_id__in=[patient.pk for patient, _ in relapses]
+        ).values_list("patient_id", "relapse_date")
+    )
+    created = 0
+    for patient, relapse in relapses:
+        if (patient.pk, relapse.relapse_date) not in known and _suggest(patient, relapse):
+            created += 1
+    return created
+
+
 def booster_suggestions_refresh(*, clinic: Clinic) -> int:
     """Check every patient of ``clinic`` who has had infusions; returns how many were created."""
     patient_ids = (
@@ -91,6 +122,18 @@ def booster_suggestions_refresh(*, clinic: Clinic) -> int:
         if booster_suggestion_for_patient(patient=patient) is not None:
             created += 1
     return created
+
+
+def outcomes_refresh_changed(
+    *, clinic: Clinic, now: dt.datetime | None = None, patient_ids: Sequence[int] | None = None
+) -> RefreshCount:
+    """The periodic refresh of what changed in ``clinic``: the stored series results of the
+    marked patients (``durability.services.series_results_refresh_changed``) and, in each
+    batch's same short write, the booster suggestions of their relapses. The work follows the
+    changes, not the clinic's size."""
+    return series_results_refresh_changed(
+        clinic=clinic, now=now, patient_ids=patient_ids, hook=booster_suggestions_from
+    )
 
 
 def _check_physician(actor: Actor, suggestion: BoosterSuggestion) -> None:

@@ -1,8 +1,11 @@
-"""Background job of the booster loop, run by ``ketaclinic worker``: the 6-hourly refresh.
+"""Background job of the booster loop, run by ``ketaclinic worker``: the periodic refresh of
+what changed (``lib.tasks.BOOSTER_REFRESH_EVERY``).
 
 A periodic job: registered with its interval in ``lib.tasks.PERIODIC_JOBS``, started by the worker,
 and each run enqueues its successor first (``periodic_continue``). It wraps services and nothing
-imports it back.
+imports it back. Each run costs what changed since the last one (the marked patients, the
+sessions whose day passed), not the clinics' size, so it runs often: a relapse completed by
+today's score reaches the physician's queue within minutes.
 """
 
 from __future__ import annotations
@@ -10,18 +13,20 @@ from __future__ import annotations
 from django_tasks import task
 
 from ketaclinic.clinics.models import Clinic
-from ketaclinic.lib.tasks import periodic_continue
-from ketaclinic.outcomes.boosters.services import booster_suggestions_refresh
-from ketaclinic.outcomes.durability.services import series_results_refresh
+from ketaclinic.lib.tasks import ALREADY_RUN, periodic_continue
+from ketaclinic.outcomes.boosters.services import outcomes_refresh_changed
 
 
 @task()
 def booster_suggestions_refresh_all() -> str:
-    """Flag relapses as booster suggestions for every clinic (idempotent), and recompute the
-    stored series results the analytics read (days pass, sessions complete); every 6 hours."""
-    periodic_continue(booster_suggestions_refresh_all)
-    created = stored = 0
-    for clinic in Clinic.objects.all():
-        created += booster_suggestions_refresh(clinic=clinic)
-        stored += series_results_refresh(clinic=clinic)
-    return f"created {created}, stored {stored} series results"
+    """Flag relapses as booster suggestions and recompute the stored series results the
+    analytics read, for the patients of every clinic whose results may have changed."""
+    if not periodic_continue(booster_suggestions_refresh_all):
+        return ALREADY_RUN
+    created = stored = patients = 0
+    for clinic in Clinic.objects.order_by("pk"):
+        counted = outcomes_refresh_changed(clinic=clinic)
+        created += counted.created
+        stored += counted.series
+        patients += counted.patients
+    return f"created {created}, stored {stored} series results of {patients} patients"

@@ -53,10 +53,16 @@ def _version(request: HttpRequest) -> int | None:
 @roles_required(Role.PHYSICIAN)
 @require_GET
 def staff_boosters(request: HttpRequest) -> HttpResponse:
-    rows = selectors.booster_queue(
-        actor=Actor.from_request(request), clinic_id=user_clinic_id(signed_in_user(request))
+    found = selectors.booster_queue(
+        actor=Actor.from_request(request),
+        clinic_id=user_clinic_id(signed_in_user(request)),
+        page=request.GET.get("page", 1),
     )
-    return render(request, "outcomes/boosters.html", {"rows": rows, "source": BOOSTER_SOURCE})
+    return render(
+        request,
+        "outcomes/boosters.html",
+        {"found": found, "rows": found.object_list, "source": BOOSTER_SOURCE},
+    )
 
 
 @roles_required(Role.PHYSICIAN)

@@ -1,24 +1,26 @@
-"""The pain chart as SVG, drawn with matplotlib's object API (``lib.figures``).
+"""The pain chart as SVG, drawn by our own small writer (``lib.plot``), not matplotlib.
 
 Two shapes of the same drawing: the patient's (``wide=False``) is sized for a 390 px phone,
 where the SVG scales to the page's width and a 12.5 pt font shows at about 12.3 px
-(``lib.figures.phone_font_px``); the clinician's and the letter's (``wide=True``) is wide and
+(``lib.plot.phone_font_px``); the clinician's and the letter's (``wide=True``) is wide and
 fitted to the data. Either way the x-axis runs from the first to the last thing drawn (a diary
 score, a PEG, a session, a relapse) with a small margin, not from months before to today. The
 page also offers the numbers as a table (``chart_rows``, "Show as a table"). The progress
-letter (``letters.pdf``) embeds the wide chart.
+letter (``letters.pdf``) embeds the wide chart (fpdf2 draws the same SVG).
+
+``lib.plot`` needs only the standard library: a web worker that draws this chart loads neither
+matplotlib nor numpy (docs/benchmarks.md "Web worker memory").
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
-from matplotlib import dates as mdates
-
-from ketaclinic.lib.figures import figure_svg, new_figure
+from ketaclinic.lib import plot
+from ketaclinic.lib.plot import Axes, Fill, LegendEntry, Marker, Pen, Svg
 from ketaclinic.outcomes.selectors import SeriesSpan
 
 __all__ = [
@@ -30,21 +32,23 @@ __all__ = [
     "pain_chart_svg",
 ]
 
+# Each at least 4.5:1 against white (the relapse level's ochre 4.9:1), and told apart by dash
+# and marker as well as colour, so greyscale print and colour-vision deficiencies keep them.
 NRS_COLOUR = "#0969da"
 PEG_COLOUR = "#8250df"
 INFUSION_COLOUR = "#cf222e"
 BASELINE_COLOUR = "#57606a"
 RELAPSE_COLOUR = "#9a6700"
-
-# matplotlib.dates ships no type hints; these names give its callables a type once.
-_date2num: Callable[[dt.date], float] = mdates.date2num
-_DateLocator: Callable[..., Any] = mdates.AutoDateLocator
-_DateFormatter: Callable[..., Any] = mdates.ConciseDateFormatter
+_GRID_COLOUR: Final = "#d0d7de"
+# matplotlib's "--", ":" and "-." patterns, in line widths, so the chart reads as it did.
+_DASHED: Final = (3.7, 1.6)
+_DOTTED: Final = (1.0, 1.65)
+_DASH_DOT: Final = (6.4, 1.6, 1.0, 1.6)
 
 
 @dataclass(frozen=True)
 class ChartLayout:
-    """A figure's size (inches; 72 points each) and its one font size (points)."""
+    """A chart's size (inches; 72 user units each) and its one font size (points)."""
 
     width_in: float
     height_in: float
@@ -63,6 +67,9 @@ CLINICIAN_LAYOUT: Final = ChartLayout(
 )
 # The margin either side of the data: 3% of its span, at least a day.
 _MARGIN_FRACTION: Final = 0.03
+_Y_LABEL: Final = "Pain (0 none - 10 worst)"
+_Y_TICKS: Final = tuple(plot.Tick(float(v), str(v)) for v in range(0, 11, 2))
+_PAD: Final = 6.0  # around the chart's edge
 
 
 def _x_range(days: Sequence[dt.date], today: dt.date) -> tuple[dt.date, dt.date, dt.timedelta]:
@@ -73,6 +80,10 @@ def _x_range(days: Sequence[dt.date], today: dt.date) -> tuple[dt.date, dt.date,
         return first - dt.timedelta(days=3), last + dt.timedelta(days=3), dt.timedelta(0)
     margin = max(dt.timedelta(days=1), (last - first) * _MARGIN_FRACTION)
     return first, last, dt.timedelta(days=margin.days)
+
+
+def _dashed(pattern: tuple[float, ...], width: float) -> tuple[float, ...]:
+    return tuple(part * width for part in pattern)
 
 
 def pain_chart_svg(
@@ -91,8 +102,7 @@ def pain_chart_svg(
     shaded), and for clinicians the baseline, the relapse level and relapse dates."""
     layout = CLINICIAN_LAYOUT if wide else PATIENT_LAYOUT
     font = layout.font_pt
-    figure = new_figure(width_in=layout.width_in, height_in=layout.height_in)
-    axes = figure.add_subplot()
+    width, height = 72 * layout.width_in, 72 * layout.height_in
     days = [
         *(d for d, _ in nrs),
         *(d for d, _ in peg),
@@ -100,94 +110,114 @@ def pain_chart_svg(
         *relapses,
     ]
     first, last, margin = _x_range(days, today)
-    for number, span in enumerate(series, start=1):
-        axes.axvspan(
-            _date2num(span.start),
-            _date2num(span.end + dt.timedelta(days=1)),
-            color=INFUSION_COLOUR,
-            alpha=0.1,
-            linewidth=0,
-            label="Infusion series" if number == 1 else None,
-        )
-        for session in span.sessions:
-            axes.axvline(
-                _date2num(session),
-                color=INFUSION_COLOUR,
-                linewidth=1.4,
-                alpha=0.85,
-                label="Infusion" if number == 1 and session == span.sessions[0] else None,
-            )
-    if nrs:
-        axes.plot(
-            [_date2num(d) for d, _ in nrs],
-            [v for _, v in nrs],
-            color=NRS_COLOUR,
-            marker="o",
-            markersize=2.5 if len(nrs) > 60 else 4.5,
-            linewidth=1.6,
-            label="Daily pain (0-10)",
-        )
-    if peg:
-        axes.plot(
-            [_date2num(d) for d, _ in peg],
-            [v for _, v in peg],
-            color=PEG_COLOUR,
-            marker="s",
-            markersize=6,
-            linestyle="none",
-            label="Weekly PEG",
-        )
-    if baseline is not None:
-        axes.axhline(
-            baseline,
-            color=BASELINE_COLOUR,
-            linestyle="--",
-            linewidth=1.3,
-            label=f"Baseline {baseline:.1f}",
-        )
-    if threshold is not None:
-        axes.axhline(
-            threshold,
-            color=RELAPSE_COLOUR,
-            linestyle=":",
-            linewidth=1.5,
-            label=f"Relapse level {threshold:.1f}",
-        )
-    for index, day in enumerate(relapses):
-        axes.axvline(
-            _date2num(day),
-            color=RELAPSE_COLOUR,
-            linestyle="-.",
-            linewidth=1.6,
-            label="Relapse" if index == 0 else None,
-        )
-    axes.set_ylim(-0.3, 10.3)
-    axes.set_yticks(range(0, 11, 2))
-    axes.set_ylabel("Pain (0 none - 10 worst)", fontsize=font)
-    axes.set_xlim(_date2num(first - margin), _date2num(last + margin + dt.timedelta(days=1)))
-    locator = _DateLocator(minticks=3, maxticks=layout.max_ticks)
-    axes.xaxis.set_major_locator(locator)
-    # The year once, under the last tick ("2026", not "2026-Dec").
-    axes.xaxis.set_major_formatter(
-        _DateFormatter(locator, offset_formats=["", "%Y", "%Y", "%d %b %Y", "%d %b %Y", "%d %b %Y"])
+    x_min = float((first - margin).toordinal())
+    x_max = float((last + margin + dt.timedelta(days=1)).toordinal())
+
+    series_fill = Fill(INFUSION_COLOUR, 0.1)
+    session_pen = Pen(INFUSION_COLOUR, 1.4, opacity=0.85)
+    nrs_pen = Pen(NRS_COLOUR, 1.6)
+    nrs_marker = Marker("circle", 2.5 if len(nrs) > 60 else 4.5, NRS_COLOUR)
+    peg_marker = Marker("square", 6, PEG_COLOUR)
+    baseline_pen = Pen(BASELINE_COLOUR, 1.3, _dashed(_DASHED, 1.3))
+    threshold_pen = Pen(RELAPSE_COLOUR, 1.5, _dashed(_DOTTED, 1.5))
+    relapse_pen = Pen(RELAPSE_COLOUR, 1.6, _dashed(_DASH_DOT, 1.6))
+    entries = [
+        *([LegendEntry("Infusion series", fill=series_fill)] if series else []),
+        *([LegendEntry("Infusion", pen=session_pen)] if any(s.sessions for s in series) else []),
+        *([LegendEntry("Daily pain (0-10)", pen=nrs_pen, marker=nrs_marker)] if nrs else []),
+        *([LegendEntry("Weekly PEG", marker=peg_marker)] if peg else []),
+        *(
+            [LegendEntry(f"Baseline {baseline:.1f}", pen=baseline_pen)]
+            if baseline is not None
+            else []
+        ),
+        *(
+            [LegendEntry(f"Relapse level {threshold:.1f}", pen=threshold_pen)]
+            if threshold is not None
+            else []
+        ),
+        *([LegendEntry("Relapse", pen=relapse_pen)] if relapses else []),
+    ]
+
+    # Left to right: the rotated axis label, the tick labels, the plot; room on the right for
+    # half of a last tick label at the axis's end.
+    left = _PAD + (plot.ASCENT + plot.DESCENT) * font + font * 0.5
+    left += plot.y_tick_width(list(_Y_TICKS), font)
+    right = width - _PAD - plot.text_width("2026", font) / 2
+    # Top to bottom: the plot, the tick labels, the year once, then the legend (below the plot,
+    # so the plot keeps the full width on a phone).
+    legend = plot.legend_layout(
+        entries,
+        size=font,
+        max_width=width - 2 * _PAD,
+        max_columns=layout.legend_columns,
+        handle=1.6 if wide else 1.8,
     )
-    axes.xaxis.get_offset_text().set_fontsize(font)
-    axes.tick_params(labelsize=font)
-    axes.grid(axis="y", color="#d0d7de", linewidth=0.6)
-    axes.spines[["top", "right"]].set_visible(False)
-    if axes.get_legend_handles_labels()[0]:
-        # Below the plot, so the plot keeps the full width on a phone.
-        axes.legend(
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.14 if wide else -0.16),
-            ncols=layout.legend_columns,
-            frameon=False,
-            fontsize=font,
-            handlelength=1.6,
-            columnspacing=1.2,
+    tick_band = plot.TICK_LENGTH + plot.TICK_PAD + (plot.ASCENT + plot.DESCENT) * font
+    x_ticks = plot.date_ticks(
+        x_min, x_max, length=right - left, size=font, max_ticks=layout.max_ticks
+    )
+    offset_band = plot.LINE_HEIGHT * font if x_ticks.offset else 0.0
+    legend_band = legend.height + font * 0.6 if entries else 0.0
+    top = _PAD + font * 0.4
+    bottom = height - _PAD - legend_band - offset_band - tick_band
+    axes = Axes(left, top, right - left, bottom - top, x_min, x_max, -0.3, 10.3)
+
+    svg = Svg(width, height)
+    for number, span in enumerate(series, start=1):
+        with svg.group(f"series-{number}"):
+            x0 = axes.x(span.start.toordinal())
+            x1 = axes.x((span.end + dt.timedelta(days=1)).toordinal())
+            svg.rect(x0, axes.top, x1 - x0, axes.height, series_fill)
+    plot.draw_y_ticks(svg, axes, _Y_TICKS, size=font, grid=_GRID_COLOUR)
+    with svg.group("infusions"):
+        for span in series:
+            for session in span.sessions:
+                x = axes.x(session.toordinal())
+                svg.line(x, axes.top, x, axes.bottom, session_pen)
+    if nrs:
+        points = [axes.point(d.toordinal(), v) for d, v in nrs]
+        with svg.group("nrs"):
+            svg.polyline(points, nrs_pen)
+            svg.markers(points, nrs_marker)
+    if peg:
+        with svg.group("peg"):
+            svg.markers([axes.point(d.toordinal(), v) for d, v in peg], peg_marker)
+    for gid, level, pen in (
+        ("baseline", baseline, baseline_pen),
+        ("threshold", threshold, threshold_pen),
+    ):
+        if level is not None and axes.y_min <= level <= axes.y_max:
+            with svg.group(gid):
+                svg.line(axes.left, axes.y(level), axes.right, axes.y(level), pen)
+    if relapses:
+        with svg.group("relapses"):
+            for day in relapses:
+                x = axes.x(day.toordinal())
+                svg.line(x, axes.top, x, axes.bottom, relapse_pen)
+    plot.draw_spines(svg, axes)
+    under_ticks = plot.draw_x_ticks(svg, axes, x_ticks.ticks, size=font)
+    if x_ticks.offset:
+        # The year once, under the axis's end ("2026", not "2026-Dec" on every tick).
+        svg.text(axes.right, under_ticks, x_ticks.offset, size=font, anchor="end", valign="top")
+    svg.text(
+        _PAD,
+        axes.top + axes.height / 2,
+        _Y_LABEL,
+        size=font,
+        anchor="middle",
+        valign="top",
+        rotate=-90,
+    )
+    if entries:
+        plot.draw_legend(
+            svg,
+            entries,
+            legend,
+            x=(width - legend.width) / 2,
+            y=height - _PAD - legend.height,
         )
-    return figure_svg(
-        figure,
+    return svg.render(
         label=label,
         css_class=f"chart-svg {'chart-wide' if wide else 'chart-phone'}",
         testid="pain-chart",

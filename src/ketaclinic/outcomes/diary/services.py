@@ -14,8 +14,8 @@ the form's field errors. Refusals raise ``ValidationError`` (or ``LinkError``) a
 
 Imports run one way: ``diary.tasks`` wraps this module (the reminder dispatcher, started by the
 task worker, sends through ``diary_reminders_send``) and this module enqueues nothing. A new daily
-score asks the booster check (``boosters``) and the stored series results (``durability``) to
-catch up; neither imports the diary.
+score marks the patient's stored series results (``durability``) as changed, and the periodic
+refresh recomputes them and the booster check; neither imports the diary.
 """
 
 from __future__ import annotations
@@ -34,13 +34,12 @@ from ketaclinic.clinical import codes, instruments
 from ketaclinic.lib.forms import StaleObjectError
 from ketaclinic.lib.locking import require_version
 from ketaclinic.outcomes import timing
-from ketaclinic.outcomes.boosters.services import booster_suggestion_for_patient
 from ketaclinic.outcomes.diary.links import diary_link_consume
 
 # Re-exported: callers find every write of the diary here, sending the reminders included.
 from ketaclinic.outcomes.diary.reminders import diary_reminders_send as diary_reminders_send
 from ketaclinic.outcomes.diary.reminders import reminder_next_due
-from ketaclinic.outcomes.durability.services import series_results_refresh_patient
+from ketaclinic.outcomes.durability.services import series_results_mark
 from ketaclinic.outcomes.models import (
     NRS_LOINC,
     DiaryEntry,
@@ -189,25 +188,17 @@ def diary_entry_record(
                 },
             )
             if instrument == Instrument.NRS:
-                # A new daily score can complete a relapse run: check this one patient after
-                # commit (a handful of queries), so the physician's queue and the stored series
-                # results are current at once.
-                patient_id = patient.pk
-                transaction.on_commit(lambda: _booster_check(patient_id), robust=True)
+                # A new daily score can complete a relapse run or change a series' result. Judging
+                # the whole diary here would make each save cost more as the diary grows, so the
+                # save only marks the patient (one query, committed with the entry) and the
+                # periodic refresh recomputes the marked patients in batches
+                # (``boosters.services.outcomes_refresh_changed``, every few minutes).
+                series_results_mark(patients=[(patient.pk, patient.clinic_id)], now=now)
     except IntegrityError:
         # Two first entries for the same day at the same instant: the unique constraint let one
         # through. The other is refused like a stale page (nothing of it was saved).
         raise StaleObjectError("diary entry") from None
     return entry
-
-
-def _booster_check(patient_id: int) -> None:
-    """After a new daily score has committed: this one patient's booster check and stored series
-    results (a handful of queries), so neither waits for the 6-hourly refresh."""
-    patient = Patient.objects.select_related("home_location").get(pk=patient_id)
-    booster_suggestion_for_patient(patient=patient)
-    # The clinic analytics read the stored results: keep this patient's current too.
-    series_results_refresh_patient(patient=patient)
 
 
 # --- reminder schedule ------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import datetime as dt
 
 from django_tasks import task
 
-from ketaclinic.lib.tasks import periodic_continue
+from ketaclinic.lib.tasks import ALREADY_RUN, periodic_continue
 from ketaclinic.outcomes.diary.links import diary_links_purge, link_retention_days
 from ketaclinic.outcomes.diary.services import diary_reminders_send
 
@@ -20,13 +20,15 @@ from ketaclinic.outcomes.diary.services import diary_reminders_send
 @task()
 def diary_reminders_dispatch() -> str:
     """Send the diary reminders that are due (at most once each; see reminders._claim)."""
-    periodic_continue(diary_reminders_dispatch)
+    if not periodic_continue(diary_reminders_dispatch):
+        return ALREADY_RUN
     return f"sent {diary_reminders_send()}"
 
 
 @task()
 def diary_link_purge() -> str:
     """Delete diary links used or expired more than the retention period ago; daily."""
-    periodic_continue(diary_link_purge)
+    if not periodic_continue(diary_link_purge):
+        return ALREADY_RUN
     deleted = diary_links_purge(older_than=dt.timedelta(days=link_retention_days()))
     return f"deleted {deleted}"

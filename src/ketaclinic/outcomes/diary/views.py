@@ -21,7 +21,7 @@ from ketaclinic.clinics.api import wear_clinic_brand
 from ketaclinic.lib.views import errors_onto_form
 from ketaclinic.outcomes import timing, wording
 from ketaclinic.outcomes.boosters.selectors import booster_offers_for_patient
-from ketaclinic.outcomes.diary import charts, selectors, services
+from ketaclinic.outcomes.diary import chart_cache, charts, selectors, services
 from ketaclinic.outcomes.diary.forms import DiaryEntryForm, PauseForm, ReminderScheduleForm
 from ketaclinic.outcomes.diary.links import LinkError, diary_link_resolve
 from ketaclinic.outcomes.models import DiaryLink, Instrument
@@ -52,7 +52,9 @@ def _chart(view: DiaryView, *, clinician: bool) -> str:
         for o in view.outcomes
         if o.durability is not None and o.durability.relapse_date is not None
     ]
-    return charts.pain_chart_svg(
+    # Drawn once per change of what it shows, then served from the cache (``chart_cache``).
+    return chart_cache.pain_chart_cached(
+        patient_id=view.patient.pk,
         nrs=view.nrs,
         peg=view.peg,
         series=view.series,

@@ -8,6 +8,10 @@ physician (the one who asked for the letter, else the one who signed the plan).
 
 The letter states what was observed (scores, dates, response class by the clinic's rule) and
 never promises relief. The pain chart is the clinician's SVG chart, embedded in the PDF.
+
+fpdf2 and matplotlib (its fonts, the chart) are imported when a letter is drawn, on the task
+worker: a web worker imports this module when it queues a letter (``lib.tasks.enqueue`` finds
+the task by name) and must not load them for that (docs/benchmarks.md "Web worker memory").
 """
 
 from __future__ import annotations
@@ -17,12 +21,10 @@ import io
 import logging
 import zoneinfo
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import matplotlib
 from django.db.models import Count
 from django.utils import timezone
-from fpdf import FPDF
 
 from ketaclinic.accounts.models import Role, User
 from ketaclinic.clinical import outcomes as clinical_outcomes
@@ -36,6 +38,10 @@ from ketaclinic.outcomes.diary import charts
 from ketaclinic.outcomes.selectors import DiaryView, diary_unaudited
 from ketaclinic.patients.models import Patient
 from ketaclinic.plans.models import KetamineProtocol, Plan
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
+
 
 log = logging.getLogger(__name__)
 
@@ -243,22 +249,26 @@ def _references() -> list[str]:
     return [f"[1] {clinical_outcomes.SOURCE}", f"[2] {peg}"]
 
 
-class _Letter(FPDF):
-    """A4 with a running footer naming the clinic, the patient's record number and the page
-    (pages get separated; each must say whose it is)."""
+def _new_letter(footer_text: str) -> FPDF:
+    """An A4 letter whose running footer reads ``footer_text`` and the page (pages get
+    separated; each must say whose it is). fpdf2 is imported here, when a letter is drawn."""
+    from fpdf import FPDF
 
-    footer_text = ""
+    class _Letter(FPDF):
+        def footer(self) -> None:
+            self.set_y(-14)
+            self.set_font(FONT, size=8)
+            self.set_text_color(90, 90, 90)
+            self.cell(0, 5, f"{footer_text} | page {self.page_no()} of {{nb}}", align="C")
 
-    def footer(self) -> None:
-        self.set_y(-14)
-        self.set_font(FONT, size=8)
-        self.set_text_color(90, 90, 90)
-        self.cell(0, 5, f"{self.footer_text} | page {self.page_no()} of {{nb}}", align="C")
+    return _Letter(format="A4")
 
 
 def _fonts(pdf: FPDF) -> None:
     # DejaVu, shipped with matplotlib: Unicode names (Zoë, Łukasz), degrees and "≥" print as
     # written, where the core PDF fonts know only Latin-1.
+    import matplotlib
+
     folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     pdf.add_font(FONT, "", folder / "DejaVuSans.ttf")
     pdf.add_font(FONT, "B", folder / "DejaVuSans-Bold.ttf")
@@ -292,11 +302,10 @@ def letter_pdf(
         else None
     )
     signer = _signer(patient, requested_by)
-    pdf = _Letter(format="A4")
-    _fonts(pdf)
-    pdf.footer_text = (
+    pdf = _new_letter(
         f"{brand.name} | progress letter for {patient.full_name}, record {patient.mrn}"
     )
+    _fonts(pdf)
     pdf.set_title(f"Progress letter: {patient.full_name}")
     pdf.set_author(brand.name)
     pdf.set_creation_date(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))

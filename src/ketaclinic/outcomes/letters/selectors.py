@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.files import File
 from django.db import transaction
 
 from ketaclinic.audit.api import Actor, audit_record
@@ -12,7 +13,7 @@ from ketaclinic.patients.models import Patient
 
 def letters_for_patient(*, actor: Actor, patient: Patient) -> list[Letter]:
     with transaction.atomic():
-        rows = list(Letter.objects.filter(patient=patient).defer("pdf").order_by("-created_at"))
+        rows = list(Letter.objects.filter(patient=patient).order_by("-created_at"))
         audit_record(
             actor=actor,
             action=Action.READ,
@@ -23,13 +24,21 @@ def letters_for_patient(*, actor: Actor, patient: Patient) -> list[Letter]:
     return rows
 
 
-def letter_download(*, actor: Actor, letter: Letter) -> bytes:
-    with transaction.atomic():
-        audit_record(
-            actor=actor,
-            action=Action.EXPORT,
-            object_type="progress_letter",
-            object_id=letter.public_id,
-            patient=letter.patient,
-        )
-    return bytes(letter.pdf or b"")
+def letter_download(*, actor: Actor, letter: Letter) -> File[bytes]:
+    """The ready letter's PDF, opened from the storage (the caller streams and closes it), and
+    the export recorded. A file that cannot be opened raises before anything is recorded:
+    ``FileNotFoundError`` (or the storage's own error) names no patient."""
+    handle: File[bytes] = letter.pdf_file.storage.open(letter.pdf_file.name, "rb")
+    try:
+        with transaction.atomic():
+            audit_record(
+                actor=actor,
+                action=Action.EXPORT,
+                object_type="progress_letter",
+                object_id=letter.public_id,
+                patient=letter.patient,
+            )
+    except BaseException:
+        handle.close()
+        raise
+    return handle

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -15,6 +17,8 @@ from ketaclinic.outcomes.models import Letter, LetterStatus
 from ketaclinic.patients.api import access_patient
 
 CLINICAL_STAFF = services.CLINICAL_ROLES
+
+log = logging.getLogger(__name__)
 
 
 @roles_required(*CLINICAL_STAFF)
@@ -38,7 +42,7 @@ def staff_patient_letters(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @roles_required(*CLINICAL_STAFF)
 @require_GET
-def staff_letter_pdf(request: HttpRequest, public_id: str) -> HttpResponse:
+def staff_letter_pdf(request: HttpRequest, public_id: str) -> FileResponse:
     user = signed_in_user(request)
     if user.clinic_id is None:
         raise Http404("No such letter")
@@ -51,10 +55,19 @@ def staff_letter_pdf(request: HttpRequest, public_id: str) -> HttpResponse:
         raise Http404("No such letter")
     # The same access check as the chart (clinic, clinical role).
     access_patient(user, letter.patient.public_id, for_write=False, clinical=True)
-    content = selectors.letter_download(actor=Actor.from_request(request), letter=letter)
-    response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = (
-        f'attachment; filename="progress-letter-{letter.created_at:%Y-%m-%d}.pdf"'
+    try:
+        handle = selectors.letter_download(actor=Actor.from_request(request), letter=letter)
+    except FileNotFoundError:
+        # The row says ready but the storage has no file (a restore without the files, a
+        # node without the shared directory): an operator's problem, logged by id only.
+        log.error("Progress letter %s: its file %s is missing", letter.pk, letter.pdf_file.name)
+        raise Http404("No such letter") from None
+    # Streamed from the storage (FileResponse closes the file); never a media URL.
+    response = FileResponse(
+        handle,
+        content_type="application/pdf",
+        as_attachment=True,
+        filename=f"progress-letter-{letter.created_at:%Y-%m-%d}.pdf",
     )
     response["Cache-Control"] = "no-store"
     return response

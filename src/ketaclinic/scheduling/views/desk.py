@@ -39,8 +39,12 @@ from ketaclinic.scheduling.views.common import (
 @require_http_methods(["GET"])
 def desk_bookings(request: HttpRequest) -> HttpResponse:
     since = timezone.now() - dt.timedelta(days=7)
-    rows = selectors.recent_bookings(actor=Actor.from_request(request), since=since)
-    return render(request, "scheduling/desk_bookings.html", {"rows": rows})
+    found = selectors.recent_bookings(
+        actor=Actor.from_request(request), since=since, page=request.GET.get("page", 1)
+    )
+    return render(
+        request, "scheduling/desk_bookings.html", {"found": found, "rows": found.object_list}
+    )
 
 
 @roles_required(*SCHEDULERS)

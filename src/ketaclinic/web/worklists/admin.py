@@ -6,16 +6,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Max
 from django.urls import reverse
-from django_tasks import TaskResultStatus
-from django_tasks_db.models import DBTaskResult
 
 from ketaclinic.accounts.models import User
 from ketaclinic.clinics.api import proposals_waiting, staff_invitations_open
-from ketaclinic.lib.tasks import PERIODIC_JOBS, WORKER_HEARTBEAT
+from ketaclinic.web.health import FAILED, LATE, job_states
 from ketaclinic.web.worklists.common import (
-    WORKER_LATE,
     Line,
     Section,
     day_at,
@@ -86,35 +82,15 @@ class JobHealth:
 
 
 def job_health(now: dt.datetime) -> list[JobHealth]:
-    """Each periodic job of ``lib.tasks.PERIODIC_JOBS`` and the worker heartbeat: its last run,
-    whether that run failed, and whether a run is waiting well past its time (no worker is
-    taking jobs). Two queries, whatever the history's length."""
-    paths = [*PERIODIC_JOBS, WORKER_HEARTBEAT]
-    finished: dict[tuple[str, str], dt.datetime] = {
-        (row["task_path"], row["status"]): row["last"]
-        for row in DBTaskResult.objects.filter(task_path__in=paths, finished_at__isnull=False)
-        .values("task_path", "status")
-        .annotate(last=Max("finished_at"))
-        .order_by()
-    }
-    late = set(
-        DBTaskResult.objects.filter(
-            task_path__in=paths,
-            status=TaskResultStatus.READY,
-            run_after__lt=now - WORKER_LATE,
-        )
-        .values_list("task_path", flat=True)
-        .distinct()
-    )
-    rows = []
-    for path in paths:
-        ok = finished.get((path, TaskResultStatus.SUCCESSFUL))
-        failed = finished.get((path, TaskResultStatus.FAILED))
-        last = max((t for t in (ok, failed) if t is not None), default=None)
-        rows.append(
-            JobHealth(path, last, failed is not None and (ok is None or failed > ok), path in late)
-        )
-    return rows
+    """Each periodic job of ``lib.tasks.PERIODIC_JOBS``, the worker's heartbeat among them: its
+    last run, whether that run failed, and whether it has gone without a success for longer
+    than its interval allows (no worker is taking jobs). Read from the record of job runs
+    (``web/health.py``, the same rules as ``/readyz``), so it works on any task backend. One
+    query, whatever the history's length."""
+    return [
+        JobHealth(job.path, job.runs.last, job.state == FAILED, job.state == LATE)
+        for job in job_states(now)
+    ]
 
 
 def jobs_section(now: dt.datetime) -> Section:
@@ -123,7 +99,7 @@ def jobs_section(now: dt.datetime) -> Section:
         if job.failed:
             detail = f"Last run failed {day_at(job.last_run, 'UTC')}" if job.last_run else "Failed"
         elif job.late:
-            detail = "A run is waiting past its time: is the worker running?"
+            detail = "No run for longer than its interval: is the worker running?"
         elif job.last_run is not None:
             detail = f"Last run {day_at(job.last_run, 'UTC')}"
         else:

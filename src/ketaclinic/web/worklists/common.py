@@ -19,8 +19,6 @@ from ketaclinic.scheduling.models import Appointment
 LIMIT = 5
 #: How far back "new online bookings" reaches (the front desk's new-bookings page, too).
 NEW_BOOKINGS_DAYS = 7
-#: A periodic job whose next run is waiting this long past its time means no worker is running.
-WORKER_LATE = dt.timedelta(minutes=15)
 
 T = TypeVar("T", bound=Model)
 

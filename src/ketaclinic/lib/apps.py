@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class LibConfig(AppConfig):
+    """The shared building blocks are an app only for their one table, the periodic jobs' claims
+    (``lib.models.PeriodicClaim``); everything else in ``lib`` is plain modules and abstract
+    models."""
+
+    name = "ketaclinic.lib"
+    label = "lib"
+    default_auto_field = "django.db.models.BigAutoField"
