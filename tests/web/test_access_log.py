@@ -169,7 +169,9 @@ def test_a_served_session_leaves_no_name_record_number_key_or_token_in_the_log(
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
-        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE", "REDIS_URL"}
     }
     env.update(
         {

@@ -6,11 +6,13 @@ bounds the index answers) serves the analytics filters as it serves the audit pa
 
 from __future__ import annotations
 
+from ketaclinic.audit.integrity import EVENT_COLUMNS
 from ketaclinic.audit.selectors import day_bounds
 from ketaclinic.audit.services import Actor, audit_record, client_ip
 
 __all__ = [
     "Actor",
+    "EVENT_COLUMNS",
     "audit_record",
     "client_ip",
     "day_bounds",

@@ -373,7 +373,10 @@ class ReminderKind(models.TextChoices):
 
 
 class SentReminder(models.Model):
-    """Claimed before the email goes out: the unique constraint is what stops a second send."""
+    """One reminder of an appointment, written in the same transaction as its audit event and
+    the email's send (``scheduling/tasks.py`` ``appointment_reminder``): the unique constraint
+    stops a second send, and a worker killed before the commit leaves no row, so the job's
+    re-run sends it (docs/operations.md "One machine or many")."""
 
     appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=8, choices=ReminderKind.choices)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 
 from ketaclinic.accounts.models import Role
-from ketaclinic.audit.integrity import EVENT_COLUMNS
+from ketaclinic.audit.api import EVENT_COLUMNS
 from ketaclinic.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from ketaclinic.devdata.seeding.bulk import TXN_ROWS, chunks, copy_rows, reserve_ids
 from ketaclinic.devdata.seeding.population import PatientDraft, SeedRun
