@@ -10,7 +10,8 @@ from ketaclinic.audit.integrity import EVENT_COLUMNS
 from ketaclinic.audit.selectors import day_bounds
 from ketaclinic.audit.services import Actor, audit_record, client_ip
 
-__all__ = [
+# Plain sorted order, as tests/test_public_faces.py wants of every face (not isort's).
+__all__ = [  # noqa: RUF022
     "Actor",
     "EVENT_COLUMNS",
     "audit_record",
