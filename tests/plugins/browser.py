@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import OperationalError
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, ViewportSize, expect
 
@@ -118,7 +120,17 @@ def sign_in_by_cookie(page: Page, base: str, user: User, *, minutes_ago: float =
     """Be ``user`` in the browser without the log-in form (it has its own browser tests): the
     session cookie of a test client that signed them in ``minutes_ago`` (with the records a real
     sign-in leaves, ``tests.factories.sessions``), in place of any earlier one."""
-    client = signed_in_client(user, minutes_ago=minutes_ago)
+    # The test database is SQLite in memory, shared with the live server's threads: a page
+    # still saving its session answers "table is locked" at once where a file database would
+    # wait its busy timeout. Wait as that timeout would (a bound, not a measure of speed).
+    for attempt in range(50):
+        try:
+            client = signed_in_client(user, minutes_ago=minutes_ago)
+            break
+        except OperationalError as exc:
+            if "is locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.1)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME]
     page.context.clear_cookies()
     page.context.add_cookies(

@@ -78,7 +78,9 @@ def test_encryption_round_trips_any_length(length: int) -> None:
     # Every chunk is full but the last, which may be full or (for an empty file) empty.
     chunks = max(1, -(-length // CHUNK))
     assert len(data) == HEADER_BYTES + length + TAG_BYTES * chunks
-    if length:
+    # The text does not show through: checked where a chance match is negligible (a short
+    # random string turns up in random bytes often: one byte does in a quarter of files).
+    if length >= 16:
         assert plain not in data
 
 
