@@ -86,10 +86,18 @@ DEMO_HOMES = [
 
 
 def _nav_fits_one_row(page: Page) -> bool:
-    tops = page.eval_on_selector_all(
-        "#main-nav a", "links => links.map(a => Math.round(a.getBoundingClientRect().top))"
-    )
-    return len(set(tops)) == 1
+    """The navigation's links on one row once the page has settled: read right after a click,
+    the stylesheet may not have applied yet (links stacked) or the count beside "Home" may still
+    be on its way, so the layout is read again for a few seconds before it counts as wrapped."""
+    page.wait_for_load_state("load")
+    for _ in range(20):
+        tops = page.eval_on_selector_all(
+            "#main-nav a", "links => links.map(a => Math.round(a.getBoundingClientRect().top))"
+        )
+        if len(set(tops)) == 1:
+            return True
+        page.wait_for_timeout(250)
+    return False
 
 
 @pytest.mark.usefixtures("afternoon_in_new_york")
