@@ -5,12 +5,10 @@ the database's; with it, RQ, Redis and sessions read through Redis with the data
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
+
+from tests.production import manage, production_env
 
 _READ = """
 import json
@@ -27,47 +25,15 @@ print(json.dumps({
 """
 
 
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("KETACLINIC_", "SECURE_", "DJANGO_"))
-        and k not in {"DATABASE_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "REDIS_URL"}
-        and k not in {"TASKS_BACKEND", "MEDIA_ROOT", "TASK_TIMEOUT_SECONDS"}
-    }
-    env.update(
-        {
-            "KETACLINIC_MODE": "production",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "ALLOWED_HOSTS": "clinic.example.org",
-            "KETACLINIC_VAR_DIR": str(tmp_path),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'switch.sqlite3'}",
-            **extra,
-        }
-    )
-    return env
-
-
-def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ketaclinic.manage", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def _settings(env: dict[str, str]) -> dict[str, Any]:
-    result = _run(env, "shell", "-c", _READ)
+    result = manage(env, "shell", "-c", _READ)
     assert result.returncode == 0, result.stderr
     values: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     return values
 
 
 def test_one_machine_keeps_the_queue_cache_and_sessions_in_the_database(tmp_path: Path) -> None:
-    values = _settings(_env(tmp_path))
+    values = _settings(production_env(tmp_path))
     assert values["TASKS"] == {
         "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}
     }
@@ -83,7 +49,7 @@ def test_one_machine_keeps_the_queue_cache_and_sessions_in_the_database(tmp_path
 def test_redis_url_moves_the_queue_cache_and_session_reads_to_redis(tmp_path: Path) -> None:
     url = "redis://redis.internal:6379/2"
     shared = tmp_path / "shared-media"
-    values = _settings(_env(tmp_path, REDIS_URL=url, MEDIA_ROOT=str(shared)))
+    values = _settings(production_env(tmp_path, REDIS_URL=url, MEDIA_ROOT=str(shared)))
     assert values["TASKS"] == {
         "default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}
     }
@@ -102,7 +68,9 @@ def test_redis_url_moves_the_queue_cache_and_session_reads_to_redis(tmp_path: Pa
 def test_the_task_queue_may_stay_in_the_database_beside_a_redis_cache(tmp_path: Path) -> None:
     url = "redis://redis.internal:6379/2"
     values = _settings(
-        _env(tmp_path, REDIS_URL=url, TASKS_BACKEND="database", TASK_TIMEOUT_SECONDS="7200")
+        production_env(
+            tmp_path, REDIS_URL=url, TASKS_BACKEND="database", TASK_TIMEOUT_SECONDS="7200"
+        )
     )
     assert values["TASKS"]["default"]["BACKEND"] == "django_tasks_db.DatabaseBackend"
     assert values["CACHES"]["default"]["LOCATION"] == url
@@ -111,15 +79,15 @@ def test_the_task_queue_may_stay_in_the_database_beside_a_redis_cache(tmp_path: 
 
 
 def test_rq_without_redis_is_refused_by_name(tmp_path: Path) -> None:
-    result = _run(_env(tmp_path, TASKS_BACKEND="rq"), "check")
+    result = manage(production_env(tmp_path, TASKS_BACKEND="rq"), "check")
     assert result.returncode != 0
     assert "TASKS_BACKEND=rq needs REDIS_URL" in result.stderr
 
 
 def test_check_deploy_reports_nothing_with_redis(tmp_path: Path) -> None:
     # django-tasks-rq's and django-rq's own checks run too (the queue is configured, rq >= 2.5).
-    result = _run(
-        _env(tmp_path, REDIS_URL="redis://redis.internal:6379/2"),
+    result = manage(
+        production_env(tmp_path, REDIS_URL="redis://redis.internal:6379/2"),
         "check",
         "--deploy",
         "--fail-level",

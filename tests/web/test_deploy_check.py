@@ -4,54 +4,14 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
-
-def _production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("KETACLINIC_", "SECURE_", "DJANGO_"))
-        and k
-        not in {
-            "DATABASE_URL",
-            "REDIS_URL",
-            "DEBUG",
-            "SECRET_KEY",
-            "ALLOWED_HOSTS",
-            "BEHIND_TLS_PROXY",
-        }
-    }
-    env.update(
-        {
-            "KETACLINIC_MODE": "production",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "ALLOWED_HOSTS": "clinic.example.org",
-            "KETACLINIC_VAR_DIR": str(tmp_path),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
-            **extra,
-        }
-    )
-    return env
-
-
-def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ketaclinic.manage", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+from tests.production import manage, production_env
 
 
 def test_check_deploy_reports_nothing_with_production_settings(tmp_path: Path) -> None:
-    result = _manage(_production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
+    result = manage(production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "WARNINGS" not in output
@@ -69,14 +29,14 @@ print(json.dumps({name: getattr(settings, name) for name in (
 
 
 def _settings(env: dict[str, str]) -> dict[str, object]:
-    result = _manage(env, "shell", "-c", _READ_SETTINGS)
+    result = manage(env, "shell", "-c", _READ_SETTINGS)
     assert result.returncode == 0, result.stderr
     values: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
     return values
 
 
 def test_production_defaults_to_https_only(tmp_path: Path) -> None:
-    assert _settings(_production_env(tmp_path)) == {
+    assert _settings(production_env(tmp_path)) == {
         "DEBUG": False,
         "SECURE_SSL_REDIRECT": True,
         "SECURE_HSTS_SECONDS": 365 * 24 * 60 * 60,
@@ -89,22 +49,22 @@ def test_production_defaults_to_https_only(tmp_path: Path) -> None:
 
 
 def test_the_operator_can_opt_into_preload_and_still_passes_the_check(tmp_path: Path) -> None:
-    env = _production_env(tmp_path, SECURE_HSTS_PRELOAD="true", SECURE_HSTS_SECONDS="63072000")
+    env = production_env(tmp_path, SECURE_HSTS_PRELOAD="true", SECURE_HSTS_SECONDS="63072000")
     values = _settings(env)
     assert values["SECURE_HSTS_PRELOAD"] is True
     assert values["SECURE_HSTS_SECONDS"] == 63072000
-    result = _manage(env, "check", "--deploy", "--fail-level", "WARNING")
+    result = manage(env, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_production_refuses_debug(tmp_path: Path) -> None:
-    result = _manage(_production_env(tmp_path, DEBUG="true"), "check")
+    result = manage(production_env(tmp_path, DEBUG="true"), "check")
     assert result.returncode != 0
     assert "DEBUG=true is refused in production" in result.stderr
 
 
 def test_demo_mode_has_no_https_redirect_or_hsts(tmp_path: Path) -> None:
-    env = _production_env(tmp_path, KETACLINIC_MODE="demo")
+    env = production_env(tmp_path, KETACLINIC_MODE="demo")
     values = _settings(env)
     assert values["SECURE_SSL_REDIRECT"] is False
     assert values["SECURE_HSTS_SECONDS"] == 0
@@ -113,12 +73,12 @@ def test_demo_mode_has_no_https_redirect_or_hsts(tmp_path: Path) -> None:
 def test_a_short_metrics_token_is_refused_and_a_trailing_newline_is_dropped(
     tmp_path: Path,
 ) -> None:
-    short = _manage(_production_env(tmp_path, METRICS_TOKEN="secret"), "check")
+    short = manage(production_env(tmp_path, METRICS_TOKEN="secret"), "check")
     assert short.returncode != 0
     assert "METRICS_TOKEN: expected at least 24 characters" in short.stderr
     token = secrets.token_urlsafe(32)
-    result = _manage(
-        _production_env(tmp_path, METRICS_TOKEN=token + "\n"),
+    result = manage(
+        production_env(tmp_path, METRICS_TOKEN=token + "\n"),
         "shell",
         "-c",
         "from django.conf import settings; print(repr(settings.METRICS_TOKEN))",
