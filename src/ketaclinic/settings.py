@@ -360,8 +360,9 @@ if USE_REDIS:
     # an eviction) signs nobody out.
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
-# Drawn diary charts (``outcomes.diary.chart_cache``) have a cache of their own, so thousands of
-# charts never push the rate limits out of the default one: the database cache culls a third of
+# Drawn diary charts (``outcomes.diary.chart_cache``) and the analytics' kept figures
+# (``analytics.selectors.clinic_analytics``) have a cache of their own, so thousands of charts
+# never push the rate limits out of the default one: the database cache culls a third of
 # its rows, in key order, once it holds MAX_ENTRIES. Same place as the default (its own table,
 # ``createcachetable`` makes it; or Redis, under its own key prefix).
 CACHES["charts"] = (

@@ -177,8 +177,54 @@ def test_page_query_count_does_not_grow_with_the_data(world: World, client_for: 
     seed(world.clinic, 60, seed=2)
     large = _page_queries(client)
     assert small == large
-    # 14: the page, plus the audit event's two chain statements (lock the head, move it).
-    assert large <= 14
+    # 15: the page (with the results' state, the analytics' cache key), plus the audit event's
+    # two chain statements (lock the head, move it).
+    assert large <= 15
+    # Read again in the same state: the kept figures, without the five counting queries.
+    assert _page_queries(client) == large - 5
+
+
+def _no_shows(client: Client) -> str:
+    body = client.get(URL).content.decode()
+    return body.split("No-shows</h2>", 1)[1].split("</div>", 1)[0]
+
+
+@pytest.mark.django_db
+def test_figures_are_kept_until_the_refresh_takes_a_change(
+    world: World, client_for: ClientFor
+) -> None:
+    from ketaclinic.outcomes.boosters.services import outcomes_refresh_changed
+    from ketaclinic.outcomes.boosters.tasks import booster_suggestions_refresh_all
+    from ketaclinic.scheduling.api import appointments_changed
+
+    seed(world.clinic, 20)
+    outcomes_refresh_changed(clinic=world.clinic)  # the seed's own marks
+    client = client_for("physician")
+    before = _analytics(world)
+    shown = _no_shows(client)
+    # An appointment turns into a no-show; scheduling announces it, which marks the patient.
+    appointment = (
+        Appointment.objects.filter(clinic=world.clinic, status="completed").order_by("pk").first()
+    )
+    assert appointment is not None
+    Appointment.objects.filter(pk=appointment.pk).update(status="no_show")
+    appointments_changed.send(sender=None, patient_ids=[appointment.patient_id])
+    # Until the refresh takes the mark, the page shows the figures as they were kept.
+    assert _analytics(world).no_shows == before.no_shows
+    assert _no_shows(client) == shown
+    # The periodic refresh takes it, and the worker draws the page's figures at once: the next
+    # view counts nothing (ten queries, against fifteen when it counts).
+    assert "of 1 patients" in booster_suggestions_refresh_all.call()
+    assert _page_queries(client) == 10
+    after = _analytics(world)
+    assert (after.no_shows, after.attended) == (before.no_shows + 1, before.attended - 1)
+    assert _no_shows(client) != shown
+    # Filters are kept apart: a location's figures are not the whole clinic's.
+    charlotte = world.clinic.locations.get(name="Charlotte")
+    there = _analytics(world, location=charlotte)
+    assert there.filters.location == charlotte
+    assert there.overall.series < after.overall.series
+    assert _analytics(world).overall.series == after.overall.series
 
 
 @pytest.mark.django_db

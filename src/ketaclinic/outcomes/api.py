@@ -12,6 +12,7 @@ from ketaclinic.outcomes.boosters.services import (
 )
 from ketaclinic.outcomes.durability.services import series_results_refresh
 from ketaclinic.outcomes.selectors import DiaryDue, diary_due, finished_series_ends
+from ketaclinic.outcomes.signals import results_refreshed
 
 __all__ = [
     "DiaryDue",
@@ -20,5 +21,6 @@ __all__ = [
     "boosters_to_review",
     "diary_due",
     "finished_series_ends",
+    "results_refreshed",
     "series_results_refresh",
 ]

@@ -366,6 +366,9 @@ class ResultsMark(models.Model):
                 condition=Q(recheck_at__isnull=False),
                 name="results_mark_recheck",
             ),
+            # When the clinic's results last changed: the analytics' cache key, read on every
+            # view (``analytics.selectors.results_generation``) from the index's last entry.
+            models.Index(fields=["clinic", "computed_at"], name="results_mark_computed"),
         ]
 
     def __str__(self) -> str:

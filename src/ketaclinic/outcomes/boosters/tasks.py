@@ -10,11 +10,16 @@ today's score reaches the physician's queue within minutes.
 
 from __future__ import annotations
 
+import logging
+
 from django_tasks import task
 
 from ketaclinic.clinics.models import Clinic
 from ketaclinic.lib.tasks import ALREADY_RUN, periodic_continue
 from ketaclinic.outcomes.boosters.services import outcomes_refresh_changed
+from ketaclinic.outcomes.signals import results_refreshed
+
+logger = logging.getLogger(__name__)
 
 
 @task()
@@ -26,6 +31,11 @@ def booster_suggestions_refresh_all() -> str:
     created = stored = patients = 0
     for clinic in Clinic.objects.order_by("pk"):
         counted = outcomes_refresh_changed(clinic=clinic)
+        if counted.patients:
+            # A receiver's failure (the analytics' drawing) must not fail the refresh itself.
+            for receiver, error in results_refreshed.send_robust(sender=None, clinic=clinic):
+                if isinstance(error, Exception):
+                    logger.error("results_refreshed receiver %r failed", receiver, exc_info=error)
         created += counted.created
         stored += counted.series
         patients += counted.patients
