@@ -21,9 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import signal
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -38,6 +36,7 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.worker import Worker
 
 from tests.multinode import cluster as mn
+from tests.write_load import FAMILY_NAME, REGISTER, RegistrationLoad, csrf
 
 pytestmark = [
     pytest.mark.smoke,
@@ -50,8 +49,6 @@ pytestmark = [
 
 BOOKED = "Your consultation is booked"
 TAKEN = ("Sorry, someone else booked that time", "Sorry, that time is no longer available")
-PATIENT_PAGE = re.compile(r"/staff/patients/([0-9a-f-]{36})/$")
-CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 HEARTBEAT = "ketaclinic.web.tasks.heartbeat"
 ALREADY_RUN = "skipped: this period's run was claimed by another"
 
@@ -69,13 +66,6 @@ def cluster(django_db_setup: None, django_db_blocker: Any) -> Iterator[mn.Cluste
         print(f"cluster up in {time.monotonic() - began:.1f} s")
         _enqueue_duplicate_heartbeats(made)
         yield made
-
-
-def _csrf(response: requests.Response) -> str:
-    assert response.status_code == 200, (response.status_code, response.url)
-    found = CSRF.search(response.text)
-    assert found is not None, response.url
-    return found.group(1)
 
 
 def _client(cluster: mn.Cluster, session_key: str | None) -> requests.Session:
@@ -107,7 +97,7 @@ def test_200_clients_book_20_slots_through_both_nodes_without_a_double(
         http = _client(cluster, client["session"])
         if client["session"] is None:
             login = f"{first}/accounts/login/"
-            token = _csrf(http.get(login, timeout=60))
+            token = csrf(http.get(login, timeout=60))
             signed = http.post(
                 login,
                 data={
@@ -121,7 +111,7 @@ def test_200_clients_book_20_slots_through_both_nodes_without_a_double(
             assert signed.status_code == 302, (signed.status_code, signed.text[:500])
         page = http.get(f"{other}{slot_page}?from={day}", timeout=60)
         assert "Sign out" in page.text, f"client {i} is not signed in on the other node"
-        prepared[i] = (http, _csrf(page))
+        prepared[i] = (http, csrf(page))
 
     def book(i: int) -> str:
         """Choose slot i % 20 on one node, confirm on the other; what the client was told."""
@@ -201,72 +191,30 @@ ACKED_BEFORE_KILL = 16
 ACKED_AFTER_KILL = 16
 
 
-class Load:
+class Load(RegistrationLoad):
     """Front-desk clients registering patients through whichever nodes answer, round robin; a
     node that refuses the connection is dropped from the rotation, as a load balancer would."""
 
     def __init__(self, cluster: mn.Cluster) -> None:
+        super().__init__(THREADS, 150)
         self.cluster = cluster
         self.nodes = [0, 1]
-        self.acked: list[str] = []
-        self.unanswered = 0  # no answer: may or may not have been stored
-        self.errors: list[str] = []
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.deadline = time.monotonic() + 150  # bounded whatever happens
-        self.threads = [
-            threading.Thread(target=self._run, args=(n, key))
-            for n, key in enumerate(cluster.site["desk_sessions"][:THREADS])
-        ]
 
-    def count(self) -> int:
-        with self.lock:
-            return len(self.acked)
-
-    def _run(self, number: int, session_key: str) -> None:
-        http = _client(self.cluster, session_key)
-        try:
-            token = _csrf(http.get(f"{self.cluster.base(0)}/staff/patients/new/", timeout=60))
-        except Exception as exc:
-            self.errors.append(repr(exc))
-            return
+    def run(self, number: int) -> None:
+        http = _client(self.cluster, self.cluster.site["desk_sessions"][number])
+        token = csrf(http.get(f"{self.cluster.base(0)}{REGISTER}", timeout=60))
         sent = 0
-        while not self.stop.is_set() and time.monotonic() < self.deadline:
+        while self.going():
             sent += 1
             with self.lock:
                 node = self.nodes[sent % len(self.nodes)]
-            url = f"{self.cluster.base(node)}/staff/patients/new/"
-            try:
-                response = http.post(
-                    url,
-                    data={
-                        "csrfmiddlewaretoken": token,
-                        "given_name": f"Load{number}x{sent}",
-                        "family_name": "Killnine",
-                        "date_of_birth": "1970-01-01",
-                        "sex": "female",
-                    },
-                    allow_redirects=False,
-                    timeout=30,
-                )
-            except requests.ConnectionError:
+            failed = self.register(
+                http, f"{self.cluster.base(node)}{REGISTER}", token, f"Load{number}x{sent}"
+            )
+            if isinstance(failed, requests.ConnectionError):
                 with self.lock:
-                    self.unanswered += 1
                     if node in self.nodes and not _listening(self.cluster, node):
                         self.nodes.remove(node)
-                continue
-            except requests.RequestException:
-                with self.lock:
-                    self.unanswered += 1
-                continue
-            found = PATIENT_PAGE.search(response.headers.get("Location", ""))
-            with self.lock:
-                if response.status_code == 302 and found:
-                    self.acked.append(found.group(1))
-                else:
-                    self.unanswered += 1
-                    if response.status_code < 500:  # a refusal would be a bug in the test
-                        self.errors.append(f"{response.status_code} {response.text[:300]}")
 
 
 def _listening(cluster: mn.Cluster, node: int) -> bool:
@@ -282,8 +230,7 @@ def test_kill_9_of_a_web_node_under_write_load_loses_no_acknowledged_write(
 ) -> None:
     load = Load(cluster)
     victim = cluster.webs[0]
-    for thread in load.threads:
-        thread.start()
+    load.start()
     try:
         mn.wait_for(lambda: load.count() >= ACKED_BEFORE_KILL, 120, "writes through both nodes")
         # The master and its workers, mid-request (gunicorn's own session and process group).
@@ -295,9 +242,7 @@ def test_kill_9_of_a_web_node_under_write_load_loses_no_acknowledged_write(
             "writes through the surviving node",
         )
     finally:
-        load.stop.set()
-        for thread in load.threads:
-            thread.join(timeout=60)
+        load.finish()
     assert load.errors == []
     victim.popen.wait(timeout=30)
     # No gunicorn worker of that node is left (the killed ones are reaped by init).
@@ -308,15 +253,12 @@ def test_kill_9_of_a_web_node_under_write_load_loses_no_acknowledged_write(
     stored = {
         str(row[0])
         for row in cluster.rows(
-            "SELECT public_id FROM patients_patient WHERE family_name = %s", ("Killnine",)
+            "SELECT public_id FROM patients_patient WHERE family_name = %s", (FAMILY_NAME,)
         )
     }
-    acked = set(load.acked)
-    assert len(acked) == len(load.acked) >= ACKED_BEFORE_KILL + ACKED_AFTER_KILL
-    assert acked - stored == set()  # every acknowledged write is there
-    assert len(stored - acked) <= load.unanswered  # only unanswered ones may be extra
+    load.assert_nothing_acknowledged_lost(stored, ACKED_BEFORE_KILL + ACKED_AFTER_KILL)
     print(
-        f"{len(acked)} acknowledged ({acked_at_kill} before the kill), {load.unanswered}"
+        f"{len(load.acked)} acknowledged ({acked_at_kill} before the kill), {load.unanswered}"
         f" unanswered, {len(stored)} stored"
     )
 

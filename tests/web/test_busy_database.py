@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -27,6 +25,7 @@ import requests
 
 from ketaclinic.devdata.demo import DEMO_PASSWORD
 from tests.web.served import SUITE_ENGINE, Served, serve, wait_for
+from tests.write_load import FAMILY_NAME, REGISTER, RegistrationLoad, csrf
 
 pytestmark = [pytest.mark.smoke, pytest.mark.xdist_group("served")]
 
@@ -111,105 +110,56 @@ def test_a_write_lock_held_25_s_leaves_the_site_answering_and_the_worker_alive(
 THREADS = 4
 ACKED_BEFORE_KILL = 12
 ACKED_AFTER_RESTART = 12
-PATIENT_PAGE = re.compile(r"/staff/patients/([0-9a-f-]{36})/$")
 
 
-def _signed_in(served: Served) -> tuple[requests.Session, str]:
-    """A front-desk session and the registration form's CSRF token."""
-    session = requests.Session()
-    login = f"{served.base}/accounts/login/"
-    token = _csrf(session.get(login, timeout=60))
-    signed = session.post(
-        login,
-        data={
-            "csrfmiddlewaretoken": token,
-            "login": "frontdesk@demo.ketaclinic.test",
-            "password": DEMO_PASSWORD,
-        },
-        headers={"Referer": login},
-        timeout=60,
-    )
-    assert "Sign out" in signed.text, signed.url
-    return session, _csrf(session.get(f"{served.base}/staff/patients/new/", timeout=60))
-
-
-def _csrf(page: requests.Response) -> str:
-    assert page.status_code == 200, page.url
-    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-    assert found is not None, page.url
-    return found.group(1)
-
-
-class Load:
-    """Threads registering patients as fast as the server answers, until told to stop; each
-    acknowledged registration's public id is kept."""
+class Load(RegistrationLoad):
+    """Front-desk clients registering patients through the one served site."""
 
     def __init__(self, served: Served) -> None:
+        super().__init__(THREADS, 240)
         self.served = served
-        self.acked: list[str] = []
-        self.unanswered = 0  # refused, reset or failed: not acknowledged, may or may not exist
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.errors: list[str] = []
-        self.threads = [threading.Thread(target=self._run, args=(n,)) for n in range(THREADS)]
-        self.deadline = time.monotonic() + 240  # bounded whatever happens
 
-    def _run(self, number: int) -> None:
+    def run(self, number: int) -> None:
         while True:
             try:
-                session, token = _signed_in(self.served)
+                session, token = self._signed_in()
                 break
             except requests.RequestException:
                 # A sign-in cut off by the kill (a slow machine may still be signing in then)
                 # is tried again once the server is back, as a person would.
-                if self.stop.is_set() or time.monotonic() > self.deadline:
+                if not self.going():
                     return
                 time.sleep(0.5)
-            except Exception as exc:  # reported by the test, not lost in a thread
-                self.errors.append(repr(exc))
-                return
-        url = f"{self.served.base}/staff/patients/new/"
+        url = f"{self.served.base}{REGISTER}"
         sent = 0
-        while not self.stop.is_set() and time.monotonic() < self.deadline:
+        while self.going():
             sent += 1
-            try:
-                response = session.post(
-                    url,
-                    data={
-                        "csrfmiddlewaretoken": token,
-                        "given_name": f"Load{number}x{sent}",
-                        "family_name": "Killnine",
-                        "date_of_birth": "1970-01-01",
-                        "sex": "female",
-                    },
-                    headers={"Referer": url},
-                    allow_redirects=False,
-                    timeout=30,
-                )
-            except requests.RequestException:
-                with self.lock:
-                    self.unanswered += 1
+            if self.register(session, url, token, f"Load{number}x{sent}") is not None:
                 time.sleep(0.2)
-                continue
-            found = PATIENT_PAGE.search(response.headers.get("Location", ""))
-            with self.lock:
-                if response.status_code == 302 and found:
-                    self.acked.append(found.group(1))
-                else:
-                    self.unanswered += 1
-                    if response.status_code < 500:  # a refusal would be a bug in the test
-                        self.errors.append(f"{response.status_code} {response.text[:300]}")
 
-    def count(self) -> int:
-        with self.lock:
-            return len(self.acked)
+    def _signed_in(self) -> tuple[requests.Session, str]:
+        """A front-desk session and the registration form's CSRF token."""
+        session = requests.Session()
+        login = f"{self.served.base}/accounts/login/"
+        token = csrf(session.get(login, timeout=60))
+        signed = session.post(
+            login,
+            data={
+                "csrfmiddlewaretoken": token,
+                "login": "frontdesk@demo.ketaclinic.test",
+                "password": DEMO_PASSWORD,
+            },
+            headers={"Referer": login},
+            timeout=60,
+        )
+        assert "Sign out" in signed.text, signed.url
+        return session, csrf(session.get(f"{self.served.base}{REGISTER}", timeout=60))
 
 
 def test_kill_9_of_gunicorn_under_write_load_loses_no_acknowledged_write(tmp_path: Path) -> None:
     with serve(tmp_path, engine=SUITE_ENGINE, workers=2) as served:
         load = Load(served)
-        for thread in load.threads:
-            thread.start()
+        load.start()
         try:
             wait_for(lambda: load.count() >= ACKED_BEFORE_KILL, 120, "writes", served.log)
             master = served.child("gunicorn")
@@ -223,25 +173,18 @@ def test_kill_9_of_gunicorn_under_write_load_loses_no_acknowledged_write(tmp_pat
                 served.log,
             )
         finally:
-            load.stop.set()
-            for thread in load.threads:
-                thread.join(timeout=60)
-        assert load.errors == []
+            load.finish()
         assert f"web (pid {master}) was killed by SIGKILL" in served.log.read_text()
         assert served.child("gunicorn") not in {None, master}
 
-        stored_ids = {
-            str(row[0]).replace("-", "")
+        stored = {
+            str(row[0])
             for row in served.database.rows(
-                "SELECT public_id FROM patients_patient WHERE family_name = %s", ("Killnine",)
+                "SELECT public_id FROM patients_patient WHERE family_name = %s", (FAMILY_NAME,)
             )
         }
-        acked = {public_id.replace("-", "") for public_id in load.acked}
-        assert len(acked) == len(load.acked) >= ACKED_BEFORE_KILL + ACKED_AFTER_RESTART
-        assert acked - stored_ids == set()  # every acknowledged write is there
-        # A write cut off by the kill may or may not have committed; it was never acknowledged.
-        assert len(stored_ids - acked) <= load.unanswered
+        load.assert_nothing_acknowledged_lost(stored, ACKED_BEFORE_KILL + ACKED_AFTER_RESTART)
         print(
-            f"{len(acked)} acknowledged, {load.unanswered} unanswered (around the kill),"
-            f" {len(stored_ids)} stored, engine {SUITE_ENGINE}"
+            f"{len(load.acked)} acknowledged, {load.unanswered} unanswered (around the kill),"
+            f" {len(stored)} stored, engine {SUITE_ENGINE}"
         )
