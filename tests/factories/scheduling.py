@@ -37,14 +37,17 @@ class Sched:
 
 def setup_schedule(world: World, *, hours: tuple[int, int] = (9, 17)) -> Sched:
     """A consultation type bookable online, an email for both sites, and the physician's hours
-    at Cleveland every day of the week."""
-    consultation = AppointmentType.objects.create(
+    at Cleveland every day of the week. The type is the clinic's own where it has one of that
+    name (the demo clinic does: ``bench/chain_bench.py`` opens the matrix's pages there)."""
+    consultation, _ = AppointmentType.objects.get_or_create(
         clinic=world.clinic,
-        kind=AppointmentKind.CONSULTATION,
         name="New patient consultation",
-        duration_min=30,
-        buffer_min=15,
-        bookable_online=True,
+        defaults={
+            "kind": AppointmentKind.CONSULTATION,
+            "duration_min": 30,
+            "buffer_min": 15,
+            "bookable_online": True,
+        },
     )
     for location in (world.cleveland, world.charlotte):
         location.email = f"{location.name.lower()}@clinic.test"
