@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from ketaclinic.audit.integrity import EVENT_COLUMNS
 from ketaclinic.audit.selectors import day_bounds
-from ketaclinic.audit.services import Actor, audit_record, client_ip
+from ketaclinic.audit.services import Actor, audit_record, audit_record_many, client_ip
 
 # Plain sorted order, as tests/test_public_faces.py wants of every face (not isort's).
 __all__ = [  # noqa: RUF022
     "Actor",
     "EVENT_COLUMNS",
     "audit_record",
+    "audit_record_many",
     "client_ip",
     "day_bounds",
 ]

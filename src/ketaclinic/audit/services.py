@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -77,21 +78,16 @@ def _valid_ip(value: object) -> str | None:
         return None
 
 
-def audit_record(
+def _unsaved_event(
     *,
     actor: Actor,
     action: Action | str,
     object_type: str,
-    object_id: object = "",
-    patient: Patient | None = None,
-    clinic: Clinic | None = None,
-    detail: dict[str, Any] | None = None,
+    object_id: object,
+    patient: Patient | None,
+    clinic: Clinic | None,
+    detail: dict[str, Any] | None,
 ) -> AuditEvent:
-    """Append one event to its clinic's chain. Must run inside the caller's transaction, so the
-    event and the change commit or roll back together."""
-    connection = transaction.get_connection()
-    if not connection.in_atomic_block:
-        raise RuntimeError("audit_record must run inside the transaction of the audited change")
     clinic_id: int | None
     if clinic is None and patient is not None:
         clinic_id = patient.clinic_id
@@ -99,7 +95,7 @@ def audit_record(
         clinic_id = clinic.pk
     else:
         clinic_id = actor.user.clinic_id if actor.user is not None else None
-    event = AuditEvent(
+    return AuditEvent(
         occurred_at=timezone.now(),
         actor=actor.user,
         actor_role=actor.role,
@@ -113,8 +109,10 @@ def audit_record(
         ip_address=_IP_FIELD.to_python(actor.ip) or None,
         detail=detail or {},
     )
-    chain = chain_of(clinic_id)
-    event.prev_hash = _chain_head_locked(connection, chain)
+
+
+def _chained(event: AuditEvent, prev_hash: str) -> AuditEvent:
+    event.prev_hash = prev_hash
     event.hash = event_hash(
         prev_hash=event.prev_hash,
         occurred_at=event.occurred_at,
@@ -128,9 +126,85 @@ def audit_record(
         ip_address=event.ip_address,
         detail=event.detail,
     )
+    return event
+
+
+def _in_transaction() -> BaseDatabaseWrapper:
+    connection: BaseDatabaseWrapper = transaction.get_connection()
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit_record must run inside the transaction of the audited change")
+    return connection
+
+
+def audit_record(
+    *,
+    actor: Actor,
+    action: Action | str,
+    object_type: str,
+    object_id: object = "",
+    patient: Patient | None = None,
+    clinic: Clinic | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to its clinic's chain. Must run inside the caller's transaction, so the
+    event and the change commit or roll back together."""
+    connection = _in_transaction()
+    event = _unsaved_event(
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        patient=patient,
+        clinic=clinic,
+        detail=detail,
+    )
+    chain = chain_of(event.clinic_id)
+    _chained(event, _chain_head_locked(connection, chain))
     event.save(force_insert=True)
     AuditChainHead.objects.filter(chain=chain).update(last_event_id=event.pk, last_hash=event.hash)
     return event
+
+
+def audit_record_many(
+    *,
+    actor: Actor,
+    action: Action | str,
+    object_type: str,
+    patients: Sequence[Patient],
+    detail: dict[str, Any] | None = None,
+) -> list[AuditEvent]:
+    """Append one event per patient (the patient's public id as the object), in that order, to
+    their clinic's chain: three statements however many (lock the head, insert them all, move
+    the head), for a response that shows many records at once (an API page). Every patient must
+    be of one clinic; none, nothing written. Inside the caller's transaction, as ``audit_record``.
+    """
+    connection = _in_transaction()
+    if not patients:
+        return []
+    clinics = {patient.clinic_id for patient in patients}
+    if len(clinics) != 1:
+        raise ValueError(f"audit_record_many: patients of {len(clinics)} clinics in one call")
+    events = [
+        _unsaved_event(
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=patient.public_id,
+            patient=patient,
+            clinic=None,
+            detail=detail,
+        )
+        for patient in patients
+    ]
+    chain = chain_of(events[0].clinic_id)
+    previous = _chain_head_locked(connection, chain)
+    for event in events:
+        previous = _chained(event, previous).hash
+    # Both engines return the new ids from one INSERT (PostgreSQL, SQLite 3.35+), in order.
+    AuditEvent.objects.bulk_create(events)
+    last = events[-1]
+    AuditChainHead.objects.filter(chain=chain).update(last_event_id=last.pk, last_hash=last.hash)
+    return events
 
 
 _IP_FIELD = AuditEvent._meta.get_field("ip_address")

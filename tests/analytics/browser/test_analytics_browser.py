@@ -40,7 +40,7 @@ def test_a_physician_reads_filters_and_exports_the_analytics(
     page.get_by_role("link", name="Analytics").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Clinic analytics")
     expect(page.get_by_role("heading", name="Responder rate by cause")).to_be_visible()
-    expect(page.get_by_test_id("computed-at")).to_contain_text("Series outcomes as of")
+    expect(page.get_by_test_id("computed-at")).to_contain_text("Figures as of")
     chart = page.get_by_role("img", name=re.compile("^Kaplan-Meier curves"))
     expect(chart).to_be_visible()
     relieved = (
