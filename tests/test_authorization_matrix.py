@@ -92,6 +92,7 @@ for _module in (
     "tests.infusions.matrix_entries",
     "tests.outcomes.matrix_entries",
     "tests.analytics.matrix_entries",
+    "tests.fhir.matrix_entries",
 ):
     MATRIX.update(importlib.import_module(_module).ENTRIES)
 

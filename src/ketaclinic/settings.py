@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "ketaclinic.infusions",
     "ketaclinic.outcomes",
     "ketaclinic.analytics",
+    "ketaclinic.fhir",
     "ketaclinic.web",
     "ketaclinic.api",
     "ketaclinic.devdata",

@@ -34,6 +34,7 @@ urlpatterns = [
     path("", include("ketaclinic.infusions.urls")),
     path("", include("ketaclinic.outcomes.urls")),
     path("", include("ketaclinic.analytics.urls")),
+    path("", include("ketaclinic.fhir.urls")),
     path("accounts/", include("ketaclinic.accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", _api_urls()),

@@ -6,11 +6,13 @@ saving confirms and records where each value came from; a later change drops the
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from ketaclinic.assessments import intake
 from ketaclinic.assessments.models import Consultation, HistoryPrefill
@@ -152,7 +154,13 @@ def test_the_physicians_new_history_form_starts_from_the_self_check_marked(
     # Treatments: tried, but how it went is the physician's question; no outcome is chosen.
     assert "therapy_gabapentin" not in form.initial
     html = response.content.decode()
-    taken = selfcheck.created_at.date()
+    # The day where she is seen (her home location's zone), which is not UTC's day in the
+    # hours after midnight UTC.
+    home = world.alice_patient.home_location
+    zone = (
+        zoneinfo.ZoneInfo(home.time_zone) if home is not None else timezone.get_default_timezone()
+    )
+    taken = selfcheck.created_at.astimezone(zone).date()
     assert f"Started from the patient's self-check on {taken:%b} {taken.day}, {taken.year}" in html
     for name in ("pain_duration_months", "pain_regions", "pain_descriptors", "therapy_gabapentin"):
         assert f'data-testid="prefilled-{name}"' in html

@@ -37,6 +37,8 @@ FACTOR_TYPES = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
 # Pages a staff member without a factor may still open (URL names; allauth's ``mfa_*`` too).
 OPEN_URL_NAMES = frozenset({"account_logout", "account_reauthenticate"})
 API_PREFIX = "/api/"
+# The FHIR API answers FHIR's own error resource; it checks access per request, too.
+FHIR_PREFIX = "/fhir/"
 
 
 def has_second_factor(user: Any) -> bool:
@@ -73,7 +75,7 @@ def _open_to_everyone(request: HttpRequest, view_func: Callable[..., Any]) -> bo
     # Pages that need no log-in show nothing of the clinic's (the landing page, the self-check,
     # emailed links that carry their own token). The API marks every operation so (it checks
     # access per operation), so it is not one of them.
-    if request.path_info.startswith(API_PREFIX):
+    if request.path_info.startswith((API_PREFIX, FHIR_PREFIX)):
         return False
     return getattr(view_func, "login_required", True) is False
 
@@ -100,9 +102,15 @@ class StaffMFARequiredMiddleware:
             return None
         if _open_to_everyone(request, view_func):
             return None
+        refusal = "Set up two-step sign-in before using the clinic's data."
         if request.path_info.startswith(API_PREFIX):
+            return JsonResponse({"detail": refusal}, status=403)
+        if request.path_info.startswith(FHIR_PREFIX):
+            issue = {"severity": "error", "code": "forbidden", "diagnostics": refusal}
             return JsonResponse(
-                {"detail": "Set up two-step sign-in before using the clinic's data."}, status=403
+                {"resourceType": "OperationOutcome", "issue": [issue]},
+                status=403,
+                content_type="application/fhir+json",
             )
         target = reverse("mfa_index")
         if getattr(request, "htmx", False):

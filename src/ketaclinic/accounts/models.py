@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -42,6 +43,9 @@ class UserManager(BaseUserManager["User"]):
 
 class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(unique=True)
+    # The id other systems know a staff member by (the FHIR API's Practitioner id): never the
+    # database's own.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     full_name = models.CharField(max_length=200, blank=True)
     role = models.CharField(max_length=20, choices=Role.choices, blank=True)
     # Named by string: a user belongs to a clinic, and the clinics app sits above accounts

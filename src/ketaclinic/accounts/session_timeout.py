@@ -47,6 +47,7 @@ request that counted as activity."""
 ACTIVITY_STEPS = 30
 
 API_PREFIX = "/api/"
+FHIR_PREFIX = "/fhir/"
 
 Limit = Literal["idle", "absolute"]
 View = TypeVar("View", bound=Callable[..., HttpResponse])
@@ -226,8 +227,8 @@ def _timed_out(request: HttpRequest, clock: SessionClock, limit: Limit) -> HttpR
     # LOGOUT, and a time-out is one TIMEOUT event, not two.
     request.session.flush()
     request.user = AnonymousUser()
-    if request.path.startswith(API_PREFIX):
-        return None
+    if request.path.startswith((API_PREFIX, FHIR_PREFIX)):
+        return None  # the API answers the now anonymous request itself (401)
 
     login_url = resolve_url(settings.LOGIN_URL)
     next_path = _return_path(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 import zoneinfo
 
 from django.core.exceptions import ValidationError
@@ -26,6 +27,9 @@ DEFAULT_BRAND_COLOUR = "#1b2430"
 
 class Clinic(models.Model):
     name = models.CharField(max_length=200)
+    # The id other systems know it by (the FHIR API's Organization / Location id): never the
+    # database's own.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     slug = models.SlugField(max_length=80, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -49,6 +53,9 @@ class Clinic(models.Model):
 
 class Location(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="locations")
+    # The id other systems know it by (the FHIR API's Organization / Location id): never the
+    # database's own.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=200)
     address = models.CharField(max_length=300, blank=True)
     city = models.CharField(max_length=100)

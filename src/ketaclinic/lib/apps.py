@@ -9,3 +9,10 @@ class LibConfig(AppConfig):
     name = "ketaclinic.lib"
     label = "lib"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from ketaclinic.lib.sqlite_limits import sqlite_limits_receiver
+
+        connection_created.connect(sqlite_limits_receiver, dispatch_uid="sqlite_limits")

@@ -1,0 +1,72 @@
+"""What a resource type of the API is: who may see which rows, how a row becomes a resource,
+its search parameters, and whose record a row is (for the audit trail)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Model, QuerySet
+
+from ketaclinic.fhir.access import FhirReader
+from ketaclinic.fhir.search import Param, dates, ids
+from ketaclinic.patients.models import Patient
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """One FHIR resource type the API serves.
+
+    ``rows`` is every row the reader may see (the web app's own rule), with what ``to_fhir``
+    reads joined, so a page of 100 costs the queries of a page of 10. ``patient_of`` names the
+    patient a row belongs to, for the read events; None for directory types, whose reads carry
+    no patient data.
+    """
+
+    name: str
+    rows: Callable[[FhirReader], QuerySet[Any]]
+    to_fhir: Callable[[Any], dict[str, Any]]
+    params: Mapping[str, Param]
+    updated_field: str | None = None
+    patient_of: Callable[[Any], Patient | None] | None = None
+    doc: str = ""
+    all_params: Mapping[str, Param] = field(init=False)
+
+    def __post_init__(self) -> None:
+        common = {"_id": Param("token", ids("public_id", self.name), "The resource's id.")}
+        if self.updated_field is not None:
+            common["_lastUpdated"] = Param(
+                "date",
+                dates(self.updated_field, param="_lastUpdated"),
+                "When the resource last changed.",
+            )
+        object.__setattr__(self, "all_params", {**common, **self.params})
+
+
+def instant(moment: dt.datetime) -> str:
+    """An R4 instant: seconds at least, and a zone."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def reference(resource_type: str, row: Model | None) -> dict[str, str] | None:
+    """``{"reference": "Type/public id"}``, or None for no row."""
+    if row is None:
+        return None
+    return {"reference": f"{resource_type}/{row.public_id}"}  # type: ignore[attr-defined]
+
+
+def pruned(resource: dict[str, Any]) -> dict[str, Any]:
+    """The resource without empty elements: FHIR forbids empty strings, lists and objects."""
+    clean: dict[str, Any] = {}
+    for key, value in resource.items():
+        if isinstance(value, dict):
+            value = pruned(value)
+        elif isinstance(value, list):
+            value = [pruned(v) if isinstance(v, dict) else v for v in value]
+            value = [v for v in value if v not in ("", None, {}, [])]
+        if value in ("", None, {}, []):
+            continue
+        clean[key] = value
+    return clean

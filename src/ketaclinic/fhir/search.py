@@ -1,0 +1,255 @@
+"""FHIR search parameters (R4 3.1.1.4 / search.html): parsing and applying them to querysets.
+
+Supported: ``_id``, ``_lastUpdated``, ``_count``, each type's own parameters (string, token,
+date and reference kinds), repeated parameters as AND and comma-separated values as OR, and the
+date prefixes ``eq ne lt le gt ge``. A value the server cannot read is a 400 naming the
+parameter. An unknown parameter is ignored and named in the result (``handling=lenient``, the
+default), or refused with a 400 when the request says ``Prefer: handling=strict``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import QueryDict
+from django.utils import timezone
+
+from ketaclinic.fhir.http import FhirError
+
+DEFAULT_COUNT = 20
+MAX_COUNT = 100
+# Parameters every search reads itself, and ones a client may send that change nothing here.
+PAGING = ("_count", "_cursor")
+HARMLESS = ("_format",)
+
+Filter = Callable[[QuerySet[Any], list[str]], QuerySet[Any]]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One search parameter of a type: its FHIR kind (for the CapabilityStatement), how one
+    occurrence (its comma-separated values, OR) narrows the queryset, and what it means."""
+
+    kind: str  # string | token | date | reference
+    apply: Filter
+    doc: str
+
+
+@dataclass
+class Search:
+    """A parsed search: the narrowed queryset, the page size, where the page starts, and the
+    unknown parameters that were ignored."""
+
+    queryset: QuerySet[Any]
+    count: int
+    after: uuid.UUID | None
+    ignored: list[str] = field(default_factory=list)
+    kept: list[tuple[str, str]] = field(default_factory=list)  # for the paging links
+
+
+def values(raw: str) -> list[str]:
+    """A parameter's comma-separated values (``\\,`` is a literal comma)."""
+    parts = re.split(r"(?<!\\),", raw)
+    return [part.replace("\\,", ",") for part in parts]
+
+
+def parse(
+    query: QueryDict, queryset: QuerySet[Any], params: Mapping[str, Param], *, strict: bool
+) -> Search:
+    """Apply every parameter of ``query`` to ``queryset``."""
+    count = _count(query.get("_count"))
+    after = _cursor(query.get("_cursor"))
+    ignored: list[str] = []
+    kept: list[tuple[str, str]] = []
+    for name in query:
+        if name in PAGING or name in HARMLESS:
+            continue
+        base = name.split(":", 1)[0]
+        param = params.get(name) or (params.get(base) if name.endswith(":exact") else None)
+        if param is None:
+            if strict:
+                raise FhirError(
+                    400,
+                    f"Unknown search parameter: {base}. Without Prefer: handling=strict, "
+                    "unknown parameters are ignored.",
+                    code="not-supported",
+                    expression=base,
+                )
+            ignored.append(base)
+            continue
+        for raw in query.getlist(name):
+            if raw == "":
+                continue  # an empty parameter is no constraint (R4 3.1.1.4)
+            queryset = param.apply(queryset, values(raw))
+            kept.append((name, raw))
+    return Search(queryset=queryset, count=count, after=after, ignored=ignored, kept=kept)
+
+
+def _count(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_COUNT
+    try:
+        count = int(raw)
+    except ValueError:
+        raise FhirError(400, "_count must be a whole number.", expression="_count") from None
+    if count < 0:
+        raise FhirError(400, "_count must not be negative.", expression="_count")
+    return min(count, MAX_COUNT)
+
+
+def _cursor(raw: str | None) -> uuid.UUID | None:
+    if not raw:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise FhirError(
+            400, "_cursor is not a page link of this server.", expression="_cursor"
+        ) from None
+
+
+# --- kinds of parameter -----------------------------------------------------------------------
+
+
+def ids(field_name: str, what: str) -> Filter:
+    """A token that is a public id (``_id``, or a reference's id part)."""
+
+    def apply(qs: QuerySet[Any], given: list[str]) -> QuerySet[Any]:
+        keys = []
+        for value in given:
+            key = value.rsplit("/", 1)[-1]
+            try:
+                keys.append(uuid.UUID(key))
+            except ValueError:
+                continue  # no such id: matches nothing (a 200 with no entries, not a 400)
+        narrowed = qs.filter(**{f"{field_name}__in": keys})
+        # Through a many-to-many (a role's locations) a row could match twice.
+        return narrowed.distinct() if "__" in field_name else narrowed
+
+    return apply
+
+
+def strings(*field_names: str) -> Filter:
+    """A string parameter: the start of the value, case-insensitive (R4 string search), any of
+    the fields; ``:exact`` is handled as the same here (names are stored as typed)."""
+
+    def apply(qs: QuerySet[Any], given: list[str]) -> QuerySet[Any]:
+        match = Q()
+        for value in given:
+            for name in field_names:
+                match |= Q(**{f"{name}__istartswith": value})
+        return qs.filter(match)
+
+    return apply
+
+
+def tokens(field_name: str, codes: Mapping[str, Any] | None = None, system: str = "") -> Filter:
+    """A token parameter: ``code`` or ``system|code``; ``codes`` maps FHIR codes to stored
+    values (a code it does not know matches nothing)."""
+
+    def apply(qs: QuerySet[Any], given: list[str]) -> QuerySet[Any]:
+        wanted: list[Any] = []
+        for value in given:
+            if "|" in value:
+                their_system, code = value.split("|", 1)
+                if their_system and system and their_system != system:
+                    continue
+            else:
+                code = value
+            if codes is None:
+                wanted.append(code)
+            elif code in codes:
+                wanted.append(codes[code])
+        return qs.filter(**{f"{field_name}__in": wanted})
+
+    return apply
+
+
+PREFIXES = ("eq", "ne", "lt", "le", "gt", "ge")
+_DATE = re.compile(
+    r"^(?P<prefix>[a-z]{2})?(?P<year>\d{4})(-(?P<month>\d{2})(-(?P<day>\d{2})"
+    r"(T(?P<time>\d{2}:\d{2}(:\d{2}(\.\d+)?)?)(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?$"
+)
+
+
+def date_range(name: str, raw: str) -> tuple[str, dt.datetime, dt.datetime]:
+    """The prefix and the range ``[start, end)`` a date value stands for, by its precision
+    (a year, a month, a day, or a moment). Dates without a zone are in the server's zone."""
+    found = _DATE.match(raw)
+    if found is None:
+        raise FhirError(
+            400,
+            f"{name}: a date is written YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+zz:zz,"
+            f" after an optional prefix ({', '.join(PREFIXES)}).",
+            expression=name,
+        )
+    prefix = found["prefix"] or "eq"
+    if prefix not in PREFIXES:
+        raise FhirError(
+            400,
+            f"{name}: the prefix {prefix} is not supported here (use {', '.join(PREFIXES)}).",
+            code="not-supported",
+            expression=name,
+        )
+    try:
+        year = int(found["year"])
+        month = int(found["month"] or 1)
+        day = int(found["day"] or 1)
+        zone: dt.tzinfo = timezone.get_current_timezone()
+        if found["zone"]:
+            zone = dt.UTC if found["zone"] == "Z" else _offset(found["zone"])
+        if found["time"]:
+            moment = dt.datetime.fromisoformat(f"{year:04d}-{month:02d}-{day:02d}T{found['time']}")
+            start = moment.replace(tzinfo=zone)
+            end = start + dt.timedelta(seconds=1)
+        else:
+            start = dt.datetime(year, month, day, tzinfo=zone)
+            if found["day"]:
+                end = start + dt.timedelta(days=1)
+            elif found["month"]:
+                end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone)
+            else:
+                end = dt.datetime(year + 1, 1, 1, tzinfo=zone)
+    except (ValueError, OverflowError):
+        raise FhirError(400, f"{name}: {raw} is not a date.", expression=name) from None
+    return prefix, start, end
+
+
+def _offset(text: str) -> dt.timezone:
+    sign = -1 if text[0] == "-" else 1
+    hours, minutes = int(text[1:3]), int(text[4:6])
+    return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
+
+
+def dates(field_name: str, *, param: str, day_field: bool = False) -> Filter:
+    """A date parameter on a timestamp (or, ``day_field``, a calendar date) column: each value
+    a range by its precision, compared as R4's prefixes define (3.1.1.4.5.2)."""
+
+    def bound(moment: dt.datetime) -> dt.datetime | dt.date:
+        return moment.date() if day_field else moment
+
+    def apply(qs: QuerySet[Any], given: list[str]) -> QuerySet[Any]:
+        match = Q()
+        for raw in given:
+            prefix, start, end = date_range(param, raw)
+            low, high = bound(start), bound(end)
+            if day_field and isinstance(high, dt.date) and high == low:
+                high = low + dt.timedelta(days=1)  # a moment within a day: that day
+            inside = Q(**{f"{field_name}__gte": low, f"{field_name}__lt": high})
+            match |= {
+                "eq": inside,
+                "ne": ~inside,
+                "lt": Q(**{f"{field_name}__lt": low}),
+                "le": Q(**{f"{field_name}__lt": high}),
+                "gt": Q(**{f"{field_name}__gte": high}),
+                "ge": Q(**{f"{field_name}__gte": low}),
+            }[prefix]
+        return qs.filter(match)
+
+    return apply

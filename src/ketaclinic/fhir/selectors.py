@@ -1,0 +1,126 @@
+"""Reads of the FHIR API: one resource, or a page of a search as a ``searchset`` Bundle.
+
+Each read of patient data writes one audit event per patient shown, in the read's own
+transaction (``audit.api.audit_record_many``: three statements however many), so a page of 100
+resources costs the queries of a page of 10. Pages follow a stable order (the public id) and
+the next page starts after the last id shown (keyset paging: no offset to drift or to cost
+more the deeper a client goes).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db import transaction
+from django.http import QueryDict
+from django.utils import timezone
+
+from ketaclinic.audit.api import audit_record_many
+from ketaclinic.audit.models import Action
+from ketaclinic.fhir.access import FhirReader
+from ketaclinic.fhir.http import FhirError, outcome
+from ketaclinic.fhir.resources.base import ResourceType, instant
+from ketaclinic.fhir.resources.registry import REGISTRY
+from ketaclinic.fhir.search import parse
+
+
+def resource_type(name: str) -> ResourceType:
+    kind = REGISTRY.get(name)
+    if kind is None:
+        raise FhirError(
+            404,
+            f"This server does not serve {name[:60]} (see /metadata for what it serves).",
+            code="not-supported",
+        )
+    return kind
+
+
+def _audit(reader: FhirReader, kind: ResourceType, rows: list[Any], interaction: str) -> None:
+    if kind.patient_of is None:
+        return
+    seen: dict[int, Any] = {}
+    for row in rows:
+        patient = kind.patient_of(row)
+        if patient is not None:
+            seen.setdefault(patient.pk, patient)
+    audit_record_many(
+        actor=reader.actor,
+        action=Action.READ,
+        object_type=f"fhir_{kind.name.lower()}",
+        patients=list(seen.values()),
+        detail={"interaction": interaction, "resources": len(rows)},
+    )
+
+
+def fhir_read(*, reader: FhirReader, type_name: str, resource_id: str) -> dict[str, Any]:
+    """One resource the reader may see, or a 404."""
+    kind = resource_type(type_name)
+    try:
+        key = uuid.UUID(resource_id)
+    except ValueError:
+        raise FhirError(404, f"No {kind.name} with that id.") from None
+    with transaction.atomic():
+        row = kind.rows(reader).filter(public_id=key).first()
+        if row is None:
+            raise FhirError(404, f"No {kind.name} with that id.")
+        _audit(reader, kind, [row], "read")
+    return kind.to_fhir(row)
+
+
+def fhir_search(
+    *, reader: FhirReader, type_name: str, query: QueryDict, strict: bool, base: str
+) -> dict[str, Any]:
+    """A page of the type's resources the reader may see and the query matches."""
+    kind = resource_type(type_name)
+    search = parse(query, kind.rows(reader), kind.all_params, strict=strict)
+    rows_qs = search.queryset.order_by("public_id")
+    if search.after is not None:
+        rows_qs = rows_qs.filter(public_id__gt=search.after)
+    with transaction.atomic():
+        # One more than a page says whether there is a next page, without a count.
+        rows = list(rows_qs[: search.count + 1]) if search.count else []
+        more = len(rows) > search.count
+        rows = rows[: search.count]
+        _audit(reader, kind, rows, "search")
+    link = f"{base}{kind.name}"
+    kept = [*search.kept, ("_count", str(search.count))]
+    links = [{"relation": "self", "url": _url(link, kept, search.after)}]
+    if more and rows:
+        links.append({"relation": "next", "url": _url(link, kept, rows[-1].public_id)})
+    entries: list[dict[str, Any]] = [
+        {
+            "fullUrl": f"{link}/{row.public_id}",
+            "resource": kind.to_fhir(row),
+            "search": {"mode": "match"},
+        }
+        for row in rows
+    ]
+    if search.ignored:
+        names = ", ".join(sorted(set(search.ignored)))
+        entries.append(
+            {
+                "resource": outcome(
+                    f"Ignored search parameters this server does not support: {names}.",
+                    code="not-supported",
+                    severity="warning",
+                ),
+                "search": {"mode": "outcome"},
+            }
+        )
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "meta": {"lastUpdated": instant(timezone.now())},
+        "type": "searchset",
+        "link": links,
+    }
+    if entries:  # FHIR allows no empty list
+        bundle["entry"] = entries
+    return bundle
+
+
+def _url(link: str, kept: list[tuple[str, str]], after: uuid.UUID | None) -> str:
+    params = [*kept, ("_cursor", str(after))] if after is not None else kept
+    return f"{link}?{urlencode(params)}"

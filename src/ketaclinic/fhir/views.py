@@ -1,0 +1,92 @@
+"""The FHIR R4 API's endpoints (``/fhir/R4/``): thin, as every page is. Every answer is FHIR
+JSON; every refusal an ``OperationOutcome`` (unknown paths and methods, and errors, too)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+
+from ketaclinic.fhir import selectors
+from ketaclinic.fhir.access import reader_of
+from ketaclinic.fhir.capability import capability_statement
+from ketaclinic.fhir.http import FhirError, error_response, fhir_response
+
+logger = logging.getLogger(__name__)
+
+# What ``_format`` may ask for: JSON is the only format served.
+JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
+
+View = Callable[..., HttpResponse]
+
+
+def fhir_endpoint(view: View) -> View:
+    """GET only; ``_format`` must ask for JSON; every refusal and error as an OperationOutcome
+    (an unexpected error is logged by the view's name and type only: no patient data)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            if request.method not in ("GET", "HEAD"):
+                raise FhirError(405, f"{request.method} is not supported here; this API reads.")
+            wanted = request.GET.get("_format")
+            if wanted and wanted.split(";")[0].strip() not in JSON_FORMATS:
+                raise FhirError(406, "Only JSON is served (_format=json).", code="not-supported")
+            return view(request, *args, **kwargs)
+        except FhirError as error:
+            return error_response(error)
+        except Http404:
+            return error_response(FhirError(404, "Not found."))
+        except Exception as exc:
+            logger.error("FHIR %s failed: %s", view.__name__, type(exc).__name__, exc_info=True)
+            return error_response(FhirError(500, "The server failed to answer; it is logged."))
+
+    # The API is read by programs with a session or (later) a token, never by a form; it
+    # answers a missing sign-in itself, with FHIR's 401 rather than the pages' redirect.
+    return login_not_required(csrf_exempt(wrapped))
+
+
+def _base(request: HttpRequest) -> str:
+    return request.build_absolute_uri(reverse("fhir:base"))
+
+
+def _strict(request: HttpRequest) -> bool:
+    prefer = request.headers.get("Prefer", "")
+    return any(part.strip() == "handling=strict" for part in prefer.split(","))
+
+
+@fhir_endpoint
+def metadata(request: HttpRequest) -> HttpResponse:
+    # Public, as FHIR servers publish it: it holds no clinic's data.
+    return fhir_response(capability_statement(_base(request)))
+
+
+@fhir_endpoint
+def search(request: HttpRequest, type_name: str) -> HttpResponse:
+    bundle = selectors.fhir_search(
+        reader=reader_of(request),
+        type_name=type_name,
+        query=request.GET,
+        strict=_strict(request),
+        base=_base(request),
+    )
+    return fhir_response(bundle)
+
+
+@fhir_endpoint
+def read(request: HttpRequest, type_name: str, resource_id: str) -> HttpResponse:
+    resource = selectors.fhir_read(
+        reader=reader_of(request), type_name=type_name, resource_id=resource_id
+    )
+    return fhir_response(resource)
+
+
+@fhir_endpoint
+def unknown(request: HttpRequest, rest: str = "") -> HttpResponse:
+    raise FhirError(404, "Nothing is served at this address.", code="not-supported")

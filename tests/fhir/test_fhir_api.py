@@ -1,0 +1,260 @@
+"""The FHIR R4 API over a signed-in session: metadata, read and search of the directory and of
+patients, paging, the reader's scope, the audit trail, and every refusal as an OperationOutcome.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from ketaclinic.audit.models import AuditEvent
+from ketaclinic.clinics.models import Location
+from ketaclinic.fhir.resources.registry import REGISTRY
+from ketaclinic.patients.api import patients_visible_to
+from ketaclinic.patients.models import Patient
+from tests.conftest import PERSONAS, World
+from tests.factories import make_patient
+from tests.fhir.validate import valid
+
+ClientFor = Callable[[str], Client]
+BASE = "/fhir/R4/"
+FHIR_JSON = "application/fhir+json"
+
+
+def fhir(client: Client, path: str, status: int = 200, prefer: str = "") -> dict[str, Any]:
+    response = client.get(BASE + path, headers={"Prefer": prefer} if prefer else None)
+    assert response.status_code == status, (path, response.status_code, response.content[:300])
+    assert response["Content-Type"].startswith(FHIR_JSON)
+    body: dict[str, Any] = response.json()
+    return valid(body)
+
+
+def refused(client: Client, path: str, status: int, prefer: str = "") -> str:
+    """The OperationOutcome's diagnostics of a refusal."""
+    body = fhir(client, path, status, prefer)
+    assert body["resourceType"] == "OperationOutcome"
+    return str(body["issue"][0]["diagnostics"])
+
+
+def ids_of(bundle: dict[str, Any]) -> list[str]:
+    return [e["resource"]["id"] for e in bundle.get("entry", []) if e["search"]["mode"] == "match"]
+
+
+def walk(client: Client, path: str) -> tuple[list[str], int]:
+    """Every id of a search, following the next links; and the number of pages."""
+    seen: list[str] = []
+    pages = 0
+    url: str | None = BASE + path
+    while url is not None:
+        bundle = fhir(client, url.split(BASE, 1)[1])
+        pages += 1
+        seen += ids_of(bundle)
+        url = next((link["url"] for link in bundle["link"] if link["relation"] == "next"), None)
+    return seen, pages
+
+
+@pytest.mark.django_db
+def test_metadata_lists_exactly_what_is_served(client: Client) -> None:
+    statement = fhir(client, "metadata")
+    assert statement["resourceType"] == "CapabilityStatement"
+    assert statement["fhirVersion"] == "4.0.1"
+    [rest] = statement["rest"]
+    served = {r["type"]: r for r in rest["resource"]}
+    assert set(served) == set(REGISTRY)
+    for name, resource in served.items():
+        assert {i["code"] for i in resource["interaction"]} == {"read", "search-type"}
+        assert {p["name"] for p in resource["searchParam"]} == set(REGISTRY[name].all_params)
+    assert "handling=strict" in rest["documentation"]
+
+
+@pytest.mark.django_db
+def test_without_a_session_every_read_is_a_401(client: Client, world: World) -> None:
+    for path in ("Patient", f"Patient/{world.alice_patient.public_id}", "Organization"):
+        response = client.get(BASE + path)
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"].startswith("Bearer")
+        assert response.json()["issue"][0]["code"] == "login"
+
+
+@pytest.mark.django_db
+def test_each_persona_sees_exactly_what_the_pages_show(world: World, client_for: ClientFor) -> None:
+    for persona in PERSONAS[1:]:
+        user = world.persona(persona)
+        assert user is not None
+        client = client_for(persona)
+        visible = {str(p.public_id) for p in patients_visible_to(user)}
+        found, _ = walk(client, "Patient?_count=100")
+        assert set(found) == visible, persona
+        assert len(found) == len(visible), persona
+        clinic = user.clinic
+        assert clinic is not None
+        [org] = ids_of(fhir(client, "Organization"))
+        assert org == str(clinic.public_id)
+        sites = {str(s.public_id) for s in clinic.locations.all()}
+        assert set(ids_of(fhir(client, "Location"))) == sites
+        for patient in Patient.objects.all():
+            path = f"Patient/{patient.public_id}"
+            if str(patient.public_id) in visible:
+                assert fhir(client, path)["id"] == str(patient.public_id)
+            else:
+                assert "No Patient" in refused(client, path, 404), (persona, path)
+        elsewhere = Location.objects.exclude(clinic=clinic).first()
+        assert elsewhere is not None
+        refused(client, f"Location/{elsewhere.public_id}", 404)
+        refused(client, f"Organization/{elsewhere.clinic.public_id}", 404)
+
+
+@pytest.mark.django_db
+def test_a_patient_resource_says_what_the_record_holds(world: World, client_for: ClientFor) -> None:
+    alice = world.alice_patient
+    resource = fhir(client_for("physician"), f"Patient/{alice.public_id}")
+    assert resource["name"] == [
+        {"use": "official", "family": alice.family_name, "given": [alice.given_name]}
+    ]
+    assert resource["birthDate"] == alice.date_of_birth.isoformat()
+    assert resource["gender"] == alice.sex
+    assert resource["identifier"][0]["value"] == alice.mrn
+    assert resource["managingOrganization"] == {
+        "reference": f"Organization/{world.clinic.public_id}"
+    }
+    # No database id anywhere: every id and reference is a public id.
+    assert str(alice.pk) not in {resource["id"], resource["managingOrganization"]["reference"]}
+
+
+@pytest.mark.django_db
+def test_paging_visits_every_patient_once_at_a_cost_flat_in_the_page_size(
+    world: World, client_for: ClientFor
+) -> None:
+    for n in range(130):
+        make_patient(world.clinic, given=f"Paged{n:03d}", family="Reader")
+    client = client_for("physician")
+    everyone = {str(p.public_id) for p in Patient.objects.filter(clinic=world.clinic)}
+    found, pages = walk(client, "Patient?_count=25")
+    assert len(found) == len(set(found)) == len(everyone)
+    assert set(found) == everyone
+    assert pages == -(-len(everyone) // 25)
+    assert found == sorted(found)  # the stable order: the public id
+
+    def queries(count: int) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            fhir(client, f"Patient?_count={count}")
+        return len(captured)
+
+    assert queries(10) == queries(100)
+    # _count beyond the largest page is the largest page.
+    assert len(ids_of(fhir(client, "Patient?_count=500"))) == 100
+
+
+@pytest.mark.django_db
+def test_every_patient_shown_is_audited_once_and_directory_reads_are_not(
+    world: World, client_for: ClientFor
+) -> None:
+    client = client_for("nurse")
+    before = AuditEvent.objects.count()
+    bundle = fhir(client, "Patient?_count=100")
+    shown = ids_of(bundle)
+    events = AuditEvent.objects.filter(object_type="fhir_patient").order_by("id")
+    assert [e.object_id for e in events] == shown
+    assert {e.actor_id for e in events} == {world.nurse.pk}
+    assert {e.detail["interaction"] for e in events} == {"search"}
+    fhir(client, f"Patient/{world.alice_patient.public_id}")
+    last = AuditEvent.objects.order_by("-id").first()
+    assert last is not None
+    assert last.patient_id == world.alice_patient.pk
+    assert last.detail["interaction"] == "read"
+    count = AuditEvent.objects.count()
+    for path in ("Organization", "Location", "Practitioner", "PractitionerRole", "metadata"):
+        fhir(client, path)
+    assert AuditEvent.objects.count() == count == before + len(shown) + 1
+
+
+@pytest.mark.django_db
+def test_searches_match_as_r4_defines(world: World, client_for: ClientFor) -> None:
+    client = client_for("front_desk")
+    old = make_patient(world.clinic, given="Olive", family="Oldham")
+    Patient.objects.filter(pk=old.pk).update(date_of_birth=dt.date(1950, 6, 15))
+    young = make_patient(world.clinic, given="Yara", family="Young")
+    Patient.objects.filter(pk=young.pk).update(date_of_birth=dt.date(1999, 1, 2))
+
+    def found(query: str) -> set[str]:
+        return set(ids_of(fhir(client, f"Patient?{query}&_count=100")))
+
+    o, y = str(old.public_id), str(young.public_id)
+    assert o in found("birthdate=1950")
+    assert y not in found("birthdate=1950")
+    assert found("birthdate=1950-06-15") == {o}
+    assert o in found("birthdate=lt1951")
+    assert y not in found("birthdate=lt1951")
+    assert y in found("birthdate=ge1999-01-02")
+    assert o not in found("birthdate=ge1999-01-02")
+    assert y in found("birthdate=gt1999-01-01")
+    assert y not in found("birthdate=gt1999-01-02")
+    assert o not in found("birthdate=ne1950-06")
+    assert found("family=oldh") == {o}  # from the start, any case
+    assert found("name=yar") == {y}
+    assert found("family=Oldham,Young") == {o, y}  # a comma: any of them
+    assert found("family=Oldham&given=Yara") == set()  # repeated parameters: all of them
+    assert found(f"_id={o},{y}") == {o, y}
+    assert found(f"identifier={old.mrn.lower()}") == {o}
+    assert found("gender=female") == {
+        str(p.public_id) for p in Patient.objects.filter(clinic=world.clinic, sex="female")
+    }
+    assert found("_lastUpdated=ge2000-01-01") >= {o, y}
+    assert found("_lastUpdated=lt2000-01-01") == set()
+    nurse_roles = ids_of(fhir(client, "PractitionerRole?role=nurse"))
+    assert nurse_roles == [str(world.nurse.public_id)]
+    here = ids_of(fhir(client, f"PractitionerRole?location=Location/{world.charlotte.public_id}"))
+    assert set(here) == {
+        str(u.public_id) for u in world.charlotte.staff.filter(clinic=world.clinic)
+    }
+
+
+@pytest.mark.django_db
+def test_bad_searches_are_refused_naming_the_parameter_and_change_nothing(
+    world: World, client_for: ClientFor
+) -> None:
+    client = client_for("physician")
+    before = AuditEvent.objects.count()
+    assert "_count" in refused(client, "Patient?_count=lots", 400)
+    assert "_count" in refused(client, "Patient?_count=-1", 400)
+    assert "birthdate" in refused(client, "Patient?birthdate=last-tuesday", 400)
+    assert "birthdate" in refused(client, "Patient?birthdate=1970-13-01", 400)
+    assert "sa" in refused(client, "Patient?birthdate=sa1970", 400)
+    assert "_cursor" in refused(client, "Patient?_cursor=page-2", 400)
+    assert "Unknown search parameter: shoe-size" in refused(
+        client, "Patient?shoe-size=9", 400, prefer="handling=strict"
+    )
+    assert "does not serve" in refused(client, "Spaceship", 404)
+    assert "Nothing is served" in refused(client, "Patient/x/_history", 404)
+    assert "only JSON" in refused(client, "Patient?_format=xml", 406).replace("Only", "only")
+    response = client.post(BASE + "Patient", data="{}", content_type=FHIR_JSON)
+    assert response.status_code == 405
+    assert response.json()["resourceType"] == "OperationOutcome"
+    assert AuditEvent.objects.count() == before
+    # Lenient by default: the unknown parameter is ignored and named in the Bundle.
+    bundle = fhir(client, "Patient?shoe-size=9&_count=5")
+    [note] = [e for e in bundle["entry"] if e["search"]["mode"] == "outcome"]
+    assert "shoe-size" in note["resource"]["issue"][0]["diagnostics"]
+
+
+@pytest.mark.django_db
+def test_every_directory_resource_validates(world: World, client_for: ClientFor) -> None:
+    client = client_for("clinic_admin")
+    for name in ("Organization", "Location", "Practitioner", "PractitionerRole"):
+        bundle = fhir(client, f"{name}?_count=100")
+        for entry in bundle["entry"]:
+            resource = fhir(client, f"{name}/{entry['resource']['id']}")
+            assert resource == entry["resource"]
+    [doctor] = [
+        e["resource"]
+        for e in fhir(client, "PractitionerRole?_count=100")["entry"]
+        if e["resource"]["id"] == str(world.physician.public_id)
+    ]
+    assert doctor["code"][0]["coding"][0]["code"] == "doctor"
+    assert doctor["practitioner"] == {"reference": f"Practitioner/{world.physician.public_id}"}
