@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from ketaclinic.fhir.http import FhirError
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
 # Parameters every search reads itself, and ones a client may send that change nothing here.
-PAGING = ("_count", "_cursor")
+PAGING = ("_count", "_cursor", "_include")
 HARMLESS = ("_format",)
 
 Filter = Callable[[QuerySet[Any], list[str]], QuerySet[Any]]
@@ -51,6 +51,7 @@ class Search:
     after: uuid.UUID | None
     ignored: list[str] = field(default_factory=list)
     kept: list[tuple[str, str]] = field(default_factory=list)  # for the paging links
+    includes: list[str] = field(default_factory=list)  # ``_include`` values, known ones
 
 
 def values(raw: str) -> list[str]:
@@ -60,13 +61,36 @@ def values(raw: str) -> list[str]:
 
 
 def parse(
-    query: QueryDict, queryset: QuerySet[Any], params: Mapping[str, Param], *, strict: bool
+    query: QueryDict,
+    queryset: QuerySet[Any],
+    params: Mapping[str, Param],
+    *,
+    strict: bool,
+    includes: Collection[str] = (),
 ) -> Search:
-    """Apply every parameter of ``query`` to ``queryset``."""
+    """Apply every parameter of ``query`` to ``queryset``; ``includes`` are the ``_include``
+    values the type offers."""
     count = _count(query.get("_count"))
     after = _cursor(query.get("_cursor"))
     ignored: list[str] = []
     kept: list[tuple[str, str]] = []
+    included: list[str] = []
+    for raw in query.getlist("_include"):
+        for wanted in values(raw):
+            if wanted in includes:
+                if wanted not in included:
+                    included.append(wanted)
+                    kept.append(("_include", wanted))
+            elif strict:
+                raise FhirError(
+                    400,
+                    f"_include={wanted[:80]} is not offered here"
+                    f" (offered: {', '.join(includes) or 'none'}).",
+                    code="not-supported",
+                    expression="_include",
+                )
+            else:
+                ignored.append(f"_include={wanted[:80]}")
     for name in query:
         if name in PAGING or name in HARMLESS:
             continue
@@ -88,7 +112,14 @@ def parse(
                 continue  # an empty parameter is no constraint (R4 3.1.1.4)
             queryset = param.apply(queryset, values(raw))
             kept.append((name, raw))
-    return Search(queryset=queryset, count=count, after=after, ignored=ignored, kept=kept)
+    return Search(
+        queryset=queryset,
+        count=count,
+        after=after,
+        ignored=ignored,
+        kept=kept,
+        includes=included,
+    )
 
 
 def _count(raw: str | None) -> int:

@@ -37,20 +37,21 @@ def resource_type(name: str) -> ResourceType:
     return kind
 
 
-def _audit(reader: FhirReader, kind: ResourceType, rows: list[Any], interaction: str) -> None:
-    if kind.patient_of is None:
-        return
+def _audit(
+    reader: FhirReader, shown: list[tuple[ResourceType, Any]], interaction: str, resources: int
+) -> None:
+    """One read event per patient whose data the response shows (none for the directory)."""
     seen: dict[int, Any] = {}
-    for row in rows:
-        patient = kind.patient_of(row)
+    for kind, row in shown:
+        patient = kind.patient_of(row) if kind.patient_of is not None else None
         if patient is not None:
             seen.setdefault(patient.pk, patient)
     audit_record_many(
         actor=reader.actor,
         action=Action.READ,
-        object_type=f"fhir_{kind.name.lower()}",
+        object_type=f"fhir_{shown[0][0].name.lower()}" if shown else "fhir",
         patients=list(seen.values()),
-        detail={"interaction": interaction, "resources": len(rows)},
+        detail={"interaction": interaction, "resources": resources},
     )
 
 
@@ -65,7 +66,7 @@ def fhir_read(*, reader: FhirReader, type_name: str, resource_id: str) -> dict[s
         row = kind.rows(reader).filter(public_id=key).first()
         if row is None:
             raise FhirError(404, f"No {kind.name} with that id.")
-        _audit(reader, kind, [row], "read")
+        _audit(reader, [(kind, row)], "read", 1)
     return kind.to_fhir(row)
 
 
@@ -74,7 +75,9 @@ def fhir_search(
 ) -> dict[str, Any]:
     """A page of the type's resources the reader may see and the query matches."""
     kind = resource_type(type_name)
-    search = parse(query, kind.rows(reader), kind.all_params, strict=strict)
+    search = parse(
+        query, kind.rows(reader), kind.all_params, strict=strict, includes=list(kind.includes)
+    )
     rows_qs = search.queryset.order_by("public_id")
     if search.after is not None:
         rows_qs = rows_qs.filter(public_id__gt=search.after)
@@ -83,7 +86,9 @@ def fhir_search(
         rows = list(rows_qs[: search.count + 1]) if search.count else []
         more = len(rows) > search.count
         rows = rows[: search.count]
-        _audit(reader, kind, rows, "search")
+        included = _included(kind, rows, search.includes)
+        shown = [(kind, row) for row in rows] + included
+        _audit(reader, shown, "search", len(shown))
     link = f"{base}{kind.name}"
     kept = [*search.kept, ("_count", str(search.count))]
     links = [{"relation": "self", "url": _url(link, kept, search.after)}]
@@ -96,6 +101,14 @@ def fhir_search(
             "search": {"mode": "match"},
         }
         for row in rows
+    ]
+    entries += [
+        {
+            "fullUrl": f"{base}{other.name}/{row.public_id}",
+            "resource": other.to_fhir(row),
+            "search": {"mode": "include"},
+        }
+        for other, row in included
     ]
     if search.ignored:
         names = ", ".join(sorted(set(search.ignored)))
@@ -119,6 +132,24 @@ def fhir_search(
     if entries:  # FHIR allows no empty list
         bundle["entry"] = entries
     return bundle
+
+
+def _included(
+    kind: ResourceType, rows: list[Any], includes: list[str]
+) -> list[tuple[ResourceType, Any]]:
+    """The rows ``_include`` asks for, each once: joined with the page's rows already, so no
+    query is added, and in the reader's scope because the row that names them is."""
+    found: list[tuple[ResourceType, Any]] = []
+    seen: set[tuple[str, Any]] = set()
+    for wanted in includes:
+        type_name, related = kind.includes[wanted]
+        other = REGISTRY[type_name]
+        for row in rows:
+            target = related(row)
+            if target is not None and (type_name, target.pk) not in seen:
+                seen.add((type_name, target.pk))
+                found.append((other, target))
+    return found
 
 
 def _url(link: str, kept: list[tuple[str, str]], after: uuid.UUID | None) -> str:

@@ -32,6 +32,9 @@ class ResourceType:
     updated_field: str | None = None
     patient_of: Callable[[Any], Patient | None] | None = None
     doc: str = ""
+    # ``_include`` values (``Appointment:patient``): the type included and the row's related
+    # row, which ``rows`` has joined already (in the reader's scope, as the row is).
+    includes: Mapping[str, tuple[str, Callable[[Any], Model | None]]] = field(default_factory=dict)
     all_params: Mapping[str, Param] = field(init=False)
 
     def __post_init__(self) -> None:

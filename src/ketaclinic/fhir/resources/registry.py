@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ketaclinic.fhir.resources.appointment import APPOINTMENT
 from ketaclinic.fhir.resources.base import ResourceType
 from ketaclinic.fhir.resources.directory import (
     LOCATION,
@@ -12,5 +13,6 @@ from ketaclinic.fhir.resources.directory import (
 from ketaclinic.fhir.resources.patient import PATIENT
 
 REGISTRY: dict[str, ResourceType] = {
-    kind.name: kind for kind in (LOCATION, ORGANIZATION, PATIENT, PRACTITIONER, PRACTITIONER_ROLE)
+    kind.name: kind
+    for kind in (APPOINTMENT, LOCATION, ORGANIZATION, PATIENT, PRACTITIONER, PRACTITIONER_ROLE)
 }
