@@ -83,6 +83,8 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "django_tasks",
     "django_tasks_db",
+    # SMART on FHIR's authorization server (fhir/oauth.py): its applications, grants and tokens.
+    "oauth2_provider",
     # Shared building blocks; an app for its one table, the periodic jobs' claims (lib/models.py).
     "ketaclinic.lib",
     "ketaclinic.accounts",
@@ -103,6 +105,23 @@ INSTALLED_APPS = [
     # Django's own widget templates, for the form renderer below (it renders through TEMPLATES).
     "django.forms",
 ]
+
+# --- SMART on FHIR (fhir/oauth.py; docs/operations.md "FHIR API") ----------------------------
+
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER: dict[str, Any] = {
+    "SCOPES_BACKEND_CLASS": "ketaclinic.fhir.oauth.SmartScopes",
+    "OAUTH2_VALIDATOR_CLASS": "ketaclinic.fhir.oauth.SmartValidator",
+    # Every authorization-code grant proves its PKCE verifier (SMART App Launch 2.0).
+    "PKCE_REQUIRED": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("FHIR_ACCESS_TOKEN_SECONDS", 60 * 60),
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 90 * 24 * 60 * 60,
+    # A patient confirms each app she lets in; nothing is granted without her seeing it.
+    "REQUEST_APPROVAL_PROMPT": "force",
+    # Redirects to a plain-http address only away from production (a developer's machine).
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if MODE == "production" else ["https", "http"],
+}
 
 MIDDLEWARE = [
     # First, so that it times everything below (web/metrics.py, served at /metrics).

@@ -22,7 +22,7 @@ def _statements(world: World, count: int) -> int:
         events = audit_record_many(
             actor=Actor(user=world.physician, ip="198.51.100.7"),
             action="read",
-            object_type="fhir_patient",
+            object_type="fhir_read",
             patients=patients,
             detail={"interaction": "search"},
         )
@@ -38,7 +38,7 @@ def test_many_events_cost_three_statements_and_keep_the_chain_whole(world: World
     assert _statements(world, 2) == _statements(world, 40) == 3
     with transaction.atomic():  # and one after, linked to the batch's last event
         audit_record(actor=Actor(user=world.physician), action="read", object_type="y")
-    assert AuditEvent.objects.filter(object_type="fhir_patient").count() == 42
+    assert AuditEvent.objects.filter(object_type="fhir_read").count() == 42
     head = AuditChainHead.objects.get(chain=chain_of(world.clinic.pk))
     newest = AuditEvent.objects.filter(clinic=world.clinic).order_by("-id").first()
     assert newest is not None

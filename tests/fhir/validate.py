@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
-from fhirclient.models.fhirelementfactory import FHIRElementFactory  # type: ignore[import-untyped]
+from fhirclient.models.fhirelementfactory import FHIRElementFactory
 
 
 def valid(resource: dict[str, Any]) -> dict[str, Any]:

@@ -42,6 +42,8 @@ from tests.security.walk import (
 from tests.test_authorization_matrix import MATRIX
 
 ONE, MANY, OWN, NONE = "one patient", "many patients", "own record", "no patient data"
+# The FHIR API's searches: one event for each patient whose record the Bundle shows.
+EACH = "each patient shown"
 
 # What each route shows. ONE: one patient's record (the event names them). MANY: lists and
 # boards (one event for the page). OWN: a patient's own record for patients; for staff the
@@ -88,6 +90,8 @@ SHOWS: dict[str, str] = {
     "scheduling:schedule": MANY,
     "scheduling:series_detail": ONE,
     **{name: ONE for name in MATRIX if name.startswith("assessments:")},
+    "fhir:read": ONE,
+    "fhir:search": EACH,
 }
 SHOWS.update({name: NONE for name in MATRIX if name not in SHOWS})
 
@@ -129,6 +133,13 @@ def _check_page(
             # is in the navigation of every page they open, so only staff pages are read).
             body = response.content.decode(errors="replace")
             assert _names_in(body, world) == [], (label, persona, "shows a patient")
+        return
+    if kind == EACH:
+        resources = [entry["resource"] for entry in response.json().get("entry", [])]
+        public_ids = [r["id"] for r in resources if r["resourceType"] == "Patient"]
+        expected = Patient.objects.filter(public_id__in=public_ids).values_list("pk", flat=True)
+        assert sorted(e.patient_id or 0 for e in shown) == sorted(expected), (label, persona)
+        assert expected, (label, persona, "the walk shows no patient")
         return
     assert len(shown) == 1, (label, persona, describe(shown))
     if kind == ONE:

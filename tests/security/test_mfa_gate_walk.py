@@ -52,7 +52,7 @@ def test_no_route_shows_clinic_data_to_staff_without_a_second_factor(
         mark = last_event_id()
         for htmx in (False, True):
             response = client.get(url, headers={"HX-Request": "true"} if htmx else None)
-            if url.startswith("/api/"):
+            if url.startswith(("/api/", "/fhir/")):
                 assert response.status_code == 403, persona
             elif htmx:
                 # htmx navigates the whole page there (a 200 with no body to swap in).

@@ -73,6 +73,8 @@ OBJECTS: Mapping[str, str] = MappingProxyType(
         "diary_reminder": "a diary reminder",
         "diary_reminder_schedule": "the diary reminder schedule",
         "eligibility_decision": "the eligibility decision",
+        "fhir_client": "a FHIR API client",
+        "fhir_read": "a patient's record through the FHIR API",
         "induction_series": "an induction series",
         "infusion_session": "an infusion session",
         "infusion_session_list": "the infusion session list",

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from django.utils import timezone
 
 from ketaclinic.fhir.http import FHIR_JSON, FHIR_VERSION
+from ketaclinic.fhir.oauth import all_scopes
 from ketaclinic.fhir.resources.registry import REGISTRY
 from ketaclinic.fhir.search import DEFAULT_COUNT, MAX_COUNT
 
@@ -20,10 +22,47 @@ SEARCH_RULES = (
     " refuses them with 400."
 )
 SECURITY = (
-    "Reads need a signed-in session of the clinic's web app: staff read within their role and"
-    " clinic, a patient her own record, exactly as the pages allow. Records outside that answer"
-    " 404. Every read of patient data is audited."
+    "SMART on FHIR: a patient app reads its patient's record with a token from the"
+    " authorization-code flow with PKCE (S256), a backend system its clinic's records with a"
+    " token from client credentials; each client is registered for one clinic. A signed-in"
+    " session of the web app reads too: staff within their role and clinic, a patient her own"
+    " record, exactly as the pages allow. Records outside that answer 404; a type the token's"
+    " scopes do not name, 403. Every read of patient data is audited."
 )
+OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+
+
+def _endpoints(root: str) -> dict[str, str]:
+    root = root.rstrip("/")
+    return {
+        "authorize": f"{root}{reverse('fhir:authorize')}",
+        "token": f"{root}{reverse('fhir:token')}",
+        "revoke": f"{root}{reverse('fhir:revoke')}",
+    }
+
+
+def smart_configuration_of(root: str) -> dict[str, Any]:
+    """``.well-known/smart-configuration``: where to authorize, and what is supported."""
+    endpoints = _endpoints(root)
+    return {
+        "authorization_endpoint": endpoints["authorize"],
+        "token_endpoint": endpoints["token"],
+        "revocation_endpoint": endpoints["revoke"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": sorted(all_scopes()),
+        "capabilities": [
+            "launch-standalone",
+            "client-public",
+            "client-confidential-symmetric",
+            "context-standalone-patient",
+            "permission-patient",
+            "permission-offline",
+            "permission-v1",
+        ],
+    }
 
 
 def capability_statement(base: str) -> dict[str, Any]:
@@ -58,7 +97,32 @@ def capability_statement(base: str) -> dict[str, Any]:
             {
                 "mode": "server",
                 "documentation": SEARCH_RULES,
-                "security": {"cors": False, "description": SECURITY},
+                "security": {
+                    "cors": False,
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": (
+                                        "http://terminology.hl7.org/CodeSystem/"
+                                        "restful-security-service"
+                                    ),
+                                    "code": "SMART-on-FHIR",
+                                }
+                            ]
+                        }
+                    ],
+                    "extension": [
+                        {
+                            "url": OAUTH_URIS,
+                            "extension": [
+                                {"url": name, "valueUri": uri}
+                                for name, uri in _endpoints(base.split("/fhir/", 1)[0]).items()
+                            ],
+                        }
+                    ],
+                    "description": SECURITY,
+                },
                 "resource": resources,
             }
         ],

@@ -26,13 +26,18 @@ from ketaclinic.fhir.resources.registry import REGISTRY
 from ketaclinic.fhir.search import parse
 
 
-def resource_type(name: str) -> ResourceType:
+def resource_type(name: str, reader: FhirReader | None = None) -> ResourceType:
+    """The served type of that name, if the reader's scopes name it."""
     kind = REGISTRY.get(name)
     if kind is None:
         raise FhirError(
             404,
             f"This server does not serve {name[:60]} (see /metadata for what it serves).",
             code="not-supported",
+        )
+    if reader is not None and not reader.may_read(kind.name):
+        raise FhirError(
+            403, f"The access token's scopes do not include reading {kind.name}.", code="forbidden"
         )
     return kind
 
@@ -49,15 +54,20 @@ def _audit(
     audit_record_many(
         actor=reader.actor,
         action=Action.READ,
-        object_type=f"fhir_{shown[0][0].name.lower()}" if shown else "fhir",
+        object_type="fhir_read",
         patients=list(seen.values()),
-        detail={"interaction": interaction, "resources": resources},
+        detail={
+            "interaction": interaction,
+            "type": shown[0][0].name if shown else "",
+            "resources": resources,
+        }
+        | ({"client": reader.client} if reader.client else {}),
     )
 
 
 def fhir_read(*, reader: FhirReader, type_name: str, resource_id: str) -> dict[str, Any]:
     """One resource the reader may see, or a 404."""
-    kind = resource_type(type_name)
+    kind = resource_type(type_name, reader)
     try:
         key = uuid.UUID(resource_id)
     except ValueError:
@@ -74,7 +84,7 @@ def fhir_search(
     *, reader: FhirReader, type_name: str, query: QueryDict, strict: bool, base: str
 ) -> dict[str, Any]:
     """A page of the type's resources the reader may see and the query matches."""
-    kind = resource_type(type_name)
+    kind = resource_type(type_name, reader)
     search = parse(
         query, kind.rows(reader), kind.all_params, strict=strict, includes=list(kind.includes)
     )
@@ -86,7 +96,7 @@ def fhir_search(
         rows = list(rows_qs[: search.count + 1]) if search.count else []
         more = len(rows) > search.count
         rows = rows[: search.count]
-        included = _included(kind, rows, search.includes)
+        included = _included(reader, kind, rows, search.includes)
         shown = [(kind, row) for row in rows] + included
         _audit(reader, shown, "search", len(shown))
     link = f"{base}{kind.name}"
@@ -135,15 +145,18 @@ def fhir_search(
 
 
 def _included(
-    kind: ResourceType, rows: list[Any], includes: list[str]
+    reader: FhirReader, kind: ResourceType, rows: list[Any], includes: list[str]
 ) -> list[tuple[ResourceType, Any]]:
     """The rows ``_include`` asks for, each once: joined with the page's rows already, so no
-    query is added, and in the reader's scope because the row that names them is."""
+    query is added, and in the reader's scope because the row that names them is; none of a
+    type the reader's token may not read."""
     found: list[tuple[ResourceType, Any]] = []
     seen: set[tuple[str, Any]] = set()
     for wanted in includes:
         type_name, related = kind.includes[wanted]
         other = REGISTRY[type_name]
+        if not reader.may_read(type_name):
+            continue
         for row in rows:
             target = related(row)
             if target is not None and (type_name, target.pk) not in seen:

@@ -1,13 +1,32 @@
+from django.contrib.auth.decorators import login_not_required
 from django.urls import path, re_path
+from oauth2_provider import views as oauth_views
 
 from ketaclinic.fhir import views
+from ketaclinic.fhir.oauth import SmartAuthorizationView
 
 app_name = "fhir"
 
 urlpatterns = [
     path("fhir/R4/", views.unknown, name="base"),
     path("fhir/R4/metadata", views.metadata, name="metadata"),
+    path(
+        "fhir/R4/.well-known/smart-configuration",
+        views.smart_configuration,
+        name="smart_configuration",
+    ),
     path("fhir/R4/<str:type_name>", views.search, name="search"),
     path("fhir/R4/<str:type_name>/<str:resource_id>", views.read, name="read"),
     re_path(r"^fhir/R4/(?P<rest>.+)$", views.unknown, name="unknown"),
+    # The authorization server: the patient signs in to authorize an app (the page needs her
+    # session); programs call the token and revocation endpoints with their own credentials.
+    # DOT's application and token management pages are not served: clients are registered for
+    # a clinic by its admin (``ketaclinic fhir_client``).
+    path("oauth/authorize/", SmartAuthorizationView.as_view(), name="authorize"),
+    path("oauth/token/", login_not_required(oauth_views.TokenView.as_view()), name="token"),
+    path(
+        "oauth/revoke/",
+        login_not_required(oauth_views.RevokeTokenView.as_view()),
+        name="revoke",
+    ),
 ]

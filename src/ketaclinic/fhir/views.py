@@ -9,13 +9,13 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from ketaclinic.fhir import selectors
 from ketaclinic.fhir.access import reader_of
-from ketaclinic.fhir.capability import capability_statement
+from ketaclinic.fhir.capability import capability_statement, smart_configuration_of
 from ketaclinic.fhir.http import FhirError, error_response, fhir_response
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,12 @@ def _strict(request: HttpRequest) -> bool:
 def metadata(request: HttpRequest) -> HttpResponse:
     # Public, as FHIR servers publish it: it holds no clinic's data.
     return fhir_response(capability_statement(_base(request)))
+
+
+@fhir_endpoint
+def smart_configuration(request: HttpRequest) -> HttpResponse:
+    # SMART App Launch 2.0 2.0.7 (discovery): plain JSON, public.
+    return JsonResponse(smart_configuration_of(request.build_absolute_uri("/")))
 
 
 @fhir_endpoint

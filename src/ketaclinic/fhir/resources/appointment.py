@@ -12,7 +12,6 @@ from django.db.models import QuerySet
 from ketaclinic.fhir.access import FhirReader
 from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
 from ketaclinic.fhir.search import Param, dates, ids, tokens
-from ketaclinic.patients.api import patients_visible_to
 from ketaclinic.scheduling.models import Appointment, AppointmentStatus
 
 # http://hl7.org/fhir/appointmentstatus
@@ -27,7 +26,7 @@ STATUSES = {
 
 def _appointments(reader: FhirReader) -> QuerySet[Appointment]:
     return Appointment.objects.filter(
-        clinic_id=reader.clinic_id, patient__in=patients_visible_to(reader.user)
+        clinic_id=reader.clinic_id, patient__in=reader.patients()
     ).select_related("patient__clinic", "location__clinic", "provider", "type")
 
 

@@ -11,7 +11,6 @@ from django.db.models import QuerySet
 from ketaclinic.fhir.access import FhirReader
 from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
 from ketaclinic.fhir.search import Param, dates, strings, tokens
-from ketaclinic.patients.api import patients_visible_to
 from ketaclinic.patients.models import Patient, Sex
 
 # Each clinic numbers its patients itself: the record number's system names the clinic.
@@ -30,7 +29,7 @@ GENDERS = {Sex.FEMALE: "female", Sex.MALE: "male"}
 
 
 def _patients(reader: FhirReader) -> QuerySet[Patient]:
-    return patients_visible_to(reader.user).select_related("clinic")
+    return reader.patients().select_related("clinic")
 
 
 def patient(row: Patient) -> dict[str, Any]:

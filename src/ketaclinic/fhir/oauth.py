@@ -1,0 +1,137 @@
+"""SMART on FHIR's authorization, on django-oauth-toolkit (DOT).
+
+- Scopes (``SmartScopes``, DOT's scopes backend): SMART v1 read scopes for each served type,
+  ``patient/<Type>.read`` and ``patient/*.read`` for patient apps (with ``launch/patient``,
+  ``openid``, ``fhirUser`` and ``offline_access``), ``system/<Type>.read`` and ``system/*.read``
+  for backend systems. What a client may ask for depends on its kind (``FhirClient``).
+- The token response of a patient's token names her record (``patient``: SMART's launch
+  context), so the app knows which Patient to read (``SmartValidator``).
+- The authorization page (``SmartAuthorizationView``) lets only a patient of the client's clinic
+  authorize it, for her own record, and only with PKCE's S256 (SMART App Launch 2.0 forbids
+  ``plain``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from oauth2_provider.models import get_application_model
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.scopes import BaseScopes
+from oauth2_provider.views import AuthorizationView
+
+from ketaclinic.fhir.models import ClientKind, FhirClient
+from ketaclinic.fhir.resources.registry import REGISTRY
+from ketaclinic.patients.models import Patient
+
+CONTEXT_SCOPES = {
+    "launch/patient": "Know which patient record you chose",
+    "openid": "Know who you are",
+    "fhirUser": "Know who you are",
+    "offline_access": "Keep reading after you close the app, until you revoke it",
+}
+PATIENT_DEFAULT = ("patient/*.read", "launch/patient")
+SYSTEM_DEFAULT = ("system/*.read",)
+
+
+def _type_scopes(context: str) -> dict[str, str]:
+    whose = "your" if context == "patient" else "the clinic's"
+    found = {f"{context}/*.read": f"Read {whose} whole record"}
+    for name in sorted(REGISTRY):
+        found[f"{context}/{name}.read"] = f"Read {whose} {name} resources"
+    return found
+
+
+def all_scopes() -> dict[str, str]:
+    return {**_type_scopes("patient"), **CONTEXT_SCOPES, **_type_scopes("system")}
+
+
+def _kind(application: Any) -> str | None:
+    client = FhirClient.objects.filter(application=application).only("kind").first()
+    return client.kind if client is not None else None
+
+
+class SmartScopes(BaseScopes):
+    """DOT's scopes backend (``OAUTH2_PROVIDER["SCOPES_BACKEND_CLASS"]``)."""
+
+    def get_all_scopes(self) -> dict[str, str]:
+        return all_scopes()
+
+    def get_available_scopes(
+        self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any
+    ) -> list[str]:
+        kind = _kind(application) if application is not None else None
+        if kind == ClientKind.PATIENT_APP:
+            return [*_type_scopes("patient"), *CONTEXT_SCOPES]
+        if kind == ClientKind.BACKEND:
+            return list(_type_scopes("system"))
+        return []  # an application that is no FHIR client may ask for nothing
+
+    def get_default_scopes(
+        self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any
+    ) -> list[str]:
+        kind = _kind(application) if application is not None else None
+        if kind == ClientKind.PATIENT_APP:
+            return list(PATIENT_DEFAULT)
+        if kind == ClientKind.BACKEND:
+            return list(SYSTEM_DEFAULT)
+        return []
+
+
+class SmartValidator(OAuth2Validator):
+    """DOT's validator (``OAUTH2_PROVIDER["OAUTH2_VALIDATOR_CLASS"]``): a patient's token
+    response names her record."""
+
+    def _save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any, **kw: Any) -> Any:
+        saved = super()._save_bearer_token(token, request, *args, **kw)
+        user = getattr(request, "user", None)
+        if user is not None and getattr(user, "is_patient", False):
+            patient = Patient.objects.filter(user=user).only("public_id").first()
+            if patient is not None and "launch/patient" in str(token.get("scope", "")).split():
+                token["patient"] = str(patient.public_id)
+        return saved
+
+
+class SmartAuthorizationView(AuthorizationView):
+    """DOT's authorization page, for a signed-in patient of the client's clinic and PKCE S256
+    only; anyone else is told why on the page, and nothing is granted."""
+
+    template_name = "fhir/authorize.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated:
+            refusal = _refusal(request)
+            if refusal:
+                return render(
+                    request, "fhir/authorize_refused.html", {"reason": refusal}, status=400
+                )
+        response: HttpResponse = super().dispatch(request, *args, **kwargs)
+        return response
+
+
+def _refusal(request: HttpRequest) -> str:
+    params = request.GET if request.method == "GET" else request.POST
+    user = request.user
+    application = (
+        get_application_model().objects.filter(client_id=params.get("client_id", "")).first()
+    )
+    client = (
+        FhirClient.objects.filter(application=application).first()
+        if application is not None
+        else None
+    )
+    if client is None or client.kind != ClientKind.PATIENT_APP:
+        return "This app is not registered with the clinic."
+    if (
+        not getattr(user, "is_patient", False)
+        or getattr(user, "clinic_id", None) != client.clinic_id
+    ):
+        return (
+            "Only a patient of the clinic that registered this app can let it read her record."
+            " Sign in with your patient account at that clinic."
+        )
+    if request.method == "GET" and params.get("code_challenge_method") != "S256":
+        return "The app must use PKCE with the S256 method; it asked otherwise."
+    return ""
