@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.authz import DENY, OK, PUBLIC
+from tests.authz import ADMIN_PAGE, DENY, GONE, LOGIN, OK, PUBLIC
 from tests.conftest import World
 
 UNAUTHORIZED = 401
@@ -24,7 +24,29 @@ def _alice(world: World) -> dict[str, Any]:
     return {"type_name": "Patient", "resource_id": world.alice_patient.public_id}
 
 
+# A POST-only action of the clinic admin: a 405 on GET for her, a 404 for everyone else.
+ADMIN_POST_ONLY = (LOGIN, DENY, DENY, DENY, DENY, DENY, GONE, DENY)
+
+
+def _our_client(world: World) -> dict[str, Any]:
+    from ketaclinic.audit.api import Actor
+    from ketaclinic.fhir.services import fhir_client_register
+
+    client, _ = fhir_client_register(
+        actor=Actor(user=None), clinic=world.clinic, name="Registry", kind="backend"
+    )
+    return {"client_id": client.pk}
+
+
 ENTRIES: dict[str, Any] = {
+    "fhir:clients": (ADMIN_PAGE, None),
+    "fhir:client_revoke": (ADMIN_POST_ONLY, _our_client),
+    # The authorization page needs a session (then refuses a request without a client); the
+    # token and revocation endpoints answer programs, and a GET is not theirs.
+    "fhir:authorize": ((LOGIN,) + (400,) * 7, None),
+    "fhir:token": ((GONE,) * 8, None),
+    "fhir:revoke": ((GONE,) * 8, None),
+    "fhir:smart_configuration": (PUBLIC, None),
     "fhir:metadata": (PUBLIC, None),
     "fhir:base": ((DENY,) * 8, None),
     "fhir:unknown": ((DENY,) * 8, lambda w: {"rest": "Patient/x/_history"}),

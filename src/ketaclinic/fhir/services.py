@@ -5,13 +5,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db import transaction
+from django.http import Http404
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_access_token_model, get_application_model
 
+from ketaclinic.accounts.models import Role
 from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
 from ketaclinic.clinics.models import Clinic
 from ketaclinic.fhir.models import ClientKind, FhirClient
+
+
+def _require_admin(actor: Actor, clinic: Clinic) -> None:
+    """The clinic's own admin, or the server itself (``ketaclinic fhir_client``); anyone else
+    is told the clinic's clients are not found."""
+    user = actor.user
+    if user is None:
+        return
+    if user.role != Role.CLINIC_ADMIN or user.clinic_id != clinic.pk:
+        raise Http404("No such client")
 
 
 class ClientError(ValueError):
@@ -34,6 +46,7 @@ def fhir_client_register(
     authorization-code flow with PKCE, to the redirect addresses given) or a backend system (a
     confidential client: client credentials). Returns the client and, for a backend, its secret,
     shown this once (only its hash is kept)."""
+    _require_admin(actor, clinic)
     name = name.strip()
     if not name:
         raise ClientError("name: give the client a name people will recognise.", "name")
@@ -84,6 +97,7 @@ def fhir_client_register(
 
 def fhir_client_revoke(*, actor: Actor, client: FhirClient) -> int:
     """Remove a client and every token it holds; returns how many tokens were revoked."""
+    _require_admin(actor, client.clinic)
     application = client.application
     with transaction.atomic():
         tokens: int = get_access_token_model().objects.filter(application=application).count()

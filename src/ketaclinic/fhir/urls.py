@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import path, re_path
 from oauth2_provider import views as oauth_views
 
-from ketaclinic.fhir import views
+from ketaclinic.fhir import admin_views, views
 from ketaclinic.fhir.oauth import SmartAuthorizationView
 
 app_name = "fhir"
@@ -18,6 +18,13 @@ urlpatterns = [
     path("fhir/R4/<str:type_name>", views.search, name="search"),
     path("fhir/R4/<str:type_name>/<str:resource_id>", views.read, name="read"),
     re_path(r"^fhir/R4/(?P<rest>.+)$", views.unknown, name="unknown"),
+    # The clinic admin registers and revokes the programs that may read the API.
+    path("clinic/api-clients/", admin_views.clients, name="clients"),
+    path(
+        "clinic/api-clients/<int:client_id>/revoke/",
+        admin_views.client_revoke,
+        name="client_revoke",
+    ),
     # The authorization server: the patient signs in to authorize an app (the page needs her
     # session); programs call the token and revocation endpoints with their own credentials.
     # DOT's application and token management pages are not served: clients are registered for
