@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -108,7 +109,28 @@ class SmartAuthorizationView(AuthorizationView):
                     request, "fhir/authorize_refused.html", {"reason": refusal}, status=400
                 )
         response: HttpResponse = super().dispatch(request, *args, **kwargs)
+        # The consent form's answer redirects to the app: the page's Content-Security-Policy
+        # must let a form lead there (browsers apply form-action to the redirect too).
+        origins = _redirect_origins(request)
+        if origins:
+            response._csp_update = {"form-action": origins}  # type: ignore[attr-defined]
         return response
+
+
+def _redirect_origins(request: HttpRequest) -> list[str]:
+    params = request.GET if request.method == "GET" else request.POST
+    application = (
+        get_application_model().objects.filter(client_id=params.get("client_id", "")).first()
+    )
+    if application is None:
+        return []
+    origins = []
+    for uri in str(application.redirect_uris).split():
+        parts = urlsplit(uri)
+        origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else f"{parts.scheme}:"
+        if origin not in origins:
+            origins.append(origin)
+    return origins
 
 
 def _refusal(request: HttpRequest) -> str:
