@@ -51,5 +51,7 @@ ENTRIES: dict[str, Any] = {
     "fhir:base": ((DENY,) * 8, None),
     "fhir:unknown": ((DENY,) * 8, lambda w: {"rest": "Patient/x/_history"}),
     "fhir:search": (SIGNED_IN_READ, _patients),
+    # POST only (a search with its parameters in the body).
+    "fhir:search_post": ((GONE,) * 8, _patients),
     "fhir:read": (ALICE_RECORD, _alice),
 }

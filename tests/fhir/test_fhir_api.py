@@ -258,3 +258,34 @@ def test_every_directory_resource_validates(world: World, client_for: ClientFor)
     ]
     assert doctor["code"][0]["coding"][0]["code"] == "doctor"
     assert doctor["practitioner"] == {"reference": f"Practitioner/{world.physician.public_id}"}
+
+
+@pytest.mark.django_db
+def test_a_search_by_post_keeps_the_parameters_out_of_the_address(
+    world: World, client_for: ClientFor
+) -> None:
+    client = client_for("front_desk")
+    alice = world.alice_patient
+    response = client.post(
+        BASE + "Patient/_search",
+        data=f"family={alice.family_name}&birthdate={alice.date_of_birth.isoformat()}",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200
+    bundle = valid(response.json())
+    assert ids_of(bundle) == [str(alice.public_id)]
+    refused_json = client.post(BASE + "Patient/_search", data="{}", content_type=FHIR_JSON)
+    assert refused_json.status_code == 415
+    assert client.post(BASE + "Patient/_search").status_code == 415  # no form body either
+    anonymous = Client().post(
+        BASE + "Patient/_search", data="family=x", content_type="application/x-www-form-urlencoded"
+    )
+    assert anonymous.status_code == 401
+    # A signed-in browser's search needs its CSRF token, as any form does.
+    guarded = Client(enforce_csrf_checks=True)
+    guarded.cookies = client.cookies
+    forged = guarded.post(
+        BASE + "Patient/_search", data="family=x", content_type="application/x-www-form-urlencoded"
+    )
+    assert forged.status_code == 403
+    assert "CSRF" in forged.json()["issue"][0]["diagnostics"]

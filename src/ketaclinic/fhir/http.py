@@ -24,6 +24,7 @@ ISSUE_CODES = {
     405: "not-supported",
     406: "not-supported",
     410: "deleted",
+    415: "not-supported",
     422: "processing",
     429: "throttled",
     500: "exception",

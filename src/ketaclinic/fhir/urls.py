@@ -16,6 +16,7 @@ urlpatterns = [
         name="smart_configuration",
     ),
     path("fhir/R4/<str:type_name>", views.search, name="search"),
+    path("fhir/R4/<str:type_name>/_search", views.search_post, name="search_post"),
     path("fhir/R4/<str:type_name>/<str:resource_id>", views.read, name="read"),
     re_path(r"^fhir/R4/(?P<rest>.+)$", views.unknown, name="unknown"),
     # The clinic admin registers and revokes the programs that may read the API.

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -26,14 +27,15 @@ JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
 View = Callable[..., HttpResponse]
 
 
-def fhir_endpoint(view: View) -> View:
-    """GET only; ``_format`` must ask for JSON; every refusal and error as an OperationOutcome
-    (an unexpected error is logged by the view's name and type only: no patient data)."""
+def fhir_endpoint(view: View, methods: tuple[str, ...] = ("GET", "HEAD")) -> View:
+    """``methods`` only (GET by default); ``_format`` must ask for JSON; every refusal and
+    error as an OperationOutcome (an unexpected error is logged by the view's name and type
+    only: no patient data)."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            if request.method not in ("GET", "HEAD"):
+            if request.method not in methods:
                 raise FhirError(405, f"{request.method} is not supported here; this API reads.")
             wanted = request.GET.get("_format")
             if wanted and wanted.split(";")[0].strip() not in JSON_FORMATS:
@@ -54,6 +56,11 @@ def fhir_endpoint(view: View) -> View:
 
 def _base(request: HttpRequest) -> str:
     return request.build_absolute_uri(reverse("fhir:base"))
+
+
+def _csrf_refused(request: HttpRequest) -> bool:
+    check = CsrfViewMiddleware(lambda _: HttpResponse())
+    return check.process_view(request, None, (), {}) is not None  # type: ignore[arg-type]
 
 
 def _strict(request: HttpRequest) -> bool:
@@ -83,6 +90,30 @@ def search(request: HttpRequest, type_name: str) -> HttpResponse:
         base=_base(request),
     )
     return fhir_response(bundle)
+
+
+def search_by_post(request: HttpRequest, type_name: str) -> HttpResponse:
+    # ``POST [type]/_search`` (R4 3.1.1.4.1): the parameters in a form body, so a search by
+    # name or birth date leaves no trace in addresses (browser history, proxies' logs).
+    bearer = request.headers.get("Authorization", "").lower().startswith("bearer ")
+    if not bearer and _csrf_refused(request):
+        # A browser's session must not be made to search by another site's form.
+        raise FhirError(403, "A search by a signed-in browser needs its CSRF token.")
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise FhirError(
+            415, "Send the search parameters as application/x-www-form-urlencoded.", code="invalid"
+        )
+    bundle = selectors.fhir_search(
+        reader=reader_of(request),
+        type_name=type_name,
+        query=request.POST,
+        strict=_strict(request),
+        base=_base(request),
+    )
+    return fhir_response(bundle)
+
+
+search_post = fhir_endpoint(search_by_post, methods=("POST",))
 
 
 @fhir_endpoint
