@@ -154,6 +154,6 @@ def _refusal(request: HttpRequest) -> str:
             "Only a patient of the clinic that registered this app can let it read her record."
             " Sign in with your patient account at that clinic."
         )
-    if request.method == "GET" and params.get("code_challenge_method") != "S256":
+    if params.get("code_challenge_method") != "S256":
         return "The app must use PKCE with the S256 method; it asked otherwise."
     return ""
