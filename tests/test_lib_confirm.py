@@ -75,6 +75,7 @@ EXEMPT = {
     "clinics:staff_mfa_reset": "its own confirm page (GET) behind re-authentication",
     "clinics:policy_proposal_decline": "a decision with a required written reason, on its page",
     "assessments:consultation_addendum": "adds a signed note ('addendum' matched 'end')",
+    "fhir:revoke": "OAuth's token revocation endpoint (RFC 7009): a program revokes its own token",
 }
 
 
@@ -312,7 +313,24 @@ def _invitation_revoke(world: World, client_for: Any) -> Case:
     )
 
 
+def _fhir_client_revoke(world: World, client_for: Any) -> Case:
+    from ketaclinic.fhir.models import FhirClient
+    from ketaclinic.fhir.services import fhir_client_register
+
+    client, _ = fhir_client_register(
+        actor=Actor(user=world.clinic_admin), clinic=world.clinic, name="Export", kind="backend"
+    )
+    return Case(
+        client_for("clinic_admin"),
+        reverse("fhir:client_revoke", kwargs={"client_id": client.pk}),
+        {},
+        lambda: FhirClient.objects.filter(pk=client.pk).exists(),
+        "every token it holds stops working at once",
+    )
+
+
 ASKS_FIRST: dict[str, list[Callable[[World, Any], Case]]] = {
+    "fhir:client_revoke": [_fhir_client_revoke],
     "scheduling:schedule_appointment_status": [_schedule_cancel, _schedule_no_show],
     "scheduling:desk_appointment": [_desk_cancel],
     "scheduling:series_detail": [_series_cancel],

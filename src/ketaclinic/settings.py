@@ -119,8 +119,29 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     "REFRESH_TOKEN_EXPIRE_SECONDS": 90 * 24 * 60 * 60,
     # A patient confirms each app she lets in; nothing is granted without her seeing it.
     "REQUEST_APPROVAL_PROMPT": "force",
+    # A refresh token used twice (stolen and replayed) revokes its whole family of tokens.
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
     # Redirects to a plain-http address only away from production (a developer's machine).
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if MODE == "production" else ["https", "http"],
+    # RFC 9700 (the OAuth 2.0 security best practice) enforced, not merely warned about: no
+    # implicit or password grants, no PKCE "plain", no token in a query string, the issuer in
+    # each authorization response, tokens stored hashed; and check --deploy fails on a setting
+    # that would loosen them.
+    **{
+        f"COMPLIANT_BCP_RFC9700_{gate}": True
+        for gate in (
+            "IMPLICIT_GRANT",
+            "PASSWORD_GRANT",
+            "PKCE_METHOD",
+            "ACCESS_TOKEN_TRANSPORT",
+            "AUTHZ_RESPONSE_ISS",
+            "TOKEN_STORAGE",
+            "REFRESH_TOKEN",
+            "REDIRECT_URI_SCHEME",
+            "REDIRECT_URI_MATCHING",
+            "PKCE_REQUIRED",
+        )
+    },
 }
 
 MIDDLEWARE = [
