@@ -1,0 +1,137 @@
+"""Clients written by others, against a live server: fhirclient (SMART Health IT's Python
+client, its R4 models and its own App Launch with PKCE) for a patient app, and
+requests-oauthlib's client-credentials flow for a backend system. Each authorizes, reads,
+searches and follows the pages, within exactly what the web app gives."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+import requests
+from fhirclient import client as smart_client
+from fhirclient.models.appointment import Appointment as FhirAppointment
+from fhirclient.models.bundle import Bundle
+from fhirclient.models.patient import Patient as FhirPatient
+from oauthlib.oauth2 import BackendApplicationClient
+from requests_oauthlib import OAuth2Session
+
+from ketaclinic.audit.api import Actor
+from ketaclinic.fhir.services import fhir_client_register
+from ketaclinic.patients.models import Patient
+from tests.conftest import World
+from tests.factories import make_patient
+from tests.factories.sessions import signed_in_client
+from tests.fhir.test_fhir_appointments import _book
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CALLBACK = "http://localhost/app-callback"
+HIDDEN = r'<input type="hidden" name="([^"]+)" value="([^"]*)"'
+
+
+@pytest.fixture(autouse=True)
+def _plain_http_for_the_test_server() -> Any:
+    # oauthlib refuses http outside this flag; the live test server has no TLS.
+    os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+    yield
+    os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
+
+
+def _browser_session(live_server: Any, world: World) -> requests.Session:
+    """Alice's browser: the session cookie of a real sign-in."""
+    signed = signed_in_client(world.alice)
+    browser = requests.Session()
+    for name, cookie in signed.cookies.items():
+        # No domain: http.cookiejar sends a cookie for "localhost" only when it names none.
+        browser.cookies.set(name, cookie.value)
+    return browser
+
+
+def test_fhirclient_launches_as_a_patient_app_and_reads_her_record(
+    live_server: Any, world: World
+) -> None:
+    import re
+
+    _book(world)
+    app, _ = fhir_client_register(
+        actor=Actor(user=world.clinic_admin),
+        clinic=world.clinic,
+        name="Someone else's app",
+        kind="patient_app",
+        redirect_uris=[CALLBACK],
+    )
+    smart = smart_client.FHIRClient(
+        settings={
+            "app_id": app.application.client_id,
+            "api_base": f"{live_server.url}/fhir/R4",
+            "redirect_uri": CALLBACK,
+            "scope": "patient/*.read launch/patient",
+        }
+    )
+    # fhirclient reads the CapabilityStatement to find the endpoints, and builds its own
+    # authorization address with PKCE S256.
+    authorize = smart.authorize_url
+    assert authorize.startswith(f"{live_server.url}/oauth/authorize/")
+    browser = _browser_session(live_server, world)
+    consent = browser.get(authorize, allow_redirects=False)
+    assert consent.status_code == 200, consent.headers.get("Location")
+    form = dict(re.findall(HIDDEN, consent.text))
+    answer = browser.post(
+        f"{live_server.url}/oauth/authorize/",
+        data={**form, "allow": "Authorize"},
+        headers={"Referer": authorize},
+        allow_redirects=False,
+    )
+    assert answer.status_code == 302
+    smart.handle_callback(answer.headers["Location"])
+    assert smart.patient_id == str(world.alice_patient.public_id)
+    patient = smart.patient
+    assert isinstance(patient, FhirPatient)
+    assert patient.name[0].family == world.alice_patient.family_name
+    search = FhirAppointment.where(struct={"patient": smart.patient_id})
+    found = list(search.perform_resources_iter(smart.server))
+    assert len(found) == 2
+    assert {a.participant[0].actor.reference for a in found} == {
+        f"Patient/{world.alice_patient.public_id}"
+    }
+    # Bob's record is not hers to read.
+    with pytest.raises(Exception, match="404"):
+        FhirPatient.read(str(world.bob_patient.public_id), smart.server)
+
+
+def test_a_backend_system_reads_and_pages_with_an_oauth_library(
+    live_server: Any, world: World
+) -> None:
+    for n in range(45):
+        make_patient(world.clinic, given=f"Paged{n:02d}", family="Backend")
+    backend, secret = fhir_client_register(
+        actor=Actor(user=world.clinic_admin), clinic=world.clinic, name="Registry", kind="backend"
+    )
+    client_id = backend.application.client_id
+    oauth = OAuth2Session(client=BackendApplicationClient(client_id=client_id))
+    config = requests.get(
+        f"{live_server.url}/fhir/R4/.well-known/smart-configuration", timeout=30
+    ).json()
+    oauth.fetch_token(
+        token_url=config["token_endpoint"],
+        client_id=client_id,
+        client_secret=secret,
+        scope=["system/*.read"],
+    )
+    url: str | None = f"{live_server.url}/fhir/R4/Patient?_count=10"
+    seen: list[str] = []
+    pages = 0
+    while url is not None:
+        response = oauth.get(url)
+        assert response.status_code == 200
+        bundle = Bundle(response.json(), strict=True)
+        pages += 1
+        seen += [entry.resource.id for entry in bundle.entry or []]
+        url = next((link.url for link in bundle.link if link.relation == "next"), None)
+    ours = {str(p.public_id) for p in Patient.objects.filter(clinic=world.clinic)}
+    assert len(seen) == len(set(seen)) == len(ours)
+    assert set(seen) == ours
+    assert pages == -(-len(ours) // 10)
+    other = oauth.get(f"{live_server.url}/fhir/R4/Patient/{world.other_patient.public_id}")
+    assert other.status_code == 404
