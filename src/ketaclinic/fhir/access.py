@@ -23,7 +23,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 
-from ketaclinic.accounts.models import User
+from ketaclinic.accounts.models import CLINICAL_ROLES, User
 from ketaclinic.audit.api import Actor, client_ip
 from ketaclinic.fhir.http import FhirError
 from ketaclinic.fhir.models import ClientKind, FhirClient
@@ -51,6 +51,14 @@ class FhirReader:
         if self.user is not None:
             return patients_visible_to(self.user)
         return Patient.objects.filter(clinic_id=self.clinic_id)
+
+    def clinical_patients(self) -> QuerySet[Patient]:
+        """Every patient whose clinical content the reader may see: as ``patients``, but none
+        for the front desk, who sees no clinical content on the pages either."""
+        user = self.user
+        if user is not None and user.is_clinic_staff and user.role not in CLINICAL_ROLES:
+            return Patient.objects.none()
+        return self.patients()
 
     def may_read(self, type_name: str) -> bool:
         if self.scopes is None:

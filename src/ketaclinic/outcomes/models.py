@@ -35,6 +35,9 @@ class EntrySource(models.TextChoices):
 
 
 class DiaryEntry(models.Model):
+    # The id other systems know an entry by (the FHIR API's Observation id): never the
+    # database's own.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="diary_entries")
     instrument = models.CharField(max_length=8, choices=Instrument.choices)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -76,6 +77,8 @@ def _sqlite_value(value: Any) -> Any:
         return str(value.astimezone(dt.UTC).replace(tzinfo=None))
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return value.hex  # Django keeps a UUID as 32 hex digits on SQLite
     return value
 
 

@@ -8,6 +8,7 @@ missed diary days), read from the records and the drafts' draws.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 import zoneinfo
 
 import numpy as np
@@ -42,6 +43,7 @@ from ketaclinic.scheduling.models import Appointment, AppointmentStatus, Inducti
 
 # The diary's columns the seed writes (the rest take their defaults: ``bulk.table_columns``).
 DIARY_FIELDS = (
+    "public_id",
     "clinic_id",
     "patient_id",
     "instrument",
@@ -210,6 +212,7 @@ def _diary(
     clinic_id, patient_id = run.clinic.pk, patient.pk
     return [
         (
+            uuid.uuid4(),
             clinic_id,
             patient_id,
             Instrument.NRS.value,

@@ -10,9 +10,18 @@ from ketaclinic.fhir.resources.directory import (
     PRACTITIONER,
     PRACTITIONER_ROLE,
 )
+from ketaclinic.fhir.resources.observation import OBSERVATION
 from ketaclinic.fhir.resources.patient import PATIENT
 
 REGISTRY: dict[str, ResourceType] = {
     kind.name: kind
-    for kind in (APPOINTMENT, LOCATION, ORGANIZATION, PATIENT, PRACTITIONER, PRACTITIONER_ROLE)
+    for kind in (
+        APPOINTMENT,
+        LOCATION,
+        OBSERVATION,
+        ORGANIZATION,
+        PATIENT,
+        PRACTITIONER,
+        PRACTITIONER_ROLE,
+    )
 }

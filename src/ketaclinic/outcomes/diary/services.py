@@ -154,7 +154,9 @@ def diary_entry_record(
                     entry_date=entry_date,
                     **values,
                 )
-                entry.full_clean(validate_constraints=False)
+                # Not the random public id: a query to check it is unique would find nothing (the
+                # unique index stands guard), and the save would cost one more.
+                entry.full_clean(exclude=["public_id"], validate_constraints=False)
                 entry.save()
                 action = Action.CREATE
                 changed = sorted(["answers", "score", "note"] if note else ["answers", "score"])
@@ -168,7 +170,7 @@ def diary_entry_record(
                     setattr(existing, name, value)
                 # The row is locked (select_for_update above), so a plain increment is safe.
                 existing.version += 1
-                existing.full_clean(validate_constraints=False)
+                existing.full_clean(exclude=["public_id"], validate_constraints=False)
                 existing.save()
                 entry = existing
                 action = Action.UPDATE
