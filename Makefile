@@ -62,9 +62,10 @@ test: lint checks browser
 	$(VENV)/bin/pytest -n 2 --dist loadgroup --ignore=tests/clinical
 
 # The suite alone, on the database DATABASE_URL names: CI's second engine. Lint, the migrations
-# check and the clinical core's coverage do not depend on the engine; `make test` ran them.
+# check and the clinical core's tests (pure functions: no database) do not depend on the engine;
+# `make test` ran them.
 test-db: browser
-	$(VENV)/bin/pytest -n 2 --dist loadgroup
+	$(VENV)/bin/pytest -n 2 --dist loadgroup --ignore=tests/clinical
 
 test-fast: install
 	$(VENV)/bin/pytest -x -q -m "not browser and not smoke"
