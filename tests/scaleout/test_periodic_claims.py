@@ -90,6 +90,7 @@ def test_racing_workers_on_the_database_queue_run_a_job_once_per_period() -> Non
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.xdist_group("scaleout_redis")  # the one Redis database, emptied by each
 def test_racing_workers_on_redis_run_a_job_once_and_leave_one_successor(redis_url: str) -> None:
     import django_rq
     from rq.registry import ScheduledJobRegistry
@@ -109,6 +110,7 @@ def test_racing_workers_on_redis_run_a_job_once_and_leave_one_successor(redis_ur
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.xdist_group("scaleout_redis")  # the one Redis database, emptied by each
 def test_starting_the_chains_on_redis_twice_enqueues_each_once(redis_url: str) -> None:
     import django_rq
     from rq.registry import ScheduledJobRegistry

@@ -32,7 +32,11 @@ from ketaclinic.outcomes.letters import services
 from ketaclinic.outcomes.models import Letter, LetterStatus
 from tests.conftest import World
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    # One Redis database for tests/scaleout/, emptied by each test: never two at once.
+    pytest.mark.xdist_group("scaleout_redis"),
+]
 
 
 def _database_url() -> str:
