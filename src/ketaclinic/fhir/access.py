@@ -42,10 +42,6 @@ class FhirReader:
     scopes: frozenset[str] | None = None
     client: str = ""
 
-    @property
-    def is_patient(self) -> bool:
-        return self.user is not None and bool(self.user.is_patient)
-
     def patients(self) -> QuerySet[Patient]:
         """Every patient whose record the reader may see."""
         if self.user is not None:

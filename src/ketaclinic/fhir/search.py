@@ -148,7 +148,7 @@ def _cursor(raw: str | None) -> uuid.UUID | None:
 # --- kinds of parameter -----------------------------------------------------------------------
 
 
-def ids(field_name: str, what: str) -> Filter:
+def ids(field_name: str) -> Filter:
     """A token that is a public id (``_id``, or a reference's id part)."""
 
     def apply(qs: QuerySet[Any], given: list[str]) -> QuerySet[Any]:

@@ -59,14 +59,10 @@ APPOINTMENT = ResourceType(
     rows=_appointments,
     to_fhir=appointment,
     params={
-        "patient": Param("reference", ids("patient__public_id", "Patient"), "Patient/[id]."),
-        "actor": Param(
-            "reference", ids("patient__public_id", "Patient"), "Patient/[id] (the patient)."
-        ),
-        "practitioner": Param(
-            "reference", ids("provider__public_id", "Practitioner"), "Practitioner/[id]."
-        ),
-        "location": Param("reference", ids("location__public_id", "Location"), "Location/[id]."),
+        "patient": Param("reference", ids("patient__public_id"), "Patient/[id]."),
+        "actor": Param("reference", ids("patient__public_id"), "Patient/[id] (the patient)."),
+        "practitioner": Param("reference", ids("provider__public_id"), "Practitioner/[id]."),
+        "location": Param("reference", ids("location__public_id"), "Location/[id]."),
         "date": Param("date", dates("start", param="date"), "When it starts."),
         "status": Param(
             "token",

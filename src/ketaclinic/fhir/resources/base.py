@@ -38,7 +38,7 @@ class ResourceType:
     all_params: Mapping[str, Param] = field(init=False)
 
     def __post_init__(self) -> None:
-        common = {"_id": Param("token", ids("public_id", self.name), "The resource's id.")}
+        common = {"_id": Param("token", ids("public_id"), "The resource's id.")}
         if self.updated_field is not None:
             common["_lastUpdated"] = Param(
                 "date",

@@ -104,9 +104,7 @@ LOCATION = ResourceType(
     params={
         "name": Param("string", strings("name"), "The site's name, from its start."),
         "address-city": Param("string", strings("city"), "The site's city, from its start."),
-        "organization": Param(
-            "reference", ids("clinic__public_id", "Organization"), "Organization/[id]."
-        ),
+        "organization": Param("reference", ids("clinic__public_id"), "Organization/[id]."),
     },
     doc="The clinic's sites.",
 )
@@ -177,9 +175,9 @@ PRACTITIONER_ROLE = ResourceType(
     rows=_staff,
     to_fhir=practitioner_role,
     params={
-        "practitioner": Param("reference", ids("public_id", "Practitioner"), "Practitioner/[id]."),
+        "practitioner": Param("reference", ids("public_id"), "Practitioner/[id]."),
         "role": Param("token", tokens("role", _ROLE_CODES), "doctor, nurse, or a staff role."),
-        "location": Param("reference", ids("locations__public_id", "Location"), "Location/[id]."),
+        "location": Param("reference", ids("locations__public_id"), "Location/[id]."),
     },
     doc="What each staff member does, and where.",
 )

@@ -85,10 +85,8 @@ OBSERVATION = ResourceType(
     rows=_entries,
     to_fhir=observation,
     params={
-        "patient": Param("reference", ids("patient__public_id", "Patient"), "Patient/[id]."),
-        "subject": Param(
-            "reference", ids("patient__public_id", "Patient"), "Patient/[id] (the subject)."
-        ),
+        "patient": Param("reference", ids("patient__public_id"), "Patient/[id]."),
+        "subject": Param("reference", ids("patient__public_id"), "Patient/[id] (the subject)."),
         "code": Param(
             "token",
             tokens("instrument", _CODES),
