@@ -73,11 +73,12 @@ def fhir_read(*, reader: FhirReader, type_name: str, resource_id: str) -> dict[s
     except ValueError:
         raise FhirError(404, f"No {kind.name} with that id.") from None
     with transaction.atomic():
-        row = kind.rows(reader).filter(public_id=key).first()
-        if row is None:
-            raise FhirError(404, f"No {kind.name} with that id.")
-        _audit(reader, [(kind, row)], "read", 1)
-    return kind.to_fhir(row)
+        for part in kind.parts:
+            row = part.rows(reader).filter(public_id=key).first()
+            if row is not None:
+                _audit(reader, [(part, row)], "read", 1)
+                return part.to_fhir(row)
+    raise FhirError(404, f"No {kind.name} with that id.")
 
 
 def fhir_search(
@@ -85,19 +86,32 @@ def fhir_search(
 ) -> dict[str, Any]:
     """A page of the type's resources the reader may see and the query matches."""
     kind = resource_type(type_name, reader)
-    search = parse(
-        query, kind.rows(reader), kind.all_params, strict=strict, includes=list(kind.includes)
-    )
-    rows_qs = search.queryset.order_by("public_id")
-    if search.after is not None:
-        rows_qs = rows_qs.filter(public_id__gt=search.after)
+    searches = [
+        (
+            part,
+            parse(
+                query, part.rows(reader), part.all_params, strict=strict, includes=kind.all_includes
+            ),
+        )
+        for part in kind.parts
+    ]
+    search = searches[0][1]  # the parameters read alike for every part
     with transaction.atomic():
-        # One more than a page says whether there is a next page, without a count.
-        rows = list(rows_qs[: search.count + 1]) if search.count else []
-        more = len(rows) > search.count
-        rows = rows[: search.count]
-        included = _included(reader, kind, rows, search.includes)
-        shown = [(kind, row) for row in rows] + included
+        # One more than a page says whether there is a next page, without a count; each table
+        # gives its first page and the merge keeps the first of them all in public-id order.
+        found: list[tuple[ResourceType, Any]] = []
+        for part, each in searches:
+            rows_qs = each.queryset.order_by("public_id")
+            if each.after is not None:
+                rows_qs = rows_qs.filter(public_id__gt=each.after)
+            if each.count:
+                found += [(part, row) for row in rows_qs[: each.count + 1]]
+        found.sort(key=lambda pair: pair[1].public_id)
+        more = len(found) > search.count
+        page = found[: search.count]
+        rows = [row for _, row in page]
+        included = _included(reader, page, search.includes)
+        shown = page + included
         _audit(reader, shown, "search", len(shown))
     link = f"{base}{kind.name}"
     kept = [*search.kept, ("_count", str(search.count))]
@@ -107,10 +121,10 @@ def fhir_search(
     entries: list[dict[str, Any]] = [
         {
             "fullUrl": f"{link}/{row.public_id}",
-            "resource": kind.to_fhir(row),
+            "resource": part.to_fhir(row),
             "search": {"mode": "match"},
         }
-        for row in rows
+        for part, row in page
     ]
     entries += [
         {
@@ -145,7 +159,7 @@ def fhir_search(
 
 
 def _included(
-    reader: FhirReader, kind: ResourceType, rows: list[Any], includes: list[str]
+    reader: FhirReader, page: list[tuple[ResourceType, Any]], includes: list[str]
 ) -> list[tuple[ResourceType, Any]]:
     """The rows ``_include`` asks for, each once: joined with the page's rows already, so no
     query is added, and in the reader's scope because the row that names them is; none of a
@@ -153,15 +167,16 @@ def _included(
     found: list[tuple[ResourceType, Any]] = []
     seen: set[tuple[str, Any]] = set()
     for wanted in includes:
-        type_name, related = kind.includes[wanted]
-        other = REGISTRY[type_name]
-        if not reader.may_read(type_name):
-            continue
-        for row in rows:
+        for part, row in page:
+            if wanted not in part.includes:
+                continue
+            type_name, related = part.includes[wanted]
+            if not reader.may_read(type_name):
+                continue
             target = related(row)
             if target is not None and (type_name, target.pk) not in seen:
                 seen.add((type_name, target.pk))
-                found.append((other, target))
+                found.append((REGISTRY[type_name], target))
     return found
 
 

@@ -35,6 +35,10 @@ class ResourceType:
     # ``_include`` values (``Appointment:patient``): the type included and the row's related
     # row, which ``rows`` has joined already (in the reader's scope, as the row is).
     includes: Mapping[str, tuple[str, Callable[[Any], Model | None]]] = field(default_factory=dict)
+    # Further tables that hold resources of the same type (an Observation is a diary entry, a
+    # charted vital sign or an exam's measurement): each with the same search parameters, read
+    # and searched together, in one public-id order.
+    more: tuple[ResourceType, ...] = ()
     all_params: Mapping[str, Param] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -46,6 +50,18 @@ class ResourceType:
                 "When the resource last changed.",
             )
         object.__setattr__(self, "all_params", {**common, **self.params})
+        for other in self.more:
+            if other.name != self.name or set(other.all_params) != set(self.all_params):
+                raise ValueError(f"{other.name}: every source of a type takes the same params")
+
+    @property
+    def parts(self) -> tuple[ResourceType, ...]:
+        """Every table the type's resources come from, this one first."""
+        return (self, *self.more)
+
+    @property
+    def all_includes(self) -> list[str]:
+        return list(dict.fromkeys(name for part in self.parts for name in part.includes))
 
 
 def instant(moment: dt.datetime) -> str:
