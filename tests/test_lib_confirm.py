@@ -329,8 +329,24 @@ def _fhir_client_revoke(world: World, client_for: Any) -> Case:
     )
 
 
+def _fhir_app_disconnect(world: World, client_for: Any) -> Case:
+    from oauth2_provider.models import AccessToken
+
+    from tests.fhir.matrix_entries import _alices_app
+
+    client_id = _alices_app(world)["client_id"]
+    return Case(
+        client_for("alice"),
+        reverse("fhir:my_app_disconnect", kwargs={"client_id": client_id}),
+        {},
+        lambda: AccessToken.objects.filter(user=world.alice).exists(),
+        "its access ends at once",
+    )
+
+
 ASKS_FIRST: dict[str, list[Callable[[World, Any], Case]]] = {
     "fhir:client_revoke": [_fhir_client_revoke],
+    "fhir:my_app_disconnect": [_fhir_app_disconnect],
     "scheduling:schedule_appointment_status": [_schedule_cancel, _schedule_no_show],
     "scheduling:desk_appointment": [_desk_cancel],
     "scheduling:series_detail": [_series_cancel],

@@ -143,6 +143,10 @@ OAUTH2_PROVIDER: dict[str, Any] = {
         )
     },
 }
+# Bulk Data exports (fhir/bulk.py): their NDJSON files are deleted this long after the export
+# finished (the Bulk Data Access IG leaves the time to the server; a day lets a nightly
+# extraction retry the next morning).
+FHIR_EXPORT_RETENTION_HOURS = env_int("FHIR_EXPORT_RETENTION_HOURS", 24)
 
 MIDDLEWARE = [
     # First, so that it times everything below (web/metrics.py, served at /metrics).

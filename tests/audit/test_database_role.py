@@ -93,9 +93,9 @@ def test_the_application_role_appends_to_the_trail_and_can_do_nothing_else(
             ["0" * 64],
         )
         row = app.execute(
-            "INSERT INTO audit_auditevent (occurred_at, actor_role, action, object_type, "
-            "object_id, detail, prev_hash, hash) "
-            "VALUES (now(), '', 'login_refused', 'user', '', '{}', %s, %s) RETURNING id",
+            "INSERT INTO audit_auditevent (public_id, occurred_at, actor_role, action, "
+            "object_type, object_id, detail, prev_hash, hash) VALUES (gen_random_uuid(), "
+            "now(), '', 'login_refused', 'user', '', '{}', %s, %s) RETURNING id",
             ["0" * 64, "1" * 64],
         ).fetchone()
         assert row is not None

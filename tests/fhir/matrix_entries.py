@@ -5,10 +5,12 @@ records outside the reader's scope answer 404, as the pages do."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from tests.authz import ADMIN_PAGE, DENY, GONE, LOGIN, OK, PUBLIC
+from tests.authz import ADMIN_PAGE, DENY, GONE, LOGIN, OK, PATIENT_PAGE, PUBLIC
 from tests.conftest import World
+from tests.factories.outcomes import ready_letter
 
 UNAUTHORIZED = 401
 #                   anon          alice  bob    desk   nurse  phys   admin  other_phys
@@ -38,6 +40,49 @@ def _our_client(world: World) -> dict[str, Any]:
     return {"client_id": client.pk}
 
 
+FORBIDDEN = 403
+NO_PREFER = 400  # allowed, but a GET without ``Prefer: respond-async`` is refused
+
+
+def _admins_export(world: World) -> Any:
+    """A finished export of the clinic admin's session, with one file."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    from ketaclinic.fhir.models import BulkExport, BulkExportFile
+
+    now = timezone.now()
+    export = BulkExport.objects.create(
+        clinic=world.clinic, user=world.clinic_admin, level="system", types=["Patient"],
+        request_url="http://testserver/fhir/R4/$export", status="done", requested_at=now,
+        finished_at=now, expires_at=now + dt.timedelta(hours=1),
+    )  # fmt: skip
+    name = default_storage.save(f"fhir-export/{export.public_id}/Patient.ndjson", ContentFile(b""))
+    return BulkExportFile.objects.create(
+        export=export, resource_type="Patient", name=name, count=0, size=0
+    )
+
+
+def _alices_app(world: World) -> dict[str, Any]:
+    """A patient app Alice connected (a live token of hers)."""
+    from django.utils import timezone
+    from oauth2_provider.models import AccessToken
+
+    from ketaclinic.audit.api import Actor
+    from ketaclinic.fhir.services import fhir_client_register
+
+    client, _ = fhir_client_register(
+        actor=Actor(user=None), clinic=world.clinic, name="Diary app", kind="patient_app",
+        redirect_uris=["https://app.example/back"],
+    )  # fmt: skip
+    AccessToken.objects.create(
+        user=world.alice, application=client.application, token="matrix-token",
+        expires=timezone.now() + dt.timedelta(hours=1), scope="patient/*.read",
+    )  # fmt: skip
+    return {"client_id": client.pk}
+
+
 ENTRIES: dict[str, Any] = {
     "fhir:clients": (ADMIN_PAGE, None),
     "fhir:client_revoke": (ADMIN_POST_ONLY, _our_client),
@@ -54,4 +99,34 @@ ENTRIES: dict[str, Any] = {
     # POST only (a search with its parameters in the body).
     "fhir:search_post": ((GONE,) * 8, _patients),
     "fhir:read": (ALICE_RECORD, _alice),
+    "fhir:my_apps": (PATIENT_PAGE, None),
+    # POST only: a 405 on GET for a patient, a 404 for everyone else.
+    "fhir:my_app_disconnect": ((LOGIN, GONE, GONE) + (DENY,) * 5, _alices_app),
+    # Bulk export: the clinic's admin (and its registered systems) at every level, a patient
+    # her own record; other staff use the pages. Each export is its requester's alone.
+    "fhir:export": (
+        (UNAUTHORIZED, FORBIDDEN, FORBIDDEN) + (FORBIDDEN,) * 3 + (NO_PREFER, FORBIDDEN),
+        None,
+    ),
+    "fhir:export_patients": (
+        (UNAUTHORIZED, NO_PREFER, NO_PREFER) + (FORBIDDEN,) * 3 + (NO_PREFER, FORBIDDEN),
+        None,
+    ),
+    "fhir:export_group": (
+        (UNAUTHORIZED, FORBIDDEN, FORBIDDEN) + (FORBIDDEN,) * 3 + (NO_PREFER, FORBIDDEN),
+        lambda w: {"group_id": w.cleveland.public_id},
+    ),
+    "fhir:export_status": (
+        (UNAUTHORIZED,) + (DENY,) * 5 + (OK, DENY),
+        lambda w: {"export_id": _admins_export(w).export.public_id},
+    ),
+    "fhir:export_file": (
+        (UNAUTHORIZED,) + (DENY,) * 5 + (OK, DENY),
+        lambda w: {"file_id": _admins_export(w).public_id},
+    ),
+    # A letter's PDF: the letters page's readers (clinical staff), so not Alice herself.
+    "fhir:binary": (
+        (UNAUTHORIZED, DENY, DENY, DENY, OK, OK, OK, DENY),
+        lambda w: {"resource_id": ready_letter(w).public_id},
+    ),
 }

@@ -5,7 +5,7 @@ patients, paging, the reader's scope, the audit trail, and every refusal as an O
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import pytest
@@ -13,9 +13,14 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from ketaclinic.assessments.api import EXAM_OBSERVATIONS
 from ketaclinic.audit.models import AuditEvent
+from ketaclinic.clinical.rating_scales import CHARTING_ONLY, RATING_SCALES
 from ketaclinic.clinics.models import Location
 from ketaclinic.fhir.resources.registry import REGISTRY
+from ketaclinic.fhir.writes import CREATABLE
+from ketaclinic.infusions.services._common import LOINC_OF
+from ketaclinic.outcomes.models import Instrument
 from ketaclinic.patients.api import patients_visible_to
 from ketaclinic.patients.models import Patient
 from tests.conftest import PERSONAS, World
@@ -59,6 +64,18 @@ def walk(client: Client, path: str) -> tuple[list[str], int]:
     return seen, pages
 
 
+def hidden(client: Client, kind: str, ids: Collection[str]) -> None:
+    """None of ``ids`` is the reader's: a search of ``kind`` shows none of them, and each read
+    is a 404 that writes nothing to the audit trail (no record was shown)."""
+    assert ids, "nothing to hide asserts nothing"
+    found, _ = walk(client, f"{kind}?_count=100")
+    assert not set(found) & set(ids), kind
+    before = AuditEvent.objects.count()
+    for public_id in sorted(ids):
+        assert f"No {kind}" in refused(client, f"{kind}/{public_id}", 404)
+    assert AuditEvent.objects.count() == before, kind
+
+
 @pytest.mark.django_db
 def test_metadata_lists_exactly_what_is_served(client: Client) -> None:
     statement = fhir(client, "metadata")
@@ -66,11 +83,43 @@ def test_metadata_lists_exactly_what_is_served(client: Client) -> None:
     assert statement["fhirVersion"] == "4.0.1"
     [rest] = statement["rest"]
     served = {r["type"]: r for r in rest["resource"]}
-    assert set(served) == set(REGISTRY)
+    assert len(served) == len(rest["resource"])
+    # Binary is served apart from the registry (fhir/binary.py): read by id, never searched.
+    assert set(served) == {*REGISTRY, "Binary"}
+    binary = served.pop("Binary")
+    assert [i["code"] for i in binary["interaction"]] == ["read"]
+    assert not binary.get("searchParam")
     for name, resource in served.items():
-        assert {i["code"] for i in resource["interaction"]} == {"read", "search-type"}
-        assert {p["name"] for p in resource["searchParam"]} == set(REGISTRY[name].all_params)
+        created = ["create"] if name in CREATABLE else []
+        assert [i["code"] for i in resource["interaction"]] == [
+            *REGISTRY[name].interactions,
+            *created,
+        ], name
+        assert [p["name"] for p in resource["searchParam"]] == list(REGISTRY[name].all_params)
     assert "handling=strict" in rest["documentation"]
+
+
+@pytest.mark.django_db
+def test_the_observation_documentation_speaks_for_its_three_tables(client: Client) -> None:
+    # The diary's table leads the type, so its docs are the type's: they must name what the
+    # infusion chart and the exam store as well, not the diary's alone.
+    [rest] = fhir(client, "metadata")["rest"]
+    [observation] = [r for r in rest["resource"] if r["type"] == "Observation"]
+    params = {p["name"]: p["documentation"] for p in observation["searchParam"]}
+    stored = {
+        *(code.code for coded in EXAM_OBSERVATIONS.values() for code in coded),
+        *LOINC_OF.values(),
+        *Instrument.values,
+        *(scale.code for scale in (*RATING_SCALES, *CHARTING_ONLY)),
+    }
+    assert {"72514-3", "8310-5", "cadss6", "aldrete", "peg"} <= stored
+    assert [code for code in sorted(stored) if code not in params["code"]] == []
+    for category in ("survey", "vital-signs"):
+        assert category in params["category"]
+        assert category in observation["documentation"]
+    for table in ("diary", "chart", "exam"):
+        assert table in observation["documentation"]
+        assert table in params["date"]
 
 
 @pytest.mark.django_db

@@ -5,6 +5,7 @@ searches and follows the pages, within exactly what the web app gives."""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -13,6 +14,7 @@ import requests
 from fhirclient import client as smart_client
 from fhirclient.models.appointment import Appointment as FhirAppointment
 from fhirclient.models.bundle import Bundle
+from fhirclient.models.fhirelementfactory import FHIRElementFactory
 from fhirclient.models.patient import Patient as FhirPatient
 from oauthlib.oauth2 import BackendApplicationClient
 from requests_oauthlib import OAuth2Session
@@ -24,6 +26,8 @@ from tests.conftest import World
 from tests.factories import make_patient
 from tests.factories.sessions import signed_in_client
 from tests.fhir.test_fhir_appointments import _book
+from tests.fhir.test_fhir_observations import _diaries
+from tests.scheduling.helpers import run_due_jobs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CALLBACK = "http://localhost/app-callback"
@@ -100,11 +104,7 @@ def test_fhirclient_launches_as_a_patient_app_and_reads_her_record(
         FhirPatient.read(str(world.bob_patient.public_id), smart.server)
 
 
-def test_a_backend_system_reads_and_pages_with_an_oauth_library(
-    live_server: Any, world: World
-) -> None:
-    for n in range(45):
-        make_patient(world.clinic, given=f"Paged{n:02d}", family="Backend")
+def _backend_session(live_server: Any, world: World) -> OAuth2Session:
     backend, secret = fhir_client_register(
         actor=Actor(user=world.clinic_admin), clinic=world.clinic, name="Registry", kind="backend"
     )
@@ -119,6 +119,51 @@ def test_a_backend_system_reads_and_pages_with_an_oauth_library(
         client_secret=secret,
         scope=["system/*.read"],
     )
+    return oauth
+
+
+def test_a_backend_system_bulk_exports_its_clinic_to_completion(
+    live_server: Any, world: World
+) -> None:
+    _diaries(world)
+    oauth = _backend_session(live_server, world)
+    kickoff = oauth.get(
+        f"{live_server.url}/fhir/R4/$export",
+        headers={"Accept": "application/fhir+json", "Prefer": "respond-async"},
+    )
+    assert kickoff.status_code == 202
+    status_url = kickoff.headers["Content-Location"]
+    assert oauth.get(status_url).status_code == 202  # not yet written
+    run_due_jobs()  # the worker, as ``ketaclinic worker`` runs it
+    status = oauth.get(status_url)
+    assert status.status_code == 200
+    manifest = status.json()
+    assert manifest["requiresAccessToken"] is True
+    types: dict[str, int] = {}
+    for output in manifest["output"]:
+        # The same token fetches the files; without it, nothing.
+        assert requests.get(output["url"], timeout=30).status_code == 401
+        response = oauth.get(output["url"])
+        assert response.status_code == 200
+        lines = response.text.splitlines()
+        assert len(lines) == output["count"]
+        for line in lines:
+            parsed = FHIRElementFactory.instantiate(output["type"], json.loads(line))
+            assert parsed.resource_type == output["type"]
+        types[output["type"]] = len(lines)
+    assert types["Patient"] == Patient.objects.filter(clinic=world.clinic).count()
+    assert types["Observation"] >= 5
+    # Deleting the export deletes its files.
+    assert oauth.delete(status_url).status_code == 202
+    assert oauth.get(manifest["output"][0]["url"]).status_code == 404
+
+
+def test_a_backend_system_reads_and_pages_with_an_oauth_library(
+    live_server: Any, world: World
+) -> None:
+    for n in range(45):
+        make_patient(world.clinic, given=f"Paged{n:02d}", family="Backend")
+    oauth = _backend_session(live_server, world)
     url: str | None = f"{live_server.url}/fhir/R4/Patient?_count=10"
     seen: list[str] = []
     pages = 0

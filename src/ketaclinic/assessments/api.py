@@ -1,6 +1,7 @@
 """The assessments app's public face: the eligibility decision in force (gate 1 of
-docs/clinical-policy.md "Gates along the journey (added 2026-12-03)") and the exam measurements
-that plans and scheduling read.
+docs/clinical-policy.md "Gates along the journey (added 2026-12-03)"), the exam measurements
+that plans and scheduling read, and the codes each measurement is stored under (the FHIR API
+maps them).
 
 Other apps import this module (and the app's models) only; `tests/test_public_faces.py` checks
 it. Names are re-exported from where they are written."""
@@ -26,8 +27,10 @@ from ketaclinic.assessments.services import (
     consultation_history_save,
     consultation_start,
 )
+from ketaclinic.assessments.vocab import EXAM_OBSERVATIONS
 
 __all__ = [
+    "EXAM_OBSERVATIONS",
     "ExamInput",
     "ExamMeasurements",
     "GradeInput",

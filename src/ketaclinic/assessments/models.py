@@ -228,6 +228,8 @@ class Consultation(lib_models.SignedRecord):
 class Cause(models.Model):
     """A cause (or diagnosis) of the pain, coded from ``clinical.codes`` (SNOMED CT, ICD-10-CM)."""
 
+    # The FHIR API's Condition id (never the database's own).
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="causes")
     system = models.CharField(max_length=10)
     code = models.CharField(max_length=20)
@@ -314,6 +316,8 @@ class Observation(models.Model):
     save in the same transaction.
     """
 
+    # The FHIR API's Observation id (never the database's own).
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     consultation = models.ForeignKey(
         Consultation, on_delete=models.CASCADE, related_name="observations"
     )

@@ -2,11 +2,13 @@
 
 Other apps import this module (and the app's models) only; `tests/test_public_faces.py` checks
 it. Names are re-exported from where they are written. ``day_bounds`` (a date filter as timestamp
-bounds the index answers) serves the analytics filters as it serves the audit page's."""
+bounds the index answers) serves the analytics filters as it serves the audit page's; ``describe``
+and ``object_words`` (an event in words) serve the FHIR API's AuditEvent as they serve the page."""
 
 from __future__ import annotations
 
 from ketaclinic.audit.integrity import EVENT_COLUMNS
+from ketaclinic.audit.labels import describe, object_words
 from ketaclinic.audit.selectors import day_bounds
 from ketaclinic.audit.services import Actor, audit_record, audit_record_many, client_ip
 
@@ -18,4 +20,6 @@ __all__ = [  # noqa: RUF022
     "audit_record_many",
     "client_ip",
     "day_bounds",
+    "describe",
+    "object_words",
 ]

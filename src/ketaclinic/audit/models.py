@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import uuid
 from typing import Any, NoReturn
 
 from django.conf import settings
@@ -63,6 +64,10 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
 
 
 class AuditEvent(models.Model):
+    # The id other systems know an event by (the FHIR API's AuditEvent id), never the database's
+    # own. Not hashed: the chain covers what happened (``event_hash``), and migration 0007 gave
+    # the events written before it their ids without changing one hash.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # Set by audit_record before hashing (not auto_now_add, which would overwrite the hashed
     # value on save): the moment of saving.
     occurred_at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -10,6 +10,9 @@ Three kinds of reader:
 - a backend system's token (``system/...`` scopes, client credentials): every record of the
   one clinic the client is registered for, and only the types its scopes name.
 
+The audit trail (AuditEvent) is read only by a clinic admin's session, as only she opens its
+page: any other reader, and every token, is refused the type with a 403.
+
 Without a credential, or with a token that is unknown, expired or revoked, the answer is a 401;
 a type the token's scopes do not name is a 403; a record outside what the reader may see is a
 404, as on the pages (a 403 would confirm it exists).
@@ -23,12 +26,16 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 
-from ketaclinic.accounts.models import CLINICAL_ROLES, User
+from ketaclinic.accounts.models import CLINICAL_ROLES, Role, User
 from ketaclinic.audit.api import Actor, client_ip
 from ketaclinic.fhir.http import FhirError
 from ketaclinic.fhir.models import ClientKind, FhirClient
 from ketaclinic.patients.api import patients_visible_to
 from ketaclinic.patients.models import Patient
+
+# Types only a clinic admin's own session reads, as only she opens their page (the audit
+# trail): no token, whatever its scopes, and no other role.
+ADMIN_SESSION_TYPES = frozenset({"AuditEvent"})
 
 
 @dataclass(frozen=True)
@@ -41,12 +48,18 @@ class FhirReader:
     actor: Actor
     scopes: frozenset[str] | None = None
     client: str = ""
+    # A Group export reads the patients of one location only (their home location).
+    location_id: int | None = None
 
     def patients(self) -> QuerySet[Patient]:
         """Every patient whose record the reader may see."""
         if self.user is not None:
-            return patients_visible_to(self.user)
-        return Patient.objects.filter(clinic_id=self.clinic_id)
+            visible = patients_visible_to(self.user)
+        else:
+            visible = Patient.objects.filter(clinic_id=self.clinic_id)
+        if self.location_id is not None:
+            visible = visible.filter(home_location_id=self.location_id)
+        return visible
 
     def clinical_patients(self) -> QuerySet[Patient]:
         """Every patient whose clinical content the reader may see: as ``patients``, but none
@@ -56,11 +69,32 @@ class FhirReader:
             return Patient.objects.none()
         return self.patients()
 
+    def chart_patients(self) -> QuerySet[Patient]:
+        """Every patient whose clinical notes (consultations, infusion charts, letters) the
+        reader may see: the clinic's nurses, physicians and admins, and its registered systems,
+        as the pages allow (``assessments.access.READERS``); no patient reads her own notes
+        there, so none here, and not the front desk."""
+        user = self.user
+        if user is not None and user.role not in CLINICAL_ROLES:
+            return Patient.objects.none()
+        return self.patients()
+
     def may_read(self, type_name: str) -> bool:
+        return not self.refusal(type_name)
+
+    def refusal(self, type_name: str) -> str:
+        """Why the reader may read no resource of the type (a 403), or "" if she may."""
+        if type_name in ADMIN_SESSION_TYPES:
+            user = self.user
+            if self.scopes is None and user is not None and user.role == Role.CLINIC_ADMIN:
+                return ""
+            return f"Only the clinic's admins, signed in to the web app, read {type_name}."
         if self.scopes is None:
-            return True
+            return ""
         context = "system" if self.user is None else "patient"
-        return bool({f"{context}/*.read", f"{context}/{type_name}.read"} & self.scopes)
+        if {f"{context}/*.read", f"{context}/{type_name}.read"} & self.scopes:
+            return ""
+        return f"The access token's scopes do not include reading {type_name}."
 
 
 def reader_of(request: HttpRequest) -> FhirReader:

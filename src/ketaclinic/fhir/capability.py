@@ -12,6 +12,7 @@ from ketaclinic.fhir.http import FHIR_JSON, FHIR_VERSION
 from ketaclinic.fhir.oauth import all_scopes
 from ketaclinic.fhir.resources.registry import REGISTRY
 from ketaclinic.fhir.search import DEFAULT_COUNT, MAX_COUNT
+from ketaclinic.fhir.writes import CREATABLE
 
 SEARCH_RULES = (
     f"Searches answer searchset Bundles of {DEFAULT_COUNT} resources (_count up to {MAX_COUNT}),"
@@ -25,11 +26,28 @@ SECURITY = (
     "SMART on FHIR: a patient app reads its patient's record with a token from the"
     " authorization-code flow with PKCE (S256), a backend system its clinic's records with a"
     " token from client credentials; each client is registered for one clinic. A signed-in"
-    " session of the web app reads too: staff within their role and clinic, a patient her own"
-    " record, exactly as the pages allow. Records outside that answer 404; a type the token's"
-    " scopes do not name, 403. Every read of patient data is audited."
+    " session of the web app reads too, exactly as the pages allow: the clinical staff every"
+    " record of their clinic; the front desk its directory, patients and schedule; a patient"
+    " her own details, appointments, pain diary and signed plan (her app the same), never the"
+    " clinical notes. Records outside that answer 404; a type the token's scopes do not name,"
+    " 403. Every read of patient data is audited. The audit trail"
+    " (AuditEvent) is read by the clinic's admins, signed in, only. The one write, a"
+    " QuestionnaireResponse for the pain diary, is the patient's: her app's token with"
+    " patient/QuestionnaireResponse.write, or her own session."
 )
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+# Served apart from the registry (fhir/binary.py): read only, never searched.
+BINARY = {
+    "type": "Binary",
+    "documentation": (
+        "A progress letter's PDF, named by its DocumentReference's attachment url: the PDF"
+        " itself (Accept: application/pdf or */*), or the Binary in FHIR JSON."
+    ),
+    "interaction": [{"code": "read"}],
+    "versioning": "no-version",
+    "readHistory": False,
+    "updateCreate": False,
+}
 
 
 def _endpoints(root: str) -> dict[str, str]:
@@ -73,7 +91,11 @@ def capability_statement(base: str) -> dict[str, Any]:
             {
                 "type": name,
                 "documentation": kind.doc,
-                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                # ``create``: the API's one write (fhir/writes.py), for these types only.
+                "interaction": [
+                    {"code": code}
+                    for code in (*kind.interactions, *(("create",) if name in CREATABLE else ()))
+                ],
                 "versioning": "no-version",
                 "readHistory": False,
                 "updateCreate": False,
@@ -83,6 +105,7 @@ def capability_statement(base: str) -> dict[str, Any]:
                 ],
             }
         )
+    resources = sorted([*resources, BINARY], key=lambda resource: str(resource["type"]))
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",

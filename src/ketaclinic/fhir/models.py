@@ -8,6 +8,8 @@ system (client credentials, a confidential client) reads that clinic's records a
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 
@@ -34,3 +36,77 @@ class FhirClient(models.Model):
 
     def __str__(self) -> str:
         return f"FHIR client {self.pk} ({self.kind})"
+
+
+class ExportLevel(models.TextChoices):
+    SYSTEM = "system", "Every record of the clinic"
+    PATIENT = "patient", "Every patient's record"
+    GROUP = "group", "The patients of one location"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Waiting for the worker"
+    RUNNING = "running", "Being written"
+    DONE = "done", "Ready to download"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Deleted after the retention time"
+
+
+class BulkExport(models.Model):
+    """One Bulk Data export (``$export``): who asked, for what, and how far the worker is.
+
+    The reader is kept as the request made it (the user or the OAuth client, the clinic and
+    the token's scopes), so the worker reads exactly what the requester could read, and only
+    the requester may follow the status and fetch the files.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    client = models.ForeignKey(
+        FhirClient, on_delete=models.CASCADE, null=True, blank=True, related_name="exports"
+    )
+    scopes = models.TextField(blank=True)  # the token's, space-separated; empty for a session
+    level = models.CharField(max_length=10, choices=ExportLevel.choices)
+    # Group exports: the location whose patients are exported.
+    location = models.ForeignKey(
+        "clinics.Location", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    types = models.JSONField(default=list)
+    since = models.DateTimeField(null=True, blank=True)
+    request_url = models.CharField(max_length=2000)
+    status = models.CharField(
+        max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    progress = models.CharField(max_length=200, blank=True)
+    requested_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    resources = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"Bulk export {self.public_id} ({self.status})"
+
+
+class BulkExportFile(models.Model):
+    """One NDJSON file of an export: every resource of one type, a line each."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    export = models.ForeignKey(BulkExport, on_delete=models.CASCADE, related_name="files")
+    resource_type = models.CharField(max_length=40)
+    name = models.CharField(max_length=300)  # in the default storage
+    count = models.PositiveBigIntegerField()
+    size = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["export", "resource_type"]
+
+    def __str__(self) -> str:
+        return f"{self.resource_type}.ndjson ({self.count})"

@@ -1,7 +1,9 @@
 """SMART on FHIR's authorization, on django-oauth-toolkit (DOT).
 
-- Scopes (``SmartScopes``, DOT's scopes backend): SMART v1 read scopes for each served type,
-  ``patient/<Type>.read`` and ``patient/*.read`` for patient apps (with ``launch/patient``,
+- Scopes (``SmartScopes``, DOT's scopes backend): SMART v1 read scopes for each served type
+  but the audit trail (a clinic admin's session alone reads it), ``patient/<Type>.read`` and
+  ``patient/*.read`` for patient apps (with ``patient/QuestionnaireResponse.write``, the one
+  write: pain diary entries, and ``launch/patient``,
   ``openid``, ``fhirUser`` and ``offline_access``), ``system/<Type>.read`` and ``system/*.read``
   for backend systems. What a client may ask for depends on its kind (``FhirClient``).
 - The token response of a patient's token names her record (``patient``: SMART's launch
@@ -23,6 +25,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import BaseScopes
 from oauth2_provider.views import AuthorizationView
 
+from ketaclinic.fhir.access import ADMIN_SESSION_TYPES
 from ketaclinic.fhir.models import ClientKind, FhirClient
 from ketaclinic.fhir.resources.registry import REGISTRY
 from ketaclinic.patients.models import Patient
@@ -33,6 +36,13 @@ CONTEXT_SCOPES = {
     "fhirUser": "Know who you are",
     "offline_access": "Keep reading after you close the app, until you revoke it",
 }
+# The API's one write (``fhir.writes``): a patient app adds entries to her pain diary. SMART v1
+# names it ``.write``; no ``*.write`` is offered, as nothing else can be written.
+PATIENT_WRITE_SCOPES = {
+    "patient/QuestionnaireResponse.write": (
+        "Add entries to your pain diary (the daily pain score, the weekly PEG)"
+    ),
+}
 PATIENT_DEFAULT = ("patient/*.read", "launch/patient")
 SYSTEM_DEFAULT = ("system/*.read",)
 
@@ -40,13 +50,18 @@ SYSTEM_DEFAULT = ("system/*.read",)
 def _type_scopes(context: str) -> dict[str, str]:
     whose = "your" if context == "patient" else "the clinic's"
     found = {f"{context}/*.read": f"Read {whose} whole record"}
-    for name in sorted(REGISTRY):
+    for name in sorted(set(REGISTRY) - ADMIN_SESSION_TYPES):  # no token reads those
         found[f"{context}/{name}.read"] = f"Read {whose} {name} resources"
     return found
 
 
 def all_scopes() -> dict[str, str]:
-    return {**_type_scopes("patient"), **CONTEXT_SCOPES, **_type_scopes("system")}
+    return {
+        **_type_scopes("patient"),
+        **PATIENT_WRITE_SCOPES,
+        **CONTEXT_SCOPES,
+        **_type_scopes("system"),
+    }
 
 
 def _kind(application: Any) -> str | None:
@@ -65,7 +80,7 @@ class SmartScopes(BaseScopes):
     ) -> list[str]:
         kind = _kind(application) if application is not None else None
         if kind == ClientKind.PATIENT_APP:
-            return [*_type_scopes("patient"), *CONTEXT_SCOPES]
+            return [*_type_scopes("patient"), *PATIENT_WRITE_SCOPES, *CONTEXT_SCOPES]
         if kind == ClientKind.BACKEND:
             return list(_type_scopes("system"))
         return []  # an application that is no FHIR client may ask for nothing

@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
@@ -29,26 +29,34 @@ PAGING = ("_count", "_cursor", "_include")
 HARMLESS = ("_format",)
 
 Filter = Callable[[QuerySet[Any], list[str]], QuerySet[Any]]
+# A computed type's parameter narrows what the type starts from (``ResourceType.computed``).
+Narrow = Callable[[Any, list[str]], Any]
+# The id of a resource (R4 2.1.0.3 id: 1 to 64 of these characters).
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Param:
     """One search parameter of a type: its FHIR kind (for the CapabilityStatement), how one
-    occurrence (its comma-separated values, OR) narrows the queryset, and what it means."""
+    occurrence (its comma-separated values, OR) narrows the queryset (a ``Filter``; for a
+    computed type, what the type starts from: a ``Narrow``), and what it means."""
 
-    kind: str  # string | token | date | reference
-    apply: Filter
+    kind: str  # string | token | date | reference | uri
+    apply: Narrow  # a ``Filter``, for a type read from a table
     doc: str
 
 
 @dataclass
-class Search:
-    """A parsed search: the narrowed queryset, the page size, where the page starts, and the
+class Search(Generic[T]):
+    """A parsed search: the narrowed queryset (or a computed type's narrowed start), the page
+    size, where the page starts (after a public id; a computed type's resource id), and the
     unknown parameters that were ignored."""
 
-    queryset: QuerySet[Any]
+    queryset: T
     count: int
-    after: uuid.UUID | None
+    after: uuid.UUID | str | None
     ignored: list[str] = field(default_factory=list)
     kept: list[tuple[str, str]] = field(default_factory=list)  # for the paging links
     includes: list[str] = field(default_factory=list)  # ``_include`` values, known ones
@@ -62,16 +70,17 @@ def values(raw: str) -> list[str]:
 
 def parse(
     query: QueryDict,
-    queryset: QuerySet[Any],
+    queryset: T,
     params: Mapping[str, Param],
     *,
     strict: bool,
     includes: Collection[str] = (),
-) -> Search:
+    computed: bool = False,
+) -> Search[T]:
     """Apply every parameter of ``query`` to ``queryset``; ``includes`` are the ``_include``
-    values the type offers."""
+    values the type offers; ``computed``: a computed type's (its page links name its own ids)."""
     count = _count(query.get("_count"))
-    after = _cursor(query.get("_cursor"))
+    after = _resource_cursor(query.get("_cursor")) if computed else _cursor(query.get("_cursor"))
     ignored: list[str] = []
     kept: list[tuple[str, str]] = []
     included: list[str] = []
@@ -145,6 +154,14 @@ def _cursor(raw: str | None) -> uuid.UUID | None:
         ) from None
 
 
+def _resource_cursor(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if FHIR_ID.fullmatch(raw) is None:
+        raise FhirError(400, "_cursor is not a page link of this server.", expression="_cursor")
+    return raw
+
+
 # --- kinds of parameter -----------------------------------------------------------------------
 
 
@@ -200,6 +217,24 @@ def tokens(field_name: str, codes: Mapping[str, Any] | None = None, system: str 
         return qs.filter(**{f"{field_name}__in": wanted})
 
     return apply
+
+
+def listed(matches: Callable[[Any, str], bool]) -> Narrow:
+    """A computed type's parameter over a list of rows: the rows any of the values matches."""
+
+    def apply(rows: list[Any], given: list[str]) -> list[Any]:
+        return [row for row in rows if any(matches(row, value) for value in given)]
+
+    return apply
+
+
+def token_code(value: str, system: str = "") -> str | None:
+    """The code of a token value (``code`` or ``system|code``); None when it names another
+    system than ``system``."""
+    if "|" not in value:
+        return value
+    their_system, code = value.split("|", 1)
+    return None if their_system and system and their_system != system else code
 
 
 PREFIXES = ("eq", "ne", "lt", "le", "gt", "ge")

@@ -5,6 +5,10 @@ transaction (``audit.api.audit_record_many``: three statements however many), so
 resources costs the queries of a page of 10. Pages follow a stable order (the public id) and
 the next page starts after the last id shown (keyset paging: no offset to drift or to cost
 more the deeper a client goes).
+
+A type computed on request (``ResourceType.computed``) is read and searched the same way over
+the rows it computes: in the order of its ids, the next page after the last id shown; it shows
+no patient data, so it writes no read event.
 """
 
 from __future__ import annotations
@@ -17,13 +21,13 @@ from django.db import transaction
 from django.http import QueryDict
 from django.utils import timezone
 
-from ketaclinic.audit.api import audit_record_many
+from ketaclinic.audit.api import audit_record, audit_record_many
 from ketaclinic.audit.models import Action
 from ketaclinic.fhir.access import FhirReader
 from ketaclinic.fhir.http import FhirError, outcome
-from ketaclinic.fhir.resources.base import ResourceType, instant
+from ketaclinic.fhir.resources.base import Computed, ResourceType, instant
 from ketaclinic.fhir.resources.registry import REGISTRY
-from ketaclinic.fhir.search import parse
+from ketaclinic.fhir.search import FHIR_ID, Search, parse
 
 
 def resource_type(name: str, reader: FhirReader | None = None) -> ResourceType:
@@ -35,17 +39,30 @@ def resource_type(name: str, reader: FhirReader | None = None) -> ResourceType:
             f"This server does not serve {name[:60]} (see /metadata for what it serves).",
             code="not-supported",
         )
-    if reader is not None and not reader.may_read(kind.name):
-        raise FhirError(
-            403, f"The access token's scopes do not include reading {kind.name}.", code="forbidden"
-        )
+    refusal = reader.refusal(kind.name) if reader is not None else ""
+    if refusal:
+        raise FhirError(403, refusal, code="forbidden")
     return kind
 
 
 def _audit(
-    reader: FhirReader, shown: list[tuple[ResourceType, Any]], interaction: str, resources: int
+    reader: FhirReader,
+    kind: ResourceType,
+    shown: list[tuple[ResourceType, Any]],
+    interaction: str,
+    resources: int,
 ) -> None:
-    """One read event per patient whose data the response shows (none for the directory)."""
+    """One read event per patient whose data the response shows (none for the directory); for
+    a type whose page audits its reads as one event (``ResourceType.read_event``: the audit
+    trail), that one event, found rows or none, as the page writes it."""
+    if kind.read_event:
+        audit_record(
+            actor=reader.actor,
+            action=Action.READ,
+            object_type=kind.read_event,
+            detail={"interaction": interaction, "type": kind.name, "resources": resources},
+        )
+        return
     seen: dict[int, Any] = {}
     for kind, row in shown:
         patient = kind.patient_of(row) if kind.patient_of is not None else None
@@ -68,6 +85,8 @@ def _audit(
 def fhir_read(*, reader: FhirReader, type_name: str, resource_id: str) -> dict[str, Any]:
     """One resource the reader may see, or a 404."""
     kind = resource_type(type_name, reader)
+    if kind.computed is not None:
+        return _computed_read(reader, kind, kind.computed, resource_id)
     try:
         key = uuid.UUID(resource_id)
     except ValueError:
@@ -76,9 +95,39 @@ def fhir_read(*, reader: FhirReader, type_name: str, resource_id: str) -> dict[s
         for part in kind.parts:
             row = part.rows(reader).filter(public_id=key).first()
             if row is not None:
-                _audit(reader, [(part, row)], "read", 1)
+                _audit(reader, kind, [(part, row)], "read", 1)
                 return part.to_fhir(row)
     raise FhirError(404, f"No {kind.name} with that id.")
+
+
+def _computed_read(
+    reader: FhirReader, kind: ResourceType, computed: Computed, resource_id: str
+) -> dict[str, Any]:
+    """A computed type's read: its search by ``_id`` with that one id."""
+    if not computed.readable:
+        raise FhirError(
+            405, f"{kind.name} is searched, not read by id (see /metadata).", code="not-supported"
+        )
+    if FHIR_ID.fullmatch(resource_id) is None:
+        raise FhirError(404, f"No {kind.name} with that id.")
+    narrowed = kind.all_params["_id"].apply(computed.start(reader), [resource_id])
+    for row in computed.rows(reader, narrowed, None):
+        if computed.id_of(row) == resource_id:
+            return kind.to_fhir(row)
+    raise FhirError(404, f"No {kind.name} with that id.")
+
+
+def _computed_page(
+    reader: FhirReader, kind: ResourceType, computed: Computed, query: QueryDict, strict: bool
+) -> tuple[Search[Any], list[tuple[ResourceType, Any]], bool]:
+    """A page of a computed type, in the order of its ids, after the cursor's id."""
+    search = parse(query, computed.start(reader), kind.all_params, strict=strict, computed=True)
+    after = str(search.after) if search.after is not None else None
+    rows = sorted(computed.rows(reader, search.queryset, after), key=computed.id_of)
+    if after is not None:
+        rows = [row for row in rows if computed.id_of(row) > after]
+    page = [(kind, row) for row in rows[: search.count]]
+    return search, page, len(rows) > search.count
 
 
 def fhir_search(
@@ -86,6 +135,9 @@ def fhir_search(
 ) -> dict[str, Any]:
     """A page of the type's resources the reader may see and the query matches."""
     kind = resource_type(type_name, reader)
+    if kind.computed is not None:
+        search, page, more = _computed_page(reader, kind, kind.computed, query, strict)
+        return _bundle(kind, search, page, [], more, base)
     searches = [
         (
             part,
@@ -109,18 +161,30 @@ def fhir_search(
         found.sort(key=lambda pair: pair[1].public_id)
         more = len(found) > search.count
         page = found[: search.count]
-        rows = [row for _, row in page]
         included = _included(reader, page, search.includes)
         shown = page + included
-        _audit(reader, shown, "search", len(shown))
+        _audit(reader, kind, shown, "search", len(shown))
+    return _bundle(kind, search, page, included, more, base)
+
+
+def _bundle(
+    kind: ResourceType,
+    search: Search[Any],
+    page: list[tuple[ResourceType, Any]],
+    included: list[tuple[ResourceType, Any]],
+    more: bool,
+    base: str,
+) -> dict[str, Any]:
+    """The searchset Bundle of a page: its entries, the ignored parameters, the links."""
     link = f"{base}{kind.name}"
     kept = [*search.kept, ("_count", str(search.count))]
     links = [{"relation": "self", "url": _url(link, kept, search.after)}]
-    if more and rows:
-        links.append({"relation": "next", "url": _url(link, kept, rows[-1].public_id)})
+    if more and page:
+        last, row = page[-1]
+        links.append({"relation": "next", "url": _url(link, kept, last.id_of(row))})
     entries: list[dict[str, Any]] = [
         {
-            "fullUrl": f"{link}/{row.public_id}",
+            "fullUrl": f"{link}/{part.id_of(row)}",
             "resource": part.to_fhir(row),
             "search": {"mode": "match"},
         }
@@ -128,7 +192,7 @@ def fhir_search(
     ]
     entries += [
         {
-            "fullUrl": f"{base}{other.name}/{row.public_id}",
+            "fullUrl": f"{base}{other.name}/{other.id_of(row)}",
             "resource": other.to_fhir(row),
             "search": {"mode": "include"},
         }
@@ -180,6 +244,6 @@ def _included(
     return found
 
 
-def _url(link: str, kept: list[tuple[str, str]], after: uuid.UUID | None) -> str:
+def _url(link: str, kept: list[tuple[str, str]], after: uuid.UUID | str | None) -> str:
     params = [*kept, ("_cursor", str(after))] if after is not None else kept
     return f"{link}?{urlencode(params)}"

@@ -13,6 +13,7 @@ from ketaclinic.accounts.models import Role
 from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
 from ketaclinic.clinics.models import Clinic
+from ketaclinic.fhir.bulk import client_exports_delete
 from ketaclinic.fhir.models import ClientKind, FhirClient
 
 
@@ -109,5 +110,7 @@ def fhir_client_revoke(*, actor: Actor, client: FhirClient) -> int:
             clinic=client.clinic,
             detail={"kind": client.kind, "tokens": tokens},
         )
+        # Its exports go with it (cascade): their files first, once this commits.
+        client_exports_delete(client)
         application.delete()  # its grants, tokens and our row go with it
     return tokens

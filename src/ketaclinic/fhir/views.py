@@ -9,12 +9,13 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from ketaclinic.fhir import selectors
+from ketaclinic.fhir import selectors, writes
 from ketaclinic.fhir.access import reader_of
 from ketaclinic.fhir.capability import capability_statement, smart_configuration_of
 from ketaclinic.fhir.http import FhirError, error_response, fhir_response
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 # What ``_format`` may ask for: JSON is the only format served.
 JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def fhir_endpoint(view: View, methods: tuple[str, ...] = ("GET", "HEAD")) -> View:
@@ -33,7 +34,7 @@ def fhir_endpoint(view: View, methods: tuple[str, ...] = ("GET", "HEAD")) -> Vie
     only: no patient data)."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             if request.method not in methods:
                 raise FhirError(405, f"{request.method} is not supported here; this API reads.")
@@ -114,6 +115,39 @@ def search_by_post(request: HttpRequest, type_name: str) -> HttpResponse:
 
 
 search_post = fhir_endpoint(search_by_post, methods=("POST",))
+
+
+def _search_or_create(request: HttpRequest, type_name: str) -> HttpResponseBase:
+    # ``[type]``: GET searches (R4 3.1.1.4), POST creates (3.1.0.5), for the types that are
+    # created here only (the pain diary's QuestionnaireResponse); any other type's POST is 405.
+    if request.method != "POST":
+        return search(request, type_name)
+    reader = reader_of(request)
+    kind = selectors.resource_type(type_name)
+    if kind.name not in writes.CREATABLE:
+        raise FhirError(
+            405,
+            f"{kind.name} is read and searched here, not created: the one write is a"
+            " QuestionnaireResponse for the pain diary.",
+        )
+    bearer = request.headers.get("Authorization", "").lower().startswith("bearer ")
+    writes.require_writer(reader)
+    if not bearer and _csrf_refused(request):
+        # A patient's signed-in browser must not be made to write by another site's form.
+        raise FhirError(403, "A write by a signed-in browser needs its CSRF token.")
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        raise FhirError(413, "The resource is too large.", code="too-long") from None
+    created = writes.questionnaire_response_create(
+        reader=reader, body=body, content_type=request.content_type or ""
+    )
+    response = fhir_response(created, status=201)
+    response["Location"] = f"{_base(request)}{kind.name}/{created['id']}"
+    return response
+
+
+search_or_create = fhir_endpoint(_search_or_create, methods=("GET", "HEAD", "POST"))
 
 
 @fhir_endpoint

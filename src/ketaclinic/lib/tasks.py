@@ -44,6 +44,8 @@ DISPATCH_EVERY = dt.timedelta(minutes=5)
 #: run costs what changed since the last (marked patients), so it runs often: a daily score
 #: only marks its patient, and its relapse reaches the physician within this long.
 BOOSTER_REFRESH_EVERY = dt.timedelta(minutes=5)
+#: How often finished Bulk Data exports past their retention time lose their files.
+EXPORT_PURGE_EVERY = dt.timedelta(hours=1)
 #: How often the worker proves it takes jobs (``/readyz`` judges the heartbeat's age).
 HEARTBEAT_EVERY = dt.timedelta(minutes=1)
 
@@ -56,6 +58,7 @@ PERIODIC_JOBS: Mapping[str, dt.timedelta] = {
     "ketaclinic.outcomes.diary.tasks.diary_reminders_dispatch": DISPATCH_EVERY,
     "ketaclinic.outcomes.boosters.tasks.booster_suggestions_refresh_all": BOOSTER_REFRESH_EVERY,
     "ketaclinic.web.tasks.heartbeat": HEARTBEAT_EVERY,
+    "ketaclinic.fhir.tasks.fhir_export_purge": EXPORT_PURGE_EVERY,
     "ketaclinic.web.tasks.job_run_purge": PURGE_EVERY,
 }
 
@@ -65,6 +68,7 @@ WAITLIST_OFFER_NEXT = "ketaclinic.scheduling.tasks.waitlist_offer_next"
 WAITLIST_OFFER_EXPIRE = "ketaclinic.scheduling.tasks.waitlist_offer_expire"
 LETTER_GENERATE = "ketaclinic.outcomes.letters.tasks.letter_generate"
 WORKER_HEARTBEAT = "ketaclinic.web.tasks.worker_heartbeat"
+FHIR_EXPORT_RUN = "ketaclinic.fhir.tasks.fhir_export_run"
 
 #: Every one-off job; ``enqueue`` refuses any other path.
 ONE_OFF_JOBS = frozenset(
@@ -74,6 +78,7 @@ ONE_OFF_JOBS = frozenset(
         WAITLIST_OFFER_EXPIRE,
         LETTER_GENERATE,
         WORKER_HEARTBEAT,
+        FHIR_EXPORT_RUN,
     }
 )
 

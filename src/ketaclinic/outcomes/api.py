@@ -10,9 +10,11 @@ from ketaclinic.outcomes.boosters.services import (
     booster_suggestion_decline,
     booster_suggestions_refresh,
 )
+from ketaclinic.outcomes.diary.services import diary_entry_record
 from ketaclinic.outcomes.durability.services import series_results_refresh
 from ketaclinic.outcomes.selectors import DiaryDue, diary_due, finished_series_ends
 from ketaclinic.outcomes.signals import results_refreshed
+from ketaclinic.outcomes.timing import local_date_of, local_today, patient_zone
 
 __all__ = [
     "DiaryDue",
@@ -20,7 +22,11 @@ __all__ = [
     "booster_suggestions_refresh",
     "boosters_to_review",
     "diary_due",
+    "diary_entry_record",
     "finished_series_ends",
+    "local_date_of",
+    "local_today",
+    "patient_zone",
     "results_refreshed",
     "series_results_refresh",
 ]

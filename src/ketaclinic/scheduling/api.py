@@ -11,6 +11,8 @@ from __future__ import annotations
 from ketaclinic.scheduling.access import SCHEDULERS
 from ketaclinic.scheduling.selectors import (
     appointments_today,
+    consultation_type,
+    desk_bookable_types,
     new_bookings,
     next_visit,
     no_shows_to_call,
@@ -28,7 +30,7 @@ from ketaclinic.scheduling.signals import (
     appointments_changed,
     completion_held,
 )
-from ketaclinic.scheduling.slots import PATTERN_WEEKDAYS, free_slots, series_dates
+from ketaclinic.scheduling.slots import PATTERN_WEEKDAYS, free_slots, policy_for, series_dates
 from ketaclinic.scheduling.views.common import posted_slot, slot_page_context
 
 __all__ = [
@@ -41,11 +43,14 @@ __all__ = [
     "appointments_today",
     "booking_signup_hold",
     "completion_held",
+    "consultation_type",
+    "desk_bookable_types",
     "free_slots",
     "infusion_type_variant",
     "new_bookings",
     "next_visit",
     "no_shows_to_call",
+    "policy_for",
     "posted_slot",
     "series_dates",
     "slot_page_context",

@@ -27,6 +27,8 @@ class AppointmentKind(models.TextChoices):
 
 
 class AppointmentType(models.Model):
+    # The FHIR API's name for the type (a free slot's service type and part of its id).
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="appointment_types")
     kind = models.CharField(max_length=20, choices=AppointmentKind.choices)
     name = models.CharField(max_length=100)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,7 +40,9 @@ from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.patients.models import Patient
 from ketaclinic.scheduling.models import Appointment
 
-AUDIT_FIELDS = EVENT_COLUMNS
+# The hashed columns, then the event's public id (not hashed: ``audit.models.event_hash``), which
+# each row must bring itself: ``bulk.copy_rows`` would give every row of a batch the one default.
+AUDIT_FIELDS = (*EVENT_COLUMNS, "public_id")
 
 # The details the seed writes, as stored (JSON text) and as hashed (canonical JSON).
 _CREATED: dict[str, object] = {"fields": ["date_of_birth", "family_name", "given_name", "sex"]}
@@ -192,7 +195,8 @@ def write_audit(run: SeedRun, events: Sequence[SeedEvent], *, size: int = TXN_RO
             previous = [prev, *hashes[:-1]]
             rows = [
                 (pk, e.occurred_at, e.actor_id, e.actor_role, e.action, e.object_type,
-                 e.object_id, e.patient_id, clinic_id, None, detail, before, after)
+                 e.object_id, e.patient_id, clinic_id, None, detail, before, after,
+                 uuid.uuid4())
                 for pk, e, detail, before, after in zip(
                     ids, part, stored, previous, hashes, strict=True
                 )

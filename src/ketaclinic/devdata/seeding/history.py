@@ -154,6 +154,9 @@ def write_history(
         if rng.random() < ADVERSE_EVENT_P:
             events.append(
                 AdverseEvent(
+                    # From the session's id, not a draw: the generator's later draws stay as
+                    # they were, and a seed still gives the same ids every time.
+                    public_id=uuid.uuid5(run.namespace, f"adverse-event {session.public_id}"),
                     session=session,
                     kind=AE_KINDS[int(rng.integers(len(AE_KINDS)))],
                     severity=Severity.MILD if rng.random() < 0.8 else Severity.MODERATE,

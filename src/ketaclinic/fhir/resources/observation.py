@@ -1,7 +1,12 @@
 """Observation: what a patient reports in her pain diary (the daily pain score, NRS 0-10, LOINC
 72514-3; the weekly PEG and the PGIC, which have no LOINC code in the project's table and carry
 the clinic's own instrument code). Clinical content: the clinic's nurses, physicians and admins
-read it, and the patient her own; the front desk does not, as on the pages."""
+read it, and the patient her own; the front desk does not, as on the pages.
+
+The diary is the Observation type's first table (``registry.OBSERVATION``; the infusion chart's
+values and the exam's measurements join it), so this ``ResourceType``'s ``doc`` and parameter
+docs are the whole type's in the CapabilityStatement: they describe all three tables (the
+further tables' own docs describe each alone, and are not published)."""
 
 from __future__ import annotations
 
@@ -32,6 +37,21 @@ def _entries(reader: FhirReader) -> QuerySet[DiaryEntry]:
     return DiaryEntry.objects.filter(
         clinic_id=reader.clinic_id, patient__in=reader.clinical_patients()
     ).select_related("patient__clinic")
+
+
+def _entries_exported(reader: FhirReader) -> QuerySet[DiaryEntry]:
+    # What ``observation`` reads, and no more (a test compares the two renderings).
+    return (
+        _entries(reader)
+        .select_related(None)
+        .select_related("patient")
+        .only(*EXPORTED_FIELDS, "patient__public_id")
+    )
+
+
+EXPORTED_FIELDS = (
+    "public_id", "updated_at", "instrument", "loinc", "entry_date", "created_at", "score", "note",
+)  # fmt: skip
 
 
 def _code(entry: DiaryEntry) -> dict[str, Any]:
@@ -83,23 +103,47 @@ _CODES = {
 OBSERVATION = ResourceType(
     name="Observation",
     rows=_entries,
+    export_rows=_entries_exported,
     to_fhir=observation,
     params={
         "patient": Param("reference", ids("patient__public_id"), "Patient/[id]."),
         "subject": Param("reference", ids("patient__public_id"), "Patient/[id] (the subject)."),
+        # The docs speak for the three tables of the type (see the module docstring).
         "code": Param(
             "token",
             tokens("instrument", _CODES),
-            "http://loinc.org|72514-3 (the daily pain score), or the diary instrument: nrs,"
-            " peg, pgic.",
+            "A LOINC code (http://loinc.org): 72514-3, the pain score (the diary's daily"
+            " score, the chart's, the exam's pain now); 8480-6, 8462-4, 8867-4, 9279-1, and"
+            " 2708-6 or 59408-5 (oxygen saturation, either code), the vital signs of the chart"
+            " and the exam; 8310-5, 8302-2, 29463-7, 39156-5, the exam's temperature, height,"
+            " weight and BMI. Or the clinic's own code: a diary instrument, nrs, peg or pgic"
+            f" ({INSTRUMENT_SYSTEM}); a bedside scale of the chart, rass, moaas, cadss6 or"
+            " aldrete (https://ketaclinic.org/fhir/CodeSystem/chart-scale).",
         ),
-        "category": Param("token", _category, "survey (every diary entry is one)."),
+        "category": Param(
+            "token",
+            _category,
+            "survey: every diary entry, the chart's pain scores and bedside scales, and the"
+            " exam's pain now; vital-signs: the chart's vital signs and the exam's other"
+            " measurements.",
+        ),
         "date": Param(
-            "date", dates("entry_date", param="date", day_field=True), "The day it is about."
+            "date",
+            dates("entry_date", param="date", day_field=True),
+            "The day a diary entry is about, the exam's day, or when a chart value was taken.",
         ),
     },
     updated_field="updated_at",
     patient_of=lambda row: row.patient,
     includes={"Observation:patient": ("Patient", lambda row: row.patient)},
-    doc="The pain diary: daily pain scores (LOINC 72514-3), weekly PEG and PGIC.",
+    doc=(
+        "Three records: the pain diary (the daily pain score, LOINC 72514-3; the weekly PEG"
+        " and the PGIC, by the clinic's instrument codes), all survey; the infusion chart"
+        " (vital signs by LOINC with the R4 vital-signs profiles, vital-signs; the pain score"
+        " and the bedside scales RASS, MOAA/S, CADSS-6 and modified Aldrete, survey); and a"
+        " consultation's exam (vital signs and body measurements by LOINC with their R4"
+        " profiles, vital-signs; the pain now, survey). A patient reads her own diary; the"
+        " chart and the exam are clinical notes, read by the clinic's clinical staff and"
+        " backend systems only."
+    ),
 )

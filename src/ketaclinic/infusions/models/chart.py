@@ -9,6 +9,8 @@ that have no code there (RASS, MOAA/S, CADSS-6, modified Aldrete) use this proje
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -100,6 +102,8 @@ class ChartEntry(models.Model):
 class Observation(models.Model):
     """One coded value (LOINC or a ketaclinic scale code) with its UCUM unit."""
 
+    # The id other systems know the value by (the FHIR API's Observation id).
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     entry = models.ForeignKey(ChartEntry, on_delete=models.PROTECT, related_name="observations")
     session = models.ForeignKey(
         InfusionSession, on_delete=models.PROTECT, related_name="observations"

@@ -111,6 +111,8 @@ class Outcome(models.TextChoices):
 
 
 class AdverseEvent(models.Model):
+    # The id other systems know the event by (the FHIR API's AdverseEvent id).
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     session = models.ForeignKey(
         InfusionSession, on_delete=models.PROTECT, related_name="adverse_events"
     )

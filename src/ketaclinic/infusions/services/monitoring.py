@@ -332,7 +332,9 @@ def adverse_event_record(
         time_reason=timed.reason,
         recorded_by=_user(actor),
     )
-    event.full_clean(exclude=["session", "recorded_by"])
+    # Not the random public id: a query to check it is unique would find nothing (the unique
+    # index stands guard).
+    event.full_clean(exclude=["session", "recorded_by", "public_id"])
     event.save()
     _save(session)
     _audit(

@@ -1,0 +1,491 @@
+"""Bulk Data export (FHIR Bulk Data Access IG 2.0, ``$export``): asking, writing, following,
+fetching, cancelling and deleting.
+
+The kick-off records a ``BulkExport`` with the reader as the request made it and enqueues the
+worker's job; the job writes one NDJSON file per type through the storage API, reading in
+keyset chunks of ``CHUNK`` rows (a short transaction each), so the worker's memory stays the
+same whatever the clinic's size; every patient whose record the export holds gets one audit
+event, written with the chunk of patients it belongs to. The files are deleted
+``FHIR_EXPORT_RETENTION_HOURS`` after the export finished (``export_purge``, periodic).
+
+What is exported is what the requester may read through the API, no more: the job rebuilds the
+same ``FhirReader`` (the user or the OAuth client, the clinic, the token's scopes) and reads
+every type through its own ``rows``. Patient- and Group-level exports hold the types of the
+patient compartment only (those with a patient); a Group is one of the clinic's locations, and
+its members the patients whose home it is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import connection, connections, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from ketaclinic.accounts.models import Role, User
+from ketaclinic.audit.api import Actor, audit_record, audit_record_many
+from ketaclinic.audit.models import Action
+from ketaclinic.clinics.models import Location
+from ketaclinic.fhir.access import FhirReader
+from ketaclinic.fhir.http import FhirError
+from ketaclinic.fhir.models import (
+    BulkExport,
+    BulkExportFile,
+    ExportLevel,
+    ExportStatus,
+    FhirClient,
+)
+from ketaclinic.fhir.resources.base import ResourceType
+from ketaclinic.fhir.resources.registry import REGISTRY
+from ketaclinic.lib.tasks import FHIR_EXPORT_RUN, enqueue
+
+log = logging.getLogger(__name__)
+
+#: Rows read per query: large enough that the round trips cost little, small enough that a
+#: chunk's resources are a few megabytes in the worker.
+CHUNK = 2000
+#: What ``_outputFormat`` may ask for (the IG's abbreviations included): NDJSON only.
+NDJSON_FORMATS = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
+#: A client polls its status no more often than this (``Retry-After``).
+POLL_SECONDS = 10
+UNFINISHED = (ExportStatus.QUEUED, ExportStatus.RUNNING)
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """A kick-off's parameters, read from the request."""
+
+    level: str
+    group: str = ""
+    types: str = ""  # _type, comma-separated
+    since: str = ""  # _since, an instant
+    output_format: str = ""
+    request_url: str = ""
+    respond_async: bool = True  # the request said ``Prefer: respond-async``
+
+
+def exportable(kind: ResourceType, level: str) -> bool:
+    """Types read from tables (not computed on request), and at Patient or Group level those
+    of the patient compartment only."""
+    if getattr(kind, "computed", None) is not None:
+        return False
+    return level == ExportLevel.SYSTEM or kind.patient_of is not None
+
+
+def _may_export(reader: FhirReader, level: str) -> None:
+    """Registered systems and the clinic's admins export at every level; a patient (her app,
+    or her session) exports her own record; other staff use the pages and searches."""
+    user = reader.user
+    if user is None or user.role == Role.CLINIC_ADMIN:
+        return
+    if user.is_patient:
+        if level != ExportLevel.PATIENT:
+            raise FhirError(403, "A patient exports her own record: use Patient/$export.")
+        return
+    raise FhirError(403, "Bulk export is for the clinic's admins and its registered systems.")
+
+
+def _types(reader: FhirReader, level: str, raw: str) -> list[str]:
+    if not raw:
+        return sorted(
+            name
+            for name, kind in REGISTRY.items()
+            if exportable(kind, level) and reader.may_read(name)
+        )
+    wanted = [name.strip() for name in raw.split(",") if name.strip()]
+    for name in wanted:
+        kind = REGISTRY.get(name)
+        if kind is None or not exportable(kind, level):
+            raise FhirError(
+                400,
+                f"_type: {name[:60]} is not exported at this level (see /metadata).",
+                code="not-supported",
+                expression="_type",
+            )
+        if not reader.may_read(name):
+            raise FhirError(
+                403, f"The access token's scopes do not include reading {name}.", code="forbidden"
+            )
+    return sorted(set(wanted))
+
+
+def _since(raw: str) -> dt.datetime | None:
+    if not raw:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise FhirError(
+            400, "_since: an instant with its zone, e.g. 2026-01-31T09:00:00Z.", expression="_since"
+        )
+    return moment
+
+
+def _client_of(reader: FhirReader) -> FhirClient | None:
+    if not reader.client:
+        return None
+    return FhirClient.objects.get(application__client_id=reader.client)
+
+
+def export_request(*, reader: FhirReader, asked: ExportRequest) -> BulkExport:
+    """Record an export and enqueue its job; a 4xx ``FhirError`` for what cannot be exported,
+    and nothing recorded."""
+    _may_export(reader, asked.level)
+    if not asked.respond_async:
+        raise FhirError(400, "A bulk export answers later: send Prefer: respond-async.")
+    if asked.output_format and asked.output_format not in NDJSON_FORMATS:
+        raise FhirError(
+            400,
+            "_outputFormat: only application/fhir+ndjson is written.",
+            code="not-supported",
+            expression="_outputFormat",
+        )
+    location = None
+    if asked.level == ExportLevel.GROUP:
+        location = _group(reader, asked.group)
+    types = _types(reader, asked.level, asked.types)
+    since = _since(asked.since)
+    client = _client_of(reader)
+    with transaction.atomic():
+        mine = _requested_by(reader, client)
+        if mine.filter(status__in=UNFINISHED).exists():
+            raise FhirError(
+                429,
+                "An export of yours is still being written: follow its status, or cancel it.",
+            )
+        export = BulkExport.objects.create(
+            clinic_id=reader.clinic_id,
+            user=reader.user,
+            client=client,
+            scopes=" ".join(sorted(reader.scopes or ())),
+            level=asked.level,
+            location=location,
+            types=types,
+            since=since,
+            request_url=asked.request_url[:2000],
+            requested_at=timezone.now(),
+        )
+        audit_record(
+            actor=reader.actor,
+            action=Action.CREATE,
+            object_type="fhir_export",
+            object_id=export.public_id,
+            clinic=export.clinic,
+            detail={"level": asked.level, "types": types} | _client_detail(reader),
+        )
+        transaction.on_commit(lambda: enqueue(FHIR_EXPORT_RUN, export.pk))
+    return export
+
+
+def _group(reader: FhirReader, group: str) -> Location:
+    try:
+        key = uuid.UUID(group)
+    except ValueError:
+        raise FhirError(404, "No Group with that id.") from None
+    location = Location.objects.filter(clinic_id=reader.clinic_id, public_id=key).first()
+    if location is None:
+        raise FhirError(404, "No Group with that id.")
+    return location
+
+
+def _requested_by(reader: FhirReader, client: FhirClient | None) -> QuerySet[BulkExport]:
+    """The reader's own exports: the same OAuth client for the same person (a patient app is
+    one client for every patient who authorized it: another's export is not hers to follow,
+    and does not hold hers up; a backend's token stands for nobody), or the same person's
+    session."""
+    mine = BulkExport.objects.filter(clinic_id=reader.clinic_id)
+    if client is not None:
+        return mine.filter(client=client, user=reader.user)
+    return mine.filter(user=reader.user, client__isnull=True)
+
+
+def export_of(reader: FhirReader, export_id: uuid.UUID) -> BulkExport:
+    """The reader's own export that still exists, or a 404 (anyone else's is not found)."""
+    export = (
+        _requested_by(reader, _client_of(reader))
+        .filter(public_id=export_id)
+        .exclude(status__in=(ExportStatus.CANCELLED, ExportStatus.EXPIRED))
+        .first()
+    )
+    if export is None or (export.expires_at is not None and export.expires_at <= timezone.now()):
+        raise FhirError(404, "No such export (finished exports are deleted after a while).")
+    return export
+
+
+def export_file_open(reader: FhirReader, file_id: uuid.UUID) -> tuple[BulkExportFile, Any]:
+    """A file of one of the reader's finished exports and its contents opened from the storage
+    (the caller streams and closes it), or a 404. The download is audited: the patients' own
+    read events were written when the export read their records."""
+    found = BulkExportFile.objects.select_related("export").filter(public_id=file_id).first()
+    if found is None:
+        raise FhirError(404, "No such file (finished exports are deleted after a while).")
+    export = export_of(reader, found.export.public_id)
+    if export.status != ExportStatus.DONE:
+        raise FhirError(404, "No such file.")
+    with transaction.atomic():
+        audit_record(
+            actor=reader.actor,
+            action=Action.READ,
+            object_type="fhir_export_file",
+            object_id=found.public_id,
+            clinic=export.clinic,
+            detail={"export": str(export.public_id), "type": found.resource_type}
+            | _client_detail(reader),
+        )
+    return found, default_storage.open(found.name, "rb")
+
+
+def _client_detail(reader: FhirReader) -> dict[str, str]:
+    return {"client": reader.client} if reader.client else {}
+
+
+def manifest(export: BulkExport, file_url: Any) -> dict[str, Any]:
+    """The completed export's manifest (IG 2.0, "Response - Complete Status")."""
+    return {
+        "transactionTime": export.requested_at.astimezone(dt.UTC).isoformat(),
+        "request": export.request_url,
+        "requiresAccessToken": True,
+        "output": [
+            {"type": each.resource_type, "url": file_url(each), "count": each.count}
+            for each in export.files.all()
+        ],
+        "error": [],
+    }
+
+
+def export_cancel(*, reader: FhirReader, export_id: uuid.UUID) -> None:
+    """Cancel an unfinished export, or delete a finished one's files now (IG: DELETE)."""
+    export = export_of(reader, export_id)
+    with transaction.atomic():
+        BulkExport.objects.filter(pk=export.pk).update(status=ExportStatus.CANCELLED)
+        audit_record(
+            actor=reader.actor,
+            action=Action.DELETE,
+            object_type="fhir_export",
+            object_id=export.public_id,
+            clinic=export.clinic,
+            detail=_client_detail(reader),
+        )
+    _delete_files(export)
+
+
+def _delete_files(export: BulkExport) -> None:
+    for each in BulkExportFile.objects.filter(export=export):
+        default_storage.delete(each.name)
+    BulkExportFile.objects.filter(export=export).delete()
+
+
+def client_exports_delete(client: FhirClient) -> None:
+    """Delete the files of every export of a client being removed, once the removal commits:
+    its exports go with it (cascade), and their files would stay behind with nothing left to
+    find them by, past any retention time."""
+    names = list(
+        BulkExportFile.objects.filter(export__client=client).values_list("name", flat=True)
+    )
+
+    def delete() -> None:
+        for name in names:
+            default_storage.delete(name)
+
+    if names:
+        transaction.on_commit(delete)
+
+
+def export_purge(now: dt.datetime | None = None) -> int:
+    """Delete the files of every export past its retention time; how many exports."""
+    now = now or timezone.now()
+    done = 0
+    for export in BulkExport.objects.filter(status=ExportStatus.DONE, expires_at__lte=now):
+        _delete_files(export)
+        BulkExport.objects.filter(pk=export.pk).update(status=ExportStatus.EXPIRED)
+        done += 1
+    return done
+
+
+# --- the worker's job ------------------------------------------------------------------------
+
+
+def reader_for(export: BulkExport) -> FhirReader:
+    """The reader the export was asked by, as the request made it."""
+    user: User | None = export.user
+    client = export.client
+    return FhirReader(
+        user=user,
+        clinic_id=export.clinic_id,
+        actor=Actor(user=user),
+        scopes=frozenset(export.scopes.split()) if client is not None else None,
+        client=str(client.application.client_id) if client is not None else "",
+        location_id=export.location_id,
+    )
+
+
+class ExportCancelledError(Exception):
+    """The export was cancelled while it was written."""
+
+
+def export_run(export_pk: int) -> str:
+    """Write the export's files. A second run of the same job (a retried job) finds it claimed
+    and does nothing."""
+    claimed = BulkExport.objects.filter(pk=export_pk, status=ExportStatus.QUEUED).update(
+        status=ExportStatus.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return "skipped: not waiting"
+    export = BulkExport.objects.select_related("client__application", "user").get(pk=export_pk)
+    reader = reader_for(export)
+    written = 0
+    try:
+        _audit_patients(reader, export)
+        _audit_trail_reads(reader, export)
+        for name in export.types:
+            written += _write_type(export, reader, REGISTRY[name], written)
+    except ExportCancelledError:
+        _delete_files(export)
+        return "cancelled"
+    except Exception:
+        log.exception("FHIR export %s failed", export.public_id)
+        BulkExport.objects.filter(pk=export.pk).update(
+            status=ExportStatus.FAILED, finished_at=timezone.now()
+        )
+        _delete_files(export)
+        raise
+    finished = timezone.now()
+    done = BulkExport.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(
+        status=ExportStatus.DONE,
+        finished_at=finished,
+        expires_at=finished + dt.timedelta(hours=settings.FHIR_EXPORT_RETENTION_HOURS),
+        resources=written,
+        progress=f"{written:,} resources written",
+    )
+    if not done:
+        # Cancelled while its last type was written (no progress check came after): that
+        # type's file goes too, or it would stay with no retention time to delete it.
+        _delete_files(export)
+        return "cancelled"
+    return f"{written} resources"
+
+
+def _audit_patients(reader: FhirReader, export: BulkExport) -> None:
+    """One read event per patient whose record the export may hold, a chunk of patients per
+    transaction (keyset by id: the set can be a chain's 100,000)."""
+    clinical = any(REGISTRY[name].patient_of is not None for name in export.types)
+    if not clinical:
+        return
+    patients = reader.patients().order_by("pk")
+    last = 0
+    while True:
+        with transaction.atomic():
+            chunk = list(patients.filter(pk__gt=last)[:CHUNK])
+            if not chunk:
+                return
+            audit_record_many(
+                actor=reader.actor,
+                action=Action.EXPORT,
+                object_type="fhir_export",
+                patients=chunk,
+                detail={"export": str(export.public_id), "types": export.types}
+                | _client_detail(reader),
+            )
+        last = chunk[-1].pk
+
+
+def _audit_trail_reads(reader: FhirReader, export: BulkExport) -> None:
+    """A type whose page audits its reads as one event (``ResourceType.read_event``: the audit
+    trail) gets that event for the export too, as a search of it would: exporting the trail is
+    reading it."""
+    for name in export.types:
+        event = REGISTRY[name].read_event
+        if event:
+            with transaction.atomic():
+                audit_record(
+                    actor=reader.actor,
+                    action=Action.EXPORT,
+                    object_type=event,
+                    clinic=export.clinic,
+                    detail={"export": str(export.public_id), "type": name} | _client_detail(reader),
+                )
+
+
+def _chunks(
+    kind: ResourceType, reader: FhirReader, since: dt.datetime | None
+) -> Iterator[list[tuple[ResourceType, Any]]]:
+    """Every row of the type the reader may see, in keyset chunks, each part in turn."""
+    for part in kind.parts:
+        rows = (part.export_rows or part.rows)(reader).order_by("pk")
+        if since is not None and part.updated_field is not None:
+            rows = rows.filter(**{f"{part.updated_field}__gt": since})
+
+        def fetch(last: int, rows: QuerySet[Any] = rows) -> list[Any]:
+            return list(rows.filter(pk__gt=last)[:CHUNK])
+
+        for chunk in _read_ahead(fetch):
+            yield [(part, row) for row in chunk]
+
+
+def _read_ahead(fetch: Callable[[int], list[Any]]) -> Iterator[list[Any]]:
+    """The chunks ``fetch`` gives from the start, each next one read while the caller writes
+    the last: on PostgreSQL, by a thread on a connection of its own, so the database's time
+    and the writing overlap (about a third faster). Inside a transaction (a test's) a second
+    connection would not see its rows, and SQLite has one writer: there, one after another."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        last = 0
+        while chunk := fetch(last):
+            yield chunk
+            last = chunk[-1].pk
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fhir-export") as pool:
+        try:
+            coming = pool.submit(fetch, 0)
+            while chunk := coming.result():
+                coming = pool.submit(fetch, chunk[-1].pk)
+                yield chunk
+        finally:
+            # The thread's own connection (connections are per thread) closes with it.
+            pool.submit(connections.close_all).result()
+
+
+def _write_type(export: BulkExport, reader: FhirReader, kind: ResourceType, before: int) -> int:
+    """One NDJSON file of every resource of the type; the number written."""
+    count = 0
+    with tempfile.TemporaryFile() as out:
+        for index, chunk in enumerate(_chunks(kind, reader, export.since)):
+            lines = "".join(
+                json.dumps(part.to_fhir(row), separators=(",", ":"), ensure_ascii=False) + "\n"
+                for part, row in chunk
+            )
+            out.write(lines.encode())
+            count += len(chunk)
+            if index % 25 == 0:
+                _progress(export, f"{kind.name}: {count:,} written ({before + count:,} in all)")
+        if not count:
+            return 0  # the IG lists no file for a type with nothing to export
+        size = out.tell()
+        out.seek(0)
+        name = default_storage.save(f"fhir-export/{export.public_id}/{kind.name}.ndjson", File(out))
+    BulkExportFile.objects.create(
+        export=export, resource_type=kind.name, name=name, count=count, size=size
+    )
+    return count
+
+
+def _progress(export: BulkExport, text: str) -> None:
+    """Say how far the export is; stop if it was cancelled meanwhile."""
+    moved = BulkExport.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(
+        progress=text[:200]
+    )
+    if not moved:
+        raise ExportCancelledError

@@ -1,0 +1,177 @@
+"""MedicationAdministration: the ketamine (RxNorm 6130) an infusion session gave, one per session
+that started, with the session's id (its Encounter has the same one).
+
+Status: in-progress while the pump runs, on-hold while it is paused, completed once it was
+stopped. A deferred session gave nothing and has no start time to state (R4 requires one), so it
+is not an administration here; its Encounter says it was deferred. The dose is the amount the
+charted rates gave (``infusions.api.given_mg_at``, as the chart computes it), stated once the
+infusion has ended: while it runs the amount changes by the second. The rate is the pump's while
+it runs; after the end, the one rate it ran at, or none when the rate was changed (the dosage's
+text lists them). The route is in words: the project's code tables hold no route code.
+
+Clinical notes: the clinic's nurses, physicians and admins read them, and its backend systems;
+not the patient nor the front desk, as on the pages (``FhirReader.chart_patients``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from ketaclinic.clinical import codes
+from ketaclinic.fhir.access import FhirReader
+from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
+from ketaclinic.fhir.resources.observation import UCUM
+from ketaclinic.fhir.search import Param, dates, ids
+from ketaclinic.infusions.api import given_mg_at
+from ketaclinic.infusions.models import InfusionSession, RateEvent, RateEventKind
+
+KETAMINE = "6130"
+# The pump's settings that run the drug: a start, a change, a resume (a pause and the stop are 0).
+RUNNING = (RateEventKind.START, RateEventKind.CHANGE, RateEventKind.RESUME)
+
+
+def _sessions(reader: FhirReader) -> QuerySet[InfusionSession]:
+    return (
+        InfusionSession.objects.filter(
+            clinic_id=reader.clinic_id,
+            patient__in=reader.chart_patients(),
+            started_at__isnull=False,
+        )
+        .select_related("patient__clinic", "plan")
+        .prefetch_related(
+            Prefetch(
+                "rate_events",
+                queryset=RateEvent.objects.select_related("recorded_by").order_by("at", "id"),
+            )
+        )
+    )
+
+
+def status(session: InfusionSession) -> str:
+    if session.ended_at is not None:
+        return "completed"
+    return "in-progress" if session.current_rate_mg_per_h else "on-hold"
+
+
+# The rows of each status, as ``status`` reads them.
+_STATUS_ROWS = {
+    "completed": Q(ended_at__isnull=False),
+    "in-progress": Q(ended_at__isnull=True, current_rate_mg_per_h__gt=0),
+    "on-hold": Q(ended_at__isnull=True)
+    & (Q(current_rate_mg_per_h__isnull=True) | Q(current_rate_mg_per_h=0)),
+}
+
+
+def _medication() -> dict[str, Any]:
+    drug = codes.lookup(codes.RXNORM.key, KETAMINE, field="medication")
+    return {
+        "coding": [{"system": codes.RXNORM.uri, "code": drug.code, "display": drug.display}],
+        "text": drug.display,
+    }
+
+
+def _mg(value: float) -> float:
+    # Hundredths of a milligram: far below a pump's resolution, and free of float noise.
+    return round(value, 2)
+
+
+def _per_hour(value: float) -> dict[str, Any]:
+    return {"value": _mg(value), "unit": "mg/h", "system": UCUM, "code": "mg/h"}
+
+
+def _dosage(session: InfusionSession, events: list[RateEvent]) -> dict[str, Any]:
+    ran = list(dict.fromkeys(_mg(e.rate_mg_per_h) for e in events if e.kind in RUNNING))
+    text = "Intravenous infusion"
+    rate: dict[str, Any] | None = None
+    if session.ended_at is None:
+        if session.current_rate_mg_per_h:
+            rate = _per_hour(session.current_rate_mg_per_h)
+    elif len(ran) == 1:
+        rate = _per_hour(ran[0])
+    elif ran:
+        text += ", the rate changed: " + ", then ".join(f"{r:g} mg/h" for r in ran)
+    dose = None
+    if session.ended_at is not None:
+        given = _mg(given_mg_at(session, session.ended_at))
+        dose = {"value": given, "unit": "mg", "system": UCUM, "code": "mg"}
+    return {"text": text, "route": {"text": "Intravenous"}, "dose": dose, "rateQuantity": rate}
+
+
+def _plan_note(session: InfusionSession) -> str:
+    if session.plan_total_mg is None:
+        return ""
+    parts = [f"The plan's dose: {session.plan_total_mg:g} mg"]
+    if session.plan_duration_min:
+        parts.append(f"over {session.plan_duration_min} minutes")
+    if session.plan_rate_mg_per_h:
+        parts.append(f"at {session.plan_rate_mg_per_h:g} mg/h")
+    return " ".join(parts) + "."
+
+
+def medication_administration(session: InfusionSession) -> dict[str, Any]:
+    events = list(session.rate_events.all())
+    started = next((e for e in events if e.kind == RateEventKind.START), None)
+    return pruned(
+        {
+            "resourceType": "MedicationAdministration",
+            "id": str(session.public_id),
+            "meta": {"lastUpdated": instant(session.updated_at)},
+            "status": status(session),
+            "medicationCodeableConcept": _medication(),
+            "subject": reference("Patient", session.patient),
+            "context": reference("Encounter", session),
+            "effectivePeriod": {
+                # Every row started (``_sessions``).
+                "start": instant(session.started_at) if session.started_at else None,
+                "end": instant(session.ended_at) if session.ended_at else None,
+            },
+            # Who started the pump (a session written without pump events names no one).
+            "performer": [{"actor": reference("Practitioner", started.recorded_by)}]
+            if started is not None
+            else [],
+            "request": reference("MedicationRequest", session.plan),
+            "note": [{"text": _plan_note(session)}],
+            "dosage": _dosage(session, events),
+        }
+    )
+
+
+def _status(qs: QuerySet[InfusionSession], given: list[str]) -> QuerySet[InfusionSession]:
+    match = Q()
+    wanted = {value.rsplit("|", 1)[-1] for value in given} & set(_STATUS_ROWS)
+    for code in wanted:
+        match |= _STATUS_ROWS[code]
+    return qs.filter(match) if wanted else qs.none()
+
+
+def _code(qs: QuerySet[InfusionSession], given: list[str]) -> QuerySet[InfusionSession]:
+    """Every session gave ketamine: RxNorm 6130 finds them all, any other code none."""
+    for value in given:
+        system, _, code = value.rpartition("|")
+        if code == KETAMINE and system in ("", codes.RXNORM.uri):
+            return qs
+    return qs.none()
+
+
+MEDICATION_ADMINISTRATION = ResourceType(
+    name="MedicationAdministration",
+    rows=_sessions,
+    to_fhir=medication_administration,
+    params={
+        "patient": Param("reference", ids("patient__public_id"), "Patient/[id]."),
+        "subject": Param("reference", ids("patient__public_id"), "Patient/[id] (the subject)."),
+        # The administration has its session's id: the Encounter's.
+        "context": Param("reference", ids("public_id"), "Encounter/[id] (the session)."),
+        "request": Param("reference", ids("plan__public_id"), "MedicationRequest/[id] (the plan)."),
+        "effective-time": Param(
+            "date", dates("started_at", param="effective-time"), "When the infusion started."
+        ),
+        "status": Param("token", _status, "in-progress, on-hold or completed."),
+        "code": Param("token", _code, "http://www.nlm.nih.gov/research/umls/rxnorm|6130."),
+    },
+    updated_field="updated_at",
+    patient_of=lambda row: row.patient,
+    doc="Ketamine infusions given (RxNorm 6130): one per session that started.",
+)

@@ -1,0 +1,295 @@
+"""Bulk Data export (``$export``): kick-off, status, the worker's NDJSON files, the manifest,
+download with the same token, ``_type`` and ``_since``, Group and Patient level, cancelling,
+retention, and every refusal with nothing recorded."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from ketaclinic.audit.api import Actor
+from ketaclinic.audit.models import AuditEvent
+from ketaclinic.fhir import bulk
+from ketaclinic.fhir.access import FhirReader
+from ketaclinic.fhir.models import BulkExport, BulkExportFile, ExportStatus
+from ketaclinic.fhir.resources.registry import REGISTRY
+from ketaclinic.fhir.services import fhir_client_register
+from ketaclinic.fhir.tasks import fhir_export_run
+from ketaclinic.outcomes.models import DiaryEntry
+from ketaclinic.patients.models import Patient
+from tests.clock import today
+from tests.conftest import World
+from tests.factories.clinics import make_location
+from tests.fhir.test_fhir_observations import _diaries, _record
+from tests.fhir.test_smart_oauth import _bearer, _client_credentials
+from tests.fhir.validate import valid
+
+ASYNC = {"Prefer": "respond-async", "Accept": "application/fhir+json"}
+
+
+def _backend_token(world: World, scope: str = "system/*.read") -> str:
+    backend, secret = fhir_client_register(
+        actor=Actor(user=world.clinic_admin), clinic=world.clinic, name="Registry", kind="backend"
+    )
+    response = _client_credentials(backend, secret, scope)
+    assert response.status_code == 200
+    token: str = response.json()["access_token"]
+    return token
+
+
+def _kickoff(
+    path: str, token: str | None = None, client: Client | None = None, status: int = 202
+) -> Any:
+    headers = dict(ASYNC) | (_bearer(token) if token else {})
+    response = (client or Client()).get(f"/fhir/R4/{path}", headers=headers)
+    assert response.status_code == status, response.content[:300]
+    return response
+
+
+def _finished(
+    response: Any, token: str | None = None, client: Client | None = None
+) -> dict[str, Any]:
+    """Run the export's job as the worker does and answer the manifest."""
+    status_url = response["Content-Location"]
+    browser = client or Client()
+    headers = _bearer(token) if token else {}
+    waiting = browser.get(status_url, headers=headers)
+    assert waiting.status_code == 202
+    assert waiting["Retry-After"]
+    assert waiting["X-Progress"]
+    export = BulkExport.objects.get(public_id=status_url.rstrip("/").rsplit("/", 1)[1])
+    fhir_export_run.call(export.pk)
+    return _finished_manifest(response, token, client)
+
+
+def _finished_manifest(
+    response: Any, token: str | None = None, client: Client | None = None
+) -> dict[str, Any]:
+    status_url = response["Content-Location"]
+    headers = _bearer(token) if token else {}
+    done = (client or Client()).get(status_url, headers=headers)
+    assert done.status_code == 200, done.content[:300]
+    manifest: dict[str, Any] = done.json()
+    return manifest
+
+
+def _lines(
+    manifest: dict[str, Any], token: str | None = None, client: Client | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Every file's resources by type, each line parsed and validated."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for output in manifest["output"]:
+        response = (client or Client()).get(output["url"], headers=_bearer(token) if token else {})
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/fhir+ndjson"
+        text = response.getvalue().decode()
+        resources = [valid(json.loads(line)) for line in text.splitlines()]
+        assert len(resources) == output["count"]
+        assert {r["resourceType"] for r in resources} == {output["type"]}
+        found[output["type"]] = resources
+    return found
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_backend_exports_its_clinic_and_nothing_else(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    _alice, _peg, _bob = _diaries(world)
+    token = _backend_token(world)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = _kickoff("$export", token)
+    manifest = _finished(response, token)
+    assert manifest["requiresAccessToken"] is True
+    assert manifest["request"].endswith("/fhir/R4/$export")
+    exported = _lines(manifest, token)
+    ours = {str(p.public_id) for p in Patient.objects.filter(clinic=world.clinic)}
+    assert {r["id"] for r in exported["Patient"]} == ours
+    diary = {str(e.public_id) for e in DiaryEntry.objects.filter(clinic=world.clinic)}
+    assert diary <= {r["id"] for r in exported["Observation"]}
+    other = str(world.other_patient.public_id)
+    assert all(other not in json.dumps(rs) for rs in exported.values())
+    # Every patient exported has one export event; none of another clinic.
+    events = AuditEvent.objects.filter(object_type="fhir_export", action="export")
+    assert sorted(e.patient_id or 0 for e in events) == sorted(
+        Patient.objects.filter(clinic=world.clinic).values_list("pk", flat=True)
+    )
+    # Only this token's client may follow it: another backend of the clinic gets a 404.
+    stranger = _backend_token(world)
+    assert Client().get(response["Content-Location"], headers=_bearer(stranger)).status_code == 404
+    url = manifest["output"][0]["url"]
+    assert Client().get(url, headers=_bearer(stranger)).status_code == 404
+    assert Client().get(url).status_code == 401
+
+
+@pytest.mark.django_db
+def test_type_and_since_choose_what_is_written(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    alice, _peg, _bob = _diaries(world)
+    cut = timezone.now()
+    DiaryEntry.objects.filter(pk=alice[0].pk).update(updated_at=cut + dt.timedelta(seconds=5))
+    token = _backend_token(world)
+    since = cut.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    with django_capture_on_commit_callbacks(execute=False):
+        response = Client().get(
+            "/fhir/R4/$export",
+            {"_type": "Observation", "_since": since},
+            headers=ASYNC | _bearer(token),
+        )
+    assert response.status_code == 202
+    exported = _lines(_finished(response, token), token)
+    assert list(exported) == ["Observation"]
+    assert [r["id"] for r in exported["Observation"]] == [str(alice[0].public_id)]
+
+
+@pytest.mark.django_db
+def test_chunks_join_into_one_file_in_order(
+    world: World, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    _diaries(world)
+    monkeypatch.setattr(bulk, "CHUNK", 2)  # every type spans several chunks
+    token = _backend_token(world)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = _kickoff("$export?_type=Patient,Observation", token)
+    exported = _lines(_finished(response, token), token)
+    expected = DiaryEntry.objects.filter(clinic=world.clinic).order_by("pk")
+    assert [r["id"] for r in exported["Observation"]] == [str(e.public_id) for e in expected]
+    patients = Patient.objects.filter(clinic=world.clinic).order_by("pk")
+    assert [r["id"] for r in exported["Patient"]] == [str(p.public_id) for p in patients]
+
+
+@pytest.mark.django_db
+def test_a_group_is_a_locations_patients_and_a_patient_exports_only_her_own(
+    world: World, client_for: Callable[[str], Client], django_capture_on_commit_callbacks: Any
+) -> None:
+    _diaries(world)
+    token = _backend_token(world)
+    location = world.alice_patient.home_location
+    assert location is not None
+    with django_capture_on_commit_callbacks(execute=False):
+        response = _kickoff(f"Group/{location.public_id}/$export?_type=Patient", token)
+    exported = _lines(_finished(response, token), token)
+    members = Patient.objects.filter(clinic=world.clinic, home_location=location)
+    assert {r["id"] for r in exported["Patient"]} == {str(p.public_id) for p in members}
+    assert Patient.objects.filter(clinic=world.clinic).exclude(home_location=location).exists()
+
+    alice = client_for("alice")
+    with django_capture_on_commit_callbacks(execute=False):
+        response = _kickoff("Patient/$export", client=alice)
+    mine = _lines(_finished(response, client=alice), client=alice)
+    assert {r["id"] for r in mine["Patient"]} == {str(world.alice_patient.public_id)}
+    assert {r["subject"]["reference"] for r in mine["Observation"]} == {
+        f"Patient/{world.alice_patient.public_id}"
+    }
+    assert "Organization" not in mine  # the patient compartment only
+
+
+@pytest.mark.django_db
+def test_refusals_name_the_problem_and_record_nothing(
+    world: World, client_for: Callable[[str], Client]
+) -> None:
+    token = _backend_token(world)
+    elsewhere = make_location(world.other_clinic, "Elsewhere")
+    narrow = _backend_token(world, "system/Patient.read")
+    browsers = [client_for(p) for p in ("physician", "nurse", "front_desk", "alice")]
+    before = (BulkExport.objects.count(), AuditEvent.objects.count())
+    checks = [
+        ("$export", {"Accept": "application/fhir+json"}, 400, "respond-async"),
+        ("$export?_type=Nonsense", ASYNC, 400, "_type"),
+        ("$export?_outputFormat=text/csv", ASYNC, 400, "_outputFormat"),
+        ("$export?_since=yesterday", ASYNC, 400, "_since"),
+        ("$export?_since=2026-01-01T00:00:00", ASYNC, 400, "_since"),
+        ("Group/not-a-group/$export", ASYNC, 404, "Group"),
+        (f"Group/{elsewhere.public_id}/$export", ASYNC, 404, "Group"),
+    ]
+    for path, headers, status, named in checks:
+        response = Client().get(f"/fhir/R4/{path}", headers=headers | _bearer(token))
+        assert response.status_code == status, (path, response.content[:200])
+        assert named in response.json()["issue"][0]["diagnostics"], path
+    assert Client().get("/fhir/R4/$export", headers=ASYNC).status_code == 401
+    response = Client().get("/fhir/R4/$export?_type=Observation", headers=ASYNC | _bearer(narrow))
+    assert response.status_code == 403
+    # Staff other than the admin use the pages; a patient exports her own record only.
+    for browser in browsers:
+        assert browser.get("/fhir/R4/$export", headers=ASYNC).status_code == 403
+    assert (BulkExport.objects.count(), AuditEvent.objects.count()) == before
+
+
+@pytest.mark.django_db
+def test_one_export_at_a_time_cancel_and_retention(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    _diaries(world)
+    token = _backend_token(world)
+    with django_capture_on_commit_callbacks(execute=False):
+        first = _kickoff("$export?_type=Patient", token)
+    again = Client().get("/fhir/R4/$export", headers=ASYNC | _bearer(token))
+    assert again.status_code == 429
+    assert BulkExport.objects.count() == 1
+    # Cancelled while waiting: the job then writes nothing.
+    cancelled = Client().delete(first["Content-Location"], headers=_bearer(token))
+    assert cancelled.status_code == 202
+    export = BulkExport.objects.get()
+    assert fhir_export_run.call(export.pk) == "skipped: not waiting"
+    assert Client().get(first["Content-Location"], headers=_bearer(token)).status_code == 404
+    assert not BulkExportFile.objects.exists()
+
+    with django_capture_on_commit_callbacks(execute=False):
+        second = _kickoff("$export?_type=Patient", token)
+    manifest = _finished(second, token)
+    stored = BulkExportFile.objects.get()
+    assert default_storage.exists(stored.name)
+    export = stored.export
+    assert export.expires_at is not None
+    assert bulk.export_purge(now=export.expires_at - dt.timedelta(minutes=1)) == 0
+    assert default_storage.exists(stored.name)
+    assert bulk.export_purge(now=export.expires_at) == 1
+    assert not default_storage.exists(stored.name)
+    export.refresh_from_db()
+    assert export.status == ExportStatus.EXPIRED
+    assert Client().get(manifest["output"][0]["url"], headers=_bearer(token)).status_code == 404
+    assert Client().get(second["Content-Location"], headers=_bearer(token)).status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("type_name", ["Observation", "QuestionnaireResponse"])
+def test_the_lean_export_rows_render_as_the_api_does_at_a_cost_flat_in_rows(
+    type_name: str, world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    _diaries(world)
+    reader = FhirReader(user=None, clinic_id=world.clinic.pk, actor=Actor(user=None))
+    kind = REGISTRY[type_name]
+    assert kind.export_rows is not None  # the diary's tables read lean
+    token = _backend_token(world)
+
+    def export_queries() -> tuple[int, list[dict[str, Any]]]:
+        with django_capture_on_commit_callbacks(execute=False):
+            response = _kickoff(f"$export?_type={type_name}", token)
+        export = BulkExport.objects.get(public_id=response["Content-Location"].rsplit("/", 1)[1])
+        with CaptureQueriesContext(connection) as queries:
+            fhir_export_run.call(export.pk)
+        exported = _lines(_finished_manifest(response, token), token)[type_name]
+        Client().delete(response["Content-Location"], headers=_bearer(token))
+        return len(queries), exported
+
+    few, exported = export_queries()
+    # Each line is what a read of the same Observation answers.
+    rendered = {
+        str(row.public_id): part.to_fhir(row) for part in kind.parts for row in part.rows(reader)
+    }
+    assert exported
+    assert all(resource == rendered[resource["id"]] for resource in exported)
+    for n in range(10):
+        _record(world.alice_patient, today() - dt.timedelta(days=10 + n), n)
+    many, exported = export_queries()
+    assert len(exported) >= 10 + len(rendered)
+    assert many == few
