@@ -21,6 +21,7 @@ in docs/benchmarks.md is rewritten (``--no-write`` to print only).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import platform
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     ).count()
     bulk.export_cancel(reader=reader, export_id=export.public_id)
     results = {
-        "when": timezone.localdate().isoformat(),
+        "when": timezone.now().astimezone(dt.UTC).date().isoformat() + " (UTC)",
         "engine": "PostgreSQL" if args.database_url.startswith("postgres") else "SQLite",
         "seed_s": seed_s,
         "seeded": seeded,
