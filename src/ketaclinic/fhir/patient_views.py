@@ -26,7 +26,10 @@ def _user(request: HttpRequest) -> User:
 @roles_required(Role.PATIENT)
 @require_GET
 def my_apps(request: HttpRequest) -> HttpResponse:
-    return render(request, "fhir/my_apps.html", {"apps": connected_apps(_user(request))})
+    user = _user(request)
+    # Times in her usual location's zone, named, as on her other pages.
+    home = user.patient.home_location if hasattr(user, "patient") else None
+    return render(request, "fhir/my_apps.html", {"apps": connected_apps(user), "where": home})
 
 
 @roles_required(Role.PATIENT)

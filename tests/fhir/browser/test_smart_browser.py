@@ -1,6 +1,6 @@
 """SMART on FHIR in Chromium: a patient lets an app read her record on the authorization page
-(phone and desktop, no accessibility finding), and the clinic admin registers and revokes a
-backend system on the API clients page."""
+(phone and desktop, no accessibility finding) and disconnects it from her connected apps, and the
+clinic admin registers and revokes a backend system on the API clients page."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 from django.test import Client
+from oauth2_provider.models import AccessToken
 from playwright.sync_api import Page, Route, expect
 
 from ketaclinic.audit.api import Actor
@@ -107,3 +108,33 @@ def test_the_admin_registers_and_revokes_a_backend(
     page.get_by_role("button", name="Revoke Registry export").click()
     expect(page.get_by_role("status")).to_contain_text("Registry export revoked")
     assert not FhirClient.objects.exists()
+
+
+def test_a_patient_disconnects_an_app_from_her_connected_apps(
+    live_server: Any, page: Page, world: World
+) -> None:
+    from tests.fhir.matrix_entries import _alices_app
+
+    _alices_app(world)  # "Diary app", with a live token of hers
+    sign_in_by_cookie(page, live_server.url, world.alice)
+    page.goto(f"{live_server.url}/me/")
+    page.get_by_role("link", name="Connected apps").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Connected apps")
+    expect(page.get_by_role("heading", name="Diary app")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("Read your whole record")
+    audit = Audit()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for size in (PHONE, DESKTOP):
+        page.set_viewport_size(size)
+        no_sideways_scroll(page)
+        page.screenshot(path=str(SHOTS / f"connected-apps-{size['width']}.png"), full_page=True)
+    audit.check(page, "the connected apps page")
+    page.set_viewport_size(PHONE)
+    page.get_by_role("button", name="Disconnect").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Disconnect Diary app?")
+    audit.check(page, "the disconnect confirmation")
+    audit.assert_clean()
+    page.get_by_role("button", name="Disconnect Diary app").click()
+    expect(page.get_by_role("status")).to_contain_text("Diary app is disconnected")
+    expect(page.locator("main")).to_contain_text("No app can read your record")
+    assert not AccessToken.objects.filter(user=world.alice).exists()
