@@ -92,6 +92,11 @@ SHOWS: dict[str, str] = {
     **{name: ONE for name in MATRIX if name.startswith("assessments:")},
     "fhir:read": ONE,
     "fhir:search": EACH,
+    # A letter's PDF, as the letters page's download.
+    "fhir:binary": ONE,
+    # An export's file: one event for the download (each patient in it had hers when the
+    # export read the records).
+    "fhir:export_file": MANY,
 }
 SHOWS.update({name: NONE for name in MATRIX if name not in SHOWS})
 

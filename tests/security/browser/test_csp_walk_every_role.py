@@ -35,7 +35,14 @@ document.addEventListener("securitypolicyviolation", (e) => {
 
 # Answers that are files (CSV, PDF, JSON), not documents to check.
 NOT_DOCUMENTS = frozenset(
-    {"analytics:clinic_csv", "outcomes:staff_letter_pdf", "api:openapi-json", "healthz"}
+    {
+        "analytics:clinic_csv",
+        "outcomes:staff_letter_pdf",
+        "api:openapi-json",
+        "healthz",
+        "fhir:binary",  # a letter's PDF
+        "fhir:export_file",  # an export's NDJSON
+    }
 )
 
 
