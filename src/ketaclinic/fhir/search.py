@@ -183,6 +183,15 @@ def ids(field_name: str) -> Filter:
     return apply
 
 
+def subject_params(path: str = "patient__public_id") -> dict[str, Param]:
+    """``patient`` and ``subject``: the two names R4 gives the search by the record's patient
+    (``path`` is her public id, through the row's relations)."""
+    return {
+        "patient": Param("reference", ids(path), "Patient/[id]."),
+        "subject": Param("reference", ids(path), "Patient/[id] (the subject)."),
+    }
+
+
 def strings(*field_names: str) -> Filter:
     """A string parameter: the start of the value, case-insensitive (R4 string search), any of
     the fields; ``:exact`` is handled as the same here (names are stored as typed)."""

@@ -25,7 +25,7 @@ from django.db.models import QuerySet
 
 from ketaclinic.fhir.access import FhirReader
 from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
-from ketaclinic.fhir.search import Param, dates, ids, tokens
+from ketaclinic.fhir.search import Param, dates, subject_params, tokens
 from ketaclinic.infusions.models import AdverseEvent, AdverseEventKind, Outcome, Severity
 
 KIND_SYSTEM = "https://ketaclinic.org/fhir/CodeSystem/adverse-event-kind"
@@ -105,10 +105,7 @@ ADVERSE_EVENT = ResourceType(
     rows=_events,
     to_fhir=adverse_event,
     params={
-        "patient": Param("reference", ids("session__patient__public_id"), "Patient/[id]."),
-        "subject": Param(
-            "reference", ids("session__patient__public_id"), "Patient/[id] (the subject)."
-        ),
+        **subject_params("session__patient__public_id"),
         "date": Param("date", dates("onset_at", param="date"), "When it began."),
         "event": Param(
             "token",

@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 
 from ketaclinic.fhir.access import FhirReader
 from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
-from ketaclinic.fhir.search import Param, dates, ids, tokens
+from ketaclinic.fhir.search import Param, dates, subject_params, tokens
 from ketaclinic.plans.api import protocol_of
 from ketaclinic.plans.models import Plan, PlanComponent, PlanStatus
 
@@ -105,8 +105,7 @@ CAREPLAN = ResourceType(
     rows=_care_plans,
     to_fhir=care_plan,
     params={
-        "patient": Param("reference", ids("patient__public_id"), "Patient/[id]."),
-        "subject": Param("reference", ids("patient__public_id"), "Patient/[id] (the subject)."),
+        **subject_params(),
         "status": Param(
             "token",
             tokens("status", {code: status.value for status, code in STATUSES.items()}),

@@ -29,7 +29,7 @@ from ketaclinic.clinical import codes, instruments
 from ketaclinic.fhir.access import FhirReader
 from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
 from ketaclinic.fhir.resources.observation import SURVEY, UCUM
-from ketaclinic.fhir.search import Param, dates, ids
+from ketaclinic.fhir.search import Param, dates, subject_params
 from ketaclinic.infusions.models import Observation
 
 SCALE_SYSTEM = "https://ketaclinic.org/fhir/CodeSystem/chart-scale"
@@ -184,8 +184,7 @@ CHART_OBSERVATION = ResourceType(
     rows=_rows,
     to_fhir=chart_observation,
     params={
-        "patient": Param("reference", ids("patient__public_id"), "Patient/[id]."),
-        "subject": Param("reference", ids("patient__public_id"), "Patient/[id] (the subject)."),
+        **subject_params(),
         "code": Param(
             "token",
             _code,

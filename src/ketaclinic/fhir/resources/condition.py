@@ -22,7 +22,7 @@ from ketaclinic.clinical import codes
 from ketaclinic.fhir.access import FhirReader
 from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
 from ketaclinic.fhir.resources.encounter import fixed_token
-from ketaclinic.fhir.search import Param, dates, ids
+from ketaclinic.fhir.search import Param, dates, subject_params
 
 CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-category"
 ENCOUNTER_DIAGNOSIS = {
@@ -95,10 +95,7 @@ CONDITION = ResourceType(
     rows=_causes,
     to_fhir=condition,
     params={
-        "patient": Param("reference", ids("consultation__patient__public_id"), "Patient/[id]."),
-        "subject": Param(
-            "reference", ids("consultation__patient__public_id"), "Patient/[id] (the subject)."
-        ),
+        **subject_params("consultation__patient__public_id"),
         "code": Param(
             "token",
             _code,

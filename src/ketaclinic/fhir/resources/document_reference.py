@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 
 from ketaclinic.fhir.access import FhirReader
 from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
-from ketaclinic.fhir.search import Param, dates, ids
+from ketaclinic.fhir.search import Param, dates, subject_params
 from ketaclinic.outcomes.models import Letter, LetterStatus
 from ketaclinic.patients.models import Patient
 
@@ -103,8 +103,7 @@ DOCUMENT_REFERENCE = ResourceType(
     rows=ready_letters,
     to_fhir=document_reference,
     params={
-        "patient": Param("reference", ids("patient__public_id"), "Patient/[id]."),
-        "subject": Param("reference", ids("patient__public_id"), "Patient/[id] (the subject)."),
+        **subject_params(),
         "date": Param("date", dates("ready_at", param="date"), "When the letter was drawn."),
         "status": Param("token", _status, "current (every letter listed is)."),
         "type": Param(

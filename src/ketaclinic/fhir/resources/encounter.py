@@ -34,7 +34,7 @@ from ketaclinic.accounts.models import User
 from ketaclinic.assessments.models import Consultation, ConsultationStatus
 from ketaclinic.fhir.access import FhirReader
 from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
-from ketaclinic.fhir.search import Filter, Param, dates, ids
+from ketaclinic.fhir.search import Filter, Param, dates, subject_params
 from ketaclinic.infusions.models import InfusionSession, SessionStatus
 
 TYPE_SYSTEM = "https://ketaclinic.org/fhir/CodeSystem/encounter-type"
@@ -211,8 +211,7 @@ def _params(
     *, type_code: str, statuses: Mapping[str, tuple[str, ...]], date: Filter
 ) -> dict[str, Param]:
     return {
-        "patient": Param("reference", ids("patient__public_id"), "Patient/[id]."),
-        "subject": Param("reference", ids("patient__public_id"), "Patient/[id] (the subject)."),
+        **subject_params(),
         "date": Param(
             "date",
             date,

@@ -34,7 +34,7 @@ from ketaclinic.clinical import codes
 from ketaclinic.fhir.access import FhirReader
 from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
 from ketaclinic.fhir.resources.encounter import token_groups
-from ketaclinic.fhir.search import Param, dates, ids
+from ketaclinic.fhir.search import Param, dates, subject_params
 
 CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
 VITAL_SIGNS = {
@@ -139,8 +139,7 @@ EXAM_OBSERVATION = ResourceType(
     rows=_measurements,
     to_fhir=observation,
     params={
-        "patient": Param("reference", ids("patient__public_id"), "Patient/[id]."),
-        "subject": Param("reference", ids("patient__public_id"), "Patient/[id] (the subject)."),
+        **subject_params(),
         "code": Param(
             "token",
             token_groups("loinc", _CODES, codes.LOINC.uri),

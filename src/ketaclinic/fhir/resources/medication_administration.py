@@ -23,7 +23,7 @@ from ketaclinic.clinical import codes
 from ketaclinic.fhir.access import FhirReader
 from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
 from ketaclinic.fhir.resources.observation import UCUM
-from ketaclinic.fhir.search import Param, dates, ids
+from ketaclinic.fhir.search import Param, dates, ids, subject_params
 from ketaclinic.infusions.api import given_mg_at
 from ketaclinic.infusions.models import InfusionSession, RateEvent, RateEventKind
 
@@ -160,8 +160,7 @@ MEDICATION_ADMINISTRATION = ResourceType(
     rows=_sessions,
     to_fhir=medication_administration,
     params={
-        "patient": Param("reference", ids("patient__public_id"), "Patient/[id]."),
-        "subject": Param("reference", ids("patient__public_id"), "Patient/[id] (the subject)."),
+        **subject_params(),
         # The administration has its session's id: the Encounter's.
         "context": Param("reference", ids("public_id"), "Encounter/[id] (the session)."),
         "request": Param("reference", ids("plan__public_id"), "MedicationRequest/[id] (the plan)."),

@@ -17,7 +17,7 @@ from ketaclinic.clinics.models import SeriesPattern
 from ketaclinic.fhir.access import FhirReader
 from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
 from ketaclinic.fhir.resources.careplan import plans_of
-from ketaclinic.fhir.search import Param, dates, ids, tokens
+from ketaclinic.fhir.search import Param, dates, subject_params, tokens
 from ketaclinic.plans.api import protocol_of
 from ketaclinic.plans.models import KetamineProtocol, Plan, PlanStatus
 
@@ -200,8 +200,7 @@ MEDICATION_REQUEST = ResourceType(
     rows=_protocols,
     to_fhir=medication_request,
     params={
-        "patient": Param("reference", ids("patient__public_id"), "Patient/[id]."),
-        "subject": Param("reference", ids("patient__public_id"), "Patient/[id] (the subject)."),
+        **subject_params(),
         "status": Param(
             "token",
             tokens("status", {code: status.value for status, code in STATUSES.items()}),

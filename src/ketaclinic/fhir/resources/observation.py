@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 from ketaclinic.clinical import codes
 from ketaclinic.fhir.access import FhirReader
 from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
-from ketaclinic.fhir.search import Param, dates, ids, tokens
+from ketaclinic.fhir.search import Param, dates, subject_params, tokens
 from ketaclinic.outcomes.models import DiaryEntry, Instrument
 
 INSTRUMENT_SYSTEM = "https://ketaclinic.org/fhir/CodeSystem/diary-instrument"
@@ -106,8 +106,7 @@ OBSERVATION = ResourceType(
     export_rows=_entries_exported,
     to_fhir=observation,
     params={
-        "patient": Param("reference", ids("patient__public_id"), "Patient/[id]."),
-        "subject": Param("reference", ids("patient__public_id"), "Patient/[id] (the subject)."),
+        **subject_params(),
         # The docs speak for the three tables of the type (see the module docstring).
         "code": Param(
             "token",

@@ -53,7 +53,7 @@ from ketaclinic.fhir.resources.questionnaire import (
     answer_coding,
     questionnaire_url,
 )
-from ketaclinic.fhir.search import Filter, Param, dates, ids
+from ketaclinic.fhir.search import Filter, Param, dates, subject_params
 from ketaclinic.outcomes.models import DiaryEntry
 from ketaclinic.patients.models import Patient
 
@@ -215,8 +215,6 @@ def _statuses(matching: Mapping[str, Q]) -> Filter:
     return apply
 
 
-_PATIENT = Param("reference", ids("patient__public_id"), "Patient/[id].")
-_SUBJECT = Param("reference", ids("patient__public_id"), "Patient/[id] (the subject).")
 _QUESTIONNAIRE_DOC = (
     "The instrument's Questionnaire: its canonical url (https://ketaclinic.org/fhir/"
     "Questionnaire/nrs), Questionnaire/[id] or the id: nrs, peg, pgic, dn4."
@@ -229,8 +227,7 @@ EXAM_RESPONSE = ResourceType(
     rows=_exams,
     to_fhir=exam_response,
     params={
-        "patient": _PATIENT,
-        "subject": _SUBJECT,
+        **subject_params(),
         "questionnaire": Param("reference", _questionnaire(None), _QUESTIONNAIRE_DOC),
         "status": Param(
             "token",
@@ -257,8 +254,7 @@ QUESTIONNAIRE_RESPONSE = ResourceType(
     export_rows=_entries_exported,
     to_fhir=diary_response,
     params={
-        "patient": _PATIENT,
-        "subject": _SUBJECT,
+        **subject_params(),
         "questionnaire": Param("reference", _questionnaire("instrument"), _QUESTIONNAIRE_DOC),
         "status": Param("token", _statuses({"completed": Q(pk__isnull=False)}), _STATUS_DOC),
         "authored": Param(
