@@ -20,6 +20,8 @@ from tests.scheduling.helpers import next_weekday
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+# An appointment five minutes ago must be today's: an afternoon, whatever the hour of the run.
+@pytest.mark.usefixtures("afternoon_in_new_york")
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_the_desk_books_a_series_and_marks_an_arrival_on_the_schedule(
     live_server: Any, page: Page, world: World, viewport: ViewportSize
