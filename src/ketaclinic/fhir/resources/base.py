@@ -148,38 +148,24 @@ def reference(resource_type: str, row: Model | None) -> dict[str, str] | None:
 def pruned(resource: dict[str, Any]) -> dict[str, Any]:
     """The resource without empty elements: FHIR forbids empty strings, lists and objects.
 
-    Every resource of a bulk export passes here, so it tests types exactly and compares no
-    container with ``==`` (twice as fast as the plain ``value in ("", None, {}, [])``)."""
-    clean: dict[str, Any] = {}
-    for key, value in resource.items():
-        kind = type(value)
-        if kind is dict:
-            value = pruned(value)
-            if not value:
-                continue
-        elif kind is list:
-            value = _pruned_list(value)
-            if not value:
-                continue
-        elif value is None or (kind is str and not value):
-            continue
-        clean[key] = value
-    return clean
+    Every resource of a bulk export passes here, so values are told apart by their exact type
+    (resources are built of plain dicts and lists) rather than compared with ``==``."""
+    cleaned = _cleaned(resource)
+    return cleaned if cleaned is not _EMPTY else {}
 
 
-def _pruned_list(items: list[Any]) -> list[Any]:
-    kept = []
-    for value in items:
-        kind = type(value)
-        if kind is dict:
-            value = pruned(value)
-            if not value:
-                continue
-        elif kind is list:
-            value = _pruned_list(value)
-            if not value:
-                continue
-        elif value is None or (kind is str and not value):
-            continue
-        kept.append(value)
-    return kept
+_EMPTY = object()
+
+
+def _cleaned(value: Any) -> Any:
+    """The value without its empty elements, or ``_EMPTY`` if nothing is left of it."""
+    kind = type(value)
+    if kind is dict:
+        value = {key: kept for key, item in value.items() if (kept := _cleaned(item)) is not _EMPTY}
+    elif kind is list:
+        value = [kept for item in value if (kept := _cleaned(item)) is not _EMPTY]
+    elif value is None or (kind is str and not value):
+        return _EMPTY
+    if (kind is dict or kind is list) and not value:
+        return _EMPTY
+    return value
