@@ -4,9 +4,12 @@ in resources per second and the worker's peak memory.
 1. **Seed (or reuse)** the chain's database as ``bench/chain_bench.py`` does (PostgreSQL by
    default; ``--patients`` seeded patients with their diaries, appointments and audit trail).
 2. **Export.** A backend client of the clinic asks for every type (``bulk.export_request``, as
-   the kick-off does), then a separate process runs the worker's job (``bulk.export_run``) while
-   a thread samples its resident memory every 0.2 s: the peak, and the memory after each tenth
-   of the resources, show whether it stays flat as the files grow.
+   the kick-off does, which enqueues the export's job), and ``--workers`` worker processes
+   (django-tasks-db's ``db_worker``, the loop ``ketaclinic worker`` runs, without the periodic
+   jobs) take the export's job and then its files' jobs. The time is from the kick-off to the
+   export's status turning done; each worker's resident memory is sampled every 0.2 s: the
+   peak, and the memory after a tenth, half and nine tenths of the time, show whether it stays
+   flat as the files grow.
 3. The files are deleted afterwards (the export is cancelled).
 
 Goal (issue 18): at least 20,000 resources a second, with memory flat in the export's size.
@@ -22,12 +25,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -39,51 +40,66 @@ DOC = ROOT / "docs" / "benchmarks.md"
 TARGET_PER_S = 20_000
 
 
-def _rss_mib() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+def _rss_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
     return 0.0
 
 
-def run_export(export_pk: int) -> dict[str, Any]:
-    """The worker's job, in this process, with its memory sampled: what ``--run`` prints."""
+def run_workers(export_pk: int, workers: int, env: dict[str, str]) -> dict[str, Any]:
+    """Start ``workers`` worker processes, wait for the export to be done (sampling each
+    worker's memory), stop them; the seconds from now and the memory samples."""
     from ketaclinic.fhir import bulk
-    from ketaclinic.fhir.models import BulkExport
+    from ketaclinic.fhir.models import BulkExport, ExportStatus
 
-    samples: list[tuple[float, float, str]] = []
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            progress = BulkExport.objects.filter(pk=export_pk).values_list("progress", flat=True)
-            samples.append((time.perf_counter(), _rss_mib(), str(progress.first() or "")))
-            done.wait(0.2)
-
-    from django.db import connections
-
-    start_rss = _rss_mib()
-    sampler = threading.Thread(target=sample, daemon=True)
+    command = [sys.executable, "-m", "ketaclinic.manage", "db_worker", "--interval", "0.2"]
+    command += ["--no-startup-delay", "--no-reload"]
     began = time.perf_counter()
-    sampler.start()
-    bulk.export_run(export_pk)
-    seconds = time.perf_counter() - began
-    done.set()
-    sampler.join()
-    connections.close_all()
+    children = [
+        subprocess.Popen(  # noqa: S603 - this interpreter, the project's own command
+            [*command, "--worker-id", f"export-bench-{n}"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for n in range(workers)
+    ]
+    samples: list[tuple[float, list[float], str]] = []
+    try:
+        while True:
+            export = BulkExport.objects.get(pk=export_pk)
+            rss = [_rss_mib(child.pid) for child in children]
+            samples.append((time.perf_counter() - began, rss, bulk.progress(export)))
+            if export.status not in bulk.UNFINISHED:
+                break
+            if any(child.poll() is not None for child in children):
+                raise RuntimeError("a worker stopped before the export was done")
+            time.sleep(0.2)
+        seconds = time.perf_counter() - began
+        if export.status != ExportStatus.DONE:
+            raise RuntimeError(f"the export ended {export.status}")
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=120)
     return {
         "seconds": seconds,
-        "start_rss": start_rss,
-        "peak_rss": max(rss for _, rss, _ in samples),
-        "samples": [(round(t - began, 1), round(rss, 1), text) for t, rss, text in samples],
+        "workers": workers,
+        "peak_rss": max(max(rss) for _, rss, _ in samples),
+        "samples": [(round(t, 1), round(max(rss), 1), text) for t, rss, text in samples],
     }
 
 
 def report(args: argparse.Namespace, results: dict[str, Any]) -> str:
     run = results["run"]
     files = results["files"]
-    total = sum(count for _, count, _ in files)
+    total = sum(count for _, _, count, _ in files)
     rate = total / run["seconds"]
     samples = run["samples"]
     # Memory when a tenth, half and nine tenths of the time had passed.
@@ -91,19 +107,20 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> str:
     lines = [
         f"Measured {results['when']} on {platform.node() or 'this machine'}"
         f" ({os.cpu_count()} cores), {results['engine']}, by `bench/fhir_export_bench.py"
-        f" --patients {args.patients}`; {results['seeded']}"
+        f" --patients {args.patients} --workers {run['workers']}`; {results['seeded']}"
         + (f", seeded in {results['seed_s']:.0f} s" if results["seed_s"] else "")
         + ".",
         "",
-        "| Type | Resources | File size |",
-        "|---|---:|---:|",
-        *[f"| {name} | {count:,} | {size / 1e6:,.1f} MB |" for name, count, size in files],
-        f"| **All** | **{total:,}** | **{sum(s for _, _, s in files) / 1e6:,.1f} MB** |",
+        "| Type | Files | Resources | Size |",
+        "|---|---:|---:|---:|",
+        *[f"| {name} | {n} | {count:,} | {size / 1e6:,.1f} MB |" for name, n, count, size in files],
+        f"| **All** | **{sum(n for _, n, _, _ in files)}** | **{total:,}** |"
+        f" **{sum(s for _, _, _, s in files) / 1e6:,.1f} MB** |",
         "",
-        f"- Written in {run['seconds']:.1f} s: **{rate:,.0f} resources a second** (goal"
+        f"- From the kick-off to the last file, with {run['workers']} worker processes:"
+        f" {run['seconds']:.1f} s, **{rate:,.0f} resources a second** (goal"
         f" {TARGET_PER_S:,}: {'met' if rate >= TARGET_PER_S else 'NOT met'}).",
-        f"- The worker's memory: {run['start_rss']:.0f} MiB before the job, peak"
-        f" {run['peak_rss']:.0f} MiB; "
+        f"- The largest worker's memory: peak {run['peak_rss']:.0f} MiB; "
         + ", ".join(f"{rss:.0f} MiB at {t:.0f} s ({text or 'starting'})" for t, rss, text in marks)
         + ".",
         f"- Audit: one export event for each of {results['audited']:,} patients.",
@@ -129,14 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", type=int, default=10000)
     parser.add_argument("--locations", type=int, default=50)
     parser.add_argument("--years", type=float, default=3.0)
-    parser.add_argument("--run", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="worker processes (the cores)"
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     _setup(args.database_url)
-    if args.run:
-        print(json.dumps(run_export(args.run)))
-        return 0
 
+    from django.db.models import Count, Sum
     from django.utils import timezone
 
     from ketaclinic.audit.api import Actor
@@ -164,18 +181,13 @@ def main(argv: list[str] | None = None) -> int:
         reader=reader, asked=bulk.ExportRequest(level="system", request_url="bench")
     )
     env = {**os.environ, "DATABASE_URL": args.database_url}
-    # The job in a process of its own, as the worker runs it, so its memory is its own.
-    child = subprocess.run(  # noqa: S603 - this interpreter and this file
-        [sys.executable, __file__, "--database-url", args.database_url, "--run", str(export.pk)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    run = json.loads(child.stdout.strip().splitlines()[-1])
+    run = run_workers(export.pk, args.workers, env)
     files = [
-        (each.resource_type, each.count, each.size)
-        for each in BulkExportFile.objects.filter(export=export).order_by("resource_type")
+        (row["resource_type"], row["files"], row["resources"], row["bytes"])
+        for row in BulkExportFile.objects.filter(export=export, count__gt=0)
+        .values("resource_type")
+        .annotate(files=Count("pk"), resources=Sum("count"), bytes=Sum("size"))
+        .order_by("resource_type")
     ]
     audited = AuditEvent.objects.filter(
         object_type="fhir_export", detail__export=str(export.public_id)

@@ -20,15 +20,16 @@ from ketaclinic.audit.api import Actor
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.fhir import bulk
 from ketaclinic.fhir.access import FhirReader
-from ketaclinic.fhir.models import BulkExport, BulkExportFile, ExportStatus
+from ketaclinic.fhir.models import BulkExport, BulkExportFile, ExportStatus, PieceStatus
 from ketaclinic.fhir.resources.registry import REGISTRY
 from ketaclinic.fhir.services import fhir_client_register
-from ketaclinic.fhir.tasks import fhir_export_run
+from ketaclinic.fhir.tasks import fhir_export_piece, fhir_export_run
 from ketaclinic.outcomes.models import DiaryEntry
 from ketaclinic.patients.models import Patient
 from tests.clock import today
 from tests.conftest import World
 from tests.factories.clinics import make_location
+from tests.fhir.exports import run_export
 from tests.fhir.test_fhir_observations import _diaries, _record
 from tests.fhir.test_smart_oauth import _bearer, _client_credentials
 from tests.fhir.validate import valid
@@ -67,7 +68,7 @@ def _finished(
     assert waiting["Retry-After"]
     assert waiting["X-Progress"]
     export = BulkExport.objects.get(public_id=status_url.rstrip("/").rsplit("/", 1)[1])
-    fhir_export_run.call(export.pk)
+    run_export(export.pk)
     return _finished_manifest(response, token, client)
 
 
@@ -95,7 +96,7 @@ def _lines(
         resources = [valid(json.loads(line)) for line in text.splitlines()]
         assert len(resources) == output["count"]
         assert {r["resourceType"] for r in resources} == {output["type"]}
-        found[output["type"]] = resources
+        found.setdefault(output["type"], []).extend(resources)
     return found
 
 
@@ -165,6 +166,84 @@ def test_chunks_join_into_one_file_in_order(
     assert [r["id"] for r in exported["Observation"]] == [str(e.public_id) for e in expected]
     patients = Patient.objects.filter(clinic=world.clinic).order_by("pk")
     assert [r["id"] for r in exported["Patient"]] == [str(p.public_id) for p in patients]
+
+
+def _export_in_pieces(world: World, monkeypatch: pytest.MonkeyPatch, capture: Any) -> Any:
+    """A kick-off of the patients and their diaries, cut into files of two keys each; its job
+    run, its files planned and not yet written."""
+    _diaries(world)
+    for n in range(4):
+        _record(world.bob_patient, today() - dt.timedelta(days=1 + n), n)
+    monkeypatch.setattr(bulk, "PIECE_SPAN", 2)
+    token = _backend_token(world)
+    with capture(execute=False):
+        response = _kickoff("$export?_type=Patient,Observation", token)
+    export = BulkExport.objects.get(public_id=response["Content-Location"].rsplit("/", 1)[1])
+    assert fhir_export_run.call(export.pk).startswith("files to write: ")
+    return response, token, export
+
+
+@pytest.mark.django_db
+def test_a_large_table_is_written_as_several_files_in_any_order_and_they_join_in_order(
+    world: World, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    response, token, export = _export_in_pieces(
+        world, monkeypatch, django_capture_on_commit_callbacks
+    )
+    pieces = list(export.files.order_by("-pk").values_list("pk", flat=True))
+    assert len(pieces) > 3
+    # Workers finish files in any order: the last one written, whichever, finishes the export.
+    for written, pk in enumerate(pieces, start=1):
+        assert fhir_export_piece.call(pk).endswith("resources")
+        status = Client().get(response["Content-Location"], headers=_bearer(token))
+        if written < len(pieces):
+            assert status.status_code == 202
+            assert status["X-Progress"].startswith(f"{written} of {len(pieces)} parts written")
+    assert status.status_code == 200
+    assert fhir_export_piece.call(pieces[0]) == "skipped: not waiting"  # a retried job
+    manifest = status.json()
+    observations = [o for o in manifest["output"] if o["type"] == "Observation"]
+    assert len(observations) > 1  # the diary's table came in several files
+    assert all(o["count"] > 0 for o in manifest["output"])  # an empty part lists no file
+    exported = _lines(manifest, token)
+    expected = DiaryEntry.objects.filter(clinic=world.clinic).order_by("pk")
+    assert [r["id"] for r in exported["Observation"]] == [str(e.public_id) for e in expected]
+    patients = Patient.objects.filter(clinic=world.clinic).order_by("pk")
+    assert [r["id"] for r in exported["Patient"]] == [str(p.public_id) for p in patients]
+    export.refresh_from_db()
+    assert export.resources == sum(o["count"] for o in manifest["output"])
+
+
+@pytest.mark.django_db
+def test_a_file_that_fails_fails_the_export_and_leaves_no_file(
+    world: World, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    response, token, export = _export_in_pieces(
+        world, monkeypatch, django_capture_on_commit_callbacks
+    )
+    pieces = list(export.files.order_by("pk"))
+    assert fhir_export_piece.call(pieces[0].pk).endswith("resources")  # a file already written
+    assert default_storage.exists(BulkExportFile.objects.get(pk=pieces[0].pk).name)
+    written = BulkExportFile.objects.get(pk=pieces[0].pk).name
+    failing = pieces[1]
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(bulk, "_read_ahead", broken)
+    with pytest.raises(RuntimeError):
+        fhir_export_piece.call(failing.pk)
+    monkeypatch.undo()
+    export.refresh_from_db()
+    assert export.status == ExportStatus.FAILED
+    assert not BulkExportFile.objects.filter(export=export).exists()
+    assert not default_storage.exists(written)
+    # The files still queued find the export failed and write nothing.
+    assert {fhir_export_piece.call(p.pk) for p in pieces[2:]} == {"skipped: not waiting"}
+    status = Client().get(response["Content-Location"], headers=_bearer(token))
+    assert status.status_code == 500
+    assert status.json()["resourceType"] == "OperationOutcome"
+    assert not BulkExportFile.objects.filter(status=PieceStatus.DONE).exists()
 
 
 @pytest.mark.django_db
@@ -276,7 +355,7 @@ def test_the_lean_export_rows_render_as_the_api_does_at_a_cost_flat_in_rows(
             response = _kickoff(f"$export?_type={type_name}", token)
         export = BulkExport.objects.get(public_id=response["Content-Location"].rsplit("/", 1)[1])
         with CaptureQueriesContext(connection) as queries:
-            fhir_export_run.call(export.pk)
+            run_export(export.pk)
         exported = _lines(_finished_manifest(response, token), token)[type_name]
         Client().delete(response["Content-Location"], headers=_bearer(token))
         return len(queries), exported

@@ -41,11 +41,16 @@ from ketaclinic.audit.api import Actor
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.clinics.models import Clinic, Location
 from ketaclinic.fhir import bulk
-from ketaclinic.fhir.models import BulkExport, BulkExportFile, ExportStatus, FhirClient
+from ketaclinic.fhir.models import (
+    BulkExport,
+    BulkExportFile,
+    ExportStatus,
+    FhirClient,
+    PieceStatus,
+)
 from ketaclinic.fhir.resources.questionnaire import questionnaire_url
 from ketaclinic.fhir.resources.registry import REGISTRY
 from ketaclinic.fhir.services import fhir_client_register
-from ketaclinic.fhir.tasks import fhir_export_run
 from ketaclinic.infusions.models import (
     AdverseEvent,
     ChartEntry,
@@ -67,6 +72,7 @@ from tests.factories.assessments import make_consultation
 from tests.factories.patients import registered_since
 from tests.factories.plans import plan_for
 from tests.factories.scheduling import book_infusion, infusion_type
+from tests.fhir.exports import run_export
 from tests.fhir.test_smart_oauth import _client_credentials, _patient_app, _token_for
 from tests.fhir.validate import valid
 
@@ -762,7 +768,7 @@ def _written(kickoff: Any) -> tuple[str, list[str]]:
     assert kickoff.status_code == 202, kickoff.content[:300]
     status = kickoff["Content-Location"]
     export = BulkExport.objects.get(public_id=status.rstrip("/").rsplit("/", 1)[1])
-    fhir_export_run.call(export.pk)
+    run_export(export.pk)
     export.refresh_from_db()
     return status, list(_file_urls(export))
 
@@ -881,21 +887,23 @@ def test_no_exported_file_outlives_its_export(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     _everything(world)
-    # Cancelled while its last type is written: that file goes too.
+    # Cancelled while a file is written, after its rows were read: that file goes too (the
+    # cancel deleted the files it found, and this one was not finished yet).
     registry = _bearer(_backend_token(world, name="Registry"))
-    write = bulk._write_type
+    write = bulk._write_piece
 
-    def cancelled_meanwhile(export: BulkExport, *args: Any) -> int:
-        count = write(export, *args)
-        BulkExport.objects.filter(pk=export.pk).update(status=ExportStatus.CANCELLED)
-        return count
+    def cancelled_meanwhile(piece: BulkExportFile, *args: Any) -> tuple[str, int, int]:
+        written = write(piece, *args)
+        assert default_storage.exists(written[0])
+        BulkExport.objects.filter(pk=piece.export_id).update(status=ExportStatus.CANCELLED)
+        return written
 
-    monkeypatch.setattr(bulk, "_write_type", cancelled_meanwhile)
+    monkeypatch.setattr(bulk, "_write_piece", cancelled_meanwhile)
     kickoff = _kickoff("$export?_type=Patient", registry)
     assert kickoff.status_code == 202
     export = BulkExport.objects.get()
-    assert fhir_export_run.call(export.pk) == "cancelled"
-    assert not BulkExportFile.objects.exists()
+    assert run_export(export.pk) == ["files to write: 1", "cancelled"]
+    assert not BulkExportFile.objects.filter(status=PieceStatus.DONE).exists()
     assert _stored(export) == []
     monkeypatch.undo()
     # A client revoked: its exports go with it, and their files.

@@ -2,10 +2,12 @@
 fetching, cancelling and deleting.
 
 The kick-off records a ``BulkExport`` with the reader as the request made it and enqueues the
-worker's job; the job writes one NDJSON file per type through the storage API, reading in
-keyset chunks of ``CHUNK`` rows (a short transaction each), so the worker's memory stays the
-same whatever the clinic's size; every patient whose record the export holds gets one audit
-event, written with the chunk of patients it belongs to. The files are deleted
+worker's job. That job gives every patient whose record the export holds one audit event
+(written with the chunk of patients it belongs to), then cuts each table of each type into
+files of ``PIECE_SPAN`` primary keys and enqueues a job per file, so that every worker the
+clinic runs takes a share. Each file's job writes NDJSON through the storage API, reading in
+keyset chunks of ``CHUNK`` rows (a short transaction each), so a worker's memory stays the same
+whatever the clinic's size; the last file written finishes the export. The files are deleted
 ``FHIR_EXPORT_RETENTION_HOURS`` after the export finished (``export_purge``, periodic).
 
 What is exported is what the requester may read through the API, no more: the job rebuilds the
@@ -18,7 +20,6 @@ its members the patients whose home it is.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import tempfile
 import uuid
@@ -27,11 +28,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, connections, transaction
-from django.db.models import QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from ketaclinic.accounts.models import Role, User
@@ -46,16 +48,22 @@ from ketaclinic.fhir.models import (
     ExportLevel,
     ExportStatus,
     FhirClient,
+    PieceStatus,
 )
 from ketaclinic.fhir.resources.base import ResourceType
 from ketaclinic.fhir.resources.registry import REGISTRY
-from ketaclinic.lib.tasks import FHIR_EXPORT_RUN, enqueue
+from ketaclinic.lib.tasks import FHIR_EXPORT_PIECE, FHIR_EXPORT_RUN, enqueue
 
 log = logging.getLogger(__name__)
 
 #: Rows read per query: large enough that the round trips cost little, small enough that a
 #: chunk's resources are a few megabytes in the worker.
 CHUNK = 2000
+#: Primary keys of a table per file: a file of the diary's table, the largest, is then about
+#: half a million resources, and a 100,000-patient clinic's export some sixty files that the
+#: clinic's workers write side by side (each file is a job of its own).
+PIECE_SPAN = 1_000_000
+NEWLINE = orjson.OPT_APPEND_NEWLINE
 #: What ``_outputFormat`` may ask for (the IG's abbreviations included): NDJSON only.
 NDJSON_FORMATS = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
 #: A client polls its status no more often than this (``Retry-After``).
@@ -230,7 +238,11 @@ def export_file_open(reader: FhirReader, file_id: uuid.UUID) -> tuple[BulkExport
     """A file of one of the reader's finished exports and its contents opened from the storage
     (the caller streams and closes it), or a 404. The download is audited: the patients' own
     read events were written when the export read their records."""
-    found = BulkExportFile.objects.select_related("export").filter(public_id=file_id).first()
+    found = (
+        BulkExportFile.objects.select_related("export")
+        .filter(public_id=file_id, status=PieceStatus.DONE, count__gt=0)
+        .first()
+    )
     if found is None:
         raise FhirError(404, "No such file (finished exports are deleted after a while).")
     export = export_of(reader, found.export.public_id)
@@ -261,7 +273,7 @@ def manifest(export: BulkExport, file_url: Any) -> dict[str, Any]:
         "requiresAccessToken": True,
         "output": [
             {"type": each.resource_type, "url": file_url(each), "count": each.count}
-            for each in export.files.all()
+            for each in export.files.filter(count__gt=0)
         ],
         "error": [],
     }
@@ -284,9 +296,10 @@ def export_cancel(*, reader: FhirReader, export_id: uuid.UUID) -> None:
 
 
 def _delete_files(export: BulkExport) -> None:
-    for each in BulkExportFile.objects.filter(export=export):
-        default_storage.delete(each.name)
-    BulkExportFile.objects.filter(export=export).delete()
+    files = BulkExportFile.objects.filter(export=export)
+    for name in files.exclude(name="").values_list("name", flat=True):
+        default_storage.delete(name)
+    files.delete()
 
 
 def client_exports_delete(client: FhirClient) -> None:
@@ -294,7 +307,9 @@ def client_exports_delete(client: FhirClient) -> None:
     its exports go with it (cascade), and their files would stay behind with nothing left to
     find them by, past any retention time."""
     names = list(
-        BulkExportFile.objects.filter(export__client=client).values_list("name", flat=True)
+        BulkExportFile.objects.filter(export__client=client)
+        .exclude(name="")
+        .values_list("name", flat=True)
     )
 
     def delete() -> None:
@@ -338,45 +353,133 @@ class ExportCancelledError(Exception):
 
 
 def export_run(export_pk: int) -> str:
-    """Write the export's files. A second run of the same job (a retried job) finds it claimed
-    and does nothing."""
+    """Start writing an export: audit its patients, then plan its files (``_plan``) and enqueue
+    a job for each (``export_piece``). A second run of the same job (a retried job) finds it
+    claimed and does nothing."""
     claimed = BulkExport.objects.filter(pk=export_pk, status=ExportStatus.QUEUED).update(
-        status=ExportStatus.RUNNING, started_at=timezone.now()
+        status=ExportStatus.RUNNING, started_at=timezone.now(), progress="Auditing the patients"
     )
     if not claimed:
         return "skipped: not waiting"
     export = BulkExport.objects.select_related("client__application", "user").get(pk=export_pk)
     reader = reader_for(export)
-    written = 0
     try:
         _audit_patients(reader, export)
         _audit_trail_reads(reader, export)
-        for name in export.types:
-            written += _write_type(export, reader, REGISTRY[name], written)
+        pieces = _plan(export, reader)
+    except Exception:
+        _failed(export)
+        raise
+    if not pieces:
+        _finish_if_last(export)
+        return "nothing to export"
+    return f"files to write: {pieces}"
+
+
+def _plan(export: BulkExport, reader: FhirReader) -> int:
+    """Record the export's files, ``PIECE_SPAN`` primary keys of a table each from the first
+    row the reader may see (the table's last file open-ended, so a row added meanwhile is not
+    lost), and enqueue a job for each once they are recorded; how many."""
+    pieces = []
+    for name in export.types:
+        for index, part in enumerate(REGISTRY[name].parts):
+            keys = _rows(part, reader).aggregate(low=Min("pk"), top=Max("pk"))
+            low, top = keys["low"], keys["top"]
+            if top is None:
+                continue  # nothing of it to export: no file (the IG lists none)
+            pieces += [
+                BulkExportFile(
+                    export=export,
+                    resource_type=name,
+                    part=index,
+                    pk_after=after,
+                    pk_last=after + PIECE_SPAN if after + PIECE_SPAN < top else None,
+                )
+                for after in range(low - 1, top, PIECE_SPAN)
+            ]
+    with transaction.atomic():
+        made = BulkExportFile.objects.bulk_create(pieces)
+        BulkExport.objects.filter(pk=export.pk).update(progress="")
+        ids = [piece.pk for piece in made]
+        transaction.on_commit(lambda: [enqueue(FHIR_EXPORT_PIECE, pk) for pk in ids])
+    return len(made)
+
+
+def export_piece(piece_pk: int) -> str:
+    """Write one file of an export; the last of its files to be written finishes the export. A
+    retried job finds its file claimed and does nothing; a file of an export cancelled or
+    failed meanwhile is dropped."""
+    claimed = BulkExportFile.objects.filter(
+        pk=piece_pk, status=PieceStatus.QUEUED, export__status=ExportStatus.RUNNING
+    ).update(status=PieceStatus.WRITING)
+    if not claimed:
+        return "skipped: not waiting"
+    piece = BulkExportFile.objects.select_related(
+        "export__client__application", "export__user"
+    ).get(pk=piece_pk)
+    export = piece.export
+    try:
+        name, count, size = _write_piece(piece, reader_for(export))
     except ExportCancelledError:
-        _delete_files(export)
         return "cancelled"
     except Exception:
-        log.exception("FHIR export %s failed", export.public_id)
-        BulkExport.objects.filter(pk=export.pk).update(
-            status=ExportStatus.FAILED, finished_at=timezone.now()
-        )
-        _delete_files(export)
+        _failed(export)
         raise
+    with transaction.atomic():
+        # The export's row, locked: of two files finished at once, the second sees the first.
+        running = (
+            BulkExport.objects.select_for_update()
+            .filter(pk=export.pk, status=ExportStatus.RUNNING)
+            .exists()
+        )
+        if running:
+            BulkExportFile.objects.filter(pk=piece.pk).update(
+                status=PieceStatus.DONE, name=name, count=count, size=size
+            )
+            _finish_if_last(export)
+    if not running:
+        # Cancelled or failed while this file was written: its files were deleted before this
+        # one was saved.
+        if name:
+            default_storage.delete(name)
+        return "cancelled"
+    return f"{count} resources"
+
+
+def _failed(export: BulkExport) -> None:
+    log.exception("FHIR export %s failed", export.public_id)
+    BulkExport.objects.filter(pk=export.pk).update(
+        status=ExportStatus.FAILED, finished_at=timezone.now()
+    )
+    _delete_files(export)
+
+
+def _finish_if_last(export: BulkExport) -> None:
+    """Mark the export done if none of its files is still to be written."""
+    if BulkExportFile.objects.filter(export=export).exclude(status=PieceStatus.DONE).exists():
+        return
+    written = BulkExportFile.objects.filter(export=export).aggregate(n=Sum("count"))["n"] or 0
     finished = timezone.now()
-    done = BulkExport.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(
+    BulkExport.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(
         status=ExportStatus.DONE,
         finished_at=finished,
         expires_at=finished + dt.timedelta(hours=settings.FHIR_EXPORT_RETENTION_HOURS),
         resources=written,
         progress=f"{written:,} resources written",
     )
-    if not done:
-        # Cancelled while its last type was written (no progress check came after): that
-        # type's file goes too, or it would stay with no retention time to delete it.
-        _delete_files(export)
-        return "cancelled"
-    return f"{written} resources"
+
+
+def progress(export: BulkExport) -> str:
+    """How far an unfinished export is, for its status (``X-Progress``)."""
+    files = BulkExportFile.objects.filter(export=export).aggregate(
+        planned=Count("pk"), done=Count("pk", filter=Q(status=PieceStatus.DONE)), rows=Sum("count")
+    )
+    if not files["planned"]:
+        return export.progress or export.get_status_display()
+    return (
+        f"{files['done']} of {files['planned']} parts written,"
+        f" {files['rows'] or 0:,} resources so far"
+    )
 
 
 def _audit_patients(reader: FhirReader, export: BulkExport) -> None:
@@ -420,36 +523,52 @@ def _audit_trail_reads(reader: FhirReader, export: BulkExport) -> None:
                 )
 
 
-def _chunks(
-    kind: ResourceType, reader: FhirReader, since: dt.datetime | None
-) -> Iterator[list[tuple[ResourceType, Any]]]:
-    """Every row of the type the reader may see, in keyset chunks, each part in turn."""
-    for part in kind.parts:
-        rows = (part.export_rows or part.rows)(reader).order_by("pk")
-        if since is not None and part.updated_field is not None:
-            rows = rows.filter(**{f"{part.updated_field}__gt": since})
-
-        def fetch(last: int, rows: QuerySet[Any] = rows) -> list[Any]:
-            return list(rows.filter(pk__gt=last)[:CHUNK])
-
-        for chunk in _read_ahead(fetch):
-            yield [(part, row) for row in chunk]
+def _rows(part: ResourceType, reader: FhirReader) -> QuerySet[Any]:
+    return (part.export_rows or part.rows)(reader)
 
 
-def _read_ahead(fetch: Callable[[int], list[Any]]) -> Iterator[list[Any]]:
-    """The chunks ``fetch`` gives from the start, each next one read while the caller writes
-    the last: on PostgreSQL, by a thread on a connection of its own, so the database's time
-    and the writing overlap (about a third faster). Inside a transaction (a test's) a second
+def _write_piece(piece: BulkExportFile, reader: FhirReader) -> tuple[str, int, int]:
+    """Write the piece's rows to a file in the storage; its name ("" if there was nothing to
+    write), the number of resources and the size."""
+    export = piece.export
+    part = REGISTRY[piece.resource_type].parts[piece.part]
+    rows = _rows(part, reader).order_by("pk")
+    if piece.pk_last is not None:
+        rows = rows.filter(pk__lte=piece.pk_last)
+    if export.since is not None and part.updated_field is not None:
+        rows = rows.filter(**{f"{part.updated_field}__gt": export.since})
+
+    def fetch(last: int) -> list[Any]:
+        return list(rows.filter(pk__gt=last)[:CHUNK])
+
+    count = 0
+    with tempfile.TemporaryFile() as out:
+        for index, chunk in enumerate(_read_ahead(fetch, piece.pk_after)):
+            out.write(b"".join(orjson.dumps(part.to_fhir(row), option=NEWLINE) for row in chunk))
+            count += len(chunk)
+            if index % 25 == 24:
+                _progress(piece, count)
+        if not count:
+            return "", 0, 0
+        size = out.tell()
+        out.seek(0)
+        path = f"fhir-export/{export.public_id}/{piece.resource_type}.ndjson"
+        return default_storage.save(path, File(out)), count, size
+
+
+def _read_ahead(fetch: Callable[[int], list[Any]], after: int) -> Iterator[list[Any]]:
+    """The chunks ``fetch`` gives from the key ``after``, each next one read while the caller
+    writes the last: on PostgreSQL, by a thread on a connection of its own, so the database's
+    time and the writing overlap (about a third faster). Inside a transaction (a test's) a second
     connection would not see its rows, and SQLite has one writer: there, one after another."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
-        last = 0
-        while chunk := fetch(last):
+        while chunk := fetch(after):
             yield chunk
-            last = chunk[-1].pk
+            after = chunk[-1].pk
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fhir-export") as pool:
         try:
-            coming = pool.submit(fetch, 0)
+            coming = pool.submit(fetch, after)
             while chunk := coming.result():
                 coming = pool.submit(fetch, chunk[-1].pk)
                 yield chunk
@@ -458,34 +577,11 @@ def _read_ahead(fetch: Callable[[int], list[Any]]) -> Iterator[list[Any]]:
             pool.submit(connections.close_all).result()
 
 
-def _write_type(export: BulkExport, reader: FhirReader, kind: ResourceType, before: int) -> int:
-    """One NDJSON file of every resource of the type; the number written."""
-    count = 0
-    with tempfile.TemporaryFile() as out:
-        for index, chunk in enumerate(_chunks(kind, reader, export.since)):
-            lines = "".join(
-                json.dumps(part.to_fhir(row), separators=(",", ":"), ensure_ascii=False) + "\n"
-                for part, row in chunk
-            )
-            out.write(lines.encode())
-            count += len(chunk)
-            if index % 25 == 0:
-                _progress(export, f"{kind.name}: {count:,} written ({before + count:,} in all)")
-        if not count:
-            return 0  # the IG lists no file for a type with nothing to export
-        size = out.tell()
-        out.seek(0)
-        name = default_storage.save(f"fhir-export/{export.public_id}/{kind.name}.ndjson", File(out))
-    BulkExportFile.objects.create(
-        export=export, resource_type=kind.name, name=name, count=count, size=size
-    )
-    return count
-
-
-def _progress(export: BulkExport, text: str) -> None:
-    """Say how far the export is; stop if it was cancelled meanwhile."""
-    moved = BulkExport.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(
-        progress=text[:200]
+def _progress(piece: BulkExportFile, count: int) -> None:
+    """Say how far the file is; stop if the export was cancelled or failed meanwhile (its
+    files, this one's row among them, are deleted then)."""
+    moved = BulkExportFile.objects.filter(pk=piece.pk, export__status=ExportStatus.RUNNING).update(
+        count=count
     )
     if not moved:
         raise ExportCancelledError

@@ -85,7 +85,7 @@ def _status(request: HttpRequest, export_id: uuid.UUID) -> HttpResponse:
         raise FhirError(500, "The export failed; it is logged. Ask for it again.")
     if export.status != ExportStatus.DONE:
         response = HttpResponse(status=202)
-        response["X-Progress"] = export.progress or export.get_status_display()
+        response["X-Progress"] = bulk.progress(export)
         response["Retry-After"] = str(bulk.POLL_SECONDS)
         return response
 

@@ -95,18 +95,36 @@ class BulkExport(models.Model):
         return f"Bulk export {self.public_id} ({self.status})"
 
 
+class PieceStatus(models.TextChoices):
+    QUEUED = "queued", "Waiting for a worker"
+    WRITING = "writing", "Being written"
+    DONE = "done", "Written"
+
+
 class BulkExportFile(models.Model):
-    """One NDJSON file of an export: every resource of one type, a line each."""
+    """One NDJSON file of an export, and the worker's job that writes it: the rows of one of the
+    type's tables (``part``, an index into ``ResourceType.parts``) whose primary key is above
+    ``pk_after`` and at most ``pk_last`` (no bound for the table's last file), a line each.
+
+    A large table is cut into several files so that several workers share one export; a file
+    with nothing in it (``count`` 0) is not listed in the manifest.
+    """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     export = models.ForeignKey(BulkExport, on_delete=models.CASCADE, related_name="files")
     resource_type = models.CharField(max_length=40)
-    name = models.CharField(max_length=300)  # in the default storage
-    count = models.PositiveBigIntegerField()
-    size = models.PositiveBigIntegerField()
+    part = models.PositiveSmallIntegerField(default=0)
+    pk_after = models.BigIntegerField(default=0)
+    pk_last = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=PieceStatus.choices, default=PieceStatus.QUEUED
+    )
+    name = models.CharField(max_length=300, blank=True)  # in the default storage, once written
+    count = models.PositiveBigIntegerField(default=0)  # written so far, then in the file
+    size = models.PositiveBigIntegerField(default=0)
 
     class Meta:
-        ordering = ["export", "resource_type"]
+        ordering = ["export", "resource_type", "part", "pk_after"]
 
     def __str__(self) -> str:
         return f"{self.resource_type}.ndjson ({self.count})"

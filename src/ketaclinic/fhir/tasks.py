@@ -1,5 +1,6 @@
-"""Background jobs of the FHIR API, run by ``ketaclinic worker``: writing a Bulk Data export,
-and deleting the files of exports past their retention time (periodic, ``lib.tasks``)."""
+"""Background jobs of the FHIR API, run by ``ketaclinic worker``: writing a Bulk Data export (a
+job that plans it, then a job per file, which several workers share), and deleting the files
+of exports past their retention time (periodic, ``lib.tasks``)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,16 @@ from ketaclinic.lib.tasks import ALREADY_RUN, periodic_continue
 
 @task()
 def fhir_export_run(export_pk: int) -> str:
-    """Write one export's NDJSON files (``bulk.export_run``: a retried run does nothing)."""
+    """Audit one export's patients and enqueue a job per file (``bulk.export_run``: a retried
+    run does nothing)."""
     return bulk.export_run(export_pk)
+
+
+@task()
+def fhir_export_piece(piece_pk: int) -> str:
+    """Write one file of an export; the last file written finishes the export
+    (``bulk.export_piece``: a retried run does nothing)."""
+    return bulk.export_piece(piece_pk)
 
 
 @task()

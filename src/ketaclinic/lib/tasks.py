@@ -69,6 +69,7 @@ WAITLIST_OFFER_EXPIRE = "ketaclinic.scheduling.tasks.waitlist_offer_expire"
 LETTER_GENERATE = "ketaclinic.outcomes.letters.tasks.letter_generate"
 WORKER_HEARTBEAT = "ketaclinic.web.tasks.worker_heartbeat"
 FHIR_EXPORT_RUN = "ketaclinic.fhir.tasks.fhir_export_run"
+FHIR_EXPORT_PIECE = "ketaclinic.fhir.tasks.fhir_export_piece"
 
 #: Every one-off job; ``enqueue`` refuses any other path.
 ONE_OFF_JOBS = frozenset(
@@ -79,6 +80,7 @@ ONE_OFF_JOBS = frozenset(
         LETTER_GENERATE,
         WORKER_HEARTBEAT,
         FHIR_EXPORT_RUN,
+        FHIR_EXPORT_PIECE,
     }
 )
 
