@@ -4,10 +4,11 @@ clinic's backend system (``system/*.read``) and Alice's patient app (``patient/*
 
 What each reader may see is derived here from the rules, over the tables themselves, never from
 the API's own ``rows``: records of the reader's clinic only; the directory for everyone; a
-patient her own Patient, Appointments, diary (Observation, QuestionnaireResponse) and signed
-plans (CarePlan, MedicationRequest), and none of the clinical notes; the front desk the
-patients and their Appointments and no clinical content; nurses, physicians, clinic admins and
-backend systems everything of their clinic; the audit trail a clinic admin's session only. A
+patient her own Patient, Appointments, diary and self-checks (Observation,
+QuestionnaireResponse) and signed plans (CarePlan, MedicationRequest), and none of the clinical
+notes; an anonymous self-check nobody; the front desk the patients and their Appointments and
+no clinical content; nurses, physicians, clinic admins and backend systems everything of their
+clinic; the audit trail a clinic admin's session only. A
 search shows exactly those rows and audits exactly the patients shown, every other row's read
 is a 404 that audits nothing, no resource carries a database id, and a page of every type costs
 the same queries whatever its size (``_include`` too). Then the edges: ``_include``,
@@ -65,6 +66,8 @@ from ketaclinic.outcomes.models import DiaryEntry, Letter, LetterStatus
 from ketaclinic.patients.models import Patient
 from ketaclinic.plans.models import Plan, PlanStatus
 from ketaclinic.scheduling.models import Appointment
+from ketaclinic.screening.models import SelfCheckResult
+from ketaclinic.screening.services import selfcheck_attach, selfcheck_submit
 from tests.clock import today
 from tests.conftest import World
 from tests.factories.accounts import make_user
@@ -75,6 +78,7 @@ from tests.factories.scheduling import book_infusion, infusion_type
 from tests.fhir.exports import run_export
 from tests.fhir.test_smart_oauth import _client_credentials, _patient_app, _token_for
 from tests.fhir.validate import valid
+from tests.screening.helpers import answers as selfcheck_answers
 
 Browser = Callable[[str], Client]
 BASE = "/fhir/R4/"
@@ -225,6 +229,9 @@ def _everything(world: World) -> None:
         (world.other_patient, theirs),
     ):
         _visit_rows(patient, staff)
+        attached = selfcheck_submit(answers=selfcheck_answers())
+        selfcheck_attach(actor=Actor(user=None), selfcheck=attached, patient=patient)
+    selfcheck_submit(answers=selfcheck_answers())  # anonymous: in nobody's record
 
 
 # --- the rules, over the tables ----------------------------------------------------------------
@@ -268,6 +275,13 @@ def universe() -> list[Row]:
         "chart",
         "consultation__clinic_id",
         "patient_id",
+    )
+    found += _rows(
+        SelfCheckResult.objects.all(),
+        "QuestionnaireResponse",
+        "diary",
+        "selfcheck__patient__clinic_id",
+        "selfcheck__patient_id",
     )
     found += _rows(
         Consultation.objects.filter(dn4_total__isnull=False),

@@ -55,3 +55,24 @@ class SelfCheck(models.Model):
     @property
     def is_attached(self) -> bool:
         return self.patient_id is not None
+
+
+class SelfCheckResult(models.Model):
+    """One instrument's result within a self-check (each self-check scores every instrument of
+    ``questions.SCREENING_CODES``): the row the FHIR API serves as that instrument's
+    QuestionnaireResponse, with an id of its own. The answers and the score stay on the
+    self-check (``answers``, ``scores[instrument]``); this row only names them."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    selfcheck = models.ForeignKey(SelfCheck, on_delete=models.CASCADE, related_name="results")
+    instrument = models.CharField(max_length=20)  # a code of questions.SCREENING_CODES
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["selfcheck", "instrument"], name="selfcheck_result_one_per_instrument"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"self-check result {self.public_id} ({self.instrument})"

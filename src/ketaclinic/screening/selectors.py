@@ -14,7 +14,7 @@ from ketaclinic.audit.models import Action
 from ketaclinic.patients.api import access_patient
 from ketaclinic.patients.models import Patient
 from ketaclinic.screening.models import SelfCheck
-from ketaclinic.screening.questions import DURATIONS, FEEL_QUESTIONS
+from ketaclinic.screening.questions import DURATIONS, FEEL_QUESTIONS, instrument_answers
 
 SESSION_ANSWERS = "selfcheck_answers"
 """Session key of the answers given so far, by step (one key for the whole questionnaire)."""
@@ -98,3 +98,10 @@ def selfcheck_answers_for_intake(
         feel_yes=tuple(q.concept for q in FEEL_QUESTIONS if feel.get(q.concept) is True),
         treatments=tuple(t for t in answers["treatments"]["treatments"] if t != "none"),
     )
+
+
+def selfcheck_instrument_answers(selfcheck: SelfCheck) -> dict[str, dict[str, bool]]:
+    """Each instrument's item answers, as the self-check scored them from its stored answers
+    (one answer per symptom feeds every instrument that asks it: ``questions``)."""
+    concepts = {**selfcheck.answers["feel"], **selfcheck.answers["self-tests"]}
+    return instrument_answers({key: bool(value) for key, value in concepts.items()})

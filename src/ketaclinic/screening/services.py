@@ -1,7 +1,8 @@
 """Writes of self-checks: one transaction each.
 
-``selfcheck_submit`` stores an anonymous result and writes no audit event: the row names no one
-(see models.py), so there is no patient whose record was read or changed. ``selfcheck_attach``
+``selfcheck_submit`` stores an anonymous result (with a ``SelfCheckResult`` per instrument) and
+writes no audit event: the row names no one (see models.py), so there is no patient whose
+record was read or changed. ``selfcheck_attach``
 turns it into patient data and is audited in the same transaction as the link.
 ``selfchecks_purge`` deletes anonymous results nobody attached within the retention period
 (daily, ``tasks.selfcheck_purge``, which the task worker starts).
@@ -20,7 +21,7 @@ from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
 from ketaclinic.patients.api import patients_visible_to
 from ketaclinic.patients.models import Patient
-from ketaclinic.screening.models import SelfCheck
+from ketaclinic.screening.models import SelfCheck, SelfCheckResult
 from ketaclinic.screening.questions import evaluate
 
 
@@ -39,7 +40,12 @@ def selfcheck_submit(*, answers: Mapping[str, Mapping[str, object]]) -> SelfChec
         red_flags=list(outcome.red_flags),
     )
     selfcheck.full_clean()
-    selfcheck.save()
+    with transaction.atomic():
+        selfcheck.save()
+        # A row per instrument scored: what the FHIR API serves as its QuestionnaireResponse.
+        SelfCheckResult.objects.bulk_create(
+            SelfCheckResult(selfcheck=selfcheck, instrument=code) for code in outcome.scores
+        )
     return selfcheck
 
 
@@ -98,7 +104,9 @@ def selfchecks_purge(*, older_than: dt.timedelta, now: dt.datetime | None = None
                 return total
             # Re-check "still anonymous" in the delete itself: a visitor may attach one of
             # these between the select and the delete.
-            deleted, _ = stale.filter(pk__in=ids).delete()
+            # Their ``SelfCheckResult`` rows go with them; the count is of self-checks.
+            _, by_model = stale.filter(pk__in=ids).delete()
+            deleted = by_model.get(SelfCheck._meta.label, 0)
             if not deleted:  # another purge took this batch first
                 continue
             audit_record(

@@ -1,5 +1,5 @@
 """QuestionnaireResponse: the answers a patient gave to one of the clinic's instruments, with the
-score they gave, from two tables:
+score they gave, from three tables:
 
 - the pain diary (``outcomes.DiaryEntry``): the daily NRS, the weekly PEG (its three items) and
   the PGIC, each entry's answers as stored; the id is the entry's public id (its Observation
@@ -24,15 +24,17 @@ moment the answers were last saved is ``meta.lastUpdated``. The diary's author i
 it, is named instead); the exam's is the physician who signed it, or who opened it while it is a
 draft (then the response is ``in-progress``: the answers may still change).
 
-Left out: the public self-check (``screening.SelfCheck``). One self-check answers three
-instruments at once (DN4 interview, ID Pain, S-LANSS) in one row with one public id, and a
-response answers one questionnaire: three responses need three ids, and the table has one (a
-row per instrument result, with its own public id, would serve them).
+- the public self-check once it is attached to her record (``screening.SelfCheckResult``): one
+  response per instrument it scored (the DN4 interview, ID Pain, S-LANSS), each result row's
+  public id the response's; the answers are the self-check's, one per symptom feeding every
+  instrument that asks it, as it was scored. ``authored`` is the moment she answered, and
+  ``meta.lastUpdated`` the moment it joined her record.
 
 Clinical content: the clinic's nurses, physicians and admins read them, and its registered
-systems; the patient reads her own diary's, not the exam's (she does not read her consultations
-on the pages either); the front desk reads none, as on the pages. ``fhir.writes`` creates
-diary entries from a patient app's responses, through the diary's own service.
+systems; the patient reads her own diary's and self-checks', not the exam's (she does not read
+her consultations on the pages either); the front desk reads none, as on the pages.
+``fhir.writes`` creates diary entries from a patient app's responses, through the diary's own
+service.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ from ketaclinic.fhir.resources.questionnaire import (
 from ketaclinic.fhir.search import Filter, Param, dates, subject_params
 from ketaclinic.outcomes.models import DiaryEntry
 from ketaclinic.patients.models import Patient
+from ketaclinic.screening.api import selfcheck_instrument_answers
+from ketaclinic.screening.models import SelfCheckResult
 
 SCORE_EXTENSION = "https://ketaclinic.org/fhir/StructureDefinition/instrument-score"
 # The exam's instrument: the full DN4, interview and examination items.
@@ -171,6 +175,42 @@ def exam_response(row: Consultation) -> dict[str, Any]:
     )
 
 
+# --- the self-check ---------------------------------------------------------------------------
+
+
+def _selfcheck_results(reader: FhirReader) -> QuerySet[SelfCheckResult]:
+    # Attached self-checks only: an anonymous one is in no patient's record.
+    return SelfCheckResult.objects.filter(
+        selfcheck__patient__in=reader.clinical_patients()
+    ).select_related("selfcheck__patient__clinic")
+
+
+def selfcheck_response(row: SelfCheckResult) -> dict[str, Any]:
+    check = row.selfcheck
+    # ``_selfcheck_results`` keeps attached ones only.
+    assert check.patient is not None
+    assert check.attached_at is not None
+    patient = reference("Patient", check.patient)
+    result = check.scores[row.instrument]
+    return pruned(
+        {
+            "resourceType": "QuestionnaireResponse",
+            "id": str(row.public_id),
+            "meta": {"lastUpdated": instant(check.attached_at)},
+            "extension": [score_extension(row.instrument, result["total"], result["positive"])],
+            "questionnaire": questionnaire_url(row.instrument),
+            "status": "completed",
+            "subject": patient,
+            "authored": instant(check.created_at),
+            "author": patient,
+            "source": patient,
+            "item": answered_items(
+                row.instrument, selfcheck_instrument_answers(check)[row.instrument]
+            ),
+        }
+    )
+
+
 # --- search parameters ------------------------------------------------------------------------
 
 
@@ -217,10 +257,16 @@ def _statuses(matching: Mapping[str, Q]) -> Filter:
 
 _QUESTIONNAIRE_DOC = (
     "The instrument's Questionnaire: its canonical url (https://ketaclinic.org/fhir/"
-    "Questionnaire/nrs), Questionnaire/[id] or the id: nrs, peg, pgic, dn4."
+    "Questionnaire/nrs), Questionnaire/[id] or the id: nrs, peg, pgic (the diary), dn4 (the"
+    " exam), dn4-interview, id-pain, s-lanss (the self-check)."
 )
-_STATUS_DOC = "completed (a diary entry, a signed exam) or in-progress (a draft exam's DN4)."
-_AUTHORED_DOC = "The day the answers belong to (the diary's day, the exam's date)."
+_STATUS_DOC = (
+    "completed (a diary entry, a self-check, a signed exam) or in-progress (a draft exam's DN4)."
+)
+_AUTHORED_DOC = (
+    "The day the answers belong to (the diary's day, the exam's date), or when the self-check"
+    " was answered."
+)
 
 EXAM_RESPONSE = ResourceType(
     name="QuestionnaireResponse",
@@ -248,6 +294,21 @@ EXAM_RESPONSE = ResourceType(
     includes={"QuestionnaireResponse:patient": ("Patient", lambda row: row.patient)},
 )
 
+SELFCHECK_RESPONSE = ResourceType(
+    name="QuestionnaireResponse",
+    rows=_selfcheck_results,
+    to_fhir=selfcheck_response,
+    params={
+        **subject_params("selfcheck__patient__public_id"),
+        "questionnaire": Param("reference", _questionnaire("instrument"), _QUESTIONNAIRE_DOC),
+        "status": Param("token", _statuses({"completed": Q(pk__isnull=False)}), _STATUS_DOC),
+        "authored": Param("date", dates("selfcheck__created_at", param="authored"), _AUTHORED_DOC),
+    },
+    updated_field="selfcheck__attached_at",
+    patient_of=lambda row: row.selfcheck.patient,
+    includes={"QuestionnaireResponse:patient": ("Patient", lambda row: row.selfcheck.patient)},
+)
+
 QUESTIONNAIRE_RESPONSE = ResourceType(
     name="QuestionnaireResponse",
     rows=_entries,
@@ -264,10 +325,11 @@ QUESTIONNAIRE_RESPONSE = ResourceType(
     updated_field="updated_at",
     patient_of=lambda row: row.patient,
     includes={"QuestionnaireResponse:patient": ("Patient", lambda row: row.patient)},
-    more=(EXAM_RESPONSE,),
+    more=(EXAM_RESPONSE, SELFCHECK_RESPONSE),
     doc=(
         "The answers to the clinic's instruments, with the score (an extension): the pain"
-        " diary's NRS, PEG and PGIC, and the examination's DN4. A patient app creates diary"
-        " entries (NRS, PEG) by posting one."
+        " diary's NRS, PEG and PGIC, the examination's DN4, and the self-check's DN4"
+        " interview, ID Pain and S-LANSS. A patient app creates diary entries (NRS, PEG) by"
+        " posting one."
     ),
 )
