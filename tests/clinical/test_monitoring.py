@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ketaclinic.clinical.administration import DOSE_REACHED_TOLERANCE_MG
 from ketaclinic.clinical.dosing import DEFAULT_LIMITS, DoseLimitExceeded, DoseLimits
 from ketaclinic.clinical.instruments import InvalidAnswers
 from ketaclinic.clinical.monitoring import (
@@ -39,6 +40,7 @@ from ketaclinic.clinical.monitoring import (
     infused_mg,
     infusion_rate_check,
     is_ceiling,
+    planned_dose_given,
     precheck,
     precheck_ceiling,
     sedation_alerts,
@@ -490,6 +492,19 @@ def test_running_after_the_planned_total_is_refused() -> None:
     with pytest.raises(PlannedDoseReached):
         rate_check(given_mg=34.995)
     rate_check(given_mg=34.98)
+
+
+def test_the_planned_dose_is_given_within_a_hundredth_of_a_milligram() -> None:
+    assert planned_dose_given(given_mg=35.0, plan_total_mg=35.0)
+    assert planned_dose_given(given_mg=36.0, plan_total_mg=35.0)
+    assert planned_dose_given(given_mg=34.99, plan_total_mg=35.0)  # the float sum's error
+    assert not planned_dose_given(given_mg=34.98, plan_total_mg=35.0)
+    assert not planned_dose_given(given_mg=0.0, plan_total_mg=35.0)
+    assert Fraction(1, 100) == DOSE_REACHED_TOLERANCE_MG
+    for field, values in (("given_mg", (-1.0, 35.0)), ("plan_total_mg", (35.0, math.nan))):
+        given, total = values
+        with pytest.raises(ValueError, match=rf"^{field}"):
+            planned_dose_given(given_mg=given, plan_total_mg=total)
 
 
 @pytest.mark.parametrize(

@@ -337,15 +337,18 @@ def test_chart_values_are_searched_by_the_observation_parameters(
 
 
 @pytest.mark.django_db
-def test_a_finished_infusion_reads_as_a_completed_administration(
+def test_an_infusion_ended_short_of_the_plan_reads_as_a_stopped_administration(
     world: World, client_for: Browser
 ) -> None:
     day, _ = _alice_day(world)
     session = day.session
     assert session.started_at is not None
     assert session.ended_at is not None
+    # The rate was lowered for nausea and the pump stopped before the plan's 35 mg.
+    assert session.plan_total_mg == 35
+    assert given_mg_at(session, session.ended_at) < 34
     given = fhir(client_for("physician"), f"MedicationAdministration/{session.public_id}")
-    assert given["status"] == "completed"
+    assert given["status"] == "stopped"
     assert given["medicationCodeableConcept"]["coding"] == [
         {
             "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
@@ -374,6 +377,28 @@ def test_a_finished_infusion_reads_as_a_completed_administration(
     assert "rateQuantity" not in dosage
     assert dosage["text"] == "Intravenous infusion, the rate changed: 52.5 mg/h, then 40 mg/h"
     assert given["note"] == [{"text": "The plan's dose: 35 mg over 40 minutes at 52.5 mg/h."}]
+
+
+def _full_dose(world: World) -> Day:
+    """Bob's infusion, run at the plan's rate for its whole 40 minutes, then stopped."""
+    bob = _bob_day(world)
+    bob.backdate(41)
+    bob.stop()
+    return bob
+
+
+@pytest.mark.django_db
+def test_an_infusion_that_gave_the_plans_dose_reads_as_completed(
+    world: World, client_for: Browser
+) -> None:
+    bob = _full_dose(world)
+    session = bob.reload()
+    assert session.ended_at is not None
+    assert session.plan_total_mg is not None
+    assert given_mg_at(session, session.ended_at) >= session.plan_total_mg
+    given = fhir(client_for("nurse"), f"MedicationAdministration/{session.public_id}")
+    assert given["status"] == "completed"
+    assert given["dosage"]["dose"]["value"] == round(given_mg_at(session, session.ended_at), 2)
 
 
 @pytest.mark.django_db
@@ -438,10 +463,11 @@ def test_administrations_are_searched_by_their_parameters(
 
     assert found(f"patient={world.alice_patient.public_id}") == {mine}
     assert found(f"subject=Patient/{world.bob_patient.public_id}") == {his}
-    assert found("status=completed") == {mine}
+    assert found("status=stopped") == {mine}
     assert found("status=in-progress") == {his}
     assert found("status=on-hold") == set()
-    assert found("status=completed,in-progress") == {mine, his}
+    assert found("status=completed") == set()
+    assert found("status=stopped,in-progress") == {mine, his}
     assert found(f"context=Encounter/{mine}") == {mine}
     assert alice.session.plan is not None
     assert found(f"request=MedicationRequest/{alice.session.plan.public_id}") == {mine}
@@ -455,6 +481,14 @@ def test_administrations_are_searched_by_their_parameters(
     assert found(f"effective-time=lt{instant(started)}") == set()
     session = InfusionSession.objects.get(pk=bob.session.pk)
     assert found(f"_lastUpdated=ge{instant(session.updated_at)}") == {his}
+    # Each status the search finds is the one its read states.
+    bob.backdate(41)
+    bob.stop()
+    assert found("status=completed") == {his}
+    assert found("status=stopped") == {mine}
+    for resource_id in (mine, his):
+        read = fhir(client, f"MedicationAdministration/{resource_id}")["status"]
+        assert found(f"status={read}&_id={resource_id}") == {resource_id}
 
 
 # --- AdverseEvent -----------------------------------------------------------------------------

@@ -18,17 +18,20 @@ from ketaclinic.clinical._validate import require_bool, require_number, type_nam
 from ketaclinic.clinical.dosing import DoseLimits, rate_limit_check, session_dose_check
 
 __all__ = [
+    "DOSE_REACHED_TOLERANCE_MG",
     "PlanRateExceeded",
     "PlannedDoseReached",
     "controlled_substance_check",
     "infused_mg",
     "infusion_rate_check",
+    "planned_dose_given",
 ]
 
-# How much below the planned total still counts as "the planned dose has been given": the
-# running total is a sum of rate x time in floating point, so an exact comparison could leave a
-# hundredth of a milligram "still to give" forever. 0.01 mg is far below any pump's resolution.
-_DOSE_REACHED_TOLERANCE_MG: Final = Fraction(1, 100)
+#: How much below the planned total still counts as "the planned dose has been given": the
+#: running total is a sum of rate x time in floating point, so an exact comparison could leave a
+#: hundredth of a milligram "still to give" forever. 0.01 mg is far below any pump's resolution.
+#: Public so that a query can draw the same line (the FHIR API's MedicationAdministration status).
+DOSE_REACHED_TOLERANCE_MG: Final = Fraction(1, 100)
 _MINUTES_PER_HOUR: Final = 60
 
 
@@ -64,6 +67,15 @@ def infused_mg(segments: Sequence[tuple[float, float, float]]) -> float:
     return total
 
 
+def planned_dose_given(*, given_mg: float, plan_total_mg: float) -> bool:
+    """Whether the plan's total dose has been given: the amount given is at most
+    ``DOSE_REACHED_TOLERANCE_MG`` short of it. A negative or non-finite amount: ``ValueError``
+    naming it."""
+    given = float(require_number(given_mg, "given_mg", minimum=0))
+    plan_total = float(require_number(plan_total_mg, "plan_total_mg", minimum=0))
+    return exact(given) >= exact(plan_total) - DOSE_REACHED_TOLERANCE_MG
+
+
 def infusion_rate_check(
     *,
     rate_mg_per_h: float,
@@ -96,7 +108,7 @@ def infusion_rate_check(
             f"rate_mg_per_h {_show(rate)} mg/h is above the plan's rate of {_show(plan_rate)} "
             "mg/h; a faster rate needs a new plan signed by a physician"
         )
-    if exact(given) >= exact(plan_total) - _DOSE_REACHED_TOLERANCE_MG:
+    if planned_dose_given(given_mg=given, plan_total_mg=plan_total):
         raise PlannedDoseReached(
             f"rate_mg_per_h: the plan's total of {_show(plan_total)} mg has been given "
             f"({given:.1f} mg); stop the infusion"

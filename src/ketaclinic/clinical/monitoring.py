@@ -39,6 +39,7 @@ from ketaclinic.clinical.administration import (
     controlled_substance_check,
     infused_mg,
     infusion_rate_check,
+    planned_dose_given,
 )
 from ketaclinic.clinical.instruments import score
 from ketaclinic.clinical.monitoring_gates import (
@@ -98,6 +99,7 @@ __all__ = [
     "infused_mg",
     "infusion_rate_check",
     "is_ceiling",
+    "planned_dose_given",
     "precheck",
     "precheck_ceiling",
     "sedation_alerts",

@@ -1,13 +1,15 @@
 """MedicationAdministration: the ketamine (RxNorm 6130) an infusion session gave, one per session
 that started, with the session's id (its Encounter has the same one).
 
-Status: in-progress while the pump runs, on-hold while it is paused, completed once it was
-stopped. A deferred session gave nothing and has no start time to state (R4 requires one), so it
-is not an administration here; its Encounter says it was deferred. The dose is the amount the
-charted rates gave (``infusions.api.given_mg_at``, as the chart computes it), stated once the
-infusion has ended: while it runs the amount changes by the second. The rate is the pump's while
-it runs; after the end, the one rate it ran at, or none when the rate was changed (the dosage's
-text lists them). The route is in words: the project's code tables hold no route code.
+Status: in-progress while the pump runs, on-hold while it is paused; once the pump was stopped,
+completed if the plan's total dose was given (the chart's own rule,
+``clinical.monitoring.planned_dose_given``) and stopped (R4: halted before all of it occurred) if
+the infusion ended short of it. A deferred session gave nothing and has no start time to state (R4
+requires one), so it is not an administration here; its Encounter says it was deferred. The dose is
+the amount the charted rates gave (``infusions.api.given_mg_at``, as the chart computes it), stated
+once the infusion has ended: while it runs the amount changes by the second. The rate is the pump's
+while it runs; after the end, the one rate it ran at, or none when the rate was changed (the
+dosage's text lists them). The route is in words: the project's code tables hold no route code.
 
 Clinical notes: the clinic's nurses, physicians and admins read them, and its backend systems;
 not the patient nor the front desk, as on the pages (``FhirReader.chart_patients``).
@@ -17,9 +19,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 
 from ketaclinic.clinical import codes
+from ketaclinic.clinical.administration import DOSE_REACHED_TOLERANCE_MG
+from ketaclinic.clinical.monitoring import planned_dose_given
 from ketaclinic.fhir.access import FhirReader
 from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
 from ketaclinic.fhir.resources.observation import UCUM
@@ -51,13 +55,28 @@ def _sessions(reader: FhirReader) -> QuerySet[InfusionSession]:
 
 def status(session: InfusionSession) -> str:
     if session.ended_at is not None:
+        total = session.plan_total_mg
+        given = given_mg_at(session, session.ended_at)
+        if total is not None and not planned_dose_given(given_mg=given, plan_total_mg=total):
+            return "stopped"
         return "completed"
     return "in-progress" if session.current_rate_mg_per_h else "on-hold"
 
 
+# Ended short of the plan's total, as ``planned_dose_given`` draws the line: once the pump is
+# stopped its rate is 0 and ``given_before_mg`` holds everything given.
+_SHORT = Q(
+    plan_total_mg__isnull=False,
+    given_before_mg__lt=F("plan_total_mg") - float(DOSE_REACHED_TOLERANCE_MG),
+)
 # The rows of each status, as ``status`` reads them.
 _STATUS_ROWS = {
-    "completed": Q(ended_at__isnull=False),
+    "completed": Q(ended_at__isnull=False, plan_total_mg__isnull=True)
+    | Q(
+        ended_at__isnull=False,
+        given_before_mg__gte=F("plan_total_mg") - float(DOSE_REACHED_TOLERANCE_MG),
+    ),
+    "stopped": Q(ended_at__isnull=False) & _SHORT,
     "in-progress": Q(ended_at__isnull=True, current_rate_mg_per_h__gt=0),
     "on-hold": Q(ended_at__isnull=True)
     & (Q(current_rate_mg_per_h__isnull=True) | Q(current_rate_mg_per_h=0)),
@@ -167,7 +186,12 @@ MEDICATION_ADMINISTRATION = ResourceType(
         "effective-time": Param(
             "date", dates("started_at", param="effective-time"), "When the infusion started."
         ),
-        "status": Param("token", _status, "in-progress, on-hold or completed."),
+        "status": Param(
+            "token",
+            _status,
+            "in-progress, on-hold, completed (the plan's dose given) or stopped (ended short"
+            " of it).",
+        ),
         "code": Param("token", _code, "http://www.nlm.nih.gov/research/umls/rxnorm|6130."),
     },
     updated_field="updated_at",
