@@ -256,6 +256,14 @@ def test_searches_match_as_r4_defines(world: World, client_for: ClientFor) -> No
     }
     assert found("_lastUpdated=ge2000-01-01") >= {o, y}
     assert found("_lastUpdated=lt2000-01-01") == set()
+    # The calendar's last year, month, day and second are dates like any other: their range
+    # ends where timestamps end.
+    assert found("_lastUpdated=lt9999") >= {o, y}
+    assert found("_lastUpdated=ge9999") == set()
+    assert found("_lastUpdated=le9999-12") >= {o, y}
+    assert found("_lastUpdated=lt9999-12-31") >= {o, y}
+    assert found("_lastUpdated=le9999-12-31T23:59:59Z") >= {o, y}
+    assert found("birthdate=lt9999-12-31") >= {o, y}
     nurse_roles = ids_of(fhir(client, "PractitionerRole?role=nurse"))
     assert nurse_roles == [str(world.nurse.public_id)]
     here = ids_of(fhir(client, f"PractitionerRole?location=Location/{world.charlotte.public_id}"))
@@ -274,6 +282,9 @@ def test_bad_searches_are_refused_naming_the_parameter_and_change_nothing(
     assert "_count" in refused(client, "Patient?_count=-1", 400)
     assert "birthdate" in refused(client, "Patient?birthdate=last-tuesday", 400)
     assert "birthdate" in refused(client, "Patient?birthdate=1970-13-01", 400)
+    # Past the last moment a timestamp holds, in UTC.
+    after_all = "_lastUpdated=9999-12-31T23:00:00-05:00".replace("+", "%2B")
+    assert "_lastUpdated" in refused(client, f"Patient?{after_all}", 400)
     assert "sa" in refused(client, "Patient?birthdate=sa1970", 400)
     assert "_cursor" in refused(client, "Patient?_cursor=page-2", 400)
     assert "Unknown search parameter: shoe-size" in refused(

@@ -253,6 +253,11 @@ _DATE = re.compile(
 )
 
 
+#: Where the range of the calendar's last year (month, day, second) ends: ``date_range``'s end
+#: when the next one would be past year 9999.
+END_OF_TIME = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
 def date_range(name: str, raw: str) -> tuple[str, dt.datetime, dt.datetime]:
     """The prefix and the range ``[start, end)`` a date value stands for, by its precision
     (a year, a month, a day, or a moment). Dates without a zone are in the server's zone."""
@@ -282,17 +287,25 @@ def date_range(name: str, raw: str) -> tuple[str, dt.datetime, dt.datetime]:
         if found["time"]:
             moment = dt.datetime.fromisoformat(f"{year:04d}-{month:02d}-{day:02d}T{found['time']}")
             start = moment.replace(tzinfo=zone)
-            end = start + dt.timedelta(seconds=1)
         else:
             start = dt.datetime(year, month, day, tzinfo=zone)
-            if found["day"]:
-                end = start + dt.timedelta(days=1)
-            elif found["month"]:
-                end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone)
-            else:
-                end = dt.datetime(year + 1, 1, 1, tzinfo=zone)
+        start.astimezone(dt.UTC)  # the database compares in UTC: past year 9999 is no date
     except (ValueError, OverflowError):
         raise FhirError(400, f"{name}: {raw} is not a date.", expression=name) from None
+    try:
+        if found["time"]:
+            end = start + dt.timedelta(seconds=1)
+        elif found["day"]:
+            end = start + dt.timedelta(days=1)
+        elif found["month"]:
+            end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone)
+        else:
+            end = dt.datetime(year + 1, 1, 1, tzinfo=zone)
+        end.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        # The last stretch of the calendar (9999, its December, its last day): it ends where
+        # timestamps end, so ``lt9999`` is every moment before that year, not a refusal.
+        end = END_OF_TIME
     return prefix, start, end
 
 
@@ -313,16 +326,24 @@ def dates(field_name: str, *, param: str, day_field: bool = False) -> Filter:
         match = Q()
         for raw in given:
             prefix, start, end = date_range(param, raw)
-            low, high = bound(start), bound(end)
-            if day_field and isinstance(high, dt.date) and high == low:
-                high = low + dt.timedelta(days=1)  # a moment within a day: that day
-            inside = Q(**{f"{field_name}__gte": low, f"{field_name}__lt": high})
+            low = bound(start)
+            if end == END_OF_TIME:
+                # The calendar's last stretch: every value from its start on, nothing after.
+                inside = Q(**{f"{field_name}__gte": low})
+                upto, after = Q(**{f"{field_name}__isnull": False}), Q(pk__in=[])
+            else:
+                high = bound(end)
+                if day_field and high == low:
+                    high = low + dt.timedelta(days=1)  # a moment within a day: that day
+                inside = Q(**{f"{field_name}__gte": low, f"{field_name}__lt": high})
+                upto = Q(**{f"{field_name}__lt": high})
+                after = Q(**{f"{field_name}__gte": high})
             match |= {
                 "eq": inside,
                 "ne": ~inside,
                 "lt": Q(**{f"{field_name}__lt": low}),
-                "le": Q(**{f"{field_name}__lt": high}),
-                "gt": Q(**{f"{field_name}__gte": high}),
+                "le": upto,
+                "gt": after,
                 "ge": Q(**{f"{field_name}__gte": low}),
             }[prefix]
         return qs.filter(match)
