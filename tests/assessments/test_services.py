@@ -165,6 +165,21 @@ def test_history_save_replaces_causes_and_treatments(world: World) -> None:
     }
 
 
+def test_a_cause_kept_across_history_saves_keeps_its_id(world: World) -> None:
+    c = complete(world)  # causes snomed|230572002 and icd10cm|E11.42
+    ids = dict(c.causes.values_list("code", "public_id"))
+    c = services.consultation_history_save(
+        actor=actor(world),
+        public_id=str(c.public_id),
+        expected_version=c.version,
+        history=history(causes=["icd10cm|E11.42", "icd10cm|B02.29"]),
+    )
+    now = dict(c.causes.values_list("code", "public_id"))
+    assert set(now) == {"E11.42", "B02.29"}
+    assert now["E11.42"] == ids["E11.42"]  # kept: the same Condition
+    assert now["B02.29"] not in ids.values()
+
+
 @pytest.mark.parametrize(
     ("overrides", "field", "words"),
     [
@@ -220,6 +235,21 @@ def test_exam_stores_vitals_as_loinc_observations_with_ucum_units(world: World) 
     [event] = events("update", "consultation")
     assert event.detail["section"] == "exam"
     assert "spo2" in event.detail["fields"]
+
+
+def test_a_measurement_kept_across_exam_saves_keeps_its_row_and_id(world: World) -> None:
+    c = save_exam(world, start(world))
+    first = {o.loinc: (o.public_id, o.value) for o in c.observations.all()}
+    c = save_exam(world, c, heart_rate=88, temperature_c=None)
+    now = {o.loinc: (o.public_id, o.value) for o in c.observations.all()}
+    assert now["8867-4"] == (first["8867-4"][0], 88.0)  # the same row, the value brought up
+    assert now["8480-6"] == first["8480-6"]  # unchanged
+    assert "8310-5" not in now  # no temperature any more: its row is gone
+    c = save_exam(world, c)
+    again = {o.loinc: o.public_id for o in c.observations.all()}
+    assert again["8310-5"] not in {public_id for public_id, _ in first.values()}  # a new one
+    assert again["8480-6"] == first["8480-6"][0]
+    assert set(again) == set(first)
 
 
 def test_optional_vitals_may_be_left_out(world: World) -> None:

@@ -312,8 +312,8 @@ class Observation(models.Model):
     """An exam measurement coded in LOINC with its UCUM unit, written with the exam.
 
     The typed columns of ``Consultation`` are what forms edit and constraints check; these rows
-    are their coded form for interchange (FHIR Observation) and charts, rewritten on each exam
-    save in the same transaction.
+    are their coded form for interchange (FHIR Observation) and charts, brought in step with each
+    exam save in the same transaction (a measurement still taken keeps its row, and its id).
     """
 
     # The FHIR API's Observation id (never the database's own).

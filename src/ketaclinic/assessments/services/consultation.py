@@ -247,10 +247,16 @@ def consultation_history_save(
         changed.append("prior_treatments")
     save_consultation(consultation)
     if "causes" in changed:
-        consultation.causes.all().delete()
+        # A cause kept keeps its row, and so its id (the FHIR API's Condition).
+        kept = {(c.system, c.code) for c in causes}
+        rows = {(row.system, row.code): row for row in consultation.causes.all()}
+        Cause.objects.filter(
+            pk__in=[row.pk for key, row in rows.items() if key not in kept]
+        ).delete()
         Cause.objects.bulk_create(
             Cause(consultation=consultation, system=c.system, code=c.code, display=c.display)
             for c in causes
+            if (c.system, c.code) not in rows
         )
     if "prior_treatments" in changed:
         consultation.prior_treatments.all().delete()
@@ -354,6 +360,31 @@ def _observations(consultation: Consultation) -> list[Observation]:
     return rows
 
 
+_OBSERVATION_VALUES = ("display", "value", "unit", "effective_date")
+
+
+def _observations_sync(consultation: Consultation) -> None:
+    """Make the exam's coded rows match its columns. A measurement still taken keeps its row,
+    and so its id (the FHIR API's Observation), with the value brought up to date; one no
+    longer taken goes; a new one is added."""
+    wanted = {row.loinc: row for row in _observations(consultation)}
+    rows = {row.loinc: row for row in consultation.observations.all()}
+    Observation.objects.filter(
+        pk__in=[row.pk for loinc, row in rows.items() if loinc not in wanted]
+    ).delete()
+    changed = []
+    for loinc, row in rows.items():
+        new = wanted.get(loinc)
+        if new is None:
+            continue
+        if any(getattr(row, name) != getattr(new, name) for name in _OBSERVATION_VALUES):
+            for name in _OBSERVATION_VALUES:
+                setattr(row, name, getattr(new, name))
+            changed.append(row)
+    Observation.objects.bulk_update(changed, _OBSERVATION_VALUES)
+    Observation.objects.bulk_create(row for loinc, row in wanted.items() if loinc not in rows)
+
+
 @transaction.atomic
 def consultation_exam_save(
     *, actor: Actor, public_id: str, expected_version: int, exam: ExamInput
@@ -379,8 +410,7 @@ def consultation_exam_save(
         },
     )
     save_consultation(consultation)
-    consultation.observations.all().delete()
-    Observation.objects.bulk_create(_observations(consultation))
+    _observations_sync(consultation)
     _save_audited(actor, consultation, "exam", changed)
     return consultation
 

@@ -18,7 +18,8 @@ resource of its own (one measurement, not two).
 
 Status: ``final`` once the consultation is signed, ``preliminary`` while it is a draft. The
 rows have no time of their own: ``effectiveDateTime`` is the exam date and ``_lastUpdated``
-the consultation's (every exam save rewrites the rows in the consultation's transaction).
+the consultation's (every exam save brings the rows in step in the consultation's transaction;
+a measurement still taken keeps its row and id while the draft is edited).
 """
 
 from __future__ import annotations
