@@ -247,6 +247,61 @@ def test_a_file_that_fails_fails_the_export_and_leaves_no_file(
 
 
 @pytest.mark.django_db
+def test_an_export_whose_worker_died_fails_and_may_be_asked_again(
+    world: World, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    response, token, export = _export_in_pieces(
+        world, monkeypatch, django_capture_on_commit_callbacks
+    )
+    first, second, *_ = export.files.order_by("pk")
+    assert fhir_export_piece.call(first.pk).endswith("resources")
+    written = BulkExportFile.objects.get(pk=first.pk).name
+    # A worker claimed the second file, then died with it.
+    now = timezone.now()
+    dying = BulkExportFile.objects.filter(pk=second.pk)
+    dying.update(
+        status=PieceStatus.WRITING, touched_at=now - bulk.STALLED_AFTER + dt.timedelta(minutes=1)
+    )
+
+    def status() -> Any:
+        return Client().get(response["Content-Location"], headers=_bearer(token))
+
+    assert status().status_code == 202  # still within the time a chunk could take
+    assert Client().get("/fhir/R4/$export", headers=ASYNC | _bearer(token)).status_code == 429
+    dying.update(touched_at=now - bulk.STALLED_AFTER - dt.timedelta(minutes=1))
+    failed = status()
+    assert failed.status_code == 500
+    assert "Ask for it again" in failed.json()["issue"][0]["diagnostics"]
+    export.refresh_from_db()
+    assert export.status == ExportStatus.FAILED
+    assert not BulkExportFile.objects.filter(export=export).exists()
+    assert not default_storage.exists(written)
+    # Its requester asks again, and the new export's job writes it.
+    with django_capture_on_commit_callbacks(execute=False):
+        again = _kickoff("$export?_type=Patient", token)
+    assert _lines(_finished(again, token), token)["Patient"]
+
+
+@pytest.mark.django_db
+def test_the_hourly_job_fails_an_export_whose_own_job_died_before_planning(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    token = _backend_token(world)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = _kickoff("$export?_type=Patient", token)
+    export = BulkExport.objects.get(public_id=response["Content-Location"].rsplit("/", 1)[1])
+    started = timezone.now() - bulk.STALLED_AFTER + dt.timedelta(minutes=1)
+    BulkExport.objects.filter(pk=export.pk).update(status=ExportStatus.RUNNING, started_at=started)
+    assert bulk.export_purge() == 0
+    export.refresh_from_db()
+    assert export.status == ExportStatus.RUNNING  # auditing a large clinic takes a while
+    later = timezone.now() + dt.timedelta(minutes=2)
+    assert bulk.export_purge(now=later) == 0  # nothing expired, but the export failed
+    export.refresh_from_db()
+    assert export.status == ExportStatus.FAILED
+
+
+@pytest.mark.django_db
 def test_a_group_is_a_locations_patients_and_a_patient_exports_only_her_own(
     world: World, client_for: Callable[[str], Client], django_capture_on_commit_callbacks: Any
 ) -> None:

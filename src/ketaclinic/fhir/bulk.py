@@ -64,6 +64,9 @@ CHUNK = 2000
 #: clinic's workers write side by side (each file is a job of its own).
 PIECE_SPAN = 1_000_000
 NEWLINE = orjson.OPT_APPEND_NEWLINE
+#: A file's job says it is alive every 25 chunks, seconds apart; one silent this long died with
+#: its worker (killed, its machine lost), and so did an export's own job that planned nothing.
+STALLED_AFTER = dt.timedelta(minutes=30)
 #: What ``_outputFormat`` may ask for (the IG's abbreviations included): NDJSON only.
 NDJSON_FORMATS = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
 #: A client polls its status no more often than this (``Retry-After``).
@@ -320,9 +323,34 @@ def client_exports_delete(client: FhirClient) -> None:
         transaction.on_commit(delete)
 
 
+def export_stalled_fail(export: BulkExport, now: dt.datetime | None = None) -> bool:
+    """Fail a running export whose work stopped, so that its requester may ask again (one
+    export at a time would hold them up for good): a file being written whose job has said
+    nothing for ``STALLED_AFTER``, or the export's own job (auditing, planning) running that
+    long with no file planned. Whether it failed it."""
+    if export.status != ExportStatus.RUNNING:
+        return False
+    cutoff = (now or timezone.now()) - STALLED_AFTER
+    files = BulkExportFile.objects.filter(export=export)
+    silent = files.filter(status=PieceStatus.WRITING, touched_at__lt=cutoff).exists()
+    unplanned = export.started_at is not None and export.started_at < cutoff
+    if not silent and not (unplanned and not files.exists()):
+        return False
+    log.error("FHIR export %s stopped with its worker: failed, to be asked again", export.public_id)
+    BulkExport.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(
+        status=ExportStatus.FAILED, finished_at=timezone.now()
+    )
+    _delete_files(export)
+    export.status = ExportStatus.FAILED
+    return True
+
+
 def export_purge(now: dt.datetime | None = None) -> int:
-    """Delete the files of every export past its retention time; how many exports."""
+    """Delete the files of every export past its retention time, and fail those whose worker
+    died (``export_stalled_fail``); how many exports were deleted."""
     now = now or timezone.now()
+    for running in BulkExport.objects.filter(status=ExportStatus.RUNNING):
+        export_stalled_fail(running, now)
     done = 0
     for export in BulkExport.objects.filter(status=ExportStatus.DONE, expires_at__lte=now):
         _delete_files(export)
@@ -411,7 +439,7 @@ def export_piece(piece_pk: int) -> str:
     failed meanwhile is dropped."""
     claimed = BulkExportFile.objects.filter(
         pk=piece_pk, status=PieceStatus.QUEUED, export__status=ExportStatus.RUNNING
-    ).update(status=PieceStatus.WRITING)
+    ).update(status=PieceStatus.WRITING, touched_at=timezone.now())
     if not claimed:
         return "skipped: not waiting"
     piece = BulkExportFile.objects.select_related(
@@ -581,7 +609,7 @@ def _progress(piece: BulkExportFile, count: int) -> None:
     """Say how far the file is; stop if the export was cancelled or failed meanwhile (its
     files, this one's row among them, are deleted then)."""
     moved = BulkExportFile.objects.filter(pk=piece.pk, export__status=ExportStatus.RUNNING).update(
-        count=count
+        count=count, touched_at=timezone.now()
     )
     if not moved:
         raise ExportCancelledError

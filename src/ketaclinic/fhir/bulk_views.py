@@ -81,6 +81,7 @@ def _status(request: HttpRequest, export_id: uuid.UUID) -> HttpResponse:
             status=202,
         )
     export = bulk.export_of(reader, export_id)
+    bulk.export_stalled_fail(export)
     if export.status == ExportStatus.FAILED:
         raise FhirError(500, "The export failed; it is logged. Ask for it again.")
     if export.status != ExportStatus.DONE:

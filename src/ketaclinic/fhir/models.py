@@ -122,6 +122,9 @@ class BulkExportFile(models.Model):
     name = models.CharField(max_length=300, blank=True)  # in the default storage, once written
     count = models.PositiveBigIntegerField(default=0)  # written so far, then in the file
     size = models.PositiveBigIntegerField(default=0)
+    # When its job last said it was alive (claimed, then every few chunks): a file being
+    # written that stays silent died with its worker (``bulk.STALLED_AFTER``).
+    touched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["export", "resource_type", "part", "pk_after"]
