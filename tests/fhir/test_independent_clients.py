@@ -1,19 +1,23 @@
 """Clients written by others, against a live server: fhirclient (SMART Health IT's Python
 client, its R4 models and its own App Launch with PKCE) for a patient app, and
 requests-oauthlib's client-credentials flow for a backend system. Each authorizes, reads,
-searches and follows the pages, within exactly what the web app gives."""
+searches and follows the pages, within exactly what the web app gives: the backend searches,
+pages and reads every type the CapabilityStatement states, each resource parsed by fhirclient's
+own R4 class, fetches a letter's PDF, and runs a bulk export to completion."""
 
 from __future__ import annotations
 
 import json
 import os
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 import requests
 from fhirclient import client as smart_client
 from fhirclient.models.appointment import Appointment as FhirAppointment
 from fhirclient.models.bundle import Bundle
+from fhirclient.models.capabilitystatement import CapabilityStatement
 from fhirclient.models.fhirelementfactory import FHIRElementFactory
 from fhirclient.models.patient import Patient as FhirPatient
 from oauthlib.oauth2 import BackendApplicationClient
@@ -180,3 +184,89 @@ def test_a_backend_system_reads_and_pages_with_an_oauth_library(
     assert pages == -(-len(ours) // 10)
     other = oauth.get(f"{live_server.url}/fhir/R4/Patient/{world.other_patient.public_id}")
     assert other.status_code == 404
+
+
+def _pages(oauth: Any, url: str | None) -> list[dict[str, Any]]:
+    """Every resource of a search, following its ``next`` links; each page parsed strictly by
+    fhirclient's Bundle and each resource by its own R4 class."""
+    found: list[dict[str, Any]] = []
+    while url is not None:
+        response = oauth.get(url)
+        assert response.status_code == 200, (url, response.text[:300])
+        page = response.json()
+        bundle = Bundle(page, strict=True)
+        for entry in page.get("entry", []):
+            resource = entry["resource"]
+            parsed = FHIRElementFactory.instantiate(resource["resourceType"], resource)
+            assert parsed.resource_type == resource["resourceType"]
+            if entry["search"]["mode"] == "match":
+                found.append(resource)
+        url = next((link.url for link in bundle.link if link.relation == "next"), None)
+    return found
+
+
+def test_a_backend_system_searches_pages_and_reads_every_type_the_server_states(
+    live_server: Any, world: World
+) -> None:
+    from tests.factories.scheduling import setup_schedule
+    from tests.fhir.test_fhir_no_leaks import _everything
+    from tests.fhir.test_fhir_schedule import _days, _range
+
+    _everything(world)
+    setup_schedule(world)  # a physician's hours at Cleveland: a Schedule, and free Slots
+    oauth = _backend_session(live_server, world)
+    base = f"{live_server.url}/fhir/R4/"
+    metadata = oauth.get(base + "metadata")
+    assert metadata.status_code == 200
+    statement = CapabilityStatement(metadata.json(), strict=True)
+    searched = {
+        resource.type: {interaction.code for interaction in resource.interaction}
+        for resource in statement.rest[0].resource
+    }
+    stated = [name for name, codes in searched.items() if "search-type" in codes]
+    assert len(stated) >= 20
+    assert searched["Binary"] == {"read"}  # read through a DocumentReference, below
+    counts: dict[str, int] = {}
+    every: list[dict[str, Any]] = []
+    for type_name in stated:
+        if type_name == "AuditEvent":
+            # The audit trail is the clinic admins' pages' alone: no token reads it.
+            refused = oauth.get(base + "AuditEvent")
+            assert refused.status_code == 403
+            assert refused.json()["resourceType"] == "OperationOutcome"
+            continue
+        query = "_count=2"
+        if type_name == "Slot":
+            cleveland = f"Location/{world.cleveland.public_id}"
+            schedule = next(
+                each["id"]
+                for each in _pages(oauth, base + "Schedule?_count=50")
+                if cleveland in {actor["reference"] for actor in each["actor"]}
+            )
+            query += f"&schedule={schedule}&{_range(world.cleveland, _days(1), 7)}"
+        found = _pages(oauth, f"{base}{type_name}?{query}")
+        assert found, f"{type_name}: the seeded world has some"
+        ids = [resource["id"] for resource in found]
+        assert len(ids) == len(set(ids)), type_name  # paging repeats nothing
+        for resource in found[:3]:
+            read = oauth.get(f"{base}{type_name}/{resource['id']}")
+            assert read.status_code == 200, type_name
+            # A Schedule's planning horizon starts at the moment of asking.
+            moving = {"planningHorizon"}
+            assert {k: v for k, v in read.json().items() if k not in moving} == {
+                k: v for k, v in resource.items() if k not in moving
+            }, type_name
+        counts[type_name] = len(found)
+        every += found
+    # The other clinic's patient is named nowhere, and her record is not found.
+    other = str(world.other_patient.public_id)
+    assert other not in json.dumps(every)
+    assert oauth.get(f"{base}Patient/{other}").status_code == 404
+    # A letter's PDF, through the DocumentReference's attachment, with the same token.
+    letter = _pages(oauth, base + "DocumentReference?_count=1")[0]
+    # The url is relative to the server's base, as FHIR references are.
+    binary = urljoin(base, letter["content"][0]["attachment"]["url"])
+    pdf = oauth.get(binary, headers={"Accept": "application/pdf"})
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
+    assert counts["Patient"] == Patient.objects.filter(clinic=world.clinic).count()
