@@ -58,9 +58,10 @@ def _admins_export(world: World) -> Any:
         request_url="http://testserver/fhir/R4/$export", status="done", requested_at=now,
         finished_at=now, expires_at=now + dt.timedelta(hours=1),
     )  # fmt: skip
-    name = default_storage.save(f"fhir-export/{export.public_id}/Patient.ndjson", ContentFile(b""))
+    line = b'{"resourceType":"Patient","id":"00000000-0000-4000-8000-000000000000"}\n'
+    name = default_storage.save(f"fhir-export/{export.public_id}/Patient.ndjson", ContentFile(line))
     return BulkExportFile.objects.create(
-        export=export, resource_type="Patient", name=name, count=0, size=0
+        export=export, resource_type="Patient", name=name, status="done", count=1, size=len(line)
     )
 
 
