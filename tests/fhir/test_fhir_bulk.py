@@ -24,10 +24,12 @@ from ketaclinic.fhir.models import BulkExport, BulkExportFile, ExportStatus, Pie
 from ketaclinic.fhir.resources.registry import REGISTRY
 from ketaclinic.fhir.services import fhir_client_register
 from ketaclinic.fhir.tasks import fhir_export_piece, fhir_export_run
+from ketaclinic.lib import tasks
 from ketaclinic.outcomes.models import DiaryEntry
 from ketaclinic.patients.models import Patient
 from tests.clock import today
 from tests.conftest import World
+from tests.factories import make_patient
 from tests.factories.clinics import make_location
 from tests.fhir.exports import run_export
 from tests.fhir.test_fhir_observations import _diaries, _record
@@ -136,7 +138,8 @@ def test_type_and_since_choose_what_is_written(
     world: World, django_capture_on_commit_callbacks: Any
 ) -> None:
     alice, _peg, _bob = _diaries(world)
-    cut = timezone.now()
+    cut = timezone.now() - dt.timedelta(minutes=1)
+    DiaryEntry.objects.update(updated_at=cut - dt.timedelta(minutes=1))
     DiaryEntry.objects.filter(pk=alice[0].pk).update(updated_at=cut + dt.timedelta(seconds=5))
     token = _backend_token(world)
     since = cut.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
@@ -290,8 +293,11 @@ def test_the_hourly_job_fails_an_export_whose_own_job_died_before_planning(
     with django_capture_on_commit_callbacks(execute=False):
         response = _kickoff("$export?_type=Patient", token)
     export = BulkExport.objects.get(public_id=response["Content-Location"].rsplit("/", 1)[1])
-    started = timezone.now() - bulk.STALLED_AFTER + dt.timedelta(minutes=1)
-    BulkExport.objects.filter(pk=export.pk).update(status=ExportStatus.RUNNING, started_at=started)
+    # Its job claimed it and last said it was alive (auditing) almost half an hour ago.
+    alive = timezone.now() - bulk.STALLED_AFTER + dt.timedelta(minutes=1)
+    BulkExport.objects.filter(pk=export.pk).update(
+        status=ExportStatus.RUNNING, started_at=alive, touched_at=alive
+    )
     assert bulk.export_purge() == 0
     export.refresh_from_db()
     assert export.status == ExportStatus.RUNNING  # auditing a large clinic takes a while
@@ -299,6 +305,120 @@ def test_the_hourly_job_fails_an_export_whose_own_job_died_before_planning(
     assert bulk.export_purge(now=later) == 0  # nothing expired, but the export failed
     export.refresh_from_db()
     assert export.status == ExportStatus.FAILED
+
+
+@pytest.mark.django_db
+def test_an_export_holds_the_record_as_it_was_asked_for_and_the_next_one_the_changes(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    alice, _peg, _bob = _diaries(world)
+    token = _backend_token(world)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = _kickoff("$export?_type=Patient,Observation", token)
+    # After the kick-off, before the worker: a patient registers, an entry is corrected.
+    late = make_patient(world.clinic, given="Late", family="Comer")
+    changed = DiaryEntry.objects.get(pk=alice[0].pk)
+    changed.note = "corrected"
+    changed.save()
+    manifest = _finished(response, token)
+    exported = _lines(manifest, token)
+    assert str(late.public_id) not in {r["id"] for r in exported["Patient"]}
+    assert str(changed.public_id) not in {r["id"] for r in exported["Observation"]}
+    events = AuditEvent.objects.filter(object_type="fhir_export", action="export")
+    exported_patients = Patient.objects.filter(public_id__in=[r["id"] for r in exported["Patient"]])
+    assert set(exported_patients.values_list("pk", flat=True)) <= set(
+        events.values_list("patient_id", flat=True)
+    )  # every patient exported was audited
+    # The next export, from this one's transactionTime, holds what changed.
+    Client().delete(response["Content-Location"], headers=_bearer(token))
+    with django_capture_on_commit_callbacks(execute=False):
+        following = Client().get(
+            "/fhir/R4/$export",
+            {"_type": "Patient,Observation", "_since": manifest["transactionTime"]},
+            headers=ASYNC | _bearer(token),
+        )
+    assert following.status_code == 202
+    later = _lines(_finished(following, token), token)
+    assert {r["id"] for r in later["Observation"]} == {str(changed.public_id)}
+    assert {r["id"] for r in later["Patient"]} == {str(late.public_id)}
+
+
+@pytest.mark.django_db
+def test_the_hourly_job_enqueues_lost_jobs_again_and_the_export_finishes(
+    world: World, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    response, token, export = _export_in_pieces(
+        world, monkeypatch, django_capture_on_commit_callbacks
+    )
+    # The files' jobs were lost (the queue was emptied): they wait, planned long ago.
+    planned = timezone.now() - bulk.STALLED_AFTER - dt.timedelta(minutes=1)
+    BulkExportFile.objects.filter(export=export).update(touched_at=planned)
+    enqueued: list[tuple[str, tuple[Any, ...]]] = []
+    real = tasks.enqueue
+
+    def seen(path: str, *args: Any, **kwargs: Any) -> Any:
+        enqueued.append((path, args))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(bulk, "enqueue", seen)
+    assert bulk.export_purge() == 0
+    waiting = set(export.files.values_list("pk", flat=True))
+    assert {args[0] for path, args in enqueued if path.endswith("fhir_export_piece")} == waiting
+    assert not export.files.filter(touched_at=planned).exists()  # not again next hour
+    export.refresh_from_db()
+    assert export.status == ExportStatus.RUNNING  # waiting is not dying
+    for pk in sorted(waiting):
+        fhir_export_piece.call(pk)
+    assert Client().get(response["Content-Location"], headers=_bearer(token)).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_file_saved_by_a_job_that_died_before_recording_it_goes_with_its_export(
+    world: World, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    _response, _token, export = _export_in_pieces(
+        world, monkeypatch, django_capture_on_commit_callbacks
+    )
+    piece = export.files.order_by("pk").first()
+    assert piece is not None
+
+    def died(*args: Any) -> None:
+        raise RuntimeError("the connection was lost")
+
+    monkeypatch.setattr(bulk, "_finish_if_last", died)
+    with pytest.raises(RuntimeError):
+        fhir_export_piece.call(piece.pk)
+    monkeypatch.undo()
+    folder = f"fhir-export/{export.public_id}"
+    assert default_storage.listdir(folder)[1]  # saved, its row never told
+    bulk.export_purge(now=timezone.now() + bulk.STALLED_AFTER + dt.timedelta(minutes=1))
+    export.refresh_from_db()
+    assert export.status == ExportStatus.FAILED
+    assert default_storage.listdir(folder)[1] == []
+
+
+@pytest.mark.django_db
+def test_cancelled_while_auditing_it_plans_nothing_and_stays_cancelled(
+    world: World, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    _diaries(world)
+    token = _backend_token(world)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = _kickoff("$export?_type=Patient", token)
+    export = BulkExport.objects.get(public_id=response["Content-Location"].rsplit("/", 1)[1])
+    audit = bulk._audit_trail_reads
+
+    def cancelled_meanwhile(reader: FhirReader, export: BulkExport) -> None:
+        audit(reader, export)
+        assert (
+            Client().delete(response["Content-Location"], headers=_bearer(token)).status_code == 202
+        )
+
+    monkeypatch.setattr(bulk, "_audit_trail_reads", cancelled_meanwhile)
+    assert fhir_export_run.call(export.pk) == "nothing to export"
+    assert not BulkExportFile.objects.filter(export=export).exists()
+    export.refresh_from_db()
+    assert export.status == ExportStatus.CANCELLED
 
 
 @pytest.mark.django_db
@@ -342,6 +462,7 @@ def test_refusals_name_the_problem_and_record_nothing(
         ("$export?_outputFormat=text/csv", ASYNC, 400, "_outputFormat"),
         ("$export?_since=yesterday", ASYNC, 400, "_since"),
         ("$export?_since=2026-01-01T00:00:00", ASYNC, 400, "_since"),
+        ("$export?_since=9999-12-31T23:59:59-05:00", ASYNC, 400, "_since"),
         ("Group/not-a-group/$export", ASYNC, 404, "Group"),
         (f"Group/{elsewhere.public_id}/$export", ASYNC, 404, "Group"),
     ]

@@ -18,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ketaclinic.audit.models import AuditEvent
+from ketaclinic.clinical.monitoring import planned_dose_given
 from ketaclinic.clinics.models import Location
 from ketaclinic.fhir.resources.base import instant
 from ketaclinic.infusions import services
@@ -399,6 +400,30 @@ def test_an_infusion_that_gave_the_plans_dose_reads_as_completed(
     given = fhir(client_for("nurse"), f"MedicationAdministration/{session.public_id}")
     assert given["status"] == "completed"
     assert given["dosage"]["dose"]["value"] == round(given_mg_at(session, session.ended_at), 2)
+
+
+@pytest.mark.django_db
+def test_completed_or_stopped_is_the_charts_rule_to_the_hundredth_of_a_milligram_read_or_searched(
+    world: World, client_for: Browser
+) -> None:
+    day, _ = _alice_day(world)
+    session_id = str(day.session.public_id)
+    client = client_for("physician")
+    rows = InfusionSession.objects.filter(pk=day.session.pk)
+    for plan in (10.3, 12.8, 32.2, 35.0):
+        for given in (plan - 0.02, plan - 0.011, round(plan - 0.01, 2), plan - 0.009, plan):
+            rows.update(plan_total_mg=plan, given_before_mg=given, current_rate_mg_per_h=0.0)
+            expected = (
+                "completed" if planned_dose_given(given_mg=given, plan_total_mg=plan) else "stopped"
+            )
+            read = fhir(client, f"MedicationAdministration/{session_id}")["status"]
+            assert read == expected, (plan, given)
+            for status, found in (
+                ("completed", expected == "completed"),
+                ("stopped", expected == "stopped"),
+            ):
+                query = f"MedicationAdministration?status={status}&_id={session_id}"
+                assert (ids_of(fhir(client, query)) == [session_id]) is found, (plan, given, status)
 
 
 @pytest.mark.django_db

@@ -139,11 +139,14 @@ def _since(raw: str) -> dt.datetime | None:
         moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         moment = None
-    if moment is None or moment.tzinfo is None:
-        raise FhirError(
-            400, "_since: an instant with its zone, e.g. 2026-01-31T09:00:00Z.", expression="_since"
-        )
-    return moment
+    if moment is not None and moment.tzinfo is not None:
+        try:
+            return moment.astimezone(dt.UTC)  # the database keeps UTC: past year 9999 is none
+        except OverflowError:
+            pass
+    raise FhirError(
+        400, "_since: an instant with its zone, e.g. 2026-01-31T09:00:00Z.", expression="_since"
+    )
 
 
 def _client_of(reader: FhirReader) -> FhirClient | None:
@@ -298,10 +301,17 @@ def export_cancel(*, reader: FhirReader, export_id: uuid.UUID) -> None:
     _delete_files(export)
 
 
+def _file_name(piece: BulkExportFile) -> str:
+    """Where a file is saved: fixed before it is written (its own id in it, so no two files
+    share a name, in any storage), so that its export's deletion finds it even if its job died
+    between saving it and recording it."""
+    return f"fhir-export/{piece.export.public_id}/{piece.resource_type}-{piece.public_id}.ndjson"
+
+
 def _delete_files(export: BulkExport) -> None:
-    files = BulkExportFile.objects.filter(export=export)
-    for name in files.exclude(name="").values_list("name", flat=True):
-        default_storage.delete(name)
+    files = BulkExportFile.objects.filter(export=export).select_related("export")
+    for piece in files:
+        default_storage.delete(_file_name(piece))  # no error if it was never written
     files.delete()
 
 
@@ -309,11 +319,10 @@ def client_exports_delete(client: FhirClient) -> None:
     """Delete the files of every export of a client being removed, once the removal commits:
     its exports go with it (cascade), and their files would stay behind with nothing left to
     find them by, past any retention time."""
-    names = list(
-        BulkExportFile.objects.filter(export__client=client)
-        .exclude(name="")
-        .values_list("name", flat=True)
-    )
+    names = [
+        _file_name(piece)
+        for piece in BulkExportFile.objects.filter(export__client=client).select_related("export")
+    ]
 
     def delete() -> None:
         for name in names:
@@ -333,7 +342,7 @@ def export_stalled_fail(export: BulkExport, now: dt.datetime | None = None) -> b
     cutoff = (now or timezone.now()) - STALLED_AFTER
     files = BulkExportFile.objects.filter(export=export)
     silent = files.filter(status=PieceStatus.WRITING, touched_at__lt=cutoff).exists()
-    unplanned = export.started_at is not None and export.started_at < cutoff
+    unplanned = export.touched_at is not None and export.touched_at < cutoff
     if not silent and not (unplanned and not files.exists()):
         return False
     log.error("FHIR export %s stopped with its worker: failed, to be asked again", export.public_id)
@@ -345,10 +354,29 @@ def export_stalled_fail(export: BulkExport, now: dt.datetime | None = None) -> b
     return True
 
 
+def _jobs_lost_enqueue(now: dt.datetime) -> None:
+    """Enqueue again the jobs of exports and files still waiting ``STALLED_AFTER`` after they
+    were enqueued: a job can be lost (its worker died before it ran, the queue was emptied). A
+    job that was only slow to come runs twice, and its second run finds its work claimed."""
+    cutoff = now - STALLED_AFTER
+    for pk in BulkExport.objects.filter(
+        status=ExportStatus.QUEUED, requested_at__lt=cutoff
+    ).values_list("pk", flat=True):
+        enqueue(FHIR_EXPORT_RUN, pk)
+    waiting = BulkExportFile.objects.filter(
+        status=PieceStatus.QUEUED, export__status=ExportStatus.RUNNING, touched_at__lt=cutoff
+    )
+    for pk in list(waiting.values_list("pk", flat=True)):
+        BulkExportFile.objects.filter(pk=pk, status=PieceStatus.QUEUED).update(touched_at=now)
+        enqueue(FHIR_EXPORT_PIECE, pk)
+
+
 def export_purge(now: dt.datetime | None = None) -> int:
-    """Delete the files of every export past its retention time, and fail those whose worker
-    died (``export_stalled_fail``); how many exports were deleted."""
+    """Keep exports moving and clean up after them: enqueue lost jobs again
+    (``_jobs_lost_enqueue``), fail exports whose worker died (``export_stalled_fail``), and
+    delete the files of every export past its retention time; how many exports were deleted."""
     now = now or timezone.now()
+    _jobs_lost_enqueue(now)
     for running in BulkExport.objects.filter(status=ExportStatus.RUNNING):
         export_stalled_fail(running, now)
     done = 0
@@ -384,50 +412,73 @@ def export_run(export_pk: int) -> str:
     """Start writing an export: audit its patients, then plan its files (``_plan``) and enqueue
     a job for each (``export_piece``). A second run of the same job (a retried job) finds it
     claimed and does nothing."""
+    now = timezone.now()
     claimed = BulkExport.objects.filter(pk=export_pk, status=ExportStatus.QUEUED).update(
-        status=ExportStatus.RUNNING, started_at=timezone.now(), progress="Auditing the patients"
+        status=ExportStatus.RUNNING,
+        started_at=now,
+        touched_at=now,
+        progress="Auditing the patients",
     )
     if not claimed:
         return "skipped: not waiting"
     export = BulkExport.objects.select_related("client__application", "user").get(pk=export_pk)
     reader = reader_for(export)
     try:
+        # The tables' keys first: every row the files will hold belongs to a patient already
+        # there when the audit below runs.
+        bounds = _bounds(export, reader)
         _audit_patients(reader, export)
         _audit_trail_reads(reader, export)
-        pieces = _plan(export, reader)
+        pieces = _plan(export, bounds)
     except Exception:
         _failed(export)
         raise
     if not pieces:
-        _finish_if_last(export)
+        _finish_if_last(export)  # done, unless it was cancelled meanwhile
         return "nothing to export"
     return f"files to write: {pieces}"
 
 
-def _plan(export: BulkExport, reader: FhirReader) -> int:
-    """Record the export's files, ``PIECE_SPAN`` primary keys of a table each from the first
-    row the reader may see (the table's last file open-ended, so a row added meanwhile is not
-    lost), and enqueue a job for each once they are recorded; how many."""
-    pieces = []
+def _bounds(export: BulkExport, reader: FhirReader) -> list[tuple[str, int, int, int]]:
+    """Each table of each type the export holds, with the keys of its first and last row the
+    reader may see now: (type, part, first key, last key). A row added later is not this
+    export's (``transactionTime``: the next export's, with ``_since``)."""
+    found = []
     for name in export.types:
         for index, part in enumerate(REGISTRY[name].parts):
             keys = _rows(part, reader).aggregate(low=Min("pk"), top=Max("pk"))
-            low, top = keys["low"], keys["top"]
-            if top is None:
-                continue  # nothing of it to export: no file (the IG lists none)
-            pieces += [
-                BulkExportFile(
-                    export=export,
-                    resource_type=name,
-                    part=index,
-                    pk_after=after,
-                    pk_last=after + PIECE_SPAN if after + PIECE_SPAN < top else None,
-                )
-                for after in range(low - 1, top, PIECE_SPAN)
-            ]
+            if keys["top"] is not None:  # nothing of it to export: no file (the IG lists none)
+                found.append((name, index, keys["low"], keys["top"]))
+    return found
+
+
+def _plan(export: BulkExport, bounds: list[tuple[str, int, int, int]]) -> int:
+    """Record the export's files, ``PIECE_SPAN`` primary keys of a table each, and enqueue a job
+    for each once they are recorded; how many (none if it was cancelled meanwhile)."""
+    now = timezone.now()
+    pieces = [
+        BulkExportFile(
+            export=export,
+            resource_type=name,
+            part=index,
+            pk_after=after,
+            pk_last=min(after + PIECE_SPAN, top),
+            touched_at=now,
+        )
+        for name, index, low, top in bounds
+        for after in range(low - 1, top, PIECE_SPAN)
+    ]
     with transaction.atomic():
+        # Locked, so a cancel is either seen here or finds the files to delete.
+        running = (
+            BulkExport.objects.select_for_update()
+            .filter(pk=export.pk, status=ExportStatus.RUNNING)
+            .exists()
+        )
+        if not running:
+            return 0
         made = BulkExportFile.objects.bulk_create(pieces)
-        BulkExport.objects.filter(pk=export.pk).update(progress="")
+        BulkExport.objects.filter(pk=export.pk).update(progress="", touched_at=now)
         ids = [piece.pk for piece in made]
         transaction.on_commit(lambda: [enqueue(FHIR_EXPORT_PIECE, pk) for pk in ids])
     return len(made)
@@ -476,7 +527,8 @@ def export_piece(piece_pk: int) -> str:
 
 def _failed(export: BulkExport) -> None:
     log.exception("FHIR export %s failed", export.public_id)
-    BulkExport.objects.filter(pk=export.pk).update(
+    # A cancelled export stays cancelled (its requester asked for it to go).
+    BulkExport.objects.filter(pk=export.pk, status__in=UNFINISHED).update(
         status=ExportStatus.FAILED, finished_at=timezone.now()
     )
     _delete_files(export)
@@ -531,6 +583,7 @@ def _audit_patients(reader: FhirReader, export: BulkExport) -> None:
                 detail={"export": str(export.public_id), "types": export.types}
                 | _client_detail(reader),
             )
+            BulkExport.objects.filter(pk=export.pk).update(touched_at=timezone.now())
         last = chunk[-1].pk
 
 
@@ -563,8 +616,11 @@ def _write_piece(piece: BulkExportFile, reader: FhirReader) -> tuple[str, int, i
     rows = _rows(part, reader).order_by("pk")
     if piece.pk_last is not None:
         rows = rows.filter(pk__lte=piece.pk_last)
-    if export.since is not None and part.updated_field is not None:
-        rows = rows.filter(**{f"{part.updated_field}__gt": export.since})
+    if part.updated_field is not None:
+        # As the export was asked for: nothing changed after (IG: ``transactionTime``).
+        rows = rows.filter(**{f"{part.updated_field}__lte": export.requested_at})
+        if export.since is not None:
+            rows = rows.filter(**{f"{part.updated_field}__gt": export.since})
 
     def fetch(last: int) -> list[Any]:
         return list(rows.filter(pk__gt=last)[:CHUNK])
@@ -580,8 +636,7 @@ def _write_piece(piece: BulkExportFile, reader: FhirReader) -> tuple[str, int, i
             return "", 0, 0
         size = out.tell()
         out.seek(0)
-        path = f"fhir-export/{export.public_id}/{piece.resource_type}.ndjson"
-        return default_storage.save(path, File(out)), count, size
+        return default_storage.save(_file_name(piece), File(out)), count, size
 
 
 def _read_ahead(fetch: Callable[[int], list[Any]], after: int) -> Iterator[list[Any]]:

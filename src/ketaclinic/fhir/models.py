@@ -87,6 +87,9 @@ class BulkExport(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     resources = models.PositiveBigIntegerField(default=0)
+    # When the export's own job last said it was alive (it audits the patients in chunks): one
+    # silent while running, with no file planned, died with its worker (``bulk.STALLED_AFTER``).
+    touched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["status", "expires_at"])]

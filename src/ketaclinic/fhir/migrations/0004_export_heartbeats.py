@@ -1,4 +1,4 @@
-# When a file's job last said it was alive: an export whose worker died fails (fhir/bulk.py).
+# When an export's jobs last said they were alive: an export whose worker died fails (fhir/bulk.py).
 
 from django.db import migrations, models
 
@@ -9,6 +9,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddField(
+            model_name="bulkexport",
+            name="touched_at",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
         migrations.AddField(
             model_name="bulkexportfile",
             name="touched_at",
