@@ -7,8 +7,12 @@ worker's job. That job gives every patient whose record the export holds one aud
 files of ``PIECE_SPAN`` primary keys and enqueues a job per file, so that every worker the
 clinic runs takes a share. Each file's job writes NDJSON through the storage API, reading in
 keyset chunks of ``CHUNK`` rows (a short transaction each), so a worker's memory stays the same
-whatever the clinic's size; the last file written finishes the export. The files are deleted
-``FHIR_EXPORT_RETENTION_HOURS`` after the export finished (``export_purge``, periodic).
+whatever the clinic's size; the last file written finishes the export. An export holds the
+record as it was at the kick-off (IG: ``transactionTime``): each file reads the rows up to its
+table's last key when the export was planned, changed no later than the kick-off, and the
+tables' keys are taken before the audit, so every patient exported was audited. The files are
+deleted ``FHIR_EXPORT_RETENTION_HOURS`` after the export finished (``export_purge``, hourly,
+which also enqueues lost jobs again and fails exports whose worker died).
 
 What is exported is what the requester may read through the API, no more: the job rebuilds the
 same ``FhirReader`` (the user or the OAuth client, the clinic, the token's scopes) and reads
