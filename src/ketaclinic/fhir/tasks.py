@@ -1,6 +1,6 @@
 """Background jobs of the FHIR API, run by ``ketaclinic worker``: writing a Bulk Data export (a
-job that plans it, then a job per file, which several workers share), and deleting the files
-of exports past their retention time (periodic, ``lib.tasks``)."""
+job that plans it, then a job per file, which several workers share), and keeping exports
+moving and deleting their files after the retention time (periodic, ``lib.tasks``)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def fhir_export_piece(piece_pk: int) -> str:
 
 @task()
 def fhir_export_purge() -> str:
-    """Delete the files of finished exports past ``FHIR_EXPORT_RETENTION_HOURS``; hourly."""
+    """Delete the files of finished exports past ``FHIR_EXPORT_RETENTION_HOURS``, enqueue lost
+    export jobs again and fail exports whose worker died (``bulk.export_purge``); hourly."""
     if not periodic_continue(fhir_export_purge):
         return ALREADY_RUN
     return f"deleted the files of {bulk.export_purge()} exports"
