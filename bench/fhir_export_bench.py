@@ -117,7 +117,8 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> str:
         f"| **All** | **{sum(n for _, n, _, _ in files)}** | **{total:,}** |"
         f" **{sum(s for _, _, _, s in files) / 1e6:,.1f} MB** |",
         "",
-        f"- From the kick-off to the last file, with {run['workers']} worker processes:"
+        f"- From the kick-off to the last file, with {run['workers']} worker"
+        f" process{'' if run['workers'] == 1 else 'es'}:"
         f" {run['seconds']:.1f} s, **{rate:,.0f} resources a second** (goal"
         f" {TARGET_PER_S:,}: {'met' if rate >= TARGET_PER_S else 'NOT met'}).",
         f"- The largest worker's memory: peak {run['peak_rss']:.0f} MiB; "
