@@ -312,10 +312,17 @@ def _file_name(piece: BulkExportFile) -> str:
     return f"fhir-export/{piece.export.public_id}/{piece.resource_type}-{piece.public_id}.ndjson"
 
 
+def _stored_names(piece: BulkExportFile) -> set[str]:
+    """The names a file may be stored under: its fixed one, and the one the storage recorded
+    (the same, unless the storage changed it on saving)."""
+    return {_file_name(piece), piece.name} - {""}
+
+
 def _delete_files(export: BulkExport) -> None:
     files = BulkExportFile.objects.filter(export=export).select_related("export")
     for piece in files:
-        default_storage.delete(_file_name(piece))  # no error if it was never written
+        for name in _stored_names(piece):
+            default_storage.delete(name)  # no error if it was never written
     files.delete()
 
 
@@ -324,8 +331,9 @@ def client_exports_delete(client: FhirClient) -> None:
     its exports go with it (cascade), and their files would stay behind with nothing left to
     find them by, past any retention time."""
     names = [
-        _file_name(piece)
+        name
         for piece in BulkExportFile.objects.filter(export__client=client).select_related("export")
+        for name in _stored_names(piece)
     ]
 
     def delete() -> None:
@@ -474,12 +482,7 @@ def _plan(export: BulkExport, bounds: list[tuple[str, int, int, int]]) -> int:
     ]
     with transaction.atomic():
         # Locked, so a cancel is either seen here or finds the files to delete.
-        running = (
-            BulkExport.objects.select_for_update()
-            .filter(pk=export.pk, status=ExportStatus.RUNNING)
-            .exists()
-        )
-        if not running:
+        if not _running_locked(export):
             return 0
         made = BulkExportFile.objects.bulk_create(pieces)
         BulkExport.objects.filter(pk=export.pk).update(progress="", touched_at=now)
@@ -509,12 +512,8 @@ def export_piece(piece_pk: int) -> str:
         _failed(export)
         raise
     with transaction.atomic():
-        # The export's row, locked: of two files finished at once, the second sees the first.
-        running = (
-            BulkExport.objects.select_for_update()
-            .filter(pk=export.pk, status=ExportStatus.RUNNING)
-            .exists()
-        )
+        # Locked: of two files finished at once, the second sees the first.
+        running = _running_locked(export)
         if running:
             BulkExportFile.objects.filter(pk=piece.pk).update(
                 status=PieceStatus.DONE, name=name, count=count, size=size
@@ -527,6 +526,16 @@ def export_piece(piece_pk: int) -> str:
             default_storage.delete(name)
         return "cancelled"
     return f"{count} resources"
+
+
+def _running_locked(export: BulkExport) -> bool:
+    """Whether the export is still running, its row locked until the transaction ends (a cancel
+    or another file's finish waits for it)."""
+    return (
+        BulkExport.objects.select_for_update()
+        .filter(pk=export.pk, status=ExportStatus.RUNNING)
+        .exists()
+    )
 
 
 def _failed(export: BulkExport) -> None:

@@ -67,7 +67,7 @@ def _sessions(reader: FhirReader) -> QuerySet[InfusionSession]:
 def status(session: InfusionSession) -> str:
     """The read and the ``status`` search decide alike: both from the row's ``short_by``."""
     if session.ended_at is not None:
-        short_by = getattr(session, "short_by", None)
+        short_by = session.short_by  # type: ignore[attr-defined]  # ``_sessions``' annotation
         return "stopped" if short_by is not None and short_by > _TOLERANCE else "completed"
     return "in-progress" if session.current_rate_mg_per_h else "on-hold"
 
