@@ -180,8 +180,15 @@ def test_saving_the_protocol_is_audited_with_the_policy_version(world: World) ->
     assert events[1].detail["policy_version"] == 1
     assert "duration_min" in events[1].detail["fields"]
     assert events[1].patient_id == world.alice_patient.pk
-    # Names of fields, never the dose itself.
-    assert "35" not in str(events[0].detail)
+    # Names of fields, never the dose itself: the detail holds exactly these keys, and its
+    # "fields" only names. (A substring check for "35" failed when PostgreSQL's sequence gave
+    # the template id 3356.)
+    protocol = KetamineProtocol.objects.get(plan=plan)
+    for event in events:
+        assert set(event.detail) == {"fields", "template", "policy_version"}
+        assert all(isinstance(name, str) for name in event.detail["fields"])
+        assert protocol.total_mg not in event.detail.values()
+        assert event.detail["template"] == protocol.template_id
 
 
 # -- hard limits -------------------------------------------------------------------------------
