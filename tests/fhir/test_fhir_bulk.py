@@ -20,7 +20,13 @@ from ketaclinic.audit.api import Actor
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.fhir import bulk
 from ketaclinic.fhir.access import FhirReader
-from ketaclinic.fhir.models import BulkExport, BulkExportFile, ExportStatus, PieceStatus
+from ketaclinic.fhir.models import (
+    BulkExport,
+    BulkExportFile,
+    BulkExportPatient,
+    ExportStatus,
+    PieceStatus,
+)
 from ketaclinic.fhir.resources.registry import REGISTRY
 from ketaclinic.fhir.services import fhir_client_register
 from ketaclinic.fhir.tasks import fhir_export_piece, fhir_export_run
@@ -445,6 +451,41 @@ def test_a_group_is_a_locations_patients_and_a_patient_exports_only_her_own(
         f"Patient/{world.alice_patient.public_id}"
     }
     assert "Organization" not in mine  # the patient compartment only
+
+
+@pytest.mark.django_db
+def test_a_group_export_holds_the_patients_it_audited_whoever_moves_meanwhile(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    _diaries(world)  # Alice (Cleveland) and Bob (Charlotte) each have entries
+    token = _backend_token(world)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = _kickoff(f"Group/{world.cleveland.public_id}/$export", token)
+    export = BulkExport.objects.get(public_id=response["Content-Location"].rsplit("/", 1)[1])
+    assert fhir_export_run.call(export.pk).startswith("files to write")  # audited and planned
+    audited = set(
+        AuditEvent.objects.filter(object_type="fhir_export", action="export").values_list(
+            "patient_id", flat=True
+        )
+    )
+    assert audited == {world.alice_patient.pk}
+    # While the files wait for a worker, Bob moves to Cleveland and Alice to Charlotte.
+    Patient.objects.filter(pk=world.bob_patient.pk).update(home_location=world.cleveland)
+    Patient.objects.filter(pk=world.alice_patient.pk).update(home_location=world.charlotte)
+    for pk in export.files.order_by("pk").values_list("pk", flat=True):
+        fhir_export_piece.call(pk)
+    exported = _lines(_finished_manifest(response, token), token)
+    alice = f"Patient/{world.alice_patient.public_id}"
+    assert DiaryEntry.objects.filter(patient=world.bob_patient).exists()  # his, left out
+    # As the Group was at the kick-off: Alice, audited, and not Bob, who was not.
+    assert {f"Patient/{r['id']}" for r in exported["Patient"]} == {alice}
+    assert {r["subject"]["reference"] for r in exported["Observation"]} == {alice}
+    assert audited == set(
+        AuditEvent.objects.filter(object_type="fhir_export", action="export").values_list(
+            "patient_id", flat=True
+        )
+    )  # no event was added or needed
+    assert not BulkExportPatient.objects.filter(export=export).exists()  # done with
 
 
 @pytest.mark.django_db

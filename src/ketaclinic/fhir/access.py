@@ -29,7 +29,7 @@ from oauth2_provider.oauth2_backends import get_oauthlib_core
 from ketaclinic.accounts.models import CLINICAL_ROLES, Role, User
 from ketaclinic.audit.api import Actor, client_ip
 from ketaclinic.fhir.http import FhirError
-from ketaclinic.fhir.models import ClientKind, FhirClient
+from ketaclinic.fhir.models import BulkExportPatient, ClientKind, FhirClient
 from ketaclinic.patients.api import patients_visible_to
 from ketaclinic.patients.models import Patient
 
@@ -50,6 +50,9 @@ class FhirReader:
     client: str = ""
     # A Group export reads the patients of one location only (their home location).
     location_id: int | None = None
+    # A Group export's files read the patients its audit recorded (``BulkExportPatient``), not
+    # the location's patients of the moment.
+    audited_export: int | None = None
 
     def patients(self) -> QuerySet[Patient]:
         """Every patient whose record the reader may see."""
@@ -57,7 +60,11 @@ class FhirReader:
             visible = patients_visible_to(self.user)
         else:
             visible = Patient.objects.filter(clinic_id=self.clinic_id)
-        if self.location_id is not None:
+        if self.audited_export is not None:
+            # A Group export's files: the patients its audit recorded, wherever they are now.
+            audited = BulkExportPatient.objects.filter(export_id=self.audited_export)
+            visible = visible.filter(pk__in=audited.values("patient_id"))
+        elif self.location_id is not None:
             visible = visible.filter(home_location_id=self.location_id)
         return visible
 

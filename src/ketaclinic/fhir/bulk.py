@@ -49,6 +49,7 @@ from ketaclinic.fhir.http import FhirError
 from ketaclinic.fhir.models import (
     BulkExport,
     BulkExportFile,
+    BulkExportPatient,
     ExportLevel,
     ExportStatus,
     FhirClient,
@@ -324,6 +325,7 @@ def _delete_files(export: BulkExport) -> None:
         for name in _stored_names(piece):
             default_storage.delete(name)  # no error if it was never written
     files.delete()
+    BulkExportPatient.objects.filter(export=export).delete()
 
 
 def client_exports_delete(client: FhirClient) -> None:
@@ -402,8 +404,10 @@ def export_purge(now: dt.datetime | None = None) -> int:
 # --- the worker's job ------------------------------------------------------------------------
 
 
-def reader_for(export: BulkExport) -> FhirReader:
-    """The reader the export was asked by, as the request made it."""
+def reader_for(export: BulkExport, *, files: bool = False) -> FhirReader:
+    """The reader the export was asked by, as the request made it. A Group export's ``files``
+    read the patients its audit recorded (``BulkExportPatient``), not the location's of the
+    moment, so that no patient is exported without her event."""
     user: User | None = export.user
     client = export.client
     return FhirReader(
@@ -413,6 +417,7 @@ def reader_for(export: BulkExport) -> FhirReader:
         scopes=frozenset(export.scopes.split()) if client is not None else None,
         client=str(client.application.client_id) if client is not None else "",
         location_id=export.location_id,
+        audited_export=export.pk if files and export.location_id is not None else None,
     )
 
 
@@ -505,7 +510,7 @@ def export_piece(piece_pk: int) -> str:
     ).get(pk=piece_pk)
     export = piece.export
     try:
-        name, count, size = _write_piece(piece, reader_for(export))
+        name, count, size = _write_piece(piece, reader_for(export, files=True))
     except ExportCancelledError:
         return "cancelled"
     except Exception:
@@ -553,13 +558,15 @@ def _finish_if_last(export: BulkExport) -> None:
         return
     written = BulkExportFile.objects.filter(export=export).aggregate(n=Sum("count"))["n"] or 0
     finished = timezone.now()
-    BulkExport.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(
+    done = BulkExport.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(
         status=ExportStatus.DONE,
         finished_at=finished,
         expires_at=finished + dt.timedelta(hours=settings.FHIR_EXPORT_RETENTION_HOURS),
         resources=written,
         progress=f"{written:,} resources written",
     )
+    if done:
+        BulkExportPatient.objects.filter(export=export).delete()  # every file is written
 
 
 def progress(export: BulkExport) -> str:
@@ -596,6 +603,10 @@ def _audit_patients(reader: FhirReader, export: BulkExport) -> None:
                 detail={"export": str(export.public_id), "types": export.types}
                 | _client_detail(reader),
             )
+            if export.location_id is not None:
+                BulkExportPatient.objects.bulk_create(
+                    BulkExportPatient(export=export, patient=patient) for patient in chunk
+                )
             BulkExport.objects.filter(pk=export.pk).update(touched_at=timezone.now())
         last = chunk[-1].pk
 

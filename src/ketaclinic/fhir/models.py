@@ -134,3 +134,23 @@ class BulkExportFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resource_type}.ndjson ({self.count})"
+
+
+class BulkExportPatient(models.Model):
+    """A patient a Group export audited (``bulk._audit_patients``): its files hold exactly
+    these, the location's patients as they were when the export started. A patient moved into
+    the location while the files are written is not exported without an event of her own (she
+    goes in the next export); one moved out is still exported, as audited. Kept while the
+    files are written, deleted with them or when the export is done."""
+
+    export = models.ForeignKey(BulkExport, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["export", "patient"], name="fhir_export_patient_once")
+        ]
+
+    def __str__(self) -> str:
+        # Keys only: a patient's name does not belong in a log line or an admin's title.
+        return f"Export {self.export_id}, patient {self.patient_id}"
