@@ -1,7 +1,8 @@
 """Clients written by others, against a live server: fhirclient (SMART Health IT's Python
 client, its R4 models and its own App Launch with PKCE) for a patient app, and
 requests-oauthlib's client-credentials flow for a backend system. Each authorizes, reads,
-searches and follows the pages, within exactly what the web app gives: the backend searches,
+searches and follows the pages, within exactly what the web app gives: the patient app posts a
+diary entry, built from the server's Questionnaire, and reads it back; the backend searches,
 pages and reads every type the CapabilityStatement states, each resource parsed by fhirclient's
 own R4 class, fetches a letter's PDF, and runs a bulk export to completion."""
 
@@ -20,12 +21,18 @@ from fhirclient.models.bundle import Bundle
 from fhirclient.models.capabilitystatement import CapabilityStatement
 from fhirclient.models.fhirelementfactory import FHIRElementFactory
 from fhirclient.models.patient import Patient as FhirPatient
+from fhirclient.models.questionnaire import Questionnaire as FhirQuestionnaire
+from fhirclient.models.questionnaireresponse import (
+    QuestionnaireResponse as FhirQuestionnaireResponse,
+)
 from oauthlib.oauth2 import BackendApplicationClient
 from requests_oauthlib import OAuth2Session
 
 from ketaclinic.audit.api import Actor
 from ketaclinic.fhir.services import fhir_client_register
+from ketaclinic.outcomes.models import DiaryEntry
 from ketaclinic.patients.models import Patient
+from tests.clock import today
 from tests.conftest import World
 from tests.factories import make_patient
 from tests.factories.sessions import signed_in_client
@@ -74,7 +81,7 @@ def test_fhirclient_launches_as_a_patient_app_and_reads_her_record(
             "app_id": app.application.client_id,
             "api_base": f"{live_server.url}/fhir/R4",
             "redirect_uri": CALLBACK,
-            "scope": "patient/*.read launch/patient",
+            "scope": "patient/*.read patient/QuestionnaireResponse.write launch/patient",
         }
     )
     # fhirclient reads the CapabilityStatement to find the endpoints, and builds its own
@@ -106,6 +113,29 @@ def test_fhirclient_launches_as_a_patient_app_and_reads_her_record(
     # Bob's record is not hers to read.
     with pytest.raises(Exception, match="404"):
         FhirPatient.read(str(world.bob_patient.public_id), smart.server)
+    # Her app records today's pain: the question and its answers as the server's Questionnaire
+    # states them, the answer posted as fhirclient builds it, then read back.
+    [nrs] = FhirQuestionnaire.where(struct={"name": "nrs"}).perform_resources_iter(smart.server)
+    question = nrs.item[0]
+    six = next(
+        option.valueCoding for option in question.answerOption if option.valueCoding.code == "6"
+    )
+    answer = FhirQuestionnaireResponse(
+        {
+            "resourceType": "QuestionnaireResponse",
+            "questionnaire": nrs.url,
+            "status": "completed",
+            "subject": {"reference": f"Patient/{smart.patient_id}"},
+            "authored": today().isoformat(),  # her day, in her clinic's time zone
+            "item": [{"linkId": question.linkId, "answer": [{"valueCoding": six.as_json()}]}],
+        }
+    )
+    created = answer.create(smart.server)
+    entry = DiaryEntry.objects.get(patient=world.alice_patient)
+    assert (created["id"], entry.instrument, entry.score) == (str(entry.public_id), "nrs", 6)
+    back = FhirQuestionnaireResponse.read(created["id"], smart.server)
+    assert back.item[0].answer[0].valueCoding.code == "6"
+    assert back.subject.reference == f"Patient/{smart.patient_id}"
 
 
 def _backend_session(live_server: Any, world: World) -> OAuth2Session:
