@@ -360,6 +360,30 @@ def _nothing_saved(world: World, before: tuple[int, int], response: Any, status:
 
 
 @pytest.mark.django_db
+def test_refusals_of_odd_bodies_repeat_nothing_typed_and_save_nothing(
+    world: World, token: str
+) -> None:
+    before = (0, 0)
+    typed = "pain from my new medication"
+
+    def coded(code: str) -> dict[str, Any]:
+        answer = {"valueCoding": {"system": ANSWER_SYSTEM, "code": code}}
+        return _nrs(world) | {"item": [{"linkId": "pain", "answer": [answer]}]}
+
+    said = _nothing_saved(world, before, _post(coded(typed), token=token), 422)
+    assert "whole number" in said
+    assert typed not in said  # what she typed is not repeated
+    said = _nothing_saved(world, before, _post(_nrs(world, 11), token=token), 422)
+    assert "at most 10" in said
+    assert "11" not in said
+    # Other scripts' digits are not the answer options' codes ("0" to "10").
+    for digit in ("\u0663", "\uff13"):  # Arabic-Indic three, fullwidth three
+        _nothing_saved(world, before, _post(coded(digit), token=token), 422)
+    nested = '{"resourceType":"QuestionnaireResponse","x":' + "[" * 100_000 + "]" * 100_000 + "}"
+    assert "nested" in _nothing_saved(world, before, _post(nested, token=token), 400)
+
+
+@pytest.mark.django_db
 def test_every_refusal_names_what_is_at_fault_and_saves_nothing(
     world: World, client_for: Browser, token: str
 ) -> None:

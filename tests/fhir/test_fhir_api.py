@@ -17,6 +17,7 @@ from ketaclinic.assessments.api import EXAM_OBSERVATIONS
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.clinical.rating_scales import CHARTING_ONLY, RATING_SCALES
 from ketaclinic.clinics.models import Location
+from ketaclinic.fhir import pages
 from ketaclinic.fhir.resources.registry import REGISTRY
 from ketaclinic.fhir.writes import CREATABLE
 from ketaclinic.infusions.services._common import LOINC_OF
@@ -349,3 +350,121 @@ def test_a_search_by_post_keeps_the_parameters_out_of_the_address(
     )
     assert forged.status_code == 403
     assert "CSRF" in forged.json()["issue"][0]["diagnostics"]
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def _links(bundle: dict[str, Any]) -> dict[str, str]:
+    return {link["relation"]: link["url"].split(BASE, 1)[1] for link in bundle["link"]}
+
+
+@pytest.mark.django_db
+def test_a_search_by_post_pages_with_links_that_hold_its_terms_sealed(
+    world: World, client_for: ClientFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    namesakes = {str(make_patient(world.clinic, given=f"Pat{n}", family="Moreno").public_id)
+                 for n in range(3)}  # fmt: skip
+    namesakes.add(str(world.alice_patient.public_id))
+    client = client_for("front_desk")
+    first = client.post(BASE + "Patient/_search", data="family=Moreno&_count=2", content_type=FORM)
+    assert first.status_code == 200
+    bundle = valid(first.json())
+    seen = ids_of(bundle)
+    links = _links(bundle)
+    while "next" in links:
+        assert "Moreno" not in links["next"]
+        assert "family" not in links["next"]
+        assert "_getpages=" in links["next"]
+        bundle = fhir(client, links["next"])
+        seen += ids_of(bundle)
+        links = _links(bundle)
+    assert "Moreno" not in links["self"]
+    assert sorted(seen) == sorted(namesakes)  # every match once, in order, then no next link
+    # The second page's link: another reader's, an altered one, one with more terms, or one
+    # past its hour, is refused and shows nobody.
+    second = _links(valid(first.json()))["next"]
+    before = AuditEvent.objects.count()
+    assert "not yours" in refused(client_for("physician"), second, 410)
+    assert "not yours" in refused(
+        client_for("physician"), second.replace("Patient?", "Location?"), 410
+    )
+    sealed = second.split("_getpages=", 1)[1].split("&", 1)[0]
+    flipped = "x" if sealed[20] != "x" else "y"
+    altered = second.replace(sealed, sealed[:20] + flipped + sealed[21:])
+    assert "not yours" in refused(client, altered, 410)
+    assert "_getpages" in refused(client, second + "&family=Oldham", 400)
+    monkeypatch.setattr(pages, "PAGES_TTL", -1)  # every link is past its time
+    assert "expired" in refused(client, second, 410)
+    assert AuditEvent.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_requests_past_djangos_limits_are_refused_not_failed(
+    world: World, client_for: ClientFor, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = client_for("physician")
+    many = "&".join(f"x{n}=1" for n in range(1100))  # past DATA_UPLOAD_MAX_NUMBER_FIELDS
+    assert "too many parameters" in refused(client, f"Patient?{many}", 400)
+    by_post = client.post(BASE + "Patient/_search", data=many, content_type=FORM)
+    assert by_post.status_code == 400
+    assert valid(by_post.json())["issue"][0]["code"] == "too-costly"
+    huge = client.post(
+        BASE + "Patient/_search", data="family=" + "a" * 3_000_000, content_type=FORM
+    )  # past DATA_UPLOAD_MAX_MEMORY_SIZE
+    assert huge.status_code == 413
+    assert valid(huge.json())["issue"][0]["code"] == "too-long"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # no server failure logged
+
+
+@pytest.mark.django_db
+def test_a_405_names_the_methods_the_address_answers(world: World, client_for: ClientFor) -> None:
+    client = client_for("physician")
+    alice = f"Patient/{world.alice_patient.public_id}"
+    answers = [
+        (client.put(BASE + alice), "GET, HEAD"),
+        (client.delete(BASE + "Patient"), "GET, HEAD"),
+        (client.post(BASE + "Patient", data="{}", content_type=FHIR_JSON), "GET, HEAD"),
+        (client.put(BASE + "QuestionnaireResponse"), "GET, HEAD, POST"),
+        (client.post(BASE + "metadata"), "GET, HEAD"),
+        (client.get(BASE + "Patient/_search"), "POST"),
+    ]
+    for response, allowed in answers:
+        assert response.status_code == 405, response.content[:200]
+        assert response["Allow"] == allowed
+        assert valid(response.json())["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.django_db
+def test_modifiers_are_applied_or_refused_never_dropped(
+    world: World, client_for: ClientFor
+) -> None:
+    client = client_for("physician")
+    alice = str(world.alice_patient.public_id)
+    assert ids_of(fhir(client, "Patient?family:exact=Moreno")) == [alice]
+    assert ids_of(fhir(client, "Patient?family:exact=Mor")) == []  # the whole name
+    assert ids_of(fhir(client, "Patient?family:exact=moreno")) == []  # and its case
+    assert ids_of(fhir(client, "Patient?family=mor&_count=100")) == [alice]
+    on_her = fhir(client, f"Appointment?patient:Patient={alice}&_count=100")
+    assert on_her["resourceType"] == "Bundle"  # a reference's type modifier is understood
+    before = AuditEvent.objects.count()
+    for asked in ("family:contains=Zzzzz", "birthdate:missing=true", "gender:not=male"):
+        said = refused(client, f"Patient?{asked}", 400)
+        assert asked.split("=")[0].split(":")[1] in said
+    assert AuditEvent.objects.count() == before  # nobody was shown
+    # An unknown parameter, modified or not, is still only ignored without handling=strict.
+    assert fhir(client, "Patient?shoe-size:exact=9")["resourceType"] == "Bundle"
+
+
+@pytest.mark.django_db
+def test_a_record_number_is_found_by_its_own_system_only(
+    world: World, client_for: ClientFor
+) -> None:
+    client = client_for("physician")
+    alice = world.alice_patient
+    ours = f"urn:uuid:{world.clinic.public_id}"
+    theirs = f"urn:uuid:{world.other_clinic.public_id}"
+    assert ids_of(fhir(client, f"Patient?identifier={ours}|{alice.mrn}")) == [str(alice.public_id)]
+    assert ids_of(fhir(client, f"Patient?identifier={alice.mrn}")) == [str(alice.public_id)]
+    for system in (theirs, "urn:oid:1.2.3", "urn:uuid:not-a-uuid", ""):
+        assert ids_of(fhir(client, f"Patient?identifier={system}|{alice.mrn}")) == [], system

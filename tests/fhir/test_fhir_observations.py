@@ -12,6 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from ketaclinic.audit.services import Actor
+from ketaclinic.fhir.resources.observation import INSTRUMENT_SYSTEM
 from ketaclinic.outcomes.diary.services import diary_entry_record
 from ketaclinic.outcomes.models import DiaryEntry
 from ketaclinic.patients.models import Patient
@@ -102,6 +103,11 @@ def test_searches_by_patient_code_and_date(world: World, client_for: Browser) ->
         nrs
     )
     assert ids_of(fhir(client, f"Observation?subject=Patient/{a}&code=peg")) == [str(peg.public_id)]
+    # A code is its system's: named with another, it is another code (and finds nothing).
+    own = f"{INSTRUMENT_SYSTEM}|peg"
+    assert ids_of(fhir(client, f"Observation?patient={a}&code={own}")) == [str(peg.public_id)]
+    for elsewhere in ("http://snomed.info/sct|72514-3", "http://loinc.org|peg"):
+        assert ids_of(fhir(client, f"Observation?patient={a}&code={elsewhere}")) == [], elsewhere
     newest = today().isoformat()
     assert set(ids_of(fhir(client, f"Observation?patient={a}&date={newest}"))) == {
         str(alice[0].public_id),

@@ -35,13 +35,20 @@ class FhirError(Exception):
     """A refusal the API answers with an ``OperationOutcome`` and this status."""
 
     def __init__(
-        self, status: int, diagnostics: str, *, code: str = "", expression: str = ""
+        self,
+        status: int,
+        diagnostics: str,
+        *,
+        code: str = "",
+        expression: str = "",
+        allow: tuple[str, ...] = (),
     ) -> None:
         super().__init__(diagnostics)
         self.status = status
         self.diagnostics = diagnostics
         self.code = code or ISSUE_CODES.get(status, "processing")
         self.expression = expression
+        self.allow = allow  # a 405's: the methods the address answers
 
 
 def outcome(
@@ -68,6 +75,9 @@ def error_response(error: FhirError) -> HttpResponse:
         outcome(error.diagnostics, code=error.code, expression=error.expression),
         status=error.status,
     )
+    if error.status == 405:
+        # RFC 9110 15.5.6: a 405 lists the methods the address answers (empty: none).
+        response["Allow"] = ", ".join(error.allow)
     if error.status == 401:
         # RFC 6750 3: a request without a usable credential names the scheme it needs.
         response["WWW-Authenticate"] = 'Bearer realm="fhir"'

@@ -2,9 +2,11 @@
 
 Supported: ``_id``, ``_lastUpdated``, ``_count``, each type's own parameters (string, token,
 date and reference kinds), repeated parameters as AND and comma-separated values as OR, and the
-date prefixes ``eq ne lt le gt ge``. A value the server cannot read is a 400 naming the
-parameter. An unknown parameter is ignored and named in the result (``handling=lenient``, the
-default), or refused with a 400 when the request says ``Prefer: handling=strict``.
+date prefixes ``eq ne lt le gt ge``; the modifiers ``:exact`` (strings) and ``:[type]``
+(references), any other modifier of a known parameter refused with a 400 (``_modified``). A
+value the server cannot read is a 400 naming the parameter. An unknown parameter is ignored
+and named in the result (``handling=lenient``, the default), or refused with a 400 when the
+request says ``Prefer: handling=strict``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from django.db.models import Q, QuerySet
@@ -103,8 +105,8 @@ def parse(
     for name in query:
         if name in PAGING or name in HARMLESS:
             continue
-        base = name.split(":", 1)[0]
-        param = params.get(name) or (params.get(base) if name.endswith(":exact") else None)
+        base, _, modifier = name.partition(":")
+        param = params.get(base)
         if param is None:
             if strict:
                 raise FhirError(
@@ -116,10 +118,11 @@ def parse(
                 )
             ignored.append(base)
             continue
+        apply = _modified(param, name, modifier) if modifier else param.apply
         for raw in query.getlist(name):
             if raw == "":
                 continue  # an empty parameter is no constraint (R4 3.1.1.4)
-            queryset = param.apply(queryset, values(raw))
+            queryset = apply(queryset, values(raw))
             kept.append((name, raw))
     return Search(
         queryset=queryset,
@@ -192,30 +195,60 @@ def subject_params(path: str = "patient__public_id") -> dict[str, Param]:
     }
 
 
-def strings(*field_names: str) -> Filter:
-    """A string parameter: the start of the value, case-insensitive (R4 string search), any of
-    the fields; ``:exact`` is handled as the same here (names are stored as typed)."""
+@dataclass(frozen=True)
+class Strings:
+    """A string parameter's filter: the start of the value, case-insensitive (R4 string
+    search), in any of the fields; ``exact`` (the ``:exact`` modifier) the whole value, case
+    and accents as given."""
 
-    def apply(qs: QuerySet[Any], given: list[str]) -> QuerySet[Any]:
+    field_names: tuple[str, ...]
+    exact: bool = False
+
+    def __call__(self, qs: QuerySet[Any], given: list[str]) -> QuerySet[Any]:
+        lookup = "exact" if self.exact else "istartswith"
         match = Q()
         for value in given:
-            for name in field_names:
-                match |= Q(**{f"{name}__istartswith": value})
+            for name in self.field_names:
+                match |= Q(**{f"{name}__{lookup}": value})
         return qs.filter(match)
 
-    return apply
+
+def strings(*field_names: str) -> Strings:
+    """A string parameter over these fields (``Strings``)."""
+    return Strings(field_names)
 
 
-def tokens(field_name: str, codes: Mapping[str, Any] | None = None, system: str = "") -> Filter:
+def _modified(param: Param, name: str, modifier: str) -> Narrow:
+    """The filter of ``name`` (a parameter with a ``:modifier``). Supported: ``:exact`` on a
+    string, and a reference's ``:[type]`` (its values are ids, matched as they are). Any other
+    is refused: R4 3.1.1.5 has a server reject a modifier it does not support, as dropping it
+    would widen the search."""
+    if modifier == "exact" and isinstance(param.apply, Strings):
+        return replace(param.apply, exact=True)
+    if param.kind == "reference" and re.fullmatch(r"[A-Z][A-Za-z]{1,40}", modifier):
+        return param.apply
+    raise FhirError(
+        400,
+        f"The modifier :{modifier[:40]} of {name.split(':', 1)[0]} is not supported here.",
+        code="not-supported",
+        expression=name[:80],
+    )
+
+
+def tokens(
+    field_name: str, codes: Mapping[str, Any] | None = None, system: str | Mapping[str, str] = ""
+) -> Filter:
     """A token parameter: ``code`` or ``system|code``; ``codes`` maps FHIR codes to stored
-    values (a code it does not know matches nothing)."""
+    values (a code it does not know matches nothing); ``system`` is the codes' system, or each
+    code's (a mapping), which a ``system|code`` must name (no system: any is taken)."""
 
     def apply(qs: QuerySet[Any], given: list[str]) -> QuerySet[Any]:
         wanted: list[Any] = []
         for value in given:
             if "|" in value:
                 their_system, code = value.split("|", 1)
-                if their_system and system and their_system != system:
+                ours = system.get(code, "") if isinstance(system, Mapping) else system
+                if their_system and ours and their_system != ours:
                     continue
             else:
                 code = value

@@ -25,6 +25,7 @@ from ketaclinic.audit.api import audit_record, audit_record_many
 from ketaclinic.audit.models import Action
 from ketaclinic.fhir.access import FhirReader
 from ketaclinic.fhir.http import FhirError, outcome
+from ketaclinic.fhir.pages import PAGES
 from ketaclinic.fhir.resources.base import Computed, ResourceType, instant
 from ketaclinic.fhir.resources.registry import REGISTRY
 from ketaclinic.fhir.search import FHIR_ID, Search, parse
@@ -131,13 +132,20 @@ def _computed_page(
 
 
 def fhir_search(
-    *, reader: FhirReader, type_name: str, query: QueryDict, strict: bool, base: str
+    *,
+    reader: FhirReader,
+    type_name: str,
+    query: QueryDict,
+    strict: bool,
+    base: str,
+    sealed: str = "",
 ) -> dict[str, Any]:
-    """A page of the type's resources the reader may see and the query matches."""
+    """A page of the type's resources the reader may see and the query matches; ``sealed``:
+    the page links carry the search's terms sealed (``fhir.pages``), not in the clear."""
     kind = resource_type(type_name, reader)
     if kind.computed is not None:
         search, page, more = _computed_page(reader, kind, kind.computed, query, strict)
-        return _bundle(kind, search, page, [], more, base)
+        return _bundle(kind, search, page, [], more, base, sealed)
     searches = [
         (
             part,
@@ -164,7 +172,7 @@ def fhir_search(
         included = _included(reader, page, search.includes)
         shown = page + included
         _audit(reader, kind, shown, "search", len(shown))
-    return _bundle(kind, search, page, included, more, base)
+    return _bundle(kind, search, page, included, more, base, sealed)
 
 
 def _bundle(
@@ -174,10 +182,12 @@ def _bundle(
     included: list[tuple[ResourceType, Any]],
     more: bool,
     base: str,
+    sealed: str,
 ) -> dict[str, Any]:
     """The searchset Bundle of a page: its entries, the ignored parameters, the links."""
     link = f"{base}{kind.name}"
-    kept = [*search.kept, ("_count", str(search.count))]
+    terms = [(PAGES, sealed)] if sealed else search.kept
+    kept = [*terms, ("_count", str(search.count))]
     links = [{"relation": "self", "url": _url(link, kept, search.after)}]
     if more and page:
         last, row = page[-1]

@@ -9,8 +9,15 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+    QueryDict,
+)
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -19,6 +26,7 @@ from ketaclinic.fhir import selectors, writes
 from ketaclinic.fhir.access import reader_of
 from ketaclinic.fhir.capability import capability_statement, smart_configuration_of
 from ketaclinic.fhir.http import FhirError, error_response, fhir_response
+from ketaclinic.fhir.pages import PAGES, pages_query, pages_token
 
 logger = logging.getLogger(__name__)
 
@@ -28,16 +36,22 @@ JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
 View = Callable[..., HttpResponseBase]
 
 
-def fhir_endpoint(view: View, methods: tuple[str, ...] = ("GET", "HEAD")) -> View:
-    """``methods`` only (GET by default); ``_format`` must ask for JSON; every refusal and
-    error as an OperationOutcome (an unexpected error is logged by the view's name and type
-    only: no patient data)."""
+def fhir_endpoint(view: View, methods: tuple[str, ...] | None = ("GET", "HEAD")) -> View:
+    """``methods`` only (GET by default; a view that says itself which methods each of its
+    addresses answers has None); ``_format`` must ask for JSON; every refusal and error as an
+    OperationOutcome (an unexpected error is logged by the view's name and type only: no
+    patient data)."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
-            if request.method not in methods:
-                raise FhirError(405, f"{request.method} is not supported here; this API reads.")
+            if methods is not None and request.method not in methods:
+                raise FhirError(
+                    405,
+                    f"{request.method} is not supported here (this address answers"
+                    f" {', '.join(methods)}).",
+                    allow=methods,
+                )
             wanted = request.GET.get("_format")
             if wanted and wanted.split(";")[0].strip() not in JSON_FORMATS:
                 raise FhirError(406, "Only JSON is served (_format=json).", code="not-supported")
@@ -46,6 +60,14 @@ def fhir_endpoint(view: View, methods: tuple[str, ...] = ("GET", "HEAD")) -> Vie
             return error_response(error)
         except Http404:
             return error_response(FhirError(404, "Not found."))
+        except RequestDataTooBig:
+            # Django's limits on what it reads of a request (settings DATA_UPLOAD_MAX_*): the
+            # client's to mend, not a failure of the server.
+            return error_response(FhirError(413, "The request is too large.", code="too-long"))
+        except TooManyFieldsSent:
+            return error_response(
+                FhirError(400, "The request has too many parameters.", code="too-costly")
+            )
         except Exception as exc:
             logger.error("FHIR %s failed: %s", view.__name__, type(exc).__name__, exc_info=True)
             return error_response(FhirError(500, "The server failed to answer; it is logged."))
@@ -83,12 +105,21 @@ def smart_configuration(request: HttpRequest) -> HttpResponse:
 
 @fhir_endpoint
 def search(request: HttpRequest, type_name: str) -> HttpResponse:
+    reader = reader_of(request)
+    query: QueryDict = request.GET
+    sealed = ""
+    if PAGES in query:
+        # The next page of a POSTed search: its terms sealed in the link, sealed again for the
+        # page after (each link good for PAGES_TTL from its page).
+        query = pages_query(reader, type_name, query)
+        sealed = pages_token(reader, type_name, query)
     bundle = selectors.fhir_search(
-        reader=reader_of(request),
+        reader=reader,
         type_name=type_name,
-        query=request.GET,
+        query=query,
         strict=_strict(request),
         base=_base(request),
+        sealed=sealed,
     )
     return fhir_response(bundle)
 
@@ -104,12 +135,15 @@ def search_by_post(request: HttpRequest, type_name: str) -> HttpResponse:
         raise FhirError(
             415, "Send the search parameters as application/x-www-form-urlencoded.", code="invalid"
         )
+    reader = reader_of(request)
     bundle = selectors.fhir_search(
-        reader=reader_of(request),
+        reader=reader,
         type_name=type_name,
         query=request.POST,
         strict=_strict(request),
         base=_base(request),
+        # Its page links carry its terms sealed: an address never holds them (fhir.pages).
+        sealed=pages_token(reader, type_name, request.POST),
     )
     return fhir_response(bundle)
 
@@ -120,16 +154,18 @@ search_post = fhir_endpoint(search_by_post, methods=("POST",))
 def _search_or_create(request: HttpRequest, type_name: str) -> HttpResponseBase:
     # ``[type]``: GET searches (R4 3.1.1.4), POST creates (3.1.0.5), for the types that are
     # created here only (the pain diary's QuestionnaireResponse); any other type's POST is 405.
+    kind = selectors.resource_type(type_name)  # a type not served is a 404, whatever the method
+    allowed = ("GET", "HEAD", "POST") if kind.name in writes.CREATABLE else ("GET", "HEAD")
+    if request.method not in allowed:
+        raise FhirError(
+            405,
+            f"{kind.name} is read and searched here, not {request.method}: the one write is a"
+            " POST of a QuestionnaireResponse for the pain diary.",
+            allow=allowed,
+        )
     if request.method != "POST":
         return search(request, type_name)
     reader = reader_of(request)
-    kind = selectors.resource_type(type_name)
-    if kind.name not in writes.CREATABLE:
-        raise FhirError(
-            405,
-            f"{kind.name} is read and searched here, not created: the one write is a"
-            " QuestionnaireResponse for the pain diary.",
-        )
     bearer = request.headers.get("Authorization", "").lower().startswith("bearer ")
     writes.require_writer(reader)
     if not bearer and _csrf_refused(request):
@@ -147,7 +183,7 @@ def _search_or_create(request: HttpRequest, type_name: str) -> HttpResponseBase:
     return response
 
 
-search_or_create = fhir_endpoint(_search_or_create, methods=("GET", "HEAD", "POST"))
+search_or_create = fhir_endpoint(_search_or_create, methods=None)
 
 
 @fhir_endpoint

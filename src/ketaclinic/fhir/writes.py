@@ -96,6 +96,9 @@ def parsed_body(body: bytes, content_type: str) -> dict[str, Any]:
         resource = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise FhirError(400, "The body is not JSON.", code="structure") from None
+    except RecursionError:
+        # Nested past the parser's depth: no QuestionnaireResponse is anything like it.
+        raise FhirError(400, "The body is nested too deeply.", code="structure") from None
     if not isinstance(resource, dict) or resource.get("resourceType") != QUESTIONNAIRE_RESPONSE:
         raise FhirError(
             400,
@@ -182,7 +185,9 @@ def _value(key: str, answer: Any) -> Any:
     coding = answer.get("valueCoding") if isinstance(answer, dict) else None
     if isinstance(coding, dict) and coding.get("system", ANSWER_SYSTEM) == ANSWER_SYSTEM:
         code = coding.get("code")
-        if isinstance(code, str) and re.fullmatch(r"-?\d{1,6}", code):
+        # ASCII digits only: the options' codes are "0" to "10", and ``\d`` (and ``int``) would
+        # also take other scripts' digits, such as "٣".
+        if isinstance(code, str) and re.fullmatch(r"-?[0-9]{1,6}", code):
             return int(code)
         return code
     raise FhirError(
@@ -217,6 +222,11 @@ def _answers(resource: Mapping[str, Any]) -> dict[str, object]:
     return answers
 
 
+# The clinical core's messages end with the value given (", not 'seven'"): cut here, as an
+# outcome never repeats what a person typed about a patient (``fhir.http``).
+_GIVEN = re.compile(r", not .*\Z", re.DOTALL)
+
+
 def _refusal(error: ValidationError) -> FhirError:
     """The diary's refusal in FHIR's terms: each field it names as the element at fault."""
     fields = error.message_dict if hasattr(error, "error_dict") else {"": error.messages}
@@ -231,7 +241,7 @@ def _refusal(error: ValidationError) -> FhirError:
         name, path = where.get(field, (f"item {field}", _where(field)))
         if not field:
             name, path = "QuestionnaireResponse", ""
-        parts.append(f"{name}: {' '.join(messages)}")
+        parts.append(f"{name}: {' '.join(_GIVEN.sub('', message) for message in messages)}")
         expression = expression or path
     return FhirError(422, " ".join(parts), code="processing", expression=expression)
 

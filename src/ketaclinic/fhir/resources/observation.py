@@ -99,6 +99,11 @@ _CODES = {
     **{instrument.value: instrument.value for instrument in Instrument},
     "72514-3": Instrument.NRS.value,
 }
+# Each code's system, which a ``system|code`` search must name (as the other tables' do).
+_SYSTEMS = {
+    **{instrument.value: INSTRUMENT_SYSTEM for instrument in Instrument},
+    "72514-3": codes.LOINC.uri,
+}
 
 OBSERVATION = ResourceType(
     name="Observation",
@@ -110,7 +115,7 @@ OBSERVATION = ResourceType(
         # The docs speak for the three tables of the type (see the module docstring).
         "code": Param(
             "token",
-            tokens("instrument", _CODES),
+            tokens("instrument", _CODES, _SYSTEMS),
             "A LOINC code (http://loinc.org): 72514-3, the pain score (the diary's daily"
             " score, the chart's, the exam's pain now); 8480-6, 8462-4, 8867-4, 9279-1, and"
             " 2708-6 or 59408-5 (oxygen saturation, either code), the vital signs of the chart"

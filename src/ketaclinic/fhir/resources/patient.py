@@ -4,9 +4,10 @@ herself)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from ketaclinic.fhir.access import FhirReader
 from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
@@ -66,9 +67,23 @@ def patient(row: Patient) -> dict[str, Any]:
 
 
 def _identifier(qs: QuerySet[Patient], given: list[str]) -> QuerySet[Patient]:
-    # ``system|value`` or ``value``; record numbers are stored upper case.
-    numbers = [value.rsplit("|", 1)[-1].strip().upper() for value in given]
-    return qs.filter(mrn__in=numbers)
+    # ``value``, or ``system|value`` with the clinic's own system (``MRN_SYSTEM``): another
+    # system's number, though the same digits, is not this record's (R4 3.1.1.5.2 token);
+    # ``|value`` asks for an identifier with no system, and every record number has one.
+    # Record numbers are stored upper case.
+    match = Q(pk__in=[])
+    for value in given:
+        system, bar, number = value.rpartition("|")
+        number = number.strip().upper()
+        if not bar:
+            match |= Q(mrn=number)
+            continue
+        clinic = system.removeprefix("urn:uuid:") if system.startswith("urn:uuid:") else ""
+        try:
+            match |= Q(mrn=number, clinic__public_id=uuid.UUID(clinic))
+        except ValueError:
+            continue  # not a clinic's system: no record here
+    return qs.filter(match)
 
 
 PATIENT = ResourceType(
