@@ -397,6 +397,13 @@ def test_a_search_by_post_pages_with_links_that_hold_its_terms_sealed(
     monkeypatch.setattr(pages, "PAGES_TTL", -1)  # every link is past its time
     assert "expired" in refused(client, second, 410)
     assert AuditEvent.objects.count() == before
+    # Parameters in the address of a POST count with the body's: one search of them all.
+    both = client.post(
+        BASE + f"Patient/_search?_id={world.alice_patient.public_id}",
+        data="family=Moreno&_count=100",
+        content_type=FORM,
+    )
+    assert ids_of(valid(both.json())) == [str(world.alice_patient.public_id)]
 
 
 @pytest.mark.django_db
@@ -445,15 +452,45 @@ def test_modifiers_are_applied_or_refused_never_dropped(
     assert ids_of(fhir(client, "Patient?family:exact=Mor")) == []  # the whole name
     assert ids_of(fhir(client, "Patient?family:exact=moreno")) == []  # and its case
     assert ids_of(fhir(client, "Patient?family=mor&_count=100")) == [alice]
-    on_her = fhir(client, f"Appointment?patient:Patient={alice}&_count=100")
-    assert on_her["resourceType"] == "Bundle"  # a reference's type modifier is understood
     before = AuditEvent.objects.count()
-    for asked in ("family:contains=Zzzzz", "birthdate:missing=true", "gender:not=male"):
-        said = refused(client, f"Patient?{asked}", 400)
+    for kind, asked in (
+        ("Patient", "family:contains=Zzzzz"),
+        ("Patient", "birthdate:missing=true"),
+        ("Patient", "gender:not=male"),
+        ("Appointment", f"patient:Location={alice}"),
+        ("Appointment", f"patient:Nonsense={alice}"),
+    ):
+        said = refused(client, f"{kind}?{asked}", 400)
         assert asked.split("=")[0].split(":")[1] in said
     assert AuditEvent.objects.count() == before  # nobody was shown
     # An unknown parameter, modified or not, is still only ignored without handling=strict.
     assert fhir(client, "Patient?shoe-size:exact=9")["resourceType"] == "Bundle"
+
+
+@pytest.mark.django_db
+def test_a_reference_of_another_type_matches_nothing(world: World, client_for: ClientFor) -> None:
+    client = client_for("physician")
+    alice = world.alice_patient.public_id
+    cleveland = world.cleveland.public_id
+    assert ids_of(fhir(client, f"Location?_id={cleveland}")) == [str(cleveland)]
+    assert ids_of(fhir(client, f"PractitionerRole?location=Location/{cleveland}"))
+    assert ids_of(fhir(client, f"PractitionerRole?location:Location={cleveland}"))
+    for wrong in (f"Patient/{cleveland}", f"http://elsewhere.test/fhir/Practitioner/{cleveland}"):
+        assert ids_of(fhir(client, f"PractitionerRole?location={wrong}")) == [], wrong
+    assert ids_of(fhir(client, f"Patient?_id={alice}")) == [str(alice)]
+
+
+@pytest.mark.django_db
+def test_a_nul_character_is_refused_naming_the_parameter(
+    world: World, client_for: ClientFor
+) -> None:
+    client = client_for("physician")
+    before = AuditEvent.objects.count()
+    for query in ("family=Mo%00reno", "name:exact=a%00b", "gender=fe%00male"):
+        assert "NUL" in refused(client, f"Patient?{query}", 400)
+    posted = client.post(BASE + "Patient/_search", data="family=Mo%00reno", content_type=FORM)
+    assert posted.status_code == 400
+    assert AuditEvent.objects.count() == before
 
 
 @pytest.mark.django_db

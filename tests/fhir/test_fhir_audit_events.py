@@ -218,7 +218,16 @@ def test_searches_by_patient_date_agent_and_action(world: World, client_for: Bro
     }
     assert _search(admin, f"agent=Patient/{world.alice_patient.public_id}") == {ids["diary"]}
     assert _search(admin, f"agent={world.physician.public_id}") == {ids["sign"]}
+    # The type a reference names, by its value or by a :[type] modifier, is the agent's.
+    assert _search(admin, f"agent:Practitioner={world.nurse.public_id}") == {
+        ids["chart"],
+        ids["login"],
+    }
+    assert _search(admin, f"agent:Patient={world.nurse.public_id}") == set()
+    assert _search(admin, f"agent=Location/{world.nurse.public_id}") == set()
     assert _search(admin, "action=C") == {ids["diary"]}
+    assert _search(admin, "action=http://hl7.org/fhir/audit-event-action|C") == {ids["diary"]}
+    assert _search(admin, "action=http://example.org/verbs|C") == set()
     assert ids["sign"] in _search(admin, "action=U")
     assert _search(admin, "action=D") == {ids["purge"]}
     assert {ids["login"], ids["refused"]} <= _search(admin, "action=E")

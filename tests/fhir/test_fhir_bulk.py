@@ -4,19 +4,21 @@ retention, and every refusal with nothing recorded."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core.files.storage import default_storage
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from ketaclinic.audit.api import Actor
+from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.fhir import bulk
 from ketaclinic.fhir.access import FhirReader
@@ -37,6 +39,7 @@ from tests.clock import today
 from tests.conftest import World
 from tests.factories import make_patient
 from tests.factories.clinics import make_location
+from tests.factories.sessions import signed_in_client
 from tests.fhir.exports import run_export
 from tests.fhir.test_fhir_observations import _diaries, _record
 from tests.fhir.test_smart_oauth import _bearer, _client_credentials
@@ -506,6 +509,11 @@ def test_refusals_name_the_problem_and_record_nothing(
         ("$export?_since=9999-12-31T23:59:59-05:00", ASYNC, 400, "_since"),
         ("Group/not-a-group/$export", ASYNC, 404, "Group"),
         (f"Group/{elsewhere.public_id}/$export", ASYNC, 404, "Group"),
+        # Parameters that would narrow or shape the export: never ignored into a wider one.
+        ("Patient/$export?_typeFilter=Observation%3Fcode%3Dpeg", ASYNC, 400, "_typeFilter"),
+        (f"Patient/$export?patient=Patient/{world.alice_patient.public_id}", ASYNC, 400, "patient"),
+        ("$export?_elements=id", ASYNC, 400, "_elements"),
+        ("$export?includeAssociatedData=LatestProvenanceResources", ASYNC, 400, "include"),
     ]
     for path, headers, status, named in checks:
         response = Client().get(f"/fhir/R4/{path}", headers=headers | _bearer(token))
@@ -589,3 +597,44 @@ def test_the_lean_export_rows_render_as_the_api_does_at_a_cost_flat_in_rows(
     many, exported = export_queries()
     assert len(exported) >= 10 + len(rendered)
     assert many == few
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite's IMMEDIATE transactions serialise writers; the in-memory test database"
+    " refuses a second concurrent writer outright instead of waiting",
+)
+@pytest.mark.django_db(transaction=True)
+def test_two_kickoffs_at_once_make_one_export(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each kick-off pauses inside its transaction after recording its export, for the other
+    to catch up (three seconds at most): without the requester's lock both would have found
+    nothing unfinished and recorded an export each."""
+    monkeypatch.setattr(bulk, "enqueue", lambda *args, **kwargs: None)
+    barrier = threading.Barrier(2)
+    recorded = audit_record  # what the kick-off calls, as bulk imported it
+
+    def paused(*args: Any, **kwargs: Any) -> Any:
+        event = recorded(*args, **kwargs)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=3)  # a kick-off held at the lock never arrives
+        return event
+
+    monkeypatch.setattr(bulk, "audit_record", paused)
+    statuses: list[int] = []
+
+    def kickoff() -> None:
+        try:
+            response = signed_in_client(world.clinic_admin).get("/fhir/R4/$export", headers=ASYNC)
+            statuses.append(response.status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=kickoff) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses) == [202, 429]
+    assert BulkExport.objects.filter(user=world.clinic_admin).count() == 1

@@ -38,7 +38,7 @@ from tests.factories.scheduling import (
     setup_schedule,
     weekly_hours,
 )
-from tests.fhir.test_fhir_api import BASE, fhir, ids_of, walk
+from tests.fhir.test_fhir_api import BASE, fhir, ids_of, refused, walk
 from tests.fhir.test_smart_oauth import _backend, _client_credentials, _read
 
 ClientFor = Callable[[str], Client]
@@ -202,10 +202,16 @@ def test_schedules_are_searched_by_actor_active_and_id(world: World, client_for:
     assert found(f"actor=Location/{world.charlotte.public_id}") == {nurse}
     assert found(f"actor={world.charlotte.public_id}") == {nurse}
     assert found(f"actor=Location/{world.physician.public_id}") == set()
+    assert found(f"actor:Location={world.charlotte.public_id}") == {nurse}
+    assert found(f"actor:Location={world.physician.public_id}") == set()
+    assert "actor" in refused(client, f"Schedule?actor:Patient={world.physician.public_id}", 400)
+    assert "_cursor" in refused(client, "Schedule?_cursor=garbage", 400)  # no schedule's id
     assert found(f"_id={nurse}") == {nurse}
     assert found("active=true") == {physician, nurse}
     User.objects.filter(pk=world.nurse.pk).update(is_active=False)
     assert found("active=false") == {nurse}
+    assert found("active=|false") == {nurse}  # "no system", as a boolean has none
+    assert found("active=http://example.org/yes-no|false") == set()
     assert fhir(client, f"Schedule/{nurse}")["active"] is False
 
 
@@ -336,6 +342,10 @@ def test_slot_searches_by_range_type_status_and_pages(
     assert len(consultations) + len(by_type) == len(everything)
     assert len(_slots(client, f"{base}&status=free")) == len(everything)
     assert _slots(client, f"{base}&status=busy") == []
+    assert len(_slots(client, f"{base}&status=http://hl7.org/fhir/slotstatus|free")) == len(
+        everything
+    )
+    assert _slots(client, f"{base}&status=http://example.org/states|free") == []
     # One day by eq; a day's morning by gt and le.
     assert _slots(client, f"Slot?schedule={key}&start={day.isoformat()}") == everything
     noon = local_day_bounds(world.cleveland, day)[0] + dt.timedelta(hours=12)
@@ -365,6 +375,11 @@ def test_a_slot_search_without_a_schedule_or_a_range_is_refused_naming_it(
     assert _expression(client, f"Slot?schedule={key}&start=ge{day},{day}") == ["start"]
     assert _expression(client, f"Slot?schedule={key}&start=soon") == ["start"]
     assert _expression(client, f"Slot?schedule={key}&start={day}&_cursor=%20") == ["_cursor"]
+    for garbled in ("garbage", "zzzz", "20990101T000000Z-x"):  # ids no slot has: not a page
+        assert _expression(client, f"Slot?schedule={key}&start={day}&_cursor={garbled}") == [
+            "_cursor"
+        ]
+    assert _expression(client, f"Slot?schedule:Location={key}&start={day}") == ["schedule:Location"]
     # An unknown schedule is no refusal: it has no free slots.
     assert ids_of(fhir(client, f"Slot?schedule=Schedule/nope&start={day}")) == []
 

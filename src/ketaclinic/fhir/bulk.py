@@ -90,6 +90,11 @@ class ExportRequest:
     output_format: str = ""
     request_url: str = ""
     respond_async: bool = True  # the request said ``Prefer: respond-async``
+    others: tuple[str, ...] = ()  # any other parameter the kick-off named
+
+
+#: The kick-off's parameters read here; any other is refused (``export_request``).
+KICKOFF_PARAMS = frozenset({"_type", "_since", "_outputFormat", "_format"})
 
 
 def exportable(kind: ResourceType, level: str) -> bool:
@@ -166,6 +171,17 @@ def export_request(*, reader: FhirReader, asked: ExportRequest) -> BulkExport:
     _may_export(reader, asked.level)
     if not asked.respond_async:
         raise FhirError(400, "A bulk export answers later: send Prefer: respond-async.")
+    if asked.others:
+        # _typeFilter, patient, _elements, includeAssociatedData...: each would narrow or shape
+        # the export, so ignoring one would hand over more than was asked for (IG 2.0: a server
+        # may refuse what it does not support).
+        raise FhirError(
+            400,
+            f"{asked.others[0][:40]}: not supported by this server's export (it reads _type,"
+            " _since and _outputFormat).",
+            code="not-supported",
+            expression=asked.others[0][:40],
+        )
     if asked.output_format and asked.output_format not in NDJSON_FORMATS:
         raise FhirError(
             400,
@@ -180,6 +196,7 @@ def export_request(*, reader: FhirReader, asked: ExportRequest) -> BulkExport:
     since = _since(asked.since)
     client = _client_of(reader)
     with transaction.atomic():
+        _requester_lock(reader, client)
         mine = _requested_by(reader, client)
         if mine.filter(status__in=UNFINISHED).exists():
             raise FhirError(
@@ -219,6 +236,16 @@ def _group(reader: FhirReader, group: str) -> Location:
     if location is None:
         raise FhirError(404, "No Group with that id.")
     return location
+
+
+def _requester_lock(reader: FhirReader, client: FhirClient | None) -> None:
+    """Lock the requester's row (the person's; a backend's, its client's) until the kick-off
+    commits: of two kick-offs at once, the second waits, then finds the first unfinished (one
+    export at a time). SQLite's writers are one at a time already."""
+    if reader.user is not None:
+        User.objects.select_for_update().filter(pk=reader.user.pk).values_list("pk").get()
+    elif client is not None:
+        FhirClient.objects.select_for_update().filter(pk=client.pk).values_list("pk").get()
 
 
 def _requested_by(reader: FhirReader, client: FhirClient | None) -> QuerySet[BulkExport]:

@@ -32,6 +32,7 @@ def _kickoff(request: HttpRequest, level: str, group: str = "") -> HttpResponse:
             output_format=request.GET.get("_outputFormat", ""),
             request_url=request.build_absolute_uri(),
             respond_async="respond-async" in prefer,
+            others=tuple(sorted(set(request.GET) - bulk.KICKOFF_PARAMS)),
         ),
     )
     response = fhir_response(

@@ -48,6 +48,9 @@ class Param:
     kind: str  # string | token | date | reference | uri
     apply: Narrow  # a ``Filter``, for a type read from a table
     doc: str
+    # A reference's target types: a value of another type (``Location/[id]`` for a patient)
+    # matches nothing, and ``:[type]`` is one of these (``_typed``, ``_modified``).
+    targets: tuple[str, ...] = ()
 
 
 @dataclass
@@ -81,6 +84,11 @@ def parse(
 ) -> Search[T]:
     """Apply every parameter of ``query`` to ``queryset``; ``includes`` are the ``_include``
     values the type offers; ``computed``: a computed type's (its page links name its own ids)."""
+    for name, given in query.lists():
+        if "\x00" in name or any("\x00" in value for value in given):
+            # No text stored here holds one, and PostgreSQL refuses it in a query.
+            shown = name.replace("\x00", "")[:40]
+            raise FhirError(400, f"{shown}: a NUL character is no value.", expression=shown)
     count = _count(query.get("_count"))
     after = _resource_cursor(query.get("_cursor")) if computed else _cursor(query.get("_cursor"))
     ignored: list[str] = []
@@ -122,7 +130,10 @@ def parse(
         for raw in query.getlist(name):
             if raw == "":
                 continue  # an empty parameter is no constraint (R4 3.1.1.4)
-            queryset = apply(queryset, values(raw))
+            given = values(raw)
+            if param.kind == "reference":
+                given = _typed(param, modifier, given)
+            queryset = apply(queryset, given)
             kept.append((name, raw))
     return Search(
         queryset=queryset,
@@ -146,22 +157,25 @@ def _count(raw: str | None) -> int:
     return min(count, MAX_COUNT)
 
 
+def not_a_page_link() -> FhirError:
+    """The refusal of a ``_cursor`` this server's page links never hold."""
+    return FhirError(400, "_cursor is not a page link of this server.", expression="_cursor")
+
+
 def _cursor(raw: str | None) -> uuid.UUID | None:
     if not raw:
         return None
     try:
         return uuid.UUID(raw)
     except ValueError:
-        raise FhirError(
-            400, "_cursor is not a page link of this server.", expression="_cursor"
-        ) from None
+        raise not_a_page_link() from None
 
 
 def _resource_cursor(raw: str | None) -> str | None:
     if not raw:
         return None
     if FHIR_ID.fullmatch(raw) is None:
-        raise FhirError(400, "_cursor is not a page link of this server.", expression="_cursor")
+        raise not_a_page_link()
     return raw
 
 
@@ -190,8 +204,8 @@ def subject_params(path: str = "patient__public_id") -> dict[str, Param]:
     """``patient`` and ``subject``: the two names R4 gives the search by the record's patient
     (``path`` is her public id, through the row's relations)."""
     return {
-        "patient": Param("reference", ids(path), "Patient/[id]."),
-        "subject": Param("reference", ids(path), "Patient/[id] (the subject)."),
+        "patient": Param("reference", ids(path), "Patient/[id].", PATIENT),
+        "subject": Param("reference", ids(path), "Patient/[id] (the subject).", PATIENT),
     }
 
 
@@ -218,14 +232,34 @@ def strings(*field_names: str) -> Strings:
     return Strings(field_names)
 
 
+PATIENT = ("Patient",)
+
+
+def _typed(param: Param, modifier: str, given: list[str]) -> list[str]:
+    """A reference's values, each with its type where one is said (``Type/[id]``, a full URL
+    ending so, or the ``:[type]`` modifier before a bare id); a value of a type the parameter
+    does not point to becomes "", which no filter matches. A parameter without ``targets``
+    takes its values as they are."""
+    if not param.targets:
+        return given
+    typed = []
+    for value in given:
+        if modifier and "/" not in value:
+            value = f"{modifier}/{value}"
+        parts = value.rstrip("/").rsplit("/", 2)
+        kind = parts[-2] if len(parts) > 1 else ""
+        typed.append(value if kind in ("", *param.targets) else "")
+    return typed
+
+
 def _modified(param: Param, name: str, modifier: str) -> Narrow:
     """The filter of ``name`` (a parameter with a ``:modifier``). Supported: ``:exact`` on a
-    string, and a reference's ``:[type]`` (its values are ids, matched as they are). Any other
+    string, and a reference's ``:[type]``, one of its targets (``_typed``). Any other
     is refused: R4 3.1.1.5 has a server reject a modifier it does not support, as dropping it
     would widen the search."""
     if modifier == "exact" and isinstance(param.apply, Strings):
         return replace(param.apply, exact=True)
-    if param.kind == "reference" and re.fullmatch(r"[A-Z][A-Za-z]{1,40}", modifier):
+    if param.kind == "reference" and modifier in param.targets:
         return param.apply
     raise FhirError(
         400,

@@ -28,7 +28,7 @@ from ketaclinic.fhir.http import FhirError, outcome
 from ketaclinic.fhir.pages import PAGES
 from ketaclinic.fhir.resources.base import Computed, ResourceType, instant
 from ketaclinic.fhir.resources.registry import REGISTRY
-from ketaclinic.fhir.search import FHIR_ID, Search, parse
+from ketaclinic.fhir.search import FHIR_ID, Search, not_a_page_link, parse
 
 
 def resource_type(name: str, reader: FhirReader | None = None) -> ResourceType:
@@ -124,6 +124,8 @@ def _computed_page(
     """A page of a computed type, in the order of its ids, after the cursor's id."""
     search = parse(query, computed.start(reader), kind.all_params, strict=strict, computed=True)
     after = str(search.after) if search.after is not None else None
+    if after is not None and computed.is_id is not None and not computed.is_id(after):
+        raise not_a_page_link()
     rows = sorted(computed.rows(reader, search.queryset, after), key=computed.id_of)
     if after is not None:
         rows = [row for row in rows if computed.id_of(row) > after]

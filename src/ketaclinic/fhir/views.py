@@ -136,14 +136,18 @@ def search_by_post(request: HttpRequest, type_name: str) -> HttpResponse:
             415, "Send the search parameters as application/x-www-form-urlencoded.", code="invalid"
         )
     reader = reader_of(request)
+    # Parameters may come in the address too (R4 3.1.1.4.1): one search of them all.
+    query = request.GET.copy()
+    for name, given in request.POST.lists():
+        query.setlist(name, query.getlist(name) + given)
     bundle = selectors.fhir_search(
         reader=reader,
         type_name=type_name,
-        query=request.POST,
+        query=query,
         strict=_strict(request),
         base=_base(request),
         # Its page links carry its terms sealed: an address never holds them (fhir.pages).
-        sealed=pages_token(reader, type_name, request.POST),
+        sealed=pages_token(reader, type_name, query),
     )
     return fhir_response(bundle)
 

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 
 from ketaclinic.fhir.access import FhirReader
 from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
-from ketaclinic.fhir.search import Param, dates, ids, tokens
+from ketaclinic.fhir.search import PATIENT, Param, dates, ids, tokens
 from ketaclinic.scheduling.models import Appointment, AppointmentStatus
 
 # http://hl7.org/fhir/appointmentstatus
@@ -59,10 +59,14 @@ APPOINTMENT = ResourceType(
     rows=_appointments,
     to_fhir=appointment,
     params={
-        "patient": Param("reference", ids("patient__public_id"), "Patient/[id]."),
-        "actor": Param("reference", ids("patient__public_id"), "Patient/[id] (the patient)."),
-        "practitioner": Param("reference", ids("provider__public_id"), "Practitioner/[id]."),
-        "location": Param("reference", ids("location__public_id"), "Location/[id]."),
+        "patient": Param("reference", ids("patient__public_id"), "Patient/[id].", PATIENT),
+        "actor": Param(
+            "reference", ids("patient__public_id"), "Patient/[id] (the patient).", PATIENT
+        ),
+        "practitioner": Param(
+            "reference", ids("provider__public_id"), "Practitioner/[id].", ("Practitioner",)
+        ),
+        "location": Param("reference", ids("location__public_id"), "Location/[id].", ("Location",)),
         "date": Param("date", dates("start", param="date"), "When it starts."),
         "status": Param(
             "token",

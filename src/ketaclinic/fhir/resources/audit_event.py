@@ -38,7 +38,7 @@ from ketaclinic.audit.models import Action, AuditEvent
 from ketaclinic.fhir.access import FhirReader
 from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
 from ketaclinic.fhir.resources.directory import ROLE_SYSTEM
-from ketaclinic.fhir.search import Param, dates, ids
+from ketaclinic.fhir.search import PATIENT, Param, dates, ids, token_code
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 EVENT_SYSTEM = "https://ketaclinic.org/fhir/CodeSystem/audit-event"
@@ -84,6 +84,7 @@ SUBTYPES: dict[str, dict[str, str]] = {
 }
 FAILED = frozenset({Action.LOGIN_REFUSED, Action.LOCKOUT, Action.REAUTH_REFUSED})
 # R4 audit-event-action by the trail's action; the sign-in events are E (execute).
+ACTION_SYSTEM = "http://hl7.org/fhir/audit-event-action"
 ACTIONS: dict[str, str] = {
     Action.CREATE: "C",
     Action.READ: "R",
@@ -257,8 +258,8 @@ def _agents(qs: QuerySet[AuditEvent], given: list[str]) -> QuerySet[AuditEvent]:
 
 
 def _actions(qs: QuerySet[AuditEvent], given: list[str]) -> QuerySet[AuditEvent]:
-    """``action``: C, R, U, D or E (R4 audit-event-action)."""
-    codes = {value.rsplit("|", 1)[-1] for value in given}
+    """``action``: C, R, U, D or E (R4 audit-event-action; another system's code is none)."""
+    codes = {token_code(value, ACTION_SYSTEM) for value in given} - {None}
     stored = [action for action, code in ACTIONS.items() if code in codes]
     match = Q(action__in=stored)
     if "E" in codes:
@@ -271,10 +272,15 @@ AUDIT_EVENT = ResourceType(
     rows=_events,
     to_fhir=audit_event,
     params={
-        "patient": Param("reference", ids("patient__public_id"), "Patient/[id]: events about her."),
+        "patient": Param(
+            "reference", ids("patient__public_id"), "Patient/[id]: events about her.", PATIENT
+        ),
         "date": Param("date", dates("occurred_at", param="date"), "When the event happened."),
         "agent": Param(
-            "reference", _agents, "Practitioner/[id] or Patient/[id]: who acted (their account)."
+            "reference",
+            _agents,
+            "Practitioner/[id] or Patient/[id]: who acted (their account).",
+            ("Practitioner", "Patient"),
         ),
         "action": Param("token", _actions, "C, R, U, D or E (R4 audit-event-action)."),
     },

@@ -33,13 +33,15 @@ class Computed:
     what sorts before it. ``id_of`` is a row's resource id: pages follow the ids' (text) order,
     so a type whose clients want another order writes it into its ids (a slot's starts with
     its start). ``readable``: False serves search only (no read by id); a read is otherwise the
-    type's ``_id`` parameter with that one id.
+    type's ``_id`` parameter with that one id. ``is_id`` says whether a page link's cursor is
+    an id the type could have made (None: any id); one it could not is a 400, not an empty page.
     """
 
     start: Callable[[FhirReader], Any]
     rows: Callable[[FhirReader, Any, str | None], Sequence[Any]]
     id_of: Callable[[Any], str]
     readable: bool = True
+    is_id: Callable[[str], bool] | None = None
 
 
 def no_table(reader: FhirReader) -> QuerySet[Any]:

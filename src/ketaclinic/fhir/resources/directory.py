@@ -104,7 +104,9 @@ LOCATION = ResourceType(
     params={
         "name": Param("string", strings("name"), "The site's name, from its start."),
         "address-city": Param("string", strings("city"), "The site's city, from its start."),
-        "organization": Param("reference", ids("clinic__public_id"), "Organization/[id]."),
+        "organization": Param(
+            "reference", ids("clinic__public_id"), "Organization/[id].", ("Organization",)
+        ),
     },
     doc="The clinic's sites.",
 )
@@ -175,9 +177,13 @@ PRACTITIONER_ROLE = ResourceType(
     rows=_staff,
     to_fhir=practitioner_role,
     params={
-        "practitioner": Param("reference", ids("public_id"), "Practitioner/[id]."),
+        "practitioner": Param(
+            "reference", ids("public_id"), "Practitioner/[id].", ("Practitioner",)
+        ),
         "role": Param("token", tokens("role", _ROLE_CODES), "doctor, nurse, or a staff role."),
-        "location": Param("reference", ids("locations__public_id"), "Location/[id]."),
+        "location": Param(
+            "reference", ids("locations__public_id"), "Location/[id].", ("Location",)
+        ),
     },
     doc="What each staff member does, and where.",
 )

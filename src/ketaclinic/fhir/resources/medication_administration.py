@@ -181,8 +181,15 @@ MEDICATION_ADMINISTRATION = ResourceType(
     params={
         **subject_params(),
         # The administration has its session's id: the Encounter's.
-        "context": Param("reference", ids("public_id"), "Encounter/[id] (the session)."),
-        "request": Param("reference", ids("plan__public_id"), "MedicationRequest/[id] (the plan)."),
+        "context": Param(
+            "reference", ids("public_id"), "Encounter/[id] (the session).", ("Encounter",)
+        ),
+        "request": Param(
+            "reference",
+            ids("plan__public_id"),
+            "MedicationRequest/[id] (the plan).",
+            ("MedicationRequest",),
+        ),
         "effective-time": Param(
             "date", dates("started_at", param="effective-time"), "When the infusion started."
         ),

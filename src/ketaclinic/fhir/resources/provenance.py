@@ -22,7 +22,7 @@ from django.db.models import QuerySet
 from ketaclinic.assessments.models import Consultation
 from ketaclinic.fhir.access import FhirReader
 from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
-from ketaclinic.fhir.search import Filter, Param, dates, ids
+from ketaclinic.fhir.search import PATIENT, Filter, Param, dates, ids
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.lib.models import SignedRecord
 from ketaclinic.plans.api import protocol_of
@@ -118,14 +118,21 @@ def _targets(*types: str) -> Filter:
 
 def _params(*types: str) -> dict[str, Param]:
     return {
-        "patient": Param("reference", ids("patient__public_id"), "Patient/[id]."),
+        "patient": Param("reference", ids("patient__public_id"), "Patient/[id].", PATIENT),
         "target": Param(
             "reference",
             _targets(*types),
             "The signed record: Encounter/[id] (a visit or an infusion session), CarePlan/[id]"
             " or MedicationRequest/[id].",
+            # Every table's, so that each reads ``:CarePlan`` alike (its own finds none).
+            ("Encounter", "CarePlan", "MedicationRequest"),
         ),
-        "agent": Param("reference", ids("signed_by__public_id"), "Practitioner/[id] (who signed)."),
+        "agent": Param(
+            "reference",
+            ids("signed_by__public_id"),
+            "Practitioner/[id] (who signed).",
+            ("Practitioner",),
+        ),
         "recorded": Param("date", dates("signed_at", param="recorded"), "When it was signed."),
     }
 

@@ -185,6 +185,14 @@ def _rows(reader: FhirReader, narrowed: list[ScheduleRow], after: str | None) ->
     return narrowed
 
 
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _id_is(row: ScheduleRow, value: str) -> bool:
     return str(row.id) == value.lower()
 
@@ -200,7 +208,8 @@ def _actor_is(row: ScheduleRow, value: str) -> bool:
 
 
 def _active_is(row: ScheduleRow, value: str) -> bool:
-    code = token_code(value)
+    # A boolean has no system: "x|true" names another code than true.
+    code = value.removeprefix("|") if "|" not in value.removeprefix("|") else None
     return code is not None and {"true": True, "false": False}.get(code) == row.provider.is_active
 
 
@@ -211,11 +220,14 @@ SCHEDULE = ResourceType(
     params={
         "_id": Param("token", listed(_id_is), "The schedule's id."),
         "actor": Param(
-            "reference", listed(_actor_is), "Practitioner/[id] or Location/[id] (either actor)."
+            "reference",
+            listed(_actor_is),
+            "Practitioner/[id] or Location/[id] (either actor).",
+            ("Practitioner", "Location"),
         ),
         "active": Param("token", listed(_active_is), "true|false (whether the provider is)."),
     },
-    computed=Computed(start=_start, rows=_rows, id_of=lambda row: str(row.id)),
+    computed=Computed(start=_start, rows=_rows, id_of=lambda row: str(row.id), is_id=_is_uuid),
     doc=(
         "Each provider's bookable time at each site (one schedule per provider and location),"
         " with the appointment types the reader may book there."

@@ -41,6 +41,9 @@ from ketaclinic.fhir.search import Param, date_range, token_code
 from ketaclinic.scheduling.api import free_slots
 from ketaclinic.scheduling.models import AppointmentType
 
+# Slot.status's system (R4 slotstatus): a ``status`` search naming another finds none.
+SLOT_STATUS = "http://hl7.org/fhir/slotstatus"
+
 # Base 62 in ASCII order, so ids of fixed width sort as the numbers they write.
 DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 UUID_WIDTH = 22  # 62**22 > 2**128
@@ -156,7 +159,7 @@ def _service_type(query: SlotQuery, given: list[str]) -> SlotQuery:
 
 def _status(query: SlotQuery, given: list[str]) -> SlotQuery:
     # Only free slots are served: asking for busy ones alone finds none.
-    free = any(token_code(value) == "free" for value in given)
+    free = any(token_code(value, SLOT_STATUS) == "free" for value in given)
     return dataclasses.replace(query, free=query.free and free)
 
 
@@ -275,7 +278,7 @@ SLOT = ResourceType(
     to_fhir=slot,
     params={
         "_id": Param("token", _ids, "The slot's id."),
-        "schedule": Param("reference", _schedule, "Schedule/[id]: required."),
+        "schedule": Param("reference", _schedule, "Schedule/[id]: required.", ("Schedule",)),
         "start": Param(
             "date",
             _start,
@@ -290,7 +293,12 @@ SLOT = ResourceType(
         ),
         "status": Param("token", _status, "free (every slot served is free)."),
     },
-    computed=Computed(start=_begin, rows=_free, id_of=lambda row: row.id),
+    computed=Computed(
+        start=_begin,
+        rows=_free,
+        id_of=lambda row: row.id,
+        is_id=lambda value: parse_slot_id(value) is not None,
+    ),
     doc=(
         "The free times of a schedule, as the booking pages compute them, for the appointment"
         " types the reader may book; a search needs schedule and a start range."
