@@ -22,6 +22,7 @@ from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.fhir import bulk
 from ketaclinic.fhir.access import FhirReader
+from ketaclinic.fhir.http import preferences
 from ketaclinic.fhir.models import (
     BulkExport,
     BulkExportFile,
@@ -638,3 +639,25 @@ def test_two_kickoffs_at_once_make_one_export(
         thread.join(timeout=60)
     assert sorted(statuses) == [202, 429]
     assert BulkExport.objects.filter(user=world.clinic_admin).count() == 1
+
+
+@pytest.mark.django_db
+def test_prefer_is_read_as_rfc_7240_writes_it(
+    world: World, client_for: Callable[[str], Client]
+) -> None:
+    assert preferences("Respond-Async; wait=10, handling=strict") == {
+        "respond-async",
+        "handling=strict",
+    }
+    assert preferences("") == set()
+    token = _backend_token(world)
+    response = Client().get(
+        "/fhir/R4/$export?_type=Patient",
+        headers={"Prefer": "Respond-Async; wait=10"} | _bearer(token),
+    )
+    assert response.status_code == 202, response.content[:200]
+    assert BulkExport.objects.count() == 1
+    strict = client_for("physician").get(
+        "/fhir/R4/Patient?shoe-size=9", headers={"Prefer": "return=minimal, Handling = Strict"}
+    )
+    assert strict.status_code == 400

@@ -13,7 +13,7 @@ from django.utils.http import http_date
 
 from ketaclinic.fhir import bulk
 from ketaclinic.fhir.access import reader_of
-from ketaclinic.fhir.http import FhirError, fhir_response, outcome
+from ketaclinic.fhir.http import FhirError, fhir_response, outcome, preferences
 from ketaclinic.fhir.models import BulkExportFile, ExportLevel, ExportStatus
 from ketaclinic.fhir.views import fhir_endpoint
 
@@ -21,7 +21,7 @@ NDJSON = "application/fhir+ndjson"
 
 
 def _kickoff(request: HttpRequest, level: str, group: str = "") -> HttpResponse:
-    prefer = {part.strip() for part in request.headers.get("Prefer", "").split(",")}
+    prefer = preferences(request.headers.get("Prefer", ""))
     export = bulk.export_request(
         reader=reader_of(request),
         asked=bulk.ExportRequest(

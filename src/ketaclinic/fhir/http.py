@@ -51,6 +51,14 @@ class FhirError(Exception):
         self.allow = allow  # a 405's: the methods the address answers
 
 
+def preferences(prefer: str) -> set[str]:
+    """The preferences a ``Prefer`` header states (RFC 7240), lower case, each without its
+    parameters: "Respond-Async; wait=10, handling=strict" is {"respond-async",
+    "handling=strict"}."""
+    stated = (part.split(";", 1)[0] for part in prefer.split(","))
+    return {"".join(part.split()).lower() for part in stated} - {""}
+
+
 def outcome(
     diagnostics: str, *, code: str, severity: str = "error", expression: str = ""
 ) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from ketaclinic.fhir import selectors, writes
 from ketaclinic.fhir.access import reader_of
 from ketaclinic.fhir.capability import capability_statement, smart_configuration_of
-from ketaclinic.fhir.http import FhirError, error_response, fhir_response
+from ketaclinic.fhir.http import FhirError, error_response, fhir_response, preferences
 from ketaclinic.fhir.pages import PAGES, pages_query, pages_token
 
 logger = logging.getLogger(__name__)
@@ -87,8 +87,7 @@ def _csrf_refused(request: HttpRequest) -> bool:
 
 
 def _strict(request: HttpRequest) -> bool:
-    prefer = request.headers.get("Prefer", "")
-    return any(part.strip() == "handling=strict" for part in prefer.split(","))
+    return "handling=strict" in preferences(request.headers.get("Prefer", ""))
 
 
 @fhir_endpoint
