@@ -562,6 +562,10 @@ LOGGING: dict[str, Any] = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Their DEBUG lines carry the tokens, codes and refresh tokens they issue: never
+        # written, whatever LOG_LEVEL asks.
+        "oauthlib": {"level": "INFO"},
+        "oauth2_provider": {"level": "INFO"},
         # Django's default config gives these their own handlers, which would write the same
         # paths unmasked (django.request through "django" when DEBUG, runserver's request lines
         # through "django.server"): only the filtered console handler writes them here.

@@ -4,18 +4,26 @@ and Disconnect (after a confirmation) ends its access at once, for her alone."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from oauth2_provider.models import AccessToken, RefreshToken
+from oauth2_provider.models import AccessToken, Grant, RefreshToken
 
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.fhir.models import FhirClient
 from tests.conftest import World
-from tests.fhir.test_smart_oauth import _patient_app, _read, _token_for
+from tests.fhir.test_smart_oauth import (
+    CALLBACK,
+    HIDDEN,
+    _authorize,
+    _patient_app,
+    _read,
+    _token_for,
+)
 
 Browser = Callable[[str], Client]
 PAGE = "/me/apps/"
@@ -91,3 +99,57 @@ def test_the_page_costs_the_same_queries_for_one_app_or_four(
         page = alice.get(PAGE)
     assert page.content.decode().count('class="card"') == 4
     assert len(four) == len(one)
+
+
+@pytest.mark.django_db
+def test_a_refresh_token_only_with_offline_access_and_the_page_says_which(
+    world: World, client_for: Browser
+) -> None:
+    app = _patient_app(world)
+    alice = client_for("alice")
+    online = _token_for(alice, app, "patient/*.read launch/patient")
+    assert "refresh_token" not in online  # she did not allow reading after she closes it
+    assert not RefreshToken.objects.filter(user=world.alice).exists()
+    page = alice.get(PAGE).content.decode()
+    assert "until you disconnect it" not in page
+    offline = _token_for(alice, app, "patient/Patient.read launch/patient offline_access")
+    assert offline["refresh_token"]
+    assert "until you disconnect it" in alice.get(PAGE).content.decode()
+
+
+@pytest.mark.django_db
+def test_the_page_lists_what_any_of_the_apps_live_tokens_may_read(
+    world: World, client_for: Browser
+) -> None:
+    app = _patient_app(world)
+    alice = client_for("alice")
+    wide = _token_for(alice, app, "patient/*.read launch/patient offline_access")
+    _token_for(alice, app, "patient/Patient.read")  # a later, narrower authorization
+    _read("Appointment", wide["access_token"])  # the first one still reads everything
+    page = alice.get(PAGE).content.decode()
+    assert "Read your whole record" in page
+    assert "Read your Patient resources" in page
+
+
+@pytest.mark.django_db
+def test_disconnecting_ends_a_code_not_yet_exchanged(world: World, client_for: Browser) -> None:
+    app = _patient_app(world)
+    alice = client_for("alice")
+    page, verifier = _authorize(alice, app, "patient/*.read launch/patient")
+    form = dict(HIDDEN.findall(page.content.decode()))
+    allowed = alice.post("/oauth/authorize/", {**form, "allow": "Authorize"})
+    code = parse_qs(urlparse(allowed["Location"]).query)["code"][0]
+    assert alice.post(_disconnect_url(app), {"confirmed": "1"}).status_code == 302
+    assert not Grant.objects.filter(user=world.alice).exists()
+    exchanged = Client().post(
+        "/oauth/token/",
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": CALLBACK,
+            "client_id": app.application.client_id,
+            "code_verifier": verifier,
+        },
+    )
+    assert exchanged.status_code == 400
+    assert not AccessToken.objects.filter(user=world.alice).exists()

@@ -43,7 +43,7 @@ from tests.factories.clinics import make_location
 from tests.factories.sessions import signed_in_client
 from tests.fhir.exports import run_export
 from tests.fhir.test_fhir_observations import _diaries, _record
-from tests.fhir.test_smart_oauth import _bearer, _client_credentials
+from tests.fhir.test_smart_oauth import _bearer, _client_credentials, _patient_app, _token_for
 from tests.fhir.validate import valid
 
 ASYNC = {"Prefer": "respond-async", "Accept": "application/fhir+json"}
@@ -661,3 +661,31 @@ def test_prefer_is_read_as_rfc_7240_writes_it(
         "/fhir/R4/Patient?shoe-size=9", headers={"Prefer": "return=minimal, Handling = Strict"}
     )
     assert strict.status_code == 400
+
+
+@pytest.mark.django_db
+def test_an_apps_narrower_token_fetches_no_file_beyond_it_and_disconnect_ends_its_exports(
+    world: World, client_for: Callable[[str], Client], django_capture_on_commit_callbacks: Any
+) -> None:
+    _diaries(world)
+    app = _patient_app(world)
+    alice = client_for("alice")
+    wide = _token_for(alice, app, "patient/*.read launch/patient")["access_token"]
+    with django_capture_on_commit_callbacks(execute=False):
+        kicked = _kickoff("Patient/$export", wide)
+    files = {output["type"]: output["url"] for output in _finished(kicked, wide)["output"]}
+    # Let in again with her Patient resource only, the app's new token fetches that file and
+    # not the Observations, which its scopes do not name.
+    narrow = _token_for(alice, app, "patient/Patient.read")["access_token"]
+    assert Client().get(files["Patient"], headers=_bearer(narrow)).status_code == 200
+    refused = Client().get(files["Observation"], headers=_bearer(narrow))
+    assert refused.status_code == 403
+    assert "Observation" in refused.json()["issue"][0]["diagnostics"]
+    # She disconnects the app: its exports for her go with its tokens.
+    assert alice.post(f"/me/apps/{app.pk}/disconnect/", {"confirmed": "1"}).status_code == 302
+    export = BulkExport.objects.get(user=world.alice)
+    assert export.status == ExportStatus.EXPIRED
+    assert not BulkExportFile.objects.filter(export=export).exists()
+    assert default_storage.listdir(f"fhir-export/{export.public_id}")[1] == []
+    again = _token_for(alice, app, "patient/*.read launch/patient")["access_token"]
+    assert Client().get(files["Patient"], headers=_bearer(again)).status_code == 404

@@ -17,8 +17,9 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import pytest
 from django.test import Client
 from django.utils import timezone
-from oauth2_provider.models import AccessToken
+from oauth2_provider.models import AccessToken, Grant
 
+from ketaclinic.accounts.models import User
 from ketaclinic.audit.api import Actor
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.fhir.models import FhirClient
@@ -50,9 +51,11 @@ def _patient_app(world: World) -> FhirClient:
     return client
 
 
-def _authorize(browser: Client, app: FhirClient, scope: str, method: str = "S256") -> Any:
+def _authorize(
+    browser: Client, app: FhirClient, scope: str, method: str = "S256", **more: str
+) -> Any:
     verifier, challenge = _pkce()
-    query = {
+    query = more | {
         "response_type": "code",
         "client_id": app.application.client_id,
         "redirect_uri": CALLBACK,
@@ -160,6 +163,43 @@ def test_only_the_clinics_patients_may_authorize_and_only_with_s256(
     assert page.status_code == 302
     assert page["Location"].startswith("/accounts/login/")
     assert AccessToken.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_she_confirms_every_authorization_whatever_the_app_asks(
+    world: World, client_for: Callable[[str], Client]
+) -> None:
+    app = _patient_app(world)
+    alice = client_for("alice")
+    _token_for(alice, app, "patient/*.read launch/patient")  # she let it in once
+    codes = Grant.objects.count()
+    # DOT's approval_prompt=auto would skip the page for an app that holds a token: any site
+    # could then send her browser here and have a code issued on a GET.
+    page, _ = _authorize(alice, app, "patient/*.read launch/patient", approval_prompt="auto")
+    assert page.status_code == 200
+    assert "Pain diary app" in page.content.decode()
+    assert Grant.objects.count() == codes
+
+
+@pytest.mark.django_db
+def test_a_deactivated_patients_app_is_not_renewed(
+    world: World, client_for: Callable[[str], Client]
+) -> None:
+    app = _patient_app(world)
+    token = _token_for(client_for("alice"), app, "patient/*.read launch/patient offline_access")
+    User.objects.filter(pk=world.alice.pk).update(is_active=False)
+    _read(f"Patient/{world.alice_patient.public_id}", token["access_token"], 401)
+    tokens = AccessToken.objects.count()
+    renewed = Client().post(
+        "/oauth/token/",
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": token["refresh_token"],
+            "client_id": app.application.client_id,
+        },
+    )
+    assert renewed.status_code == 400
+    assert AccessToken.objects.count() == tokens
 
 
 def _backend(world: World) -> tuple[FhirClient, str]:

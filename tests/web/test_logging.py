@@ -113,6 +113,22 @@ def test_the_plain_format_stays_the_default(tmp_path: Path) -> None:
     assert line.endswith("WARNING ketaclinic.test GET /d/[token]/ failed")
 
 
+def test_log_level_debug_writes_debug_lines_but_never_the_oauth_libraries(
+    tmp_path: Path,
+) -> None:
+    # oauthlib's and DOT's DEBUG lines carry each token, code and refresh token they issue.
+    code = (
+        "import logging\n"
+        "for name in ('ketaclinic.test', 'oauthlib.oauth2', 'oauth2_provider.views'):\n"
+        "    logging.getLogger(name).debug('%s says token=s3cr3t', name)"
+    )
+    done = _manage(tmp_path, "shell", "-c", code, LOG_LEVEL="DEBUG")
+    assert done.returncode == 0, done.stderr
+    assert "ketaclinic.test says" in done.stderr  # DEBUG is on
+    assert "oauthlib" not in done.stderr
+    assert "oauth2_provider" not in done.stderr
+
+
 def test_an_unknown_log_format_stops_start_up_naming_the_variable(tmp_path: Path) -> None:
     done = _manage(tmp_path, "check", LOG_FORMAT="xml")
     assert done.returncode != 0

@@ -286,6 +286,14 @@ def export_file_open(reader: FhirReader, file_id: uuid.UUID) -> tuple[BulkExport
     export = export_of(reader, found.export.public_id)
     if export.status != ExportStatus.DONE:
         raise FhirError(404, "No such file.")
+    if not reader.may_read(found.resource_type):
+        # The token in hand decides, not the one the export was asked with: a narrower one
+        # (she let the app in again with less) fetches no file of a type it may not read.
+        raise FhirError(
+            403,
+            f"The access token's scopes do not include reading {found.resource_type}.",
+            code="forbidden",
+        )
     with transaction.atomic():
         audit_record(
             actor=reader.actor,
@@ -353,6 +361,22 @@ def _delete_files(export: BulkExport) -> None:
             default_storage.delete(name)  # no error if it was never written
     files.delete()
     BulkExportPatient.objects.filter(export=export).delete()
+
+
+def app_exports_end(*, client: FhirClient, user: User) -> int:
+    """End the exports a patient asked through an app she disconnects: an unfinished one is
+    cancelled, a finished one's files deleted now (its access to them ends with its tokens);
+    how many. Call after the disconnect commits: a file deleted cannot be rolled back."""
+    ended = 0
+    mine = BulkExport.objects.filter(client=client, user=user)
+    for export in mine.filter(status__in=(*UNFINISHED, ExportStatus.DONE)):
+        after = (
+            ExportStatus.EXPIRED if export.status == ExportStatus.DONE else ExportStatus.CANCELLED
+        )
+        BulkExport.objects.filter(pk=export.pk, status=export.status).update(status=after)
+        _delete_files(export)
+        ended += 1
+    return ended
 
 
 def client_exports_delete(client: FhirClient) -> None:

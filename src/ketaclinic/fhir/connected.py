@@ -20,6 +20,7 @@ from oauth2_provider.models import get_access_token_model, get_grant_model, get_
 from ketaclinic.accounts.models import User
 from ketaclinic.audit.api import Actor, audit_record
 from ketaclinic.audit.models import Action
+from ketaclinic.fhir.bulk import app_exports_end
 from ketaclinic.fhir.models import ClientKind, FhirClient
 from ketaclinic.fhir.oauth import all_scopes
 
@@ -56,20 +57,23 @@ def connected_apps(user: User) -> list[ConnectedApp]:
     )
     words = all_scopes()
     found: dict[int, ConnectedApp] = {}
+    scopes: dict[int, set[str]] = {}
     for token in tokens:
         client = by_app[token.application_id]
         refresh = getattr(token, "refresh_token", None)
         live = token.expires > now or (refresh is not None and refresh.revoked is None)
         if not live:
             continue
-        scopes = sorted(str(token.scope).split())
+        # What the app may do is what any of its live tokens may: all of them, not the last.
+        held_scopes = scopes.setdefault(token.application_id, set())
+        held_scopes.update(str(token.scope).split())
         held = found.get(token.application_id)
         renews = refresh is not None and refresh.revoked is None
         until = None if renews else token.expires
         found[token.application_id] = ConnectedApp(
             client=client,
             since=held.since if held else token.created,
-            reads=[words.get(scope, scope) for scope in scopes],
+            reads=[words.get(scope, scope) for scope in sorted(held_scopes)],
             until=None if (held and held.until is None) else until,
         )
     return sorted(found.values(), key=lambda app: app.since)
@@ -96,12 +100,14 @@ def connected_app_disconnect(*, actor: Actor, user: User, client_id: int) -> Fhi
     with transaction.atomic():
         refresh = get_refresh_token_model().objects.filter(user=user, application=application)
         access = get_access_token_model().objects.filter(user=user, application=application)
+        codes = get_grant_model().objects.filter(user=user, application=application)
         ended = access.count()
-        if not ended and not refresh.filter(revoked__isnull=True).exists():
+        live_refresh = refresh.filter(revoked__isnull=True).exists()
+        if not ended and not live_refresh and not codes.exists():
             raise Http404("No such app")
         refresh.filter(revoked__isnull=True).update(revoked=timezone.now(), access_token=None)
         access.delete()
-        get_grant_model().objects.filter(user=user, application=application).delete()
+        codes.delete()  # a code she allowed moments ago, not yet exchanged, ends too
         audit_record(
             actor=actor,
             action=Action.DELETE,
@@ -110,4 +116,5 @@ def connected_app_disconnect(*, actor: Actor, user: User, client_id: int) -> Fhi
             patient=user.patient,
             detail={"app": application.name, "tokens": ended},
         )
+    app_exports_end(client=client, user=user)
     return client

@@ -98,9 +98,15 @@ class SmartScopes(BaseScopes):
 
 class SmartValidator(OAuth2Validator):
     """DOT's validator (``OAUTH2_PROVIDER["OAUTH2_VALIDATOR_CLASS"]``): a patient's token
-    response names her record."""
+    response names her record; a refresh token only with ``offline_access``; none renewed for
+    a user no longer active."""
 
     def _save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any, **kw: Any) -> Any:
+        if "offline_access" not in str(token.get("scope", "")).split():
+            # SMART App Launch (scopes): a refresh token is what offline_access asks for, and
+            # the consent page names reading after she closes the app for that scope alone.
+            # The response is this dict, so the token is neither stored nor sent.
+            token.pop("refresh_token", None)
         saved = super()._save_bearer_token(token, request, *args, **kw)
         user = getattr(request, "user", None)
         if user is not None and getattr(user, "is_patient", False):
@@ -108,6 +114,16 @@ class SmartValidator(OAuth2Validator):
             if patient is not None and "launch/patient" in str(token.get("scope", "")).split():
                 token["patient"] = str(patient.public_id)
         return saved
+
+    def validate_refresh_token(
+        self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        # A deactivated account's tokens read nothing; nor are they renewed.
+        valid: bool = super().validate_refresh_token(
+            refresh_token, client, request, *args, **kwargs
+        )
+        user = getattr(request, "user", None)
+        return valid and (user is None or user.is_active)
 
 
 class SmartAuthorizationView(AuthorizationView):
@@ -117,6 +133,12 @@ class SmartAuthorizationView(AuthorizationView):
     template_name = "fhir/authorize.html"
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if "approval_prompt" in request.GET:
+            # DOT lets the request ask for "auto" (no page once she has a token): here she
+            # confirms every authorization (REQUEST_APPROVAL_PROMPT), whatever the app asks.
+            asked = request.GET.copy()
+            del asked["approval_prompt"]
+            request.GET = asked  # type: ignore[assignment]  # a copy, as Django's own, made mutable
         if request.user.is_authenticated:
             refusal = _refusal(request)
             if refusal:
