@@ -157,6 +157,23 @@ class Day:
             time_reason=LATE,
         )
 
+    def adverse_event(self, note: str = "", **overrides: Any) -> Any:
+        """Nausea, mild, the rate reduced, resolved; ``overrides`` change any of it."""
+        fields: dict[str, Any] = {
+            "kind": "nausea_vomiting",
+            "severity": "mild",
+            "onset_at": None,
+            "interventions": ["rate_reduced"],
+            "outcome": "resolved",
+        }
+        return services.adverse_event_record(
+            actor=self.nurse,
+            session_id=self.session.public_id,
+            expected_version=self.v,
+            note=note,
+            **(fields | overrides),
+        )
+
     def vitals(self, taken_at: dt.datetime | None = None, **values: Any) -> Any:
         rass = values.pop("rass", None)
         moaas = values.pop("moaas", None)

@@ -58,6 +58,11 @@ def test_an_appointment_says_what_the_schedule_holds(
     assert booked["status"] == "booked"
     assert booked["minutesDuration"] == 30
     assert dt.datetime.fromisoformat(booked["start"]) == alice_1.start
+    # Booked late in the evening in New York is the next day in UTC: the moment, not a date.
+    late = dt.datetime(2031, 1, 15, 3, 30, tzinfo=dt.UTC)  # 22:30 on the 14th in New York
+    Appointment.objects.filter(pk=alice_1.pk).update(created_at=late)
+    created = fhir(client, f"Appointment/{alice_1.public_id}")["created"]
+    assert dt.datetime.fromisoformat(created) == late
     actors = [p["actor"]["reference"] for p in booked["participant"]]
     assert actors == [
         f"Patient/{world.alice_patient.public_id}",

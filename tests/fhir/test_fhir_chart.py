@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from django.db import connection
@@ -66,13 +67,8 @@ def _alice_day(world: World) -> tuple[Day, AdverseEvent]:
         taken_at=None,
         answers=CADSS,
     )
-    event = services.adverse_event_record(
-        actor=day.nurse,
-        session_id=day.session.public_id,
-        expected_version=day.v,
-        kind="nausea_vomiting",
+    event = day.adverse_event(
         severity="moderate",
-        onset_at=None,
         interventions=["ondansetron", "rate_reduced"],
         outcome="improving",
         note="Felt sick <after> the rate rose & settled",
@@ -200,6 +196,7 @@ def test_vital_signs_read_with_loinc_ucum_and_their_r4_profiles(
         assert pressure["code"]["coding"][0]["code"] == code
         assert pressure["valueQuantity"]["value"] == value
         assert pressure["valueQuantity"]["code"] == "mm[Hg]"
+        assert pressure["valueQuantity"]["unit"] == "mmHg"  # in words, as the exam's are
         assert "component" not in pressure
 
 
@@ -566,6 +563,30 @@ def test_an_adverse_event_reads_with_hl7_severity_and_outcome(
     assert "Done: Ondansetron, Rate reduced." in div
     assert "Outcome: Improving." in div
     assert "Felt sick &lt;after&gt; the rate rose &amp; settled" in div
+
+
+@pytest.mark.django_db
+def test_a_rate_changed_back_is_told_in_order_and_a_pasted_control_character_is_dropped(
+    world: World, client_for: Browser
+) -> None:
+    day = day_at(world, "infusing")
+    day.backdate(10)
+    day.rate("4", reason="Nausea")
+    day.backdate(10)
+    day.rate("5.25", reason="Settled")
+    event = day.adverse_event(note="Pump log:\x0cpage 2")  # a form feed, pasted with the text
+    day.backdate(10)
+    day.stop()
+    session = day.reload()
+    client = client_for("physician")
+    dosage = fhir(client, f"MedicationAdministration/{session.public_id}")["dosage"]
+    # 52.5, then 40, then back to 52.5: the last rate is the one it ran at last.
+    assert dosage["text"].endswith("52.5 mg/h, then 40 mg/h, then 52.5 mg/h")
+    div = fhir(client, f"AdverseEvent/{event.public_id}")["text"]["div"]
+    assert "\x0c" not in div
+    root = ElementTree.fromstring(div)  # noqa: S314  (our own output: is it well formed?)
+    assert root.tag == "{http://www.w3.org/1999/xhtml}div"
+    assert "Pump log: page 2" in div
 
 
 @pytest.mark.django_db

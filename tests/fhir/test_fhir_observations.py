@@ -12,6 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from ketaclinic.audit.services import Actor
+from ketaclinic.fhir.resources.base import instant
 from ketaclinic.fhir.resources.observation import INSTRUMENT_SYSTEM
 from ketaclinic.outcomes.diary.services import diary_entry_record
 from ketaclinic.outcomes.models import DiaryEntry
@@ -91,6 +92,30 @@ def test_clinical_readers_and_the_patient_read_it_and_the_front_desk_does_not(
     refused(desk, f"Observation/{peg.public_id}", 404)
     other = client_for("other_physician")
     assert ids_of(fhir(other, "Observation")) == []
+
+
+@pytest.mark.django_db
+def test_a_score_replaced_later_is_issued_then_and_amended(
+    world: World, client_for: Browser
+) -> None:
+    _joined_long_ago(world)
+    first = _record(world.alice_patient, today(), 3)
+    client = client_for("nurse")
+    read = fhir(client, f"Observation/{first.public_id}")
+    assert (read["status"], read["issued"]) == ("final", instant(first.updated_at))
+    DiaryEntry.objects.filter(pk=first.pk).update(
+        created_at=first.created_at - dt.timedelta(hours=5)
+    )  # recorded in the morning
+    replaced = diary_entry_record(
+        actor=Actor(user=None), patient=world.alice_patient, instrument="nrs",
+        entry_date=today(), answers={"pain": 8}, expected_version=first.version,
+    )  # fmt: skip
+    assert replaced.pk == first.pk
+    read = fhir(client, f"Observation/{first.public_id}")
+    assert read["valueQuantity"]["value"] == 8
+    assert (read["status"], read["issued"]) == ("amended", instant(replaced.updated_at))
+    answers = fhir(client, f"QuestionnaireResponse/{first.public_id}")
+    assert answers["status"] == "amended"
 
 
 @pytest.mark.django_db

@@ -24,7 +24,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from ketaclinic.fhir.access import FhirReader
-from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
+from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference, typed_text
 from ketaclinic.fhir.search import Param, dates, subject_params, tokens
 from ketaclinic.infusions.models import AdverseEvent, AdverseEventKind, Outcome, Severity
 
@@ -61,7 +61,7 @@ def _narrative(row: AdverseEvent) -> dict[str, str]:
         f"Outcome: {row.get_outcome_display()}.",
     ]
     if row.note:
-        lines.append(f"Note: {row.note}")
+        lines.append(f"Note: {typed_text(row.note)}")
     body = "".join(f"<p>{escape(line)}</p>" for line in lines)
     return {
         "status": "additional",

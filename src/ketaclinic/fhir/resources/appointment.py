@@ -44,7 +44,7 @@ def appointment(row: Appointment) -> dict[str, Any]:
             "start": instant(row.start),
             "end": instant(row.end),
             "minutesDuration": max(1, round((row.end - row.start).total_seconds() / 60)),
-            "created": row.created_at.date().isoformat(),
+            "created": instant(row.created_at),  # the moment: a UTC date could be tomorrow's
             "participant": [
                 {"actor": reference("Patient", row.patient), "status": taking_part},
                 {"actor": reference("Practitioner", row.provider), "status": taking_part},

@@ -9,6 +9,7 @@ what the booking pages compute; none of them is patient data.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,6 +146,18 @@ def reference(resource_type: str, row: Model | None) -> dict[str, str] | None:
     if row is None:
         return None
     return {"reference": f"{resource_type}/{row.public_id}"}  # type: ignore[attr-defined]
+
+
+# Characters no FHIR string holds (R4 2.24.0.1: ``[ \r\n\t\S]+``) and XHTML refuses: a form
+# feed pasted from a pump's log, say. Free text people typed passes through ``typed_text``.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+# The unit as people write it, where it differs from its UCUM code.
+UNIT_WORDS = {"mm[Hg]": "mmHg", "Cel": "°C", "1": "score"}
+
+
+def typed_text(value: str) -> str:
+    """Free text as a person typed it, less the control characters FHIR strings forbid."""
+    return _NOT_TEXT.sub(" ", value)
 
 
 def pruned(resource: dict[str, Any]) -> dict[str, Any]:

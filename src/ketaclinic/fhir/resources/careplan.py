@@ -12,7 +12,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from ketaclinic.fhir.access import FhirReader
-from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
+from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference, typed_text
 from ketaclinic.fhir.search import Param, dates, subject_params, tokens
 from ketaclinic.plans.api import protocol_of
 from ketaclinic.plans.models import Plan, PlanComponent, PlanStatus
@@ -66,7 +66,7 @@ def _activity(plan: Plan, component: PlanComponent) -> dict[str, Any]:
             # it: a draft's parts have not started, a signed plan's progress is not recorded.
             "status": "not-started" if plan.status == PlanStatus.DRAFT else "unknown",
             # The physician's own instructions (dose, titration, number of sessions).
-            "description": component.details,
+            "description": typed_text(component.details),
         }
     }
 
@@ -84,7 +84,7 @@ def care_plan(plan: Plan) -> dict[str, Any]:
             "status": STATUSES[PlanStatus(plan.status)],
             "intent": "plan",
             "title": f"Treatment plan {plan.number}",
-            "description": plan.goals,
+            "description": typed_text(plan.goals),
             "subject": reference("Patient", plan.patient),
             # In force from its signature; a draft is not in force.
             "period": {"start": instant(plan.signed_at)} if plan.signed_at else None,

@@ -27,7 +27,7 @@ from django.db.models import Q, QuerySet
 
 from ketaclinic.clinical import codes, instruments
 from ketaclinic.fhir.access import FhirReader
-from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
+from ketaclinic.fhir.resources.base import UNIT_WORDS, ResourceType, instant, pruned, reference
 from ketaclinic.fhir.resources.observation import SURVEY, UCUM
 from ketaclinic.fhir.search import Param, dates, subject_params
 from ketaclinic.infusions.models import Observation
@@ -126,7 +126,7 @@ def chart_observation(row: Observation) -> dict[str, Any]:
     profile = "" if survey else PROFILE.format(PROFILES.get(row.code, "vitalsigns"))
     # A score's UCUM code is {score} (or "1", the pain NRS's in the project's table): "score"
     # says it in words.
-    unit = "score" if survey else row.unit
+    unit = "score" if survey else UNIT_WORDS.get(row.unit, row.unit)
     return pruned(
         {
             "resourceType": "Observation",

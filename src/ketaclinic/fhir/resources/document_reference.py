@@ -75,7 +75,9 @@ def document_reference(letter: Letter) -> dict[str, Any]:
                         "contentType": PDF,
                         # Relative to this server's base (R4 allows a relative url here).
                         "url": f"Binary/{letter.public_id}",
-                        "title": str(letter),
+                        # No day in it: the letter's own name holds its UTC one; ``creation``
+                        # is the instant, for a client to show in its reader's zone.
+                        "title": "Progress letter",
                         "creation": instant(letter.ready_at),
                     }
                 }

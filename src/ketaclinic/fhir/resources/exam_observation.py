@@ -33,7 +33,7 @@ from ketaclinic.assessments.api import EXAM_OBSERVATIONS
 from ketaclinic.assessments.models import ConsultationStatus, Observation
 from ketaclinic.clinical import codes
 from ketaclinic.fhir.access import FhirReader
-from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
+from ketaclinic.fhir.resources.base import UNIT_WORDS, ResourceType, instant, pruned, reference
 from ketaclinic.fhir.resources.encounter import token_groups
 from ketaclinic.fhir.search import Param, dates, subject_params
 
@@ -60,8 +60,6 @@ PROFILES: Mapping[str, str] = {
     "29463-7": "bodyweight",
     "39156-5": "bmi",
 }
-# The unit as people write it, where it differs from its UCUM code.
-_UNITS = {"mm[Hg]": "mmHg", "Cel": "°C", "1": "score"}
 
 _STORED = {code.code for coded in EXAM_OBSERVATIONS.values() for code in coded}
 # ``code`` -> the stored rows whose resource carries it in ``Observation.code``.
@@ -92,7 +90,7 @@ def _coding(loinc: str) -> dict[str, str]:
 
 def _quantity(value: float, unit: str) -> dict[str, Any]:
     number: float | int = int(value) if value.is_integer() else value
-    return {"value": number, "unit": _UNITS.get(unit, unit), "system": UCUM, "code": unit}
+    return {"value": number, "unit": UNIT_WORDS.get(unit, unit), "system": UCUM, "code": unit}
 
 
 def observation(row: Observation) -> dict[str, Any]:

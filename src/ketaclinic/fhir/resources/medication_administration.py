@@ -101,7 +101,10 @@ def _per_hour(value: float) -> dict[str, Any]:
 
 
 def _dosage(session: InfusionSession, events: list[RateEvent]) -> dict[str, Any]:
-    ran = list(dict.fromkeys(_mg(e.rate_mg_per_h) for e in events if e.kind in RUNNING))
+    ran: list[float] = []  # the rates in order, a repeat only where the rate changed back
+    for event in events:
+        if event.kind in RUNNING and (not ran or ran[-1] != _mg(event.rate_mg_per_h)):
+            ran.append(_mg(event.rate_mg_per_h))
     text = "Intravenous infusion"
     rate: dict[str, Any] | None = None
     if session.ended_at is None:

@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 
 from ketaclinic.clinical import codes
 from ketaclinic.fhir.access import FhirReader
-from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference
+from ketaclinic.fhir.resources.base import ResourceType, instant, pruned, reference, typed_text
 from ketaclinic.fhir.search import Param, dates, subject_params, tokens
 from ketaclinic.outcomes.models import DiaryEntry, Instrument
 
@@ -50,7 +50,7 @@ def _entries_exported(reader: FhirReader) -> QuerySet[DiaryEntry]:
 
 
 EXPORTED_FIELDS = (
-    "public_id", "updated_at", "instrument", "loinc", "entry_date", "created_at", "score", "note",
+    "public_id", "updated_at", "instrument", "loinc", "entry_date", "version", "score", "note",
 )  # fmt: skip
 
 
@@ -71,13 +71,14 @@ def observation(entry: DiaryEntry) -> dict[str, Any]:
             "resourceType": "Observation",
             "id": str(entry.public_id),
             "meta": {"lastUpdated": instant(entry.updated_at)},
-            "status": "final",
+            "status": "amended" if entry.version > 1 else "final",
             "category": [SURVEY],
             "code": _code(entry),
             "subject": patient,
             # The patient's own calendar day: a date, as she recorded it.
             "effectiveDateTime": entry.entry_date.isoformat(),
-            "issued": instant(entry.created_at),
+            # When this value was recorded: a score replaced later is issued then, amended.
+            "issued": instant(entry.updated_at),
             "performer": [patient],
             "valueQuantity": {
                 "value": entry.score,
@@ -85,7 +86,7 @@ def observation(entry: DiaryEntry) -> dict[str, Any]:
                 "system": UCUM,
                 "code": "{score}",
             },
-            "note": [{"text": entry.note}] if entry.note else [],
+            "note": [{"text": typed_text(entry.note)}] if entry.note else [],
         }
     )
 

@@ -116,7 +116,7 @@ def _entries_exported(reader: FhirReader) -> QuerySet[DiaryEntry]:
         .select_related(None)
         .select_related("patient", "recorded_by")
         .only(
-            "public_id", "updated_at", "instrument", "score", "entry_date", "answers",
+            "public_id", "updated_at", "instrument", "score", "entry_date", "answers", "version",
             "patient__public_id", "recorded_by__public_id", "recorded_by__role",
             "recorded_by__clinic_id",
         )
@@ -132,7 +132,8 @@ def diary_response(entry: DiaryEntry) -> dict[str, Any]:
             "meta": {"lastUpdated": instant(entry.updated_at)},
             "extension": [score_extension(entry.instrument, entry.score)],
             "questionnaire": questionnaire_url(entry.instrument),
-            "status": "completed",
+            # Answers she replaced later (the same day's entry, recorded again) are amended.
+            "status": "amended" if entry.version > 1 else "completed",
             "subject": patient,
             "authored": entry.entry_date.isoformat(),
             "author": _author(entry.recorded_by, entry.patient),
