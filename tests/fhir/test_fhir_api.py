@@ -411,6 +411,7 @@ def test_requests_past_djangos_limits_are_refused_not_failed(
     world: World, client_for: ClientFor, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = client_for("physician")
+    before = AuditEvent.objects.count()
     many = "&".join(f"x{n}=1" for n in range(1100))  # past DATA_UPLOAD_MAX_NUMBER_FIELDS
     assert "too many parameters" in refused(client, f"Patient?{many}", 400)
     by_post = client.post(BASE + "Patient/_search", data=many, content_type=FORM)
@@ -422,12 +423,14 @@ def test_requests_past_djangos_limits_are_refused_not_failed(
     assert huge.status_code == 413
     assert valid(huge.json())["issue"][0]["code"] == "too-long"
     assert not [r for r in caplog.records if r.levelname == "ERROR"]  # no server failure logged
+    assert AuditEvent.objects.count() == before  # nobody was shown
 
 
 @pytest.mark.django_db
 def test_a_405_names_the_methods_the_address_answers(world: World, client_for: ClientFor) -> None:
     client = client_for("physician")
     alice = f"Patient/{world.alice_patient.public_id}"
+    before = AuditEvent.objects.count()
     answers = [
         (client.put(BASE + alice), "GET, HEAD"),
         (client.delete(BASE + "Patient"), "GET, HEAD"),
@@ -440,6 +443,7 @@ def test_a_405_names_the_methods_the_address_answers(world: World, client_for: C
         assert response.status_code == 405, response.content[:200]
         assert response["Allow"] == allowed
         assert valid(response.json())["resourceType"] == "OperationOutcome"
+    assert AuditEvent.objects.count() == before  # nothing read, nothing written
 
 
 @pytest.mark.django_db

@@ -678,9 +678,12 @@ def test_an_apps_narrower_token_fetches_no_file_beyond_it_and_disconnect_ends_it
     # not the Observations, which its scopes do not name.
     narrow = _token_for(alice, app, "patient/Patient.read")["access_token"]
     assert Client().get(files["Patient"], headers=_bearer(narrow)).status_code == 200
+    downloads = AuditEvent.objects.filter(object_type="fhir_export_file")
+    fetched = downloads.count()
     refused = Client().get(files["Observation"], headers=_bearer(narrow))
     assert refused.status_code == 403
     assert "Observation" in refused.json()["issue"][0]["diagnostics"]
+    assert downloads.count() == fetched  # no download was recorded
     # She disconnects the app: its exports for her go with its tokens.
     assert alice.post(f"/me/apps/{app.pk}/disconnect/", {"confirmed": "1"}).status_code == 302
     export = BulkExport.objects.get(user=world.alice)

@@ -23,7 +23,7 @@ from ketaclinic.fhir.http import FhirError
 PAGES = "_getpages"
 PAGES_TTL = 3600  # seconds: an hour to page through one search
 # What a page link may say beside its terms: where the page starts and its size.
-PAGING = ("_cursor", "_count")
+LINK_OWN = ("_cursor", "_count")
 
 
 def _fernet() -> Fernet:
@@ -40,7 +40,7 @@ def _reader_key(reader: FhirReader) -> str:
 def pages_token(reader: FhirReader, type_name: str, query: QueryDict) -> str:
     """The search's terms (all but where a page starts and its size), sealed for its links."""
     terms = [
-        (name, value) for name, given in query.lists() if name not in PAGING for value in given
+        (name, value) for name, given in query.lists() if name not in LINK_OWN for value in given
     ]
     payload = {"reader": _reader_key(reader), "type": type_name, "terms": terms}
     return _fernet().encrypt(json.dumps(payload).encode()).decode()
@@ -49,11 +49,11 @@ def pages_token(reader: FhirReader, type_name: str, query: QueryDict) -> str:
 def pages_query(reader: FhirReader, type_name: str, query: QueryDict) -> QueryDict:
     """The search a page link (``PAGES``) stands for: its sealed terms, with the link's own
     ``_cursor`` and ``_count``."""
-    extra = sorted(set(query) - {PAGES, *PAGING, "_format"})
+    extra = sorted(set(query) - {PAGES, *LINK_OWN, "_format"})
     if extra:
         raise FhirError(
             400,
-            f"A page link takes only {', '.join(PAGING)} beside {PAGES}; search again to change"
+            f"A page link takes only {', '.join(LINK_OWN)} beside {PAGES}; search again to change"
             f" the search ({extra[0][:40]}).",
             expression=PAGES,
         )
@@ -72,7 +72,7 @@ def pages_query(reader: FhirReader, type_name: str, query: QueryDict) -> QueryDi
     search = QueryDict(mutable=True)
     for name, value in payload.get("terms", []):
         search.appendlist(name, value)
-    for name in PAGING:
+    for name in LINK_OWN:
         if name in query:
             search.setlist(name, query.getlist(name))
     return search

@@ -200,6 +200,10 @@ def ids(field_name: str) -> Filter:
     return apply
 
 
+# The targets of a reference to the record's patient (``Param.targets``).
+PATIENT = ("Patient",)
+
+
 def subject_params(path: str = "patient__public_id") -> dict[str, Param]:
     """``patient`` and ``subject``: the two names R4 gives the search by the record's patient
     (``path`` is her public id, through the row's relations)."""
@@ -230,9 +234,6 @@ class Strings:
 def strings(*field_names: str) -> Strings:
     """A string parameter over these fields (``Strings``)."""
     return Strings(field_names)
-
-
-PATIENT = ("Patient",)
 
 
 def _typed(param: Param, modifier: str, given: list[str]) -> list[str]:

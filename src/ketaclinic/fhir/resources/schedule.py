@@ -208,9 +208,9 @@ def _actor_is(row: ScheduleRow, value: str) -> bool:
 
 
 def _active_is(row: ScheduleRow, value: str) -> bool:
-    # A boolean has no system: "x|true" names another code than true.
-    code = value.removeprefix("|") if "|" not in value.removeprefix("|") else None
-    return code is not None and {"true": True, "false": False}.get(code) == row.provider.is_active
+    # A boolean has no system: "x|true" names another code than true ("|true" is no system).
+    system, _, code = value.rpartition("|")
+    return not system and {"true": True, "false": False}.get(code) == row.provider.is_active
 
 
 SCHEDULE = ResourceType(
